@@ -1,0 +1,1 @@
+"""Authorization: decides who may do what on which model, enforced with Casbin."""

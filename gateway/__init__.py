@@ -1,0 +1,1 @@
+"""The gateway: the Registry, Execution and Admin gRPC servers."""

@@ -1,0 +1,1 @@
+"""The local mesh: PostgreSQL, Redis and the gateway servers as local processes (`modelgw up`)."""

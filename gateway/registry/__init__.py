@@ -1,0 +1,1 @@
+"""The model registry: models, versions and their resolution, stored in PostgreSQL."""
