@@ -1,0 +1,65 @@
+"""The grants in PostgreSQL: the casbin_rule table and the modelgw_policy channel.
+
+This is the asyncpg half of the Casbin adapter (the other half, which hands the
+fetched lines to Casbin, is `rules._GrantsAdapter`). Writes run on the caller's
+connection, inside the caller's transaction; each one that changes a row also
+issues NOTIFY in the same statement, so other processes hear about it exactly
+when, and only if, the transaction commits.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from authz.rules import Grant
+
+CHANNEL = "modelgw_policy"
+"""LISTEN/NOTIFY channel announcing a committed grant change; the payload is the model name."""
+
+_LOAD = "SELECT v0, v1, v2 FROM casbin_rule WHERE ptype = 'g'"
+
+_INSERT = f"""
+WITH changed AS (
+    INSERT INTO casbin_rule (ptype, v0, v1, v2) VALUES ('g', $1, $2, $3)
+    ON CONFLICT DO NOTHING
+    RETURNING v2
+)
+SELECT pg_notify('{CHANNEL}', v2)::text FROM changed
+"""
+
+_DELETE = f"""
+WITH changed AS (
+    DELETE FROM casbin_rule
+    WHERE ptype = 'g' AND v0 = $1 AND v1 = $2 AND v2 = $3
+        AND v3 = '' AND v4 = '' AND v5 = ''
+    RETURNING v2
+)
+SELECT pg_notify('{CHANNEL}', v2)::text FROM changed
+"""
+
+_DELETE_MODEL = f"""
+WITH changed AS (
+    DELETE FROM casbin_rule WHERE ptype = 'g' AND v2 = $1 RETURNING v2
+)
+SELECT pg_notify('{CHANNEL}', $1)::text WHERE EXISTS (SELECT FROM changed)
+"""
+
+
+async def load_grants(conn: asyncpg.Connection) -> list[Grant]:
+    """Every g-line in the table."""
+    return [Grant(*row) for row in await conn.fetch(_LOAD)]
+
+
+async def insert_grant(conn: asyncpg.Connection, grant: Grant) -> bool:
+    """Add a g-line; False if it was already there (and then nothing is notified)."""
+    return bool(await conn.fetch(_INSERT, *grant))
+
+
+async def delete_grant(conn: asyncpg.Connection, grant: Grant) -> bool:
+    """Remove a g-line; False if it was not there."""
+    return bool(await conn.fetch(_DELETE, *grant))
+
+
+async def delete_model_grants(conn: asyncpg.Connection, model: str) -> bool:
+    """Remove every g-line of ``model``; False if it had none."""
+    return bool(await conn.fetch(_DELETE_MODEL, model))

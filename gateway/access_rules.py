@@ -1,0 +1,74 @@
+"""Which authorization each RPC needs: the table behind the one enforcement point.
+
+Every RPC of the three services has exactly one entry here (a test checks it);
+the interceptor refuses any method that has none, so a new RPC cannot slip
+through unguarded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from authz.actions import Action
+from modelgateway.v1 import model_pb2
+
+_REGISTRY = "/modelgateway.v1.RegistryService/"
+
+
+def _grant_action(request: Any) -> Action:
+    # Owners manage readers; managing owners is for superusers.
+    if request.role == model_pb2.ACCESS_ROLE_OWNER:
+        return Action.MANAGE_OWNERS
+    return Action.MANAGE_READERS
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a call must be allowed to do, and on which model.
+
+    action None: any authenticated caller (the handler narrows what it returns).
+    model_field None: a global action, not about one model.
+    """
+
+    action: Action | Callable[[Any], Action] | None
+    model_field: str | None = None
+
+    def action_for(self, request: Any) -> Action | None:
+        if callable(self.action):
+            return self.action(request)
+        return self.action
+
+    def model_of(self, request: Any) -> str | None:
+        if self.model_field is None:
+            return None
+        target = request
+        for part in self.model_field.split("."):
+            target = getattr(target, part)
+        return str(target)
+
+
+RULES: dict[str, Rule] = {
+    _REGISTRY + "CreateModel": Rule(Action.CREATE_MODEL),
+    _REGISTRY + "GetModel": Rule(Action.READ, "name"),
+    _REGISTRY + "ListModels": Rule(None),
+    _REGISTRY + "UpdateModel": Rule(Action.UPDATE, "model.name"),
+    _REGISTRY + "DeleteModel": Rule(Action.DELETE, "name"),
+    _REGISTRY + "CreateModelVersion": Rule(Action.UPDATE, "model"),
+    _REGISTRY + "GetModelVersion": Rule(Action.READ, "model"),
+    _REGISTRY + "ListModelVersions": Rule(Action.READ, "model"),
+    _REGISTRY + "SetDefaultVersion": Rule(Action.UPDATE, "name"),
+    _REGISTRY + "SetVisibility": Rule(Action.SET_VISIBILITY, "name"),
+    _REGISTRY + "GrantAccess": Rule(_grant_action, "name"),
+    _REGISTRY + "RevokeAccess": Rule(_grant_action, "name"),
+    _REGISTRY + "ListAccess": Rule(Action.MANAGE_READERS, "name"),
+}
+
+# Health checks and reflection answer without a token, so that load balancers,
+# Kubernetes probes and grpcurl can reach them.
+UNAUTHENTICATED_PREFIXES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)

@@ -1,0 +1,166 @@
+"""Authentication: who is calling, from the bearer JWT in the call's metadata.
+
+Tokens are verified against an identity provider's JWKS in production
+(MODELGW_JWT_JWKS_URL) and, by default, against a local Ed25519 signing key
+that the gateway creates under MODELGW_HOME on first start. `modelgw token
+create` signs tokens with that same key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from authz.principal import Principal
+from gateway.config import AuthConfig
+from gateway.errors import Unauthenticated
+
+ALGORITHMS = ["EdDSA", "RS256", "ES256"]
+MAX_USER_LENGTH = 128
+_CACHE_SIZE = 10_000
+
+
+def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
+    """Returns the local signing key, creating it atomically if it is missing.
+
+    Three servers start at once on a fresh machine, so creation must not race:
+    the key is written to a temporary file and linked into place, and a loser
+    of the race reads the winner's key.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
+        try:
+            os.write(fd, pem)
+            os.close(fd)
+            os.chmod(tmp, 0o600)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    return key
+
+
+def create_token(config: AuthConfig, user: str, *, superuser: bool, ttl_s: int) -> str:
+    """Signs a token for local use with the local signing key."""
+    check_user_name(user)
+    key = load_or_create_signing_key(config.signing_key_path)
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": user,
+        "iss": config.issuer,
+        "aud": config.audience,
+        "iat": now,
+        "exp": now + ttl_s,
+    }
+    if superuser:
+        claims[config.superuser_claim] = True
+    return jwt.encode(claims, key, algorithm="EdDSA")
+
+
+def check_user_name(user: str) -> None:
+    if not user or len(user) > MAX_USER_LENGTH or user == "*" or user != user.strip():
+        raise ValueError(
+            f"user name {user!r} must be 1 to {MAX_USER_LENGTH} characters, "
+            "not '*', without surrounding spaces"
+        )
+
+
+class TokenVerifier:
+    """Turns an authorization header into a Principal, or says precisely why not.
+
+    Verified tokens are cached until they expire: signature checks cost tens of
+    microseconds and the same token arrives on every call of a client.
+    """
+
+    def __init__(self, config: AuthConfig) -> None:
+        self._config = config
+        self._jwks = jwt.PyJWKClient(config.jwks_url, cache_keys=True) if config.jwks_url else None
+        self._local_key = (
+            None if self._jwks else load_or_create_signing_key(config.signing_key_path).public_key()
+        )
+        self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        token = _bearer_token(authorization)
+        cached = self._cache.get(token)
+        if cached is not None and cached[1] > time.time():
+            self._cache.move_to_end(token)
+            return cached[0]
+        if self._jwks is not None:
+            # PyJWKClient fetches over HTTP when its key cache misses.
+            key: Any = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+            key = key.key
+        else:
+            key = self._local_key
+        claims = self._decode(token, key)
+        principal = self._principal(claims)
+        self._cache[token] = (principal, float(claims["exp"]))
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return principal
+
+    def _decode(self, token: str, key: Any) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=self._config.audience,
+                issuer=self._config.issuer,
+                options={"require": ["exp", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("token has expired: get a new one") from None
+        except jwt.InvalidSignatureError:
+            raise Unauthenticated("token signature is invalid: it was not signed by this gateway's issuer") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthenticated(f"token audience is wrong: expected {self._config.audience!r}") from None
+        except jwt.InvalidIssuerError:
+            raise Unauthenticated(f"token issuer is wrong: expected {self._config.issuer!r}") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise Unauthenticated(f"token lacks the required claim {exc.claim!r}") from None
+        except jwt.DecodeError as exc:
+            raise Unauthenticated(f"token is malformed: {exc}") from None
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated(f"token is invalid: {exc}") from None
+        return claims
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
+        user = claims["sub"]
+        try:
+            check_user_name(user if isinstance(user, str) else "")
+        except ValueError as exc:
+            raise Unauthenticated(f"token subject is unusable: {exc}") from None
+        return Principal(user=user, superuser=claims.get(self._config.superuser_claim) is True)
+
+
+def _bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthenticated(
+            "missing credentials: send metadata 'authorization: Bearer <token>' "
+            "(get a local token with `modelgw token create --user NAME`)"
+        )
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("malformed authorization metadata: expected 'Bearer <token>'")
+    return token.strip()

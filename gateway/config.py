@@ -1,0 +1,125 @@
+"""Gateway configuration, read once from MODELGW_* environment variables.
+
+Every setting has a safe default for the local mesh; a malformed value fails
+loudly at start rather than being guessed at. The README's configuration table
+mirrors this module.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVICE_PORTS = {"registry": 50051, "execution": 50052, "admin": 50053}
+
+
+class ConfigError(ValueError):
+    """A MODELGW_* variable holds a value that cannot be used."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise ConfigError(f"{name}={value} must not be negative")
+    return value
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """How bearer tokens are verified."""
+
+    # Production: verify against an identity provider's JWKS.
+    jwks_url: str | None
+    issuer: str
+    audience: str
+    # Local default: a signing key created under MODELGW_HOME on first start.
+    signing_key_path: Path
+    # Name of the boolean token claim that makes a user a superuser.
+    superuser_claim: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], home: Path) -> AuthConfig:
+        return cls(
+            jwks_url=env.get("MODELGW_JWT_JWKS_URL") or None,
+            issuer=env.get("MODELGW_JWT_ISSUER", "modelgw-local"),
+            audience=env.get("MODELGW_JWT_AUDIENCE", "modelgw"),
+            signing_key_path=Path(
+                env.get("MODELGW_JWT_SIGNING_KEY") or home / "keys" / "jwt-signing-key.pem"
+            ),
+            superuser_claim=env.get("MODELGW_JWT_SUPERUSER_CLAIM", "superuser"),
+        )
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Settings of one gateway server process."""
+
+    home: Path
+    host: str
+    ports: Mapping[str, int]
+    database_url: str
+    database_pool_min: int
+    database_pool_max: int
+    database_timeout_s: float
+    redis_url: str
+    auth: AuthConfig
+    max_message_bytes: int
+    max_concurrent_rpcs: int
+    max_pending_requests: int
+    shutdown_grace_s: float
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GatewayConfig:
+        env = os.environ if env is None else env
+        home = Path(env.get("MODELGW_HOME", ".modelgw")).absolute()
+        ports = {
+            name: _int(env, f"MODELGW_{name.upper()}_PORT", default, minimum=0)
+            for name, default in SERVICE_PORTS.items()
+        }
+        level = env.get("MODELGW_LOG_LEVEL", "INFO").upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(f"MODELGW_LOG_LEVEL={level!r}: use DEBUG, INFO, WARNING or ERROR")
+        return cls(
+            home=home,
+            host=env.get("MODELGW_HOST", "127.0.0.1"),
+            ports=ports,
+            database_url=env.get(
+                "MODELGW_DATABASE_URL", "postgresql://modelgw@127.0.0.1:55432/modelgw"
+            ),
+            database_pool_min=_int(env, "MODELGW_DATABASE_POOL_MIN", 2, minimum=1),
+            database_pool_max=_int(env, "MODELGW_DATABASE_POOL_MAX", 20, minimum=1),
+            database_timeout_s=_float(env, "MODELGW_DATABASE_TIMEOUT", 5.0),
+            redis_url=env.get("MODELGW_REDIS_URL", "redis://127.0.0.1:56379/0"),
+            auth=AuthConfig.from_env(env, home),
+            max_message_bytes=_int(env, "MODELGW_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, minimum=1024),
+            max_concurrent_rpcs=_int(env, "MODELGW_MAX_CONCURRENT_RPCS", 200_000, minimum=1),
+            max_pending_requests=_int(env, "MODELGW_MAX_PENDING_REQUESTS", 200_000, minimum=1),
+            shutdown_grace_s=_float(env, "MODELGW_SHUTDOWN_GRACE", 10.0),
+            log_level=level,
+        )
+
+    def address(self, service: str) -> str:
+        """host:port the named server listens on."""
+        return f"{self.host}:{self.ports[service]}"

@@ -1,0 +1,57 @@
+"""The one error root of the API: each failure a subclass carrying its gRPC status.
+
+Handlers raise these; the interceptor (gateway.interceptor) is the single place
+that turns them into a gRPC status and message. Messages are written for the
+caller: they say what was wrong and what to send instead.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+
+class ApiError(Exception):
+    """A failure the caller should see, with the gRPC status that classifies it."""
+
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(ApiError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class NotFound(ApiError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(ApiError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class PermissionDenied(ApiError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class Unauthenticated(ApiError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class FailedPrecondition(ApiError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class Unavailable(ApiError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class DeadlineExceeded(ApiError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def model_not_found(name: str) -> NotFound:
+    """The one answer for a model that is missing or that the caller may not read."""
+    return NotFound(f"model {name!r} not found (or you have no access to it)")

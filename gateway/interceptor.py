@@ -1,0 +1,200 @@
+"""The one enforcement point every RPC passes: request id, authentication,
+authorization, and the mapping of errors to gRPC statuses.
+
+grpc.aio server interceptors see the method name and metadata but not the
+request message, so this interceptor wraps each method handler: the wrapper
+sees the request, which is where the model name lives.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import asyncpg
+import grpc
+
+from authz.actions import Action
+from authz.enforcer import AccessPolicy, Decision
+from authz.principal import Principal
+from gateway import logs
+from gateway.access_rules import UNAUTHENTICATED_PREFIXES, Rule
+from gateway.authn import TokenVerifier
+from gateway.errors import (
+    ApiError,
+    InvalidArgument,
+    PermissionDenied,
+    model_not_found,
+)
+
+log = logging.getLogger("modelgw.calls")
+
+_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
+
+
+def caller() -> Principal:
+    """The authenticated caller of the RPC being handled."""
+    return _principal.get()
+
+
+UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+StreamBehavior = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+
+
+class GatewayInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    def __init__(
+        self, verifier: TokenVerifier, access: AccessPolicy, rules: Mapping[str, Rule]
+    ) -> None:
+        self._verifier = verifier
+        self._access = access
+        self._rules = rules
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(details)
+        method: str = details.method
+        if handler is None or method.startswith(UNAUTHENTICATED_PREFIXES):
+            return handler
+        rule = self._rules.get(method)
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(method, rule, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(method, rule, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler  # no client-streaming RPCs exist in the API
+
+    def _wrap_unary(self, method: str, rule: Rule | None, behavior: UnaryBehavior) -> UnaryBehavior:
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            try:
+                await self._admit(method, rule, request, context)
+                response = await behavior(request, context)
+            except Exception as exc:  # every failure leaves through _abort
+                await _abort(context, method, started, exc)
+                raise
+            _log_call(method, grpc.StatusCode.OK, started)
+            return response
+
+        return call
+
+    def _wrap_stream(
+        self, method: str, rule: Rule | None, behavior: StreamBehavior
+    ) -> StreamBehavior:
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            try:
+                await self._admit(method, rule, request, context)
+                async for response in behavior(request, context):
+                    yield response
+            except Exception as exc:
+                await _abort(context, method, started, exc)
+                raise
+            _log_call(method, grpc.StatusCode.OK, started)
+
+        return call
+
+    async def _admit(
+        self, method: str, rule: Rule | None, request: Any, context: grpc.aio.ServicerContext
+    ) -> None:
+        metadata = dict(context.invocation_metadata() or ())
+        rid = str(metadata.get("x-request-id") or uuid.uuid4().hex)
+        logs.request_id.set(rid)
+        context.set_trailing_metadata((("x-request-id", rid),))
+        if rule is None:
+            # Fail closed: a method without a rule is a programming error.
+            raise PermissionDenied(f"{method} has no authorization rule; refusing it")
+        principal = await self._verifier.authenticate(metadata.get("authorization"))
+        _principal.set(principal)
+        self._authorize(rule, request, principal)
+
+    def _authorize(self, rule: Rule, request: Any, principal: Principal) -> None:
+        action = rule.action_for(request)
+        if action is None:
+            return
+        model = rule.model_of(request)
+        if model == "":
+            raise InvalidArgument(f"{rule.model_field} is required: the name of the model")
+        decision = self._access.decide(principal, action, model)
+        if decision is Decision.ALLOW:
+            return
+        if decision is Decision.HIDDEN and model is not None:
+            raise model_not_found(model)
+        raise PermissionDenied(_denial(action, model))
+
+
+def _denial(action: Action, model: str | None) -> str:
+    if model is None or action in (Action.MANAGE_OWNERS,):
+        return f"only superusers may {action.value.replace('_', ' ')}"
+    return (
+        f"you may read model {model!r} but not {action.value.replace('_', ' ')} it; "
+        "ask one of its owners or a superuser"
+    )
+
+
+async def _abort(
+    context: grpc.aio.ServicerContext, method: str, started: float, exc: Exception
+) -> None:
+    """Ends the call with the status the exception stands for.
+
+    Returns only when exc is grpc's own abort signal, which the caller re-raises.
+    """
+    if _is_grpc_abort(exc):
+        return
+    code, message = _status_of(exc)
+    _log_call(method, code, started)
+    await context.abort(code, message)
+
+
+def _status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
+    if isinstance(exc, ApiError):
+        return exc.code, exc.message
+    if isinstance(exc, asyncpg.exceptions.CannotConnectNowError):
+        return grpc.StatusCode.UNAVAILABLE, "the database is starting up; retry shortly"
+    if isinstance(exc, (OSError, TimeoutError, asyncpg.InterfaceError)):
+        return (
+            grpc.StatusCode.UNAVAILABLE,
+            f"a backing store is unavailable ({type(exc).__name__}); retry shortly",
+        )
+    log.exception("unhandled error", exc_info=exc)
+    return (
+        grpc.StatusCode.INTERNAL,
+        f"internal error; quote request id {logs.request_id.get()} when reporting it",
+    )
+
+
+def _is_grpc_abort(exc: Exception) -> bool:
+    # context.abort raises a private exception type; let it pass through.
+    return type(exc).__module__.startswith("grpc")
+
+
+def _log_call(method: str, code: grpc.StatusCode, started: float) -> None:
+    # Successful calls log at DEBUG: at thousands of calls a second, formatting
+    # a line for each would cost more than the call.
+    level = logging.DEBUG if code is grpc.StatusCode.OK else logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    log.log(
+        level,
+        "call",
+        extra={
+            "fields": {
+                "method": method,
+                "code": code.name,
+                "ms": round((time.perf_counter() - started) * 1000, 3),
+            }
+        },
+    )

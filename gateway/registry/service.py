@@ -1,0 +1,252 @@
+"""RegistryService: models, their versions, default version and access.
+
+Authorization has already happened when a handler runs (gateway.interceptor
+enforces gateway.access_rules); handlers validate, write in one transaction,
+and answer with the state after the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+import grpc
+
+from authz.actions import Role
+from authz.enforcer import AccessPolicy
+from gateway import paging
+from gateway.authn import check_user_name
+from gateway.errors import InvalidArgument, NotFound
+from gateway.interceptor import caller
+from gateway.registry import store, validation
+from gateway.registry.messages import model_message, plain, version_message
+from gateway.registry.resolution import no_versions, resolve_version
+from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
+
+_ROLES = {model_pb2.ACCESS_ROLE_READER: Role.READER, model_pb2.ACCESS_ROLE_OWNER: Role.OWNER}
+_VISIBILITIES = {model_pb2.VISIBILITY_PUBLIC: True, model_pb2.VISIBILITY_PRIVATE: False}
+
+
+class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
+    def __init__(self, pool: asyncpg.Pool, access: AccessPolicy, *, acquire_timeout_s: float) -> None:
+        self._pool = pool
+        self._access = access
+        self._acquire_timeout_s = acquire_timeout_s
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        # A bounded wait for a pooled connection: under overload or with the
+        # database down the caller gets UNAVAILABLE instead of hanging.
+        async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self._connection() as conn, conn.transaction():
+            yield conn
+
+    async def _model(self, conn: asyncpg.Connection, name: str) -> model_pb2.Model:
+        return model_message(await store.get_model(conn, name), self._access.access_of(name))
+
+    async def CreateModel(
+        self, request: registry_pb2.CreateModelRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.CreateModelResponse:
+        model = request.model
+        name = validation.model_name(model.name, "model.name")
+        fields = _descriptive_fields(model, ("display_name", "description", "tags", "backend"))
+        async with self._transaction() as conn:
+            await store.insert_model(conn, name, **fields)
+            return registry_pb2.CreateModelResponse(model=await self._model(conn, name))
+
+    async def GetModel(
+        self, request: registry_pb2.GetModelRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.GetModelResponse:
+        async with self._connection() as conn:
+            return registry_pb2.GetModelResponse(model=await self._model(conn, request.name))
+
+    async def ListModels(
+        self, request: registry_pb2.ListModelsRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.ListModelsResponse:
+        limit = validation.page_size(request.page_size)
+        after = paging.decode("models", request.page_token, "")
+        readable = self._access.readable_models(caller())
+        only = None if readable is None else sorted(readable)
+        async with self._connection() as conn:
+            rows = await store.list_models(
+                conn, only=only, after=after, tag=request.tag, limit=limit + 1
+            )
+        page = rows[:limit]
+        return registry_pb2.ListModelsResponse(
+            models=[model_message(r, self._access.access_of(r.name)) for r in page],
+            next_page_token=paging.encode("models", page[-1].name) if len(rows) > limit else "",
+        )
+
+    async def UpdateModel(
+        self, request: registry_pb2.UpdateModelRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.UpdateModelResponse:
+        paths = list(dict.fromkeys(request.update_mask.paths))
+        if not paths:
+            raise InvalidArgument(
+                "update_mask is required: name the fields to change, any of "
+                + ", ".join(store.UPDATABLE_COLUMNS)
+            )
+        unknown = [p for p in paths if p not in store.UPDATABLE_COLUMNS]
+        if unknown:
+            raise InvalidArgument(
+                f"update_mask names fields that cannot be updated: {', '.join(unknown)}; "
+                f"updatable are {', '.join(store.UPDATABLE_COLUMNS)}"
+            )
+        changes = _descriptive_fields(request.model, paths)
+        async with self._transaction() as conn:
+            await store.update_model(conn, request.model.name, changes)
+            return registry_pb2.UpdateModelResponse(model=await self._model(conn, request.model.name))
+
+    async def DeleteModel(
+        self, request: registry_pb2.DeleteModelRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.DeleteModelResponse:
+        async with self._transaction() as conn:
+            await store.delete_model(conn, request.name)
+            await self._access.forget_model(conn, request.name)
+        await self._access.refresh()
+        return registry_pb2.DeleteModelResponse()
+
+    async def CreateModelVersion(
+        self, request: registry_pb2.CreateModelVersionRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.CreateModelVersionResponse:
+        spec = request.version
+        version = validation.version_string(spec.version, "version.version")
+        kind = validation.backend_kind(spec.backend.kind)
+        input_schema = validation.json_schema(plain(spec.input_schema), "version.input_schema")
+        output_schema = validation.json_schema(plain(spec.output_schema), "version.output_schema")
+        notes = validation.text(spec.notes, "version.notes", validation.MAX_NOTES)
+        async with self._transaction() as conn:
+            await store.get_model(conn, request.model, lock=True)
+            row = await store.insert_version(
+                conn, request.model, version, kind, plain(spec.backend.config),
+                input_schema, output_schema, notes,
+            )
+            await store.touch_model(conn, request.model)
+        return registry_pb2.CreateModelVersionResponse(version=version_message(row))
+
+    async def GetModelVersion(
+        self, request: registry_pb2.GetModelVersionRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.GetModelVersionResponse:
+        async with self._connection() as conn:
+            model = await store.get_model(conn, request.model)
+            resolution = resolve_version(
+                request.version, model.default_version, model.latest_version
+            )
+            if resolution is None:
+                raise no_versions(request.model)
+            row = await store.get_version(conn, request.model, resolution.version)
+        return registry_pb2.GetModelVersionResponse(
+            version=version_message(row), resolved=not request.version
+        )
+
+    async def ListModelVersions(
+        self, request: registry_pb2.ListModelVersionsRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.ListModelVersionsResponse:
+        limit = validation.page_size(request.page_size)
+        after = paging.decode("versions", request.page_token, 0)
+        async with self._connection() as conn:
+            await store.get_model(conn, request.model)
+            rows = await store.list_versions(conn, request.model, after_seq=after, limit=limit + 1)
+        page = rows[:limit]
+        return registry_pb2.ListModelVersionsResponse(
+            versions=[version_message(r) for r in page],
+            next_page_token=paging.encode("versions", page[-1].seq) if len(rows) > limit else "",
+        )
+
+    async def SetDefaultVersion(
+        self, request: registry_pb2.SetDefaultVersionRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.SetDefaultVersionResponse:
+        async with self._transaction() as conn:
+            await store.get_model(conn, request.name, lock=True)
+            if request.version:
+                await store.get_version(conn, request.name, request.version)
+            await store.set_default_version(conn, request.name, request.version or None)
+            return registry_pb2.SetDefaultVersionResponse(model=await self._model(conn, request.name))
+
+    async def SetVisibility(
+        self, request: registry_pb2.SetVisibilityRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.SetVisibilityResponse:
+        if request.visibility not in _VISIBILITIES:
+            raise InvalidArgument("visibility is required: VISIBILITY_PUBLIC or VISIBILITY_PRIVATE")
+        async with self._transaction() as conn:
+            await store.get_model(conn, request.name, lock=True)
+            await self._access.set_public(conn, request.name, _VISIBILITIES[request.visibility])
+            await store.touch_model(conn, request.name)
+        await self._access.refresh()
+        async with self._connection() as conn:
+            return registry_pb2.SetVisibilityResponse(model=await self._model(conn, request.name))
+
+    async def GrantAccess(
+        self, request: registry_pb2.GrantAccessRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.GrantAccessResponse:
+        role = _role(request.role)
+        user = _user(request.user)
+        async with self._transaction() as conn:
+            await store.get_model(conn, request.name, lock=True)
+            if await self._access.grant(conn, request.name, user, role):
+                await store.touch_model(conn, request.name)
+        await self._access.refresh()
+        async with self._connection() as conn:
+            return registry_pb2.GrantAccessResponse(model=await self._model(conn, request.name))
+
+    async def RevokeAccess(
+        self, request: registry_pb2.RevokeAccessRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.RevokeAccessResponse:
+        role = _role(request.role)
+        user = _user(request.user)
+        async with self._transaction() as conn:
+            await store.get_model(conn, request.name, lock=True)
+            if not await self._access.revoke(conn, request.name, user, role):
+                raise NotFound(f"user {user!r} is not a {role.value} of model {request.name!r}")
+            await store.touch_model(conn, request.name)
+        await self._access.refresh()
+        async with self._connection() as conn:
+            return registry_pb2.RevokeAccessResponse(model=await self._model(conn, request.name))
+
+    async def ListAccess(
+        self, request: registry_pb2.ListAccessRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.ListAccessResponse:
+        async with self._connection() as conn:
+            await store.get_model(conn, request.name)
+        access = self._access.access_of(request.name)
+        grants = [model_pb2.AccessGrant(user=u, role=model_pb2.ACCESS_ROLE_OWNER) for u in access.owners]
+        grants += [model_pb2.AccessGrant(user=u, role=model_pb2.ACCESS_ROLE_READER) for u in access.readers]
+        return registry_pb2.ListAccessResponse(
+            visibility=model_pb2.VISIBILITY_PUBLIC if access.public else model_pb2.VISIBILITY_PRIVATE,
+            grants=grants,
+        )
+
+
+def _descriptive_fields(model: model_pb2.Model, fields: list[str] | tuple[str, ...]) -> dict[str, object]:
+    """The validated values of the named descriptive fields of model."""
+    limits = {
+        "display_name": validation.MAX_DISPLAY_NAME,
+        "description": validation.MAX_DESCRIPTION,
+        "backend": validation.MAX_BACKEND_INFO,
+    }
+    values: dict[str, object] = {}
+    for field in fields:
+        if field == "tags":
+            values[field] = validation.tags(model.tags)
+        else:
+            values[field] = validation.text(getattr(model, field), f"model.{field}", limits[field])
+    return values
+
+
+def _role(role: int) -> Role:
+    if role not in _ROLES:
+        raise InvalidArgument("role is required: ACCESS_ROLE_READER or ACCESS_ROLE_OWNER")
+    return _ROLES[role]
+
+
+def _user(user: str) -> str:
+    try:
+        check_user_name(user)
+    except ValueError as exc:
+        raise InvalidArgument(f"user: {exc}") from None
+    return user

@@ -1,0 +1,199 @@
+"""The registry's SQL: every query on models and versions, and nothing else.
+
+Values always travel as query parameters; the only identifiers spliced into
+SQL are column names from the fixed UPDATABLE_COLUMNS table below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from gateway.errors import AlreadyExists, NotFound, model_not_found
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    name: str
+    display_name: str
+    description: str
+    tags: list[str]
+    backend: str
+    default_version: str | None
+    versions: list[str]  # oldest first
+    create_time: dt.datetime
+    update_time: dt.datetime
+
+    @property
+    def latest_version(self) -> str | None:
+        return self.versions[-1] if self.versions else None
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    model: str
+    version: str
+    seq: int
+    backend_kind: str
+    backend_config: dict[str, Any]
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+    notes: str
+    create_time: dt.datetime
+
+
+# Model fields an UpdateModel field mask may name, and their columns.
+UPDATABLE_COLUMNS = {
+    "display_name": "display_name",
+    "description": "description",
+    "tags": "tags",
+    "backend": "backend",
+}
+
+_MODEL_SELECT = """
+SELECT m.name, m.display_name, m.description, m.tags, m.backend, m.default_version,
+       m.create_time, m.update_time,
+       COALESCE((SELECT array_agg(v.version ORDER BY v.seq)
+                 FROM model_versions v WHERE v.model = m.name), '{}') AS versions
+FROM models m
+"""
+
+_VERSION_COLUMNS = (
+    "model, version, seq, backend_kind, backend_config, input_schema, output_schema, "
+    "notes, create_time"
+)
+
+
+def _model(record: asyncpg.Record) -> ModelRow:
+    return ModelRow(**dict(record))
+
+
+def _version(record: asyncpg.Record) -> VersionRow:
+    return VersionRow(**dict(record))
+
+
+async def insert_model(
+    conn: asyncpg.Connection,
+    name: str,
+    display_name: str,
+    description: str,
+    tags: list[str],
+    backend: str,
+) -> None:
+    try:
+        await conn.execute(
+            "INSERT INTO models (name, display_name, description, tags, backend)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            name, display_name, description, tags, backend,
+        )
+    except asyncpg.UniqueViolationError:
+        raise AlreadyExists(f"a model named {name!r} already exists; choose another name") from None
+
+
+async def get_model(conn: asyncpg.Connection, name: str, *, lock: bool = False) -> ModelRow:
+    """The model, or NotFound. lock=True holds its row until the transaction ends."""
+    query = _MODEL_SELECT + " WHERE m.name = $1" + (" FOR UPDATE OF m" if lock else "")
+    record = await conn.fetchrow(query, name)
+    if record is None:
+        raise model_not_found(name)
+    return _model(record)
+
+
+async def list_models(
+    conn: asyncpg.Connection,
+    *,
+    only: list[str] | None,
+    after: str,
+    tag: str,
+    limit: int,
+) -> list[ModelRow]:
+    """Models ordered by name after the cursor; only=None means no name filter."""
+    records = await conn.fetch(
+        _MODEL_SELECT
+        + " WHERE m.name > $1"
+        + " AND ($2::text[] IS NULL OR m.name = ANY($2::text[]))"
+        + " AND ($3 = '' OR m.tags @> ARRAY[$3])"
+        + " ORDER BY m.name LIMIT $4",
+        after, only, tag, limit,
+    )
+    return [_model(r) for r in records]
+
+
+async def update_model(conn: asyncpg.Connection, name: str, changes: dict[str, Any]) -> None:
+    assignments = [f"{UPDATABLE_COLUMNS[field]} = ${i}" for i, field in enumerate(changes, start=2)]
+    assignments.append("update_time = clock_timestamp()")
+    status = await conn.execute(
+        f"UPDATE models SET {', '.join(assignments)} WHERE name = $1", name, *changes.values()
+    )
+    if status.endswith(" 0"):
+        raise model_not_found(name)
+
+
+async def touch_model(conn: asyncpg.Connection, name: str) -> None:
+    """Records that the model's versions or access changed."""
+    await update_model(conn, name, {})
+
+
+async def delete_model(conn: asyncpg.Connection, name: str) -> None:
+    status = await conn.execute("DELETE FROM models WHERE name = $1", name)
+    if status.endswith(" 0"):
+        raise model_not_found(name)
+
+
+async def set_default_version(conn: asyncpg.Connection, name: str, version: str | None) -> None:
+    await conn.execute(
+        "UPDATE models SET default_version = $2, update_time = clock_timestamp() WHERE name = $1",
+        name, version,
+    )
+
+
+async def insert_version(
+    conn: asyncpg.Connection,
+    model: str,
+    version: str,
+    backend_kind: str,
+    backend_config: dict[str, Any],
+    input_schema: dict[str, Any],
+    output_schema: dict[str, Any],
+    notes: str,
+) -> VersionRow:
+    try:
+        record = await conn.fetchrow(
+            "INSERT INTO model_versions (model, version, backend_kind, backend_config,"
+            " input_schema, output_schema, notes) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            f" RETURNING {_VERSION_COLUMNS}",
+            model, version, backend_kind, backend_config, input_schema, output_schema, notes,
+        )
+    except asyncpg.UniqueViolationError:
+        raise AlreadyExists(
+            f"model {model!r} already has a version {version!r}; versions are immutable, "
+            "so create a new version string"
+        ) from None
+    assert record is not None
+    return _version(record)
+
+
+async def get_version(conn: asyncpg.Connection, model: str, version: str) -> VersionRow:
+    record = await conn.fetchrow(
+        f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE model = $1 AND version = $2",
+        model, version,
+    )
+    if record is None:
+        raise NotFound(
+            f"model {model!r} has no version {version!r}; ListModelVersions shows its versions"
+        )
+    return _version(record)
+
+
+async def list_versions(
+    conn: asyncpg.Connection, model: str, *, after_seq: int, limit: int
+) -> list[VersionRow]:
+    records = await conn.fetch(
+        f"SELECT {_VERSION_COLUMNS} FROM model_versions"
+        " WHERE model = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        model, after_seq, limit,
+    )
+    return [_version(r) for r in records]

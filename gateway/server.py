@@ -1,0 +1,159 @@
+"""One gateway server process: a grpc.aio server hosting one of the services.
+
+Start-up opens the database pool, applies migrations and loads the access
+policy once, so that no call pays for them. Shutdown on SIGTERM or SIGINT:
+health turns NOT_SERVING, new calls are refused, calls in flight get the
+grace period to finish, then everything closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import grpc
+from grpc_health.v1 import _async as health_async
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from authz.enforcer import AccessPolicy
+from gateway.access_rules import RULES
+from gateway.authn import TokenVerifier
+from gateway.config import GatewayConfig
+from gateway.interceptor import GatewayInterceptor
+from gateway.registry.database import migrate, open_pool
+from gateway.registry.service import RegistryService
+from modelgateway.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    execution_pb2,
+    execution_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+)
+
+log = logging.getLogger("modelgw.server")
+
+# service name -> (full gRPC service name, function adding its servicer)
+Registrar = Callable[[grpc.aio.Server, "Resources"], None]
+
+
+class Resources:
+    """What the servicers share, opened once per process."""
+
+    def __init__(self, config: GatewayConfig, pool: asyncpg.Pool, access: AccessPolicy) -> None:
+        self.config = config
+        self.pool = pool
+        self.access = access
+
+
+def _add_registry(server: grpc.aio.Server, res: Resources) -> None:
+    registry_pb2_grpc.add_RegistryServiceServicer_to_server(
+        RegistryService(res.pool, res.access, acquire_timeout_s=res.config.database_timeout_s),
+        server,
+    )
+
+
+def _add_execution(server: grpc.aio.Server, res: Resources) -> None:
+    # The execution RPCs arrive with the execution milestone; the service
+    # already answers health and reflection.
+    execution_pb2_grpc.add_ExecutionServiceServicer_to_server(
+        execution_pb2_grpc.ExecutionServiceServicer(), server
+    )
+
+
+def _add_admin(server: grpc.aio.Server, res: Resources) -> None:
+    admin_pb2_grpc.add_AdminServiceServicer_to_server(admin_pb2_grpc.AdminServiceServicer(), server)
+
+
+SERVICES: dict[str, tuple[str, Registrar]] = {
+    "registry": (registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name, _add_registry),
+    "execution": (
+        execution_pb2.DESCRIPTOR.services_by_name["ExecutionService"].full_name,
+        _add_execution,
+    ),
+    "admin": (admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name, _add_admin),
+}
+
+
+def server_options(config: GatewayConfig) -> list[tuple[str, Any]]:
+    """Channel arguments sized for many thousands of concurrent calls."""
+    return [
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        # The default cancels a burst of ~1,500 new calls (see shared NOTES).
+        ("grpc.server.max_pending_requests", config.max_pending_requests),
+        ("grpc.max_concurrent_streams", 1_000_000),
+        # Let proxies (Envoy) and clients ping idle connections without a GOAWAY.
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+        ("grpc.http2.max_ping_strikes", 0),
+        # A second server on a taken port must fail, not silently share it.
+        ("grpc.so_reuseport", 0),
+    ]
+
+
+async def serve(name: str, config: GatewayConfig, *, ready: asyncio.Event | None = None) -> None:
+    """Runs the named server until SIGTERM/SIGINT (or until the task is cancelled)."""
+    full_name, register = SERVICES[name]
+    pool = await open_pool(
+        config.database_url,
+        min_size=config.database_pool_min,
+        max_size=config.database_pool_max,
+        timeout_s=config.database_timeout_s,
+    )
+    try:
+        await migrate(pool)
+        access = await AccessPolicy.open(pool)
+        try:
+            await _run(name, full_name, register, Resources(config, pool, access), ready)
+        finally:
+            await access.close()
+    finally:
+        await pool.close()
+
+
+async def _run(
+    name: str, full_name: str, register: Registrar, res: Resources, ready: asyncio.Event | None
+) -> None:
+    config = res.config
+    server = grpc.aio.server(
+        interceptors=[GatewayInterceptor(TokenVerifier(config.auth), res.access, RULES)],
+        options=server_options(config),
+        maximum_concurrent_rpcs=config.max_concurrent_rpcs,
+    )
+    register(server, res)
+    health = health_async.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        [full_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        server,
+    )
+    address = config.address(name)
+    if server.add_insecure_port(address) == 0:
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    for service in ("", full_name):
+        await health.set(service, health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving", extra={"fields": {"service": full_name, "address": address}})
+    if ready is not None:
+        ready.set()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        log.info("stopping", extra={"fields": {"grace_s": config.shutdown_grace_s}})
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await health.enter_graceful_shutdown()
+        await server.stop(config.shutdown_grace_s)
+        log.info("stopped")

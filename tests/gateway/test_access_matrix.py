@@ -1,0 +1,149 @@
+"""Every role against every RegistryService RPC, as one table.
+
+Roles: superuser; the model's owner; a granted reader; a stranger (signed in,
+no grant) on a private model; the same stranger on a public model. Outcomes:
+OK, NOT_FOUND (may not even read, so the model's existence is hidden) or
+PERMISSION_DENIED (may read, may not do this).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import field_mask_pb2
+
+from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
+
+from .conftest import Fixture, Mesh, any_object_version, unique_name
+
+OK, NF, PD = "OK", grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED
+ROLES = ("superuser", "owner", "reader", "stranger", "public")
+
+Stub = registry_pb2_grpc.RegistryServiceStub
+Call = Callable[[Stub, Fixture, Any], Any]
+R = registry_pb2
+OWNER, READER = model_pb2.ACCESS_ROLE_OWNER, model_pb2.ACCESS_ROLE_READER
+
+# rpc label -> (call, expected outcome per role in ROLES order)
+MATRIX: dict[str, tuple[Call, tuple[Any, ...]]] = {
+    "CreateModel": (
+        lambda s, f, md: s.CreateModel(R.CreateModelRequest(model=model_pb2.Model(name=unique_name())), metadata=md),
+        (OK, PD, PD, PD, PD),
+    ),
+    "GetModel": (
+        lambda s, f, md: s.GetModel(R.GetModelRequest(name=f.name), metadata=md),
+        (OK, OK, OK, NF, OK),
+    ),
+    "UpdateModel": (
+        lambda s, f, md: s.UpdateModel(
+            R.UpdateModelRequest(
+                model=model_pb2.Model(name=f.name, description="new"),
+                update_mask=field_mask_pb2.FieldMask(paths=["description"]),
+            ),
+            metadata=md,
+        ),
+        (OK, OK, PD, NF, PD),
+    ),
+    "DeleteModel": (
+        lambda s, f, md: s.DeleteModel(R.DeleteModelRequest(name=f.name), metadata=md),
+        (OK, OK, PD, NF, PD),
+    ),
+    "CreateModelVersion": (
+        lambda s, f, md: s.CreateModelVersion(
+            R.CreateModelVersionRequest(model=f.name, version=any_object_version("3.0.0")), metadata=md
+        ),
+        (OK, OK, PD, NF, PD),
+    ),
+    "GetModelVersion": (
+        lambda s, f, md: s.GetModelVersion(R.GetModelVersionRequest(model=f.name, version="1.0.0"), metadata=md),
+        (OK, OK, OK, NF, OK),
+    ),
+    "ListModelVersions": (
+        lambda s, f, md: s.ListModelVersions(R.ListModelVersionsRequest(model=f.name), metadata=md),
+        (OK, OK, OK, NF, OK),
+    ),
+    "SetDefaultVersion": (
+        lambda s, f, md: s.SetDefaultVersion(R.SetDefaultVersionRequest(name=f.name, version="1.0.0"), metadata=md),
+        (OK, OK, PD, NF, PD),
+    ),
+    "SetVisibility": (
+        lambda s, f, md: s.SetVisibility(
+            R.SetVisibilityRequest(name=f.name, visibility=model_pb2.VISIBILITY_PUBLIC), metadata=md
+        ),
+        (OK, OK, PD, NF, PD),
+    ),
+    "GrantAccess(reader)": (
+        lambda s, f, md: s.GrantAccess(R.GrantAccessRequest(name=f.name, user="newbie", role=READER), metadata=md),
+        (OK, OK, PD, NF, PD),
+    ),
+    "GrantAccess(owner)": (
+        lambda s, f, md: s.GrantAccess(R.GrantAccessRequest(name=f.name, user="newbie", role=OWNER), metadata=md),
+        (OK, PD, PD, NF, PD),
+    ),
+    "RevokeAccess(reader)": (
+        lambda s, f, md: s.RevokeAccess(R.RevokeAccessRequest(name=f.name, user=f.reader, role=READER), metadata=md),
+        (OK, OK, PD, NF, PD),
+    ),
+    "RevokeAccess(owner)": (
+        lambda s, f, md: s.RevokeAccess(R.RevokeAccessRequest(name=f.name, user=f.owner, role=OWNER), metadata=md),
+        (OK, PD, PD, NF, PD),
+    ),
+    "ListAccess": (
+        lambda s, f, md: s.ListAccess(R.ListAccessRequest(name=f.name), metadata=md),
+        (OK, OK, PD, NF, PD),
+    ),
+}
+
+CASES = [
+    pytest.param(rpc, role, expected[i], id=f"{rpc}-{role}")
+    for rpc, (_, expected) in MATRIX.items()
+    for i, role in enumerate(ROLES)
+]
+
+
+def caller_metadata(mesh: Mesh, model: Fixture, role: str) -> Any:
+    if role == "superuser":
+        return mesh.metadata("root", superuser=True)
+    if role == "owner":
+        return mesh.metadata(model.owner)
+    if role == "reader":
+        return mesh.metadata(model.reader)
+    if role == "public":
+        mesh.registry().SetVisibility(
+            R.SetVisibilityRequest(name=model.name, visibility=model_pb2.VISIBILITY_PUBLIC),
+            metadata=mesh.metadata("root", superuser=True),
+        )
+    return mesh.metadata(f"stranger-{model.name}")
+
+
+@pytest.mark.parametrize(("rpc", "role", "expected"), CASES)
+def test_role_against_rpc(mesh: Mesh, model: Fixture, rpc: str, role: str, expected: Any) -> None:
+    call, _ = MATRIX[rpc]
+    metadata = caller_metadata(mesh, model, role)
+    if expected == OK:
+        call(mesh.registry(), model, metadata)
+        return
+    with pytest.raises(grpc.RpcError) as failure:
+        call(mesh.registry(), model, metadata)
+    assert failure.value.code() == expected, failure.value.details()
+    if expected == NF and rpc != "CreateModel":
+        assert model.name in failure.value.details()
+
+
+@pytest.mark.parametrize(
+    ("role", "visible"),
+    [("superuser", True), ("owner", True), ("reader", True), ("stranger", False), ("public", True)],
+)
+def test_list_models_shows_only_readable(mesh: Mesh, model: Fixture, role: str, visible: bool) -> None:
+    metadata = caller_metadata(mesh, model, role)
+    page = mesh.registry().ListModels(R.ListModelsRequest(tag=model.name), metadata=metadata)
+    assert [m.name for m in page.models] == ([model.name] if visible else [])
+
+
+def test_every_rpc_is_in_the_matrix() -> None:
+    methods = R.DESCRIPTOR.services_by_name["RegistryService"].methods_by_name
+    covered = {label.split("(")[0] for label in MATRIX} | {"ListModels"}
+    assert covered == set(methods)
