@@ -9,6 +9,7 @@ create` signs tokens with that same key.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import time
@@ -48,10 +49,8 @@ def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
             os.write(fd, pem)
             os.close(fd)
             os.chmod(tmp, 0o600)
-            try:
+            with contextlib.suppress(FileExistsError):  # another process won the race
                 os.link(tmp, path)
-            except FileExistsError:
-                pass
         finally:
             os.unlink(tmp)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -132,11 +131,17 @@ class TokenVerifier:
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("token has expired: get a new one") from None
         except jwt.InvalidSignatureError:
-            raise Unauthenticated("token signature is invalid: it was not signed by this gateway's issuer") from None
+            raise Unauthenticated(
+                "token signature is invalid: it was not signed by this gateway's issuer"
+            ) from None
         except jwt.InvalidAudienceError:
-            raise Unauthenticated(f"token audience is wrong: expected {self._config.audience!r}") from None
+            raise Unauthenticated(
+                f"token audience is wrong: expected {self._config.audience!r}"
+            ) from None
         except jwt.InvalidIssuerError:
-            raise Unauthenticated(f"token issuer is wrong: expected {self._config.issuer!r}") from None
+            raise Unauthenticated(
+                f"token issuer is wrong: expected {self._config.issuer!r}"
+            ) from None
         except jwt.MissingRequiredClaimError as exc:
             raise Unauthenticated(f"token lacks the required claim {exc.claim!r}") from None
         except jwt.DecodeError as exc:

@@ -113,7 +113,9 @@ class GatewayConfig:
             database_timeout_s=_float(env, "MODELGW_DATABASE_TIMEOUT", 5.0),
             redis_url=env.get("MODELGW_REDIS_URL", "redis://127.0.0.1:56379/0"),
             auth=AuthConfig.from_env(env, home),
-            max_message_bytes=_int(env, "MODELGW_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, minimum=1024),
+            max_message_bytes=_int(
+                env, "MODELGW_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, minimum=1024
+            ),
             max_concurrent_rpcs=_int(env, "MODELGW_MAX_CONCURRENT_RPCS", 200_000, minimum=1),
             max_pending_requests=_int(env, "MODELGW_MAX_PENDING_REQUESTS", 200_000, minimum=1),
             shutdown_grace_s=_float(env, "MODELGW_SHUTDOWN_GRACE", 10.0),

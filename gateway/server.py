@@ -71,7 +71,10 @@ def _add_admin(server: grpc.aio.Server, res: Resources) -> None:
 
 
 SERVICES: dict[str, tuple[str, Registrar]] = {
-    "registry": (registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name, _add_registry),
+    "registry": (
+        registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
+        _add_registry,
+    ),
     "execution": (
         execution_pb2.DESCRIPTOR.services_by_name["ExecutionService"].full_name,
         _add_execution,
@@ -132,7 +135,11 @@ async def _run(
     health = health_async.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
-        [full_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        [
+            full_name,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
         server,
     )
     address = config.address(name)

@@ -40,7 +40,9 @@ async def open_pool(
         except (OSError, asyncpg.CannotConnectNowError) as exc:
             if asyncio.get_running_loop().time() + delay > deadline:
                 raise
-            log.warning("database not reachable yet; retrying", extra={"fields": {"error": str(exc)}})
+            log.warning(
+                "database not reachable yet; retrying", extra={"fields": {"error": str(exc)}}
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
@@ -48,7 +50,11 @@ async def open_pool(
 async def migrate(pool: asyncpg.Pool) -> list[str]:
     """Applies the SQL migrations not yet applied, in order; returns their names."""
     files = sorted(
-        (f for f in resources.files("gateway.registry.migrations").iterdir() if f.name.endswith(".sql")),
+        (
+            f
+            for f in resources.files("gateway.registry.migrations").iterdir()
+            if f.name.endswith(".sql")
+        ),
         key=lambda f: f.name,
     )
     applied: list[str] = []

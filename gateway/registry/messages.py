@@ -38,9 +38,7 @@ def model_message(row: ModelRow, access: ModelAccess) -> model_pb2.Model:
         description=row.description,
         tags=row.tags,
         backend=row.backend,
-        visibility=(
-            model_pb2.VISIBILITY_PUBLIC if access.public else model_pb2.VISIBILITY_PRIVATE
-        ),
+        visibility=(model_pb2.VISIBILITY_PUBLIC if access.public else model_pb2.VISIBILITY_PRIVATE),
         owners=access.owners,
         readers=access.readers,
         default_version=row.default_version or "",

@@ -28,8 +28,10 @@ _ROLES = {model_pb2.ACCESS_ROLE_READER: Role.READER, model_pb2.ACCESS_ROLE_OWNER
 _VISIBILITIES = {model_pb2.VISIBILITY_PUBLIC: True, model_pb2.VISIBILITY_PRIVATE: False}
 
 
-class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
-    def __init__(self, pool: asyncpg.Pool, access: AccessPolicy, *, acquire_timeout_s: float) -> None:
+class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[misc]
+    def __init__(
+        self, pool: asyncpg.Pool, access: AccessPolicy, *, acquire_timeout_s: float
+    ) -> None:
         self._pool = pool
         self._access = access
         self._acquire_timeout_s = acquire_timeout_s
@@ -56,7 +58,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         name = validation.model_name(model.name, "model.name")
         fields = _descriptive_fields(model, ("display_name", "description", "tags", "backend"))
         async with self._transaction() as conn:
-            await store.insert_model(conn, name, **fields)
+            await store.insert_model(conn, name, fields)
             return registry_pb2.CreateModelResponse(model=await self._model(conn, name))
 
     async def GetModel(
@@ -100,7 +102,9 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         changes = _descriptive_fields(request.model, paths)
         async with self._transaction() as conn:
             await store.update_model(conn, request.model.name, changes)
-            return registry_pb2.UpdateModelResponse(model=await self._model(conn, request.model.name))
+            return registry_pb2.UpdateModelResponse(
+                model=await self._model(conn, request.model.name)
+            )
 
     async def DeleteModel(
         self, request: registry_pb2.DeleteModelRequest, context: grpc.aio.ServicerContext
@@ -123,8 +127,14 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         async with self._transaction() as conn:
             await store.get_model(conn, request.model, lock=True)
             row = await store.insert_version(
-                conn, request.model, version, kind, plain(spec.backend.config),
-                input_schema, output_schema, notes,
+                conn,
+                request.model,
+                version,
+                kind,
+                plain(spec.backend.config),
+                input_schema,
+                output_schema,
+                notes,
             )
             await store.touch_model(conn, request.model)
         return registry_pb2.CreateModelVersionResponse(version=version_message(row))
@@ -166,7 +176,9 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             if request.version:
                 await store.get_version(conn, request.name, request.version)
             await store.set_default_version(conn, request.name, request.version or None)
-            return registry_pb2.SetDefaultVersionResponse(model=await self._model(conn, request.name))
+            return registry_pb2.SetDefaultVersionResponse(
+                model=await self._model(conn, request.name)
+            )
 
     async def SetVisibility(
         self, request: registry_pb2.SetVisibilityRequest, context: grpc.aio.ServicerContext
@@ -214,15 +226,23 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         async with self._connection() as conn:
             await store.get_model(conn, request.name)
         access = self._access.access_of(request.name)
-        grants = [model_pb2.AccessGrant(user=u, role=model_pb2.ACCESS_ROLE_OWNER) for u in access.owners]
-        grants += [model_pb2.AccessGrant(user=u, role=model_pb2.ACCESS_ROLE_READER) for u in access.readers]
+        grants = [
+            model_pb2.AccessGrant(user=u, role=model_pb2.ACCESS_ROLE_OWNER) for u in access.owners
+        ]
+        grants += [
+            model_pb2.AccessGrant(user=u, role=model_pb2.ACCESS_ROLE_READER) for u in access.readers
+        ]
         return registry_pb2.ListAccessResponse(
-            visibility=model_pb2.VISIBILITY_PUBLIC if access.public else model_pb2.VISIBILITY_PRIVATE,
+            visibility=model_pb2.VISIBILITY_PUBLIC
+            if access.public
+            else model_pb2.VISIBILITY_PRIVATE,
             grants=grants,
         )
 
 
-def _descriptive_fields(model: model_pb2.Model, fields: list[str] | tuple[str, ...]) -> dict[str, object]:
+def _descriptive_fields(
+    model: model_pb2.Model, fields: list[str] | tuple[str, ...]
+) -> dict[str, object]:
     """The validated values of the named descriptive fields of model."""
     limits = {
         "display_name": validation.MAX_DISPLAY_NAME,

@@ -75,19 +75,16 @@ def _version(record: asyncpg.Record) -> VersionRow:
     return VersionRow(**dict(record))
 
 
-async def insert_model(
-    conn: asyncpg.Connection,
-    name: str,
-    display_name: str,
-    description: str,
-    tags: list[str],
-    backend: str,
-) -> None:
+async def insert_model(conn: asyncpg.Connection, name: str, fields: dict[str, Any]) -> None:
+    """Inserts a model with the given UPDATABLE_COLUMNS fields."""
+    columns = [UPDATABLE_COLUMNS[f] for f in fields]
+    placeholders = [f"${i}" for i in range(2, len(columns) + 2)]
     try:
         await conn.execute(
-            "INSERT INTO models (name, display_name, description, tags, backend)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            name, display_name, description, tags, backend,
+            f"INSERT INTO models (name, {', '.join(columns)})"
+            f" VALUES ($1, {', '.join(placeholders)})",
+            name,
+            *fields.values(),
         )
     except asyncpg.UniqueViolationError:
         raise AlreadyExists(f"a model named {name!r} already exists; choose another name") from None
@@ -117,7 +114,10 @@ async def list_models(
         + " AND ($2::text[] IS NULL OR m.name = ANY($2::text[]))"
         + " AND ($3 = '' OR m.tags @> ARRAY[$3])"
         + " ORDER BY m.name LIMIT $4",
-        after, only, tag, limit,
+        after,
+        only,
+        tag,
+        limit,
     )
     return [_model(r) for r in records]
 
@@ -146,7 +146,8 @@ async def delete_model(conn: asyncpg.Connection, name: str) -> None:
 async def set_default_version(conn: asyncpg.Connection, name: str, version: str | None) -> None:
     await conn.execute(
         "UPDATE models SET default_version = $2, update_time = clock_timestamp() WHERE name = $1",
-        name, version,
+        name,
+        version,
     )
 
 
@@ -165,7 +166,13 @@ async def insert_version(
             "INSERT INTO model_versions (model, version, backend_kind, backend_config,"
             " input_schema, output_schema, notes) VALUES ($1, $2, $3, $4, $5, $6, $7)"
             f" RETURNING {_VERSION_COLUMNS}",
-            model, version, backend_kind, backend_config, input_schema, output_schema, notes,
+            model,
+            version,
+            backend_kind,
+            backend_config,
+            input_schema,
+            output_schema,
+            notes,
         )
     except asyncpg.UniqueViolationError:
         raise AlreadyExists(
@@ -179,7 +186,8 @@ async def insert_version(
 async def get_version(conn: asyncpg.Connection, model: str, version: str) -> VersionRow:
     record = await conn.fetchrow(
         f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE model = $1 AND version = $2",
-        model, version,
+        model,
+        version,
     )
     if record is None:
         raise NotFound(
@@ -194,6 +202,8 @@ async def list_versions(
     records = await conn.fetch(
         f"SELECT {_VERSION_COLUMNS} FROM model_versions"
         " WHERE model = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-        model, after_seq, limit,
+        model,
+        after_seq,
+        limit,
     )
     return [_version(r) for r in records]

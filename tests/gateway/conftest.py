@@ -63,7 +63,9 @@ def start_server(mesh: Mesh, service: str) -> None:
     log = mesh.logs[service].open("ab")
     mesh.processes[service] = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", service],
-        env=mesh.env, stdout=log, stderr=subprocess.STDOUT,
+        env=mesh.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 

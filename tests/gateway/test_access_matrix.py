@@ -30,7 +30,9 @@ OWNER, READER = model_pb2.ACCESS_ROLE_OWNER, model_pb2.ACCESS_ROLE_READER
 # rpc label -> (call, expected outcome per role in ROLES order)
 MATRIX: dict[str, tuple[Call, tuple[Any, ...]]] = {
     "CreateModel": (
-        lambda s, f, md: s.CreateModel(R.CreateModelRequest(model=model_pb2.Model(name=unique_name())), metadata=md),
+        lambda s, f, md: s.CreateModel(
+            R.CreateModelRequest(model=model_pb2.Model(name=unique_name())), metadata=md
+        ),
         (OK, PD, PD, PD, PD),
     ),
     "GetModel": (
@@ -53,12 +55,15 @@ MATRIX: dict[str, tuple[Call, tuple[Any, ...]]] = {
     ),
     "CreateModelVersion": (
         lambda s, f, md: s.CreateModelVersion(
-            R.CreateModelVersionRequest(model=f.name, version=any_object_version("3.0.0")), metadata=md
+            R.CreateModelVersionRequest(model=f.name, version=any_object_version("3.0.0")),
+            metadata=md,
         ),
         (OK, OK, PD, NF, PD),
     ),
     "GetModelVersion": (
-        lambda s, f, md: s.GetModelVersion(R.GetModelVersionRequest(model=f.name, version="1.0.0"), metadata=md),
+        lambda s, f, md: s.GetModelVersion(
+            R.GetModelVersionRequest(model=f.name, version="1.0.0"), metadata=md
+        ),
         (OK, OK, OK, NF, OK),
     ),
     "ListModelVersions": (
@@ -66,7 +71,9 @@ MATRIX: dict[str, tuple[Call, tuple[Any, ...]]] = {
         (OK, OK, OK, NF, OK),
     ),
     "SetDefaultVersion": (
-        lambda s, f, md: s.SetDefaultVersion(R.SetDefaultVersionRequest(name=f.name, version="1.0.0"), metadata=md),
+        lambda s, f, md: s.SetDefaultVersion(
+            R.SetDefaultVersionRequest(name=f.name, version="1.0.0"), metadata=md
+        ),
         (OK, OK, PD, NF, PD),
     ),
     "SetVisibility": (
@@ -76,19 +83,27 @@ MATRIX: dict[str, tuple[Call, tuple[Any, ...]]] = {
         (OK, OK, PD, NF, PD),
     ),
     "GrantAccess(reader)": (
-        lambda s, f, md: s.GrantAccess(R.GrantAccessRequest(name=f.name, user="newbie", role=READER), metadata=md),
+        lambda s, f, md: s.GrantAccess(
+            R.GrantAccessRequest(name=f.name, user="newbie", role=READER), metadata=md
+        ),
         (OK, OK, PD, NF, PD),
     ),
     "GrantAccess(owner)": (
-        lambda s, f, md: s.GrantAccess(R.GrantAccessRequest(name=f.name, user="newbie", role=OWNER), metadata=md),
+        lambda s, f, md: s.GrantAccess(
+            R.GrantAccessRequest(name=f.name, user="newbie", role=OWNER), metadata=md
+        ),
         (OK, PD, PD, NF, PD),
     ),
     "RevokeAccess(reader)": (
-        lambda s, f, md: s.RevokeAccess(R.RevokeAccessRequest(name=f.name, user=f.reader, role=READER), metadata=md),
+        lambda s, f, md: s.RevokeAccess(
+            R.RevokeAccessRequest(name=f.name, user=f.reader, role=READER), metadata=md
+        ),
         (OK, OK, PD, NF, PD),
     ),
     "RevokeAccess(owner)": (
-        lambda s, f, md: s.RevokeAccess(R.RevokeAccessRequest(name=f.name, user=f.owner, role=OWNER), metadata=md),
+        lambda s, f, md: s.RevokeAccess(
+            R.RevokeAccessRequest(name=f.name, user=f.owner, role=OWNER), metadata=md
+        ),
         (OK, PD, PD, NF, PD),
     ),
     "ListAccess": (
@@ -137,7 +152,9 @@ def test_role_against_rpc(mesh: Mesh, model: Fixture, rpc: str, role: str, expec
     ("role", "visible"),
     [("superuser", True), ("owner", True), ("reader", True), ("stranger", False), ("public", True)],
 )
-def test_list_models_shows_only_readable(mesh: Mesh, model: Fixture, role: str, visible: bool) -> None:
+def test_list_models_shows_only_readable(
+    mesh: Mesh, model: Fixture, role: str, visible: bool
+) -> None:
     metadata = caller_metadata(mesh, model, role)
     page = mesh.registry().ListModels(R.ListModelsRequest(tag=model.name), metadata=metadata)
     assert [m.name for m in page.models] == ([model.name] if visible else [])

@@ -18,8 +18,11 @@ from .conftest import Mesh
 def claims(mesh: Mesh, **overrides: object) -> dict[str, object]:
     now = int(time.time())
     base: dict[str, object] = {
-        "sub": "alice", "iss": mesh.config.auth.issuer, "aud": mesh.config.auth.audience,
-        "iat": now, "exp": now + 600,
+        "sub": "alice",
+        "iss": mesh.config.auth.issuer,
+        "aud": mesh.config.auth.audience,
+        "iat": now,
+        "exp": now + 600,
     }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
@@ -52,7 +55,9 @@ def signed(mesh: Mesh, **overrides: object) -> str:
 def test_bad_tokens_are_unauthenticated(mesh: Mesh, header: str | None, words: str) -> None:
     tokens = {
         "EXPIRED": lambda: signed(mesh, exp=int(time.time()) - 10),
-        "FOREIGN": lambda: jwt.encode(claims(mesh), Ed25519PrivateKey.generate(), algorithm="EdDSA"),
+        "FOREIGN": lambda: jwt.encode(
+            claims(mesh), Ed25519PrivateKey.generate(), algorithm="EdDSA"
+        ),
         "WRONG_AUD": lambda: signed(mesh, aud="someone-else"),
         "NO_SUB": lambda: signed(mesh, sub=None),
         "STAR_SUB": lambda: signed(mesh, sub="*"),
@@ -68,7 +73,9 @@ def test_bad_tokens_are_unauthenticated(mesh: Mesh, header: str | None, words: s
 
 def test_health_and_reflection_need_no_token(mesh: Mesh) -> None:
     for service in ("registry", "execution", "admin"):
-        reply = health_pb2_grpc.HealthStub(mesh.channel(service)).Check(health_pb2.HealthCheckRequest())
+        reply = health_pb2_grpc.HealthStub(mesh.channel(service)).Check(
+            health_pb2.HealthCheckRequest()
+        )
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 

@@ -14,7 +14,9 @@ GRPCURL = shutil.which("grpcurl") or str(Path(sys.executable).parent / "grpcurl"
 
 
 def grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([GRPCURL, "-plaintext", *args], capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [GRPCURL, "-plaintext", *args], capture_output=True, text=True, timeout=30
+    )
 
 
 def test_reflection_lists_each_service(mesh: Mesh) -> None:
@@ -40,15 +42,31 @@ def test_create_and_get_a_model_with_grpcurl(mesh: Mesh) -> None:
     name = unique_name("curl")
     auth = f"authorization: Bearer {mesh.token('root', superuser=True)}"
     created = grpcurl(
-        "-H", auth, "-d", json.dumps({"model": {"name": name, "description": "via grpcurl"}}),
-        mesh.addresses["registry"], "modelgateway.v1.RegistryService/CreateModel",
+        "-H",
+        auth,
+        "-d",
+        json.dumps({"model": {"name": name, "description": "via grpcurl"}}),
+        mesh.addresses["registry"],
+        "modelgateway.v1.RegistryService/CreateModel",
     )
     assert created.returncode == 0, created.stderr
-    got = grpcurl("-H", auth, "-d", json.dumps({"name": name}), mesh.addresses["registry"], "modelgateway.v1.RegistryService/GetModel")
+    got = grpcurl(
+        "-H",
+        auth,
+        "-d",
+        json.dumps({"name": name}),
+        mesh.addresses["registry"],
+        "modelgateway.v1.RegistryService/GetModel",
+    )
     assert got.returncode == 0, got.stderr
     body = json.loads(got.stdout)
     assert body["model"]["name"] == name
     assert body["model"]["visibility"] == "VISIBILITY_PRIVATE"
-    denied = grpcurl("-d", json.dumps({"name": name}), mesh.addresses["registry"], "modelgateway.v1.RegistryService/GetModel")
+    denied = grpcurl(
+        "-d",
+        json.dumps({"name": name}),
+        mesh.addresses["registry"],
+        "modelgateway.v1.RegistryService/GetModel",
+    )
     assert denied.returncode != 0
     assert "Unauthenticated" in denied.stderr

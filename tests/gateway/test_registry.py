@@ -6,7 +6,8 @@ import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 
-from modelgateway.v1 import model_pb2, registry_pb2 as R
+from modelgateway.v1 import model_pb2
+from modelgateway.v1 import registry_pb2 as R
 
 from .conftest import Fixture, Mesh, any_object_version, unique_name
 
@@ -44,41 +45,73 @@ def test_newcomer_flow(mesh: Mesh) -> None:
     assert created.visibility == model_pb2.VISIBILITY_PRIVATE
     assert (created.owners, created.readers, created.versions) == ([], [], [])
     for v in ("1.0.0", "1.1.0"):
-        stub.CreateModelVersion(R.CreateModelVersionRequest(model=name, version=any_object_version(v)), metadata=su(mesh))
-    stub.GrantAccess(R.GrantAccessRequest(name=name, user="olga", role=model_pb2.ACCESS_ROLE_OWNER), metadata=su(mesh))
+        stub.CreateModelVersion(
+            R.CreateModelVersionRequest(model=name, version=any_object_version(v)),
+            metadata=su(mesh),
+        )
+    stub.GrantAccess(
+        R.GrantAccessRequest(name=name, user="olga", role=model_pb2.ACCESS_ROLE_OWNER),
+        metadata=su(mesh),
+    )
 
     olga = mesh.metadata("olga")
-    after = stub.SetDefaultVersion(R.SetDefaultVersionRequest(name=name, version="1.0.0"), metadata=olga).model
+    after = stub.SetDefaultVersion(
+        R.SetDefaultVersionRequest(name=name, version="1.0.0"), metadata=olga
+    ).model
     assert (after.default_version, after.resolved_version) == ("1.0.0", "1.0.0")
-    stub.GrantAccess(R.GrantAccessRequest(name=name, user="rita", role=model_pb2.ACCESS_ROLE_READER), metadata=olga)
+    stub.GrantAccess(
+        R.GrantAccessRequest(name=name, user="rita", role=model_pb2.ACCESS_ROLE_READER),
+        metadata=olga,
+    )
 
     seen = stub.GetModel(R.GetModelRequest(name=name), metadata=mesh.metadata("rita")).model
     assert seen.resolved_version == "1.0.0"
     assert list(seen.versions) == ["1.0.0", "1.1.0"]
     assert (list(seen.owners), list(seen.readers)) == (["olga"], ["rita"])
-    expect(NOT_FOUND, lambda: stub.GetModel(R.GetModelRequest(name=name), metadata=mesh.metadata("trudy")), name)
+    expect(
+        NOT_FOUND,
+        lambda: stub.GetModel(R.GetModelRequest(name=name), metadata=mesh.metadata("trudy")),
+        name,
+    )
 
 
 def test_resolution_latest_then_default_then_cleared(mesh: Mesh, model: Fixture) -> None:
     stub = mesh.registry()
-    assert stub.GetModel(R.GetModelRequest(name=model.name), metadata=su(mesh)).model.resolved_version == "2.0.0"
+    assert (
+        stub.GetModel(R.GetModelRequest(name=model.name), metadata=su(mesh)).model.resolved_version
+        == "2.0.0"
+    )
     resolved = stub.GetModelVersion(R.GetModelVersionRequest(model=model.name), metadata=su(mesh))
     assert (resolved.version.version, resolved.resolved) == ("2.0.0", True)
 
-    stub.SetDefaultVersion(R.SetDefaultVersionRequest(name=model.name, version="1.0.0"), metadata=su(mesh))
-    stub.CreateModelVersion(R.CreateModelVersionRequest(model=model.name, version=any_object_version("3.0.0")), metadata=su(mesh))
+    stub.SetDefaultVersion(
+        R.SetDefaultVersionRequest(name=model.name, version="1.0.0"), metadata=su(mesh)
+    )
+    stub.CreateModelVersion(
+        R.CreateModelVersionRequest(model=model.name, version=any_object_version("3.0.0")),
+        metadata=su(mesh),
+    )
     got = stub.GetModel(R.GetModelRequest(name=model.name), metadata=su(mesh)).model
     assert (got.default_version, got.resolved_version) == ("1.0.0", "1.0.0")
-    assert stub.GetModelVersion(R.GetModelVersionRequest(model=model.name), metadata=su(mesh)).version.version == "1.0.0"
+    assert (
+        stub.GetModelVersion(
+            R.GetModelVersionRequest(model=model.name), metadata=su(mesh)
+        ).version.version
+        == "1.0.0"
+    )
 
-    cleared = stub.SetDefaultVersion(R.SetDefaultVersionRequest(name=model.name), metadata=su(mesh)).model
+    cleared = stub.SetDefaultVersion(
+        R.SetDefaultVersionRequest(name=model.name), metadata=su(mesh)
+    ).model
     assert (cleared.default_version, cleared.resolved_version) == ("", "3.0.0")
 
 
 def test_model_without_versions(mesh: Mesh) -> None:
     stub, name = mesh.registry(), unique_name()
     stub.CreateModel(R.CreateModelRequest(model=model_pb2.Model(name=name)), metadata=su(mesh))
-    assert stub.GetModel(R.GetModelRequest(name=name), metadata=su(mesh)).model.resolved_version == ""
+    assert (
+        stub.GetModel(R.GetModelRequest(name=name), metadata=su(mesh)).model.resolved_version == ""
+    )
     expect(
         grpc.StatusCode.FAILED_PRECONDITION,
         lambda: stub.GetModelVersion(R.GetModelVersionRequest(model=name), metadata=su(mesh)),
@@ -87,9 +120,14 @@ def test_model_without_versions(mesh: Mesh) -> None:
 
 
 def test_version_round_trip(mesh: Mesh, model: Fixture) -> None:
-    got = mesh.registry().GetModelVersion(
-        R.GetModelVersionRequest(model=model.name, version="1.0.0"), metadata=mesh.metadata(model.reader)
-    ).version
+    got = (
+        mesh.registry()
+        .GetModelVersion(
+            R.GetModelVersionRequest(model=model.name, version="1.0.0"),
+            metadata=mesh.metadata(model.reader),
+        )
+        .version
+    )
     assert got.backend.kind == "python"
     assert dict(got.backend.config) == {"callable": "example:predict"}
     assert got.input_schema["required"][0] == "smiles"
@@ -110,17 +148,28 @@ def test_version_round_trip(mesh: Mesh, model: Fixture) -> None:
 def test_create_model_rejects_bad_names(mesh: Mesh, name: str, words: list[str]) -> None:
     expect(
         INVALID,
-        lambda: mesh.registry().CreateModel(R.CreateModelRequest(model=model_pb2.Model(name=name)), metadata=su(mesh)),
+        lambda: mesh.registry().CreateModel(
+            R.CreateModelRequest(model=model_pb2.Model(name=name)), metadata=su(mesh)
+        ),
         *words,
     )
 
 
 def test_duplicates_are_refused(mesh: Mesh, model: Fixture) -> None:
     stub = mesh.registry()
-    expect(EXISTS, lambda: stub.CreateModel(R.CreateModelRequest(model=model_pb2.Model(name=model.name)), metadata=su(mesh)), "already exists")
     expect(
         EXISTS,
-        lambda: stub.CreateModelVersion(R.CreateModelVersionRequest(model=model.name, version=any_object_version("1.0.0")), metadata=su(mesh)),
+        lambda: stub.CreateModel(
+            R.CreateModelRequest(model=model_pb2.Model(name=model.name)), metadata=su(mesh)
+        ),
+        "already exists",
+    )
+    expect(
+        EXISTS,
+        lambda: stub.CreateModelVersion(
+            R.CreateModelVersionRequest(model=model.name, version=any_object_version("1.0.0")),
+            metadata=su(mesh),
+        ),
         "immutable",
     )
 
@@ -145,8 +194,14 @@ def bad_version(**changes: object) -> model_pb2.ModelVersion:
         (bad_version(version="1 0"), ["not a valid version"]),
         (bad_version(kind=""), ["backend.kind is required"]),
         (bad_version(kind="docker"), ["'docker' is unknown"]),
-        (bad_version(input_schema={"type": "strin"}), ["input_schema is not a valid JSON Schema", "type"]),
-        (bad_version(output_schema={"properties": {"x": {"minimum": "zero"}}}), ["output_schema", "properties/x/minimum"]),
+        (
+            bad_version(input_schema={"type": "strin"}),
+            ["input_schema is not a valid JSON Schema", "type"],
+        ),
+        (
+            bad_version(output_schema={"properties": {"x": {"minimum": "zero"}}}),
+            ["output_schema", "properties/x/minimum"],
+        ),
         (bad_version(notes="n" * 20_001), ["notes is 20001 characters"]),
     ],
 )
@@ -154,18 +209,45 @@ def test_create_version_rejects_bad_input_and_writes_nothing(
     mesh: Mesh, model: Fixture, version: model_pb2.ModelVersion, words: list[str]
 ) -> None:
     stub = mesh.registry()
-    expect(INVALID, lambda: stub.CreateModelVersion(R.CreateModelVersionRequest(model=model.name, version=version), metadata=su(mesh)), *words)
+    expect(
+        INVALID,
+        lambda: stub.CreateModelVersion(
+            R.CreateModelVersionRequest(model=model.name, version=version), metadata=su(mesh)
+        ),
+        *words,
+    )
     after = stub.GetModel(R.GetModelRequest(name=model.name), metadata=su(mesh)).model
     assert list(after.versions) == ["1.0.0", "2.0.0"]
 
 
 def test_unknown_versions_and_models(mesh: Mesh, model: Fixture) -> None:
     stub = mesh.registry()
-    expect(NOT_FOUND, lambda: stub.GetModelVersion(R.GetModelVersionRequest(model=model.name, version="7.7.7"), metadata=su(mesh)), "no version '7.7.7'")
-    expect(NOT_FOUND, lambda: stub.SetDefaultVersion(R.SetDefaultVersionRequest(name=model.name, version="7.7.7"), metadata=su(mesh)), "7.7.7")
-    assert stub.GetModel(R.GetModelRequest(name=model.name), metadata=su(mesh)).model.default_version == ""
-    expect(NOT_FOUND, lambda: stub.GetModel(R.GetModelRequest(name="no-such-model"), metadata=su(mesh)), "no-such-model")
-    expect(INVALID, lambda: stub.GetModel(R.GetModelRequest(name=""), metadata=su(mesh)), "required")
+    expect(
+        NOT_FOUND,
+        lambda: stub.GetModelVersion(
+            R.GetModelVersionRequest(model=model.name, version="7.7.7"), metadata=su(mesh)
+        ),
+        "no version '7.7.7'",
+    )
+    expect(
+        NOT_FOUND,
+        lambda: stub.SetDefaultVersion(
+            R.SetDefaultVersionRequest(name=model.name, version="7.7.7"), metadata=su(mesh)
+        ),
+        "7.7.7",
+    )
+    assert (
+        stub.GetModel(R.GetModelRequest(name=model.name), metadata=su(mesh)).model.default_version
+        == ""
+    )
+    expect(
+        NOT_FOUND,
+        lambda: stub.GetModel(R.GetModelRequest(name="no-such-model"), metadata=su(mesh)),
+        "no-such-model",
+    )
+    expect(
+        INVALID, lambda: stub.GetModel(R.GetModelRequest(name=""), metadata=su(mesh)), "required"
+    )
 
 
 def test_update_model_with_field_mask(mesh: Mesh, model: Fixture) -> None:
@@ -183,8 +265,11 @@ def test_update_model_with_field_mask(mesh: Mesh, model: Fixture) -> None:
     for paths, word in ((["name"], "cannot be updated: name"), ([], "update_mask is required")):
         expect(
             INVALID,
-            lambda: stub.UpdateModel(
-                R.UpdateModelRequest(model=model_pb2.Model(name=model.name), update_mask=field_mask_pb2.FieldMask(paths=paths)),
+            lambda paths=paths: stub.UpdateModel(  # type: ignore[misc]
+                R.UpdateModelRequest(
+                    model=model_pb2.Model(name=model.name),
+                    update_mask=field_mask_pb2.FieldMask(paths=paths),
+                ),
                 metadata=su(mesh),
             ),
             word,
@@ -195,25 +280,47 @@ def test_paging_through_models_and_versions(mesh: Mesh) -> None:
     stub, tag = mesh.registry(), unique_name("tag")
     names = sorted(unique_name("page") for _ in range(5))
     for name in names:
-        stub.CreateModel(R.CreateModelRequest(model=model_pb2.Model(name=name, tags=[tag])), metadata=su(mesh))
+        stub.CreateModel(
+            R.CreateModelRequest(model=model_pb2.Model(name=name, tags=[tag])), metadata=su(mesh)
+        )
     seen, token = [], ""
     while True:
-        page = stub.ListModels(R.ListModelsRequest(tag=tag, page_size=2, page_token=token), metadata=su(mesh))
+        page = stub.ListModels(
+            R.ListModelsRequest(tag=tag, page_size=2, page_token=token), metadata=su(mesh)
+        )
         seen += [m.name for m in page.models]
         token = page.next_page_token
         if not token:
             break
     assert seen == names
-    expect(INVALID, lambda: stub.ListModels(R.ListModelsRequest(page_token="garbage"), metadata=su(mesh)), "page_token")
-    expect(INVALID, lambda: stub.ListModels(R.ListModelsRequest(page_size=5000), metadata=su(mesh)), "page_size")
+    expect(
+        INVALID,
+        lambda: stub.ListModels(R.ListModelsRequest(page_token="garbage"), metadata=su(mesh)),
+        "page_token",
+    )
+    expect(
+        INVALID,
+        lambda: stub.ListModels(R.ListModelsRequest(page_size=5000), metadata=su(mesh)),
+        "page_size",
+    )
 
     for v in ("1", "2", "3"):
-        stub.CreateModelVersion(R.CreateModelVersionRequest(model=names[0], version=any_object_version(v)), metadata=su(mesh))
-    first = stub.ListModelVersions(R.ListModelVersionsRequest(model=names[0], page_size=2), metadata=su(mesh))
-    second = stub.ListModelVersions(
-        R.ListModelVersionsRequest(model=names[0], page_size=2, page_token=first.next_page_token), metadata=su(mesh)
+        stub.CreateModelVersion(
+            R.CreateModelVersionRequest(model=names[0], version=any_object_version(v)),
+            metadata=su(mesh),
+        )
+    first = stub.ListModelVersions(
+        R.ListModelVersionsRequest(model=names[0], page_size=2), metadata=su(mesh)
     )
-    assert [v.version for v in first.versions] + [v.version for v in second.versions] == ["1", "2", "3"]
+    second = stub.ListModelVersions(
+        R.ListModelVersionsRequest(model=names[0], page_size=2, page_token=first.next_page_token),
+        metadata=su(mesh),
+    )
+    assert [v.version for v in first.versions] + [v.version for v in second.versions] == [
+        "1",
+        "2",
+        "3",
+    ]
     assert second.next_page_token == ""
 
 
@@ -225,33 +332,83 @@ def test_access_grants_and_revocation(mesh: Mesh, model: Fixture) -> None:
         (model.owner, model_pb2.ACCESS_ROLE_OWNER),
         (model.reader, model_pb2.ACCESS_ROLE_READER),
     ]
-    stub.RevokeAccess(R.RevokeAccessRequest(name=model.name, user=model.reader, role=model_pb2.ACCESS_ROLE_READER), metadata=owner)
-    expect(NOT_FOUND, lambda: stub.GetModel(R.GetModelRequest(name=model.name), metadata=mesh.metadata(model.reader)))
+    stub.RevokeAccess(
+        R.RevokeAccessRequest(
+            name=model.name, user=model.reader, role=model_pb2.ACCESS_ROLE_READER
+        ),
+        metadata=owner,
+    )
     expect(
         NOT_FOUND,
-        lambda: stub.RevokeAccess(R.RevokeAccessRequest(name=model.name, user=model.reader, role=model_pb2.ACCESS_ROLE_READER), metadata=owner),
+        lambda: stub.GetModel(
+            R.GetModelRequest(name=model.name), metadata=mesh.metadata(model.reader)
+        ),
+    )
+    expect(
+        NOT_FOUND,
+        lambda: stub.RevokeAccess(
+            R.RevokeAccessRequest(
+                name=model.name, user=model.reader, role=model_pb2.ACCESS_ROLE_READER
+            ),
+            metadata=owner,
+        ),
         "is not a reader",
     )
-    expect(INVALID, lambda: stub.GrantAccess(R.GrantAccessRequest(name=model.name, user="x"), metadata=owner), "role is required")
-    expect(INVALID, lambda: stub.GrantAccess(R.GrantAccessRequest(name=model.name, user="*", role=model_pb2.ACCESS_ROLE_READER), metadata=owner), "user")
+    expect(
+        INVALID,
+        lambda: stub.GrantAccess(R.GrantAccessRequest(name=model.name, user="x"), metadata=owner),
+        "role is required",
+    )
+    expect(
+        INVALID,
+        lambda: stub.GrantAccess(
+            R.GrantAccessRequest(name=model.name, user="*", role=model_pb2.ACCESS_ROLE_READER),
+            metadata=owner,
+        ),
+        "user",
+    )
 
 
 def test_public_then_private(mesh: Mesh, model: Fixture) -> None:
     stub, stranger = mesh.registry(), mesh.metadata("anyone")
     expect(NOT_FOUND, lambda: stub.GetModel(R.GetModelRequest(name=model.name), metadata=stranger))
-    public = stub.SetVisibility(R.SetVisibilityRequest(name=model.name, visibility=model_pb2.VISIBILITY_PUBLIC), metadata=mesh.metadata(model.owner)).model
+    public = stub.SetVisibility(
+        R.SetVisibilityRequest(name=model.name, visibility=model_pb2.VISIBILITY_PUBLIC),
+        metadata=mesh.metadata(model.owner),
+    ).model
     assert public.visibility == model_pb2.VISIBILITY_PUBLIC
-    assert stub.GetModel(R.GetModelRequest(name=model.name), metadata=stranger).model.name == model.name
-    stub.SetVisibility(R.SetVisibilityRequest(name=model.name, visibility=model_pb2.VISIBILITY_PRIVATE), metadata=su(mesh))
+    assert (
+        stub.GetModel(R.GetModelRequest(name=model.name), metadata=stranger).model.name
+        == model.name
+    )
+    stub.SetVisibility(
+        R.SetVisibilityRequest(name=model.name, visibility=model_pb2.VISIBILITY_PRIVATE),
+        metadata=su(mesh),
+    )
     expect(NOT_FOUND, lambda: stub.GetModel(R.GetModelRequest(name=model.name), metadata=stranger))
-    expect(INVALID, lambda: stub.SetVisibility(R.SetVisibilityRequest(name=model.name), metadata=su(mesh)), "visibility is required")
+    expect(
+        INVALID,
+        lambda: stub.SetVisibility(R.SetVisibilityRequest(name=model.name), metadata=su(mesh)),
+        "visibility is required",
+    )
 
 
 def test_delete_removes_model_versions_and_grants(mesh: Mesh, model: Fixture) -> None:
     stub = mesh.registry()
     stub.DeleteModel(R.DeleteModelRequest(name=model.name), metadata=mesh.metadata(model.owner))
     expect(NOT_FOUND, lambda: stub.GetModel(R.GetModelRequest(name=model.name), metadata=su(mesh)))
-    stub.CreateModel(R.CreateModelRequest(model=model_pb2.Model(name=model.name)), metadata=su(mesh))
+    stub.CreateModel(
+        R.CreateModelRequest(model=model_pb2.Model(name=model.name)), metadata=su(mesh)
+    )
     recreated = stub.GetModel(R.GetModelRequest(name=model.name), metadata=su(mesh)).model
-    assert (list(recreated.versions), list(recreated.owners), list(recreated.readers)) == ([], [], [])
-    expect(NOT_FOUND, lambda: stub.GetModel(R.GetModelRequest(name=model.name), metadata=mesh.metadata(model.owner)))
+    assert (list(recreated.versions), list(recreated.owners), list(recreated.readers)) == (
+        [],
+        [],
+        [],
+    )
+    expect(
+        NOT_FOUND,
+        lambda: stub.GetModel(
+            R.GetModelRequest(name=model.name), metadata=mesh.metadata(model.owner)
+        ),
+    )

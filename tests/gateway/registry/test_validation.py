@@ -9,12 +9,16 @@ from gateway.errors import InvalidArgument
 from gateway.registry import validation
 
 
-@pytest.mark.parametrize("name", ["a", "rdkit.logp", "demo.sleep", "hepatocyte-clearance", "a1.b2-c3", "x" * 63])
+@pytest.mark.parametrize(
+    "name", ["a", "rdkit.logp", "demo.sleep", "hepatocyte-clearance", "a1.b2-c3", "x" * 63]
+)
 def test_good_model_names(name: str) -> None:
     assert validation.model_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["", "A", "a_b", "-a", "a-", "a..b", ".a", "a.", "x" * 64, "a b", "é"])
+@pytest.mark.parametrize(
+    "name", ["", "A", "a_b", "-a", "a-", "a..b", ".a", "a.", "x" * 64, "a b", "é"]
+)
 def test_bad_model_names(name: str) -> None:
     with pytest.raises(InvalidArgument):
         validation.model_name(name)
