@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PROTO_FILES := $(wildcard protos/modelgateway/v1/*.proto)
 
-.PHONY: up test install proto proto-check lint typecheck clean
+.PHONY: up system-packages test install proto proto-check lint typecheck clean
 
 # A virtualenv with the project (editable) and its dev tools; rebuilt when
 # pyproject.toml changes.
@@ -16,6 +16,27 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# PostgreSQL 15 and Redis 7 from Debian, installed only when missing. `make up` and
+# the tests run them as private processes on their own ports, never the packages'
+# system services. Quiet unless apt fails.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+system-packages:
+	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null \
+	    || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "Installing redis-server and postgresql (apt-get)..."; \
+	  log=$$(mktemp); \
+	  if ! { $(SUDO) apt-get update -qq \
+	         && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	              apt-get install -y -qq --no-install-recommends redis-server postgresql; \
+	       } >"$$log" 2>&1; then cat "$$log"; rm -f "$$log"; exit 1; fi; \
+	  rm -f "$$log"; \
+	fi
+
+# The whole mesh as local processes, data under MODELGW_HOME (default ./.modelgw).
+# Ctrl-C stops it.
+up: install system-packages
+	$(VENV)/bin/modelgw up
 
 # Regenerate the committed Python code from protos/ (see tests/test_generated_code.py).
 proto: install

@@ -1,62 +1,33 @@
-"""Fixtures for the authz tests.
-
-TEMPORARY: the `postgres_dsn` fixture below starts a private throwaway
-PostgreSQL 15 until the project's shared launcher fixture exists; replace it
-with that one (it only needs to yield a DSN of a database with the registry
-migration applied).
-"""
+"""Fixtures for the authz tests: a database of their own on the session's PostgreSQL."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+import asyncio
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-_BIN = Path("/usr/lib/postgresql/15/bin")
-_MIGRATION = Path(__file__).parents[2] / "gateway/registry/migrations/0001_registry.sql"
+from gateway.registry.database import migrate, open_pool
+
+from ..conftest import create_database
 
 
-def _as_postgres(*args: str) -> None:
-    # PostgreSQL refuses to run as root.
-    subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+async def _database_with_schema(server_dsn: str) -> str:
+    # Its own database: these tests empty casbin_rule, which the gateway tests use.
+    dsn = await create_database(server_dsn, "authz_tests")
+    pool = await open_pool(dsn, min_size=1, max_size=1, timeout_s=10)
+    try:
+        await migrate(pool)
+    finally:
+        await pool.close()
+    return dsn
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn() -> Iterator[str]:
-    """TEMPORARY: a throwaway PostgreSQL with the registry migration applied."""
-    root = Path(tempfile.mkdtemp(prefix="authz-pg-"))
-    root.chmod(0o755)
-    shutil.chown(root, "postgres")
-    data, port = root / "data", _free_port()
-    _as_postgres(str(_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-N")
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    _as_postgres(
-        str(_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o", options, "start"
-    )
-    try:
-        dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        sql = _MIGRATION.read_text()
-        subprocess.run(
-            [str(_BIN / "psql"), dsn, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
-            check=True,
-            capture_output=True,
-        )
-        yield dsn
-    finally:
-        _as_postgres(str(_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+def postgres_dsn(postgres_dsn: str) -> str:
+    """Overrides the session fixture: the authz database, registry schema applied."""
+    return asyncio.run(_database_with_schema(postgres_dsn))
 
 
 @pytest.fixture

@@ -1,0 +1,187 @@
+"""A private PostgreSQL server in a data directory of its own, started with initdb + pg_ctl."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shlex
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+from gateway.mesh._process import MeshError, is_root, log_tail
+
+DATABASE = "modelgw"
+ROLE = "modelgw"
+# PostgreSQL refuses to run as root; as root we run its programs as this system user.
+SYSTEM_USER = "postgres"
+
+# Idempotent: psql's \gexec runs each generated statement, and none is generated
+# when the role or database already exists.
+_ENSURE_DATABASE_SQL = f"""
+SELECT 'CREATE ROLE {ROLE} LOGIN CREATEDB'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{ROLE}')\\gexec
+SELECT 'CREATE DATABASE {DATABASE} OWNER {ROLE}'
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{DATABASE}')\\gexec
+"""
+
+
+def find_bindir() -> Path:
+    """The directory holding initdb, pg_ctl and postgres."""
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+        bindir = Path(out.stdout.strip())
+        if out.returncode == 0 and (bindir / "initdb").exists():
+            return bindir
+    installed = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if installed:
+        return installed[-1].parent
+    raise MeshError("PostgreSQL's initdb was not found: run `make system-packages`")
+
+
+class LocalPostgres:
+    """PostgreSQL on 127.0.0.1:`port` and a unix socket, all its files under `data_dir`.
+
+    Layout: `data_dir/pgdata` (the cluster), `data_dir/run` (the socket),
+    `data_dir/postgres.log`. A second start in the same `data_dir` reuses the cluster.
+    """
+
+    def __init__(
+        self, data_dir: Path, port: int, *, durable: bool = True, timeout: float = 60.0
+    ) -> None:
+        self.data_dir = data_dir.absolute()
+        self.port = port
+        self.durable = durable
+        self.timeout = timeout
+        self.pgdata = self.data_dir / "pgdata"
+        self.socket_dir = self.data_dir / "run"
+        self.log_path = self.data_dir / "postgres.log"
+        self._bindir: Path | None = None
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://{ROLE}@127.0.0.1:{self.port}/{DATABASE}"
+
+    def start(self) -> str:
+        """Initialise the cluster if needed, start the server, ensure role and database.
+
+        Returns the DSN. Raises MeshError, with the server log's tail, when it fails.
+        """
+        self._prepare_dirs()
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb()
+        if self._is_running():
+            # Left over from a supervisor that was killed: restart it with our settings.
+            self._pg_ctl("stop", "-m", "fast")
+        self._pg_ctl("start", "-l", str(self.log_path), "-o", self._server_options())
+        self._ensure_database()
+        return self.dsn
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown) if it runs. Safe to call twice."""
+        if self._is_running():
+            self._pg_ctl("stop", "-m", "fast")
+
+    def _server_options(self) -> str:
+        options = [
+            f"-p {self.port}",
+            f"-k {shlex.quote(str(self.socket_dir))}",
+            "-c listen_addresses=127.0.0.1",
+        ]
+        if not self.durable:
+            # For throwaway test servers: a crash may lose data, which they never keep.
+            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        return " ".join(options)
+
+    @property
+    def bindir(self) -> Path:
+        if self._bindir is None:
+            self._bindir = find_bindir()
+        return self._bindir
+
+    def _prepare_dirs(self) -> None:
+        for path in (self.data_dir, self.socket_dir):
+            path.mkdir(mode=0o755, parents=True, exist_ok=True)
+        if is_root():
+            _check_traversable(self.data_dir.parent)
+            user = _system_user()
+            for path in (self.data_dir, self.socket_dir):
+                os.chown(path, user.pw_uid, user.pw_gid)
+            if self.pgdata.exists():
+                os.chown(self.pgdata, user.pw_uid, user.pw_gid)
+
+    def _initdb(self) -> None:
+        # Trust authentication: this server listens only on 127.0.0.1 and a socket
+        # inside MODELGW_HOME, for a local development mesh or a test run. It is
+        # not how a shared or production database is configured.
+        self._run(
+            "initdb",
+            "-D",
+            str(self.pgdata),
+            "--username=postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+        )
+
+    def _is_running(self) -> bool:
+        if not (self.pgdata / "PG_VERSION").exists():
+            return False
+        return self._run("pg_ctl", "status", "-D", str(self.pgdata), check=False).returncode == 0
+
+    def _pg_ctl(self, action: str, *args: str) -> None:
+        self._run(
+            "pg_ctl", action, "-D", str(self.pgdata), "-w", "-t", str(int(self.timeout)), *args
+        )
+
+    def _ensure_database(self) -> None:
+        argv = [
+            str(self.bindir / "psql"),
+            *("-h", str(self.socket_dir), "-p", str(self.port), "-U", "postgres"),
+            *("-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q"),
+        ]
+        out = subprocess.run(
+            argv, input=_ENSURE_DATABASE_SQL, capture_output=True, text=True, check=False
+        )
+        if out.returncode != 0:
+            raise MeshError(f"could not create the {DATABASE} database: {out.stderr.strip()}")
+
+    def _run(
+        self, program: str, *args: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        argv = [str(self.bindir / program), *args]
+        if is_root():
+            argv = ["runuser", "-u", SYSTEM_USER, "--", *argv]
+        out = subprocess.run(argv, cwd=self.data_dir, capture_output=True, text=True, check=False)
+        if check and out.returncode != 0:
+            raise MeshError(
+                f"{program} {args[0] if args else ''} failed (exit {out.returncode}) "
+                f"for PostgreSQL on port {self.port}:\n{out.stdout}{out.stderr}\n"
+                f"--- {self.log_path} (tail) ---\n{log_tail(self.log_path)}"
+            )
+        return out
+
+
+def _system_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        raise MeshError(
+            f"no '{SYSTEM_USER}' system user to run PostgreSQL as (it refuses root): "
+            "install the postgresql package (`make system-packages`)"
+        ) from None
+
+
+def _check_traversable(directory: Path) -> None:
+    """The postgres user must be able to walk down to its data directory."""
+    for path in (directory, *directory.parents):
+        if not path.stat().st_mode & stat.S_IXOTH:
+            raise MeshError(
+                f"{path} is not traversable by the '{SYSTEM_USER}' user, which runs "
+                f"PostgreSQL: `chmod o+x {path}` or choose another MODELGW_HOME"
+            )

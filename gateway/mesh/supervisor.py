@@ -1,0 +1,211 @@
+"""`modelgw up`: PostgreSQL, Redis and the gateway servers as local processes.
+
+Start order: PostgreSQL, Redis, then SERVICES one by one (each must be ready before
+the next starts, so only one applies database migrations at a time). Stop order is
+the reverse: the services, then Redis, then PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from gateway.mesh._process import MeshError, log_tail, spawn, terminate, wait_until
+from gateway.mesh.postgres import LocalPostgres
+from gateway.mesh.redis import LocalRedis
+from gateway.mesh.services import SERVICES, Service, is_ready
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip() or str(default)
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise MeshError(f"{name} must be a TCP port number, got {raw!r}")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class MeshConfig:
+    """Where the mesh keeps its data and where each part listens."""
+
+    home: Path
+    host: str = "127.0.0.1"
+    pg_port: int = 55432
+    redis_port: int = 56379
+    service_ports: Mapping[str, int] = field(default_factory=dict)
+    start_timeout: float = 60.0
+    stop_grace: float = 10.0
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] = os.environ, services: Sequence[Service] = SERVICES
+    ) -> MeshConfig:
+        """Read MODELGW_HOME, MODELGW_HOST, MODELGW_PG_PORT, MODELGW_REDIS_PORT and
+        each service's port variable; fails loudly on a bad value."""
+        return cls(
+            home=Path(env.get("MODELGW_HOME") or ".modelgw").absolute(),
+            host=env.get("MODELGW_HOST") or "127.0.0.1",
+            pg_port=_port(env, "MODELGW_PG_PORT", 55432),
+            redis_port=_port(env, "MODELGW_REDIS_PORT", 56379),
+            service_ports={
+                s.port_env: _port(env, s.port_env, s.default_port)
+                for s in services
+                if s.port_env is not None and s.default_port is not None
+            },
+        )
+
+    def port_of(self, service: Service) -> int | None:
+        return self.service_ports.get(service.port_env) if service.port_env else None
+
+
+class Mesh:
+    """The running processes; start() then wait(), and stop() in a finally."""
+
+    def __init__(self, config: MeshConfig, services: Sequence[Service] = SERVICES) -> None:
+        self.config = config
+        self.services = list(services)
+        self.postgres = LocalPostgres(config.home / "postgres", config.pg_port)
+        self.redis = LocalRedis(config.home / "redis", config.redis_port)
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def log_path(self, service: Service) -> Path:
+        return self.config.home / "logs" / f"{service.name}.log"
+
+    def start(self) -> None:
+        """Start everything; raises MeshError (with the failing part's log) if a part fails."""
+        self.config.home.mkdir(mode=0o755, parents=True, exist_ok=True)
+        env = self.child_env(self.postgres.start(), self.redis.start())
+        for service in self.services:
+            self.children[service.name] = spawn(service.argv(), self.log_path(service), env)
+            self._await_ready(service)
+
+    def wait(self) -> None:
+        """Block until a child exits on its own, then raise MeshError with its output."""
+        while True:
+            for service in self.services:
+                self._check_alive(service)
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        """Stop the services, then Redis, then PostgreSQL. Safe to call twice."""
+        try:
+            terminate(list(reversed(self.children.values())), self.config.stop_grace)
+            self.redis.stop()
+        finally:
+            self.postgres.stop()
+
+    def child_env(self, database_url: str, redis_url: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "MODELGW_HOME": str(self.config.home),
+            "MODELGW_HOST": self.config.host,
+            "MODELGW_DATABASE_URL": database_url,
+            "MODELGW_REDIS_URL": redis_url,
+            **{name: str(port) for name, port in self.config.service_ports.items()},
+        }
+
+    def _await_ready(self, service: Service) -> None:
+        port = self.config.port_of(service)
+
+        def ready() -> bool:
+            self._check_alive(service)
+            return is_ready(service.probe, self.config.host, port)
+
+        if not wait_until(ready, self.config.start_timeout, interval=0.25):
+            raise MeshError(
+                f"{service.name} did not become ready on {self.config.host}:{port} "
+                f"within {self.config.start_timeout:.0f}s\n{self._tail(service)}"
+            )
+
+    def _check_alive(self, service: Service) -> None:
+        code = self.children[service.name].poll()
+        if code is not None:
+            raise MeshError(f"{service.name} exited with code {code}\n{self._tail(service)}")
+
+    def _tail(self, service: Service) -> str:
+        path = self.log_path(service)
+        return f"--- {path} (tail) ---\n{log_tail(path)}"
+
+
+class _StopRequested(BaseException):
+    """SIGINT or SIGTERM arrived; raised in the main thread to unwind into stop()."""
+
+
+def _request_stop(signum: int, frame: FrameType | None) -> None:
+    raise _StopRequested(signal.Signals(signum).name)
+
+
+def summary(mesh: Mesh) -> str:
+    """The table `modelgw up` prints once everything is ready."""
+    config = mesh.config
+    rows = [
+        ("postgres", mesh.postgres.dsn, mesh.postgres.log_path),
+        ("redis", mesh.redis.url, mesh.redis.log_path),
+    ]
+    for service in mesh.services:
+        port = config.port_of(service)
+        address = f"{config.host}:{port}" if port else "-"
+        rows.append((service.name, address, mesh.log_path(service)))
+    width = max(len(address) for _, address, _ in rows)
+    lines = [f"Model Gateway is up; data in {config.home}", ""]
+    lines += [f"  {name:<10} {address:<{width}}  log {log}" for name, address, log in rows]
+    modelgw = _relative(Path(sys.executable).with_name("modelgw"))
+    lines += [
+        "",
+        f"Get a token:  {modelgw} token create --user alice [--superuser]",
+        "Stop with Ctrl-C.",
+    ]
+    return "\n".join(lines)
+
+
+def _relative(path: Path) -> Path:
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def run_mesh(config: MeshConfig, services: Sequence[Service] = SERVICES) -> int:
+    """Run the mesh until SIGINT/SIGTERM (exit 0) or until a part fails (exit 1)."""
+    mesh = Mesh(config, services)
+    previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        mesh.start()
+        print(summary(mesh), flush=True)
+        mesh.wait()
+    except _StopRequested as stop:
+        print(f"\n{stop}: stopping the services, Redis, then PostgreSQL", flush=True)
+        return 0
+    except MeshError as error:
+        print(f"modelgw up: {error}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        # A second Ctrl-C must not cut the teardown short and leave servers behind.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            mesh.stop()
+            print("modelgw up: stopped", flush=True)
+        except MeshError as error:
+            print(f"modelgw up: while stopping: {error}", file=sys.stderr, flush=True)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    return 0
+
+
+def main_up() -> int:
+    """The `modelgw up` command: configuration from the environment, then run_mesh."""
+    try:
+        config = MeshConfig.from_env()
+    except MeshError as error:
+        print(f"modelgw up: {error}", file=sys.stderr)
+        return 1
+    return run_mesh(config)

@@ -1,0 +1,147 @@
+"""LocalPostgres, LocalRedis and LocalRedisCluster start real servers that keep their data."""
+
+from __future__ import annotations
+
+import random
+import socket
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis
+import redis.cluster
+
+from gateway.mesh import LocalPostgres, LocalRedis, LocalRedisCluster, free_port
+
+from ..conftest import create_database
+
+
+async def test_postgres_fixture_accepts_connections(postgres_dsn: str) -> None:
+    connection = await asyncpg.connect(postgres_dsn)
+    try:
+        assert await connection.fetchval("SELECT current_user") == "modelgw"
+        assert await connection.fetchval("SHOW server_version_num") >= "150000"
+    finally:
+        await connection.close()
+
+
+def test_redis_fixture_accepts_connections(clean_redis: str) -> None:
+    with redis.Redis.from_url(clean_redis) as client:
+        client.set("greeting", "hello")
+        assert client.get("greeting") == b"hello"
+
+
+def test_clean_redis_starts_empty(clean_redis: str) -> None:
+    with redis.Redis.from_url(clean_redis) as client:
+        assert client.dbsize() == 0
+
+
+async def test_create_database_gives_an_empty_database(postgres_dsn: str) -> None:
+    dsn = await create_database(postgres_dsn, "mesh_scratch")
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("CREATE TABLE leftover (id int)")
+    finally:
+        await connection.close()
+    connection = await asyncpg.connect(await create_database(postgres_dsn, "mesh_scratch"))
+    try:
+        assert await connection.fetchval("SELECT to_regclass('public.leftover')") is None
+    finally:
+        await connection.close()
+
+
+async def test_postgres_keeps_data_across_restarts(scratch_dir: Path) -> None:
+    server = LocalPostgres(scratch_dir, free_port())
+    try:
+        connection = await asyncpg.connect(server.start())
+        await connection.execute("CREATE TABLE kept (note text); INSERT INTO kept VALUES ('x')")
+        await connection.close()
+        server.stop()
+        server.port = free_port()  # the same data directory may move to another port
+        connection = await asyncpg.connect(server.start())
+        assert await connection.fetchval("SELECT note FROM kept") == "x"
+        await connection.close()
+    finally:
+        server.stop()
+
+
+async def test_second_postgres_is_independent(postgres_dsn: str, scratch_dir: Path) -> None:
+    other = LocalPostgres(scratch_dir, free_port())
+    try:
+        other_dsn = other.start()
+        assert other_dsn != postgres_dsn
+        mine = await asyncpg.connect(other_dsn)
+        await mine.execute("CREATE TABLE only_in_other (id int)")
+        await mine.close()
+        shared = await asyncpg.connect(postgres_dsn)
+        assert await shared.fetchval("SELECT to_regclass('only_in_other')") is None
+        await shared.close()
+    finally:
+        other.stop()
+    other.stop()  # twice is harmless
+
+
+def test_postgres_stop_leaves_nothing_listening(scratch_dir: Path) -> None:
+    server = LocalPostgres(scratch_dir, free_port())
+    server.start()
+    server.stop()
+    assert not (server.pgdata / "postmaster.pid").exists()
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", server.port), 1):
+        pass
+
+
+def test_redis_keeps_data_across_restarts(scratch_dir: Path) -> None:
+    server = LocalRedis(scratch_dir, free_port())
+    try:
+        with redis.Redis.from_url(server.start()) as client:
+            client.set("kept", "yes")
+        server.stop()
+        assert (scratch_dir / "dump.rdb").exists()
+        with redis.Redis.from_url(server.start()) as client:
+            assert client.get("kept") == b"yes"
+            assert client.config_get("appendonly") == {"appendonly": "yes"}
+    finally:
+        server.stop()
+
+
+def test_second_redis_is_independent(clean_redis: str, scratch_dir: Path) -> None:
+    other = LocalRedis(scratch_dir, free_port(), persistence=False)
+    try:
+        with redis.Redis.from_url(other.start()) as client:
+            client.set("only-in-other", 1)
+        with redis.Redis.from_url(clean_redis) as client:
+            assert client.get("only-in-other") is None
+    finally:
+        other.stop()
+    with pytest.raises(redis.ConnectionError), redis.Redis(port=other.port) as client:
+        client.ping()
+
+
+def _free_cluster_base(count: int = LocalRedisCluster.SIZE) -> int:
+    """A base port with `count` free ports above it, and their cluster-bus ports (+10000)."""
+    for _ in range(50):
+        base = random.randrange(20000, 29000)
+        try:
+            for port in [base + i for i in range(count)] + [base + 10000 + i for i in range(count)]:
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port range for a Redis cluster")
+
+
+def test_redis_cluster_serves_all_slots(scratch_dir: Path) -> None:
+    cluster = LocalRedisCluster(scratch_dir, _free_cluster_base())
+    try:
+        client = redis.cluster.RedisCluster.from_url(cluster.start())
+        try:
+            assert len(client.get_primaries()) == 3
+            assert len(client.get_replicas()) == 3
+            for key in ("a", "b", "c", "{job}:1"):
+                client.set(key, key)
+                assert client.get(key) == key.encode()
+        finally:
+            client.close()
+    finally:
+        cluster.stop()

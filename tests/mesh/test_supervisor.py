@@ -1,0 +1,123 @@
+"""The supervisor starts its parts in order, reports a failing child, and stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import redis
+
+from gateway.mesh import MeshError, free_port
+from gateway.mesh.services import Service, grpc_serving
+from gateway.mesh.supervisor import Mesh, MeshConfig
+
+# A stand-in gateway server: grpc.health.v1 on $FAKE_PORT, given the mesh's env.
+FAKE_SERVER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from concurrent import futures
+    import grpc
+    from grpc_health.v1 import health, health_pb2_grpc
+    assert os.environ["MODELGW_DATABASE_URL"].startswith("postgresql://modelgw@")
+    assert os.environ["MODELGW_REDIS_URL"].startswith("redis://127.0.0.1:")
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
+    server.add_insecure_port("127.0.0.1:" + os.environ["FAKE_PORT"])
+    server.start()
+    signal.signal(signal.SIGTERM, lambda *_: server.stop(0))
+    server.wait_for_termination()
+    """
+)
+
+RUN_MESH = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from gateway.mesh.services import Service
+    from gateway.mesh.supervisor import MeshConfig, run_mesh
+    home, pg, rd, port, script = sys.argv[1:]
+    service = Service("fake", "FAKE_PORT", int(port), command=(sys.executable, "-c", script))
+    config = MeshConfig(Path(home), pg_port=int(pg), redis_port=int(rd),
+                        service_ports={"FAKE_PORT": int(port)})
+    sys.exit(run_mesh(config, [service]))
+    """
+)
+
+
+def _config(home: Path, fake_port: int) -> MeshConfig:
+    return MeshConfig(
+        home,
+        pg_port=free_port(),
+        redis_port=free_port(),
+        service_ports={"FAKE_PORT": fake_port},
+        start_timeout=20,
+    )
+
+
+def _fake(port: int, script: str = FAKE_SERVER) -> Service:
+    return Service("fake", "FAKE_PORT", port, command=(sys.executable, "-c", script))
+
+
+def test_config_rejects_a_bad_port() -> None:
+    with pytest.raises(MeshError, match="MODELGW_PG_PORT"):
+        MeshConfig.from_env({"MODELGW_PG_PORT": "five"})
+
+
+def test_config_defaults() -> None:
+    config = MeshConfig.from_env({})
+    assert (config.pg_port, config.redis_port) == (55432, 56379)
+    assert config.service_ports["MODELGW_REGISTRY_PORT"] == 50051
+    assert config.home == Path(".modelgw").absolute()
+
+
+def test_mesh_starts_and_stops_everything(scratch_dir: Path) -> None:
+    port = free_port()
+    mesh = Mesh(_config(scratch_dir, port), [_fake(port)])
+    try:
+        mesh.start()
+        assert grpc_serving("127.0.0.1", port)
+    finally:
+        mesh.stop()
+    assert mesh.children["fake"].returncode is not None
+    assert not (mesh.postgres.pgdata / "postmaster.pid").exists()
+    with pytest.raises(redis.ConnectionError), redis.Redis(port=mesh.redis.port) as client:
+        client.ping()
+    mesh.stop()  # twice is harmless
+
+
+def test_a_dying_child_is_reported_with_its_output(scratch_dir: Path) -> None:
+    crash = "import sys; print('cannot open the registry'); sys.exit(3)"
+    port = free_port()
+    mesh = Mesh(_config(scratch_dir, port), [_fake(port, crash)])
+    try:
+        with pytest.raises(MeshError, match=r"(?s)fake exited with code 3.*cannot open"):
+            mesh.start()
+    finally:
+        mesh.stop()
+
+
+def test_run_mesh_stops_everything_on_sigint(scratch_dir: Path) -> None:
+    port, pg_port, redis_port = free_port(), free_port(), free_port()
+    argv = [sys.executable, "-c", RUN_MESH, str(scratch_dir), str(pg_port), str(redis_port)]
+    proc = subprocess.Popen(
+        [*argv, str(port), FAKE_SERVER], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "Stop with Ctrl-C" in line:
+                break
+        assert grpc_serving("127.0.0.1", port)
+        os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+    assert not grpc_serving("127.0.0.1", port)
+    assert not (scratch_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
+    with pytest.raises(redis.ConnectionError), redis.Redis(port=redis_port) as client:
+        client.ping()
