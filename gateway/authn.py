@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from authz.principal import Principal
 from gateway.config import AuthConfig
-from gateway.errors import Unauthenticated
+from gateway.errors import Unauthenticated, Unavailable
 
 ALGORITHMS = ["EdDSA", "RS256", "ES256"]
 MAX_USER_LENGTH = 128
@@ -105,18 +105,25 @@ class TokenVerifier:
         if cached is not None and cached[1] > time.time():
             self._cache.move_to_end(token)
             return cached[0]
-        if self._jwks is not None:
-            # PyJWKClient fetches over HTTP when its key cache misses.
-            key: Any = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
-            key = key.key
-        else:
-            key = self._local_key
+        key = self._local_key if self._jwks is None else await self._jwks_key(self._jwks, token)
         claims = self._decode(token, key)
         principal = self._principal(claims)
         self._cache[token] = (principal, float(claims["exp"]))
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return principal
+
+    async def _jwks_key(self, jwks: jwt.PyJWKClient, token: str) -> Any:
+        try:
+            # PyJWKClient fetches over HTTP when its key cache misses.
+            signing_key = await asyncio.to_thread(jwks.get_signing_key_from_jwt, token)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise Unavailable(f"the identity provider's JWKS cannot be fetched: {exc}") from None
+        except jwt.PyJWKClientError as exc:
+            raise Unauthenticated(f"token was not signed by a key of the issuer: {exc}") from None
+        except jwt.DecodeError as exc:
+            raise Unauthenticated(f"token is malformed: {exc}") from None
+        return signing_key.key
 
     def _decode(self, token: str, key: Any) -> dict[str, Any]:
         try:
