@@ -19,6 +19,8 @@ class Action(enum.StrEnum):
     """Make a model public or private."""
     MANAGE_READERS = "manage_readers"
     """Grant or revoke readers, list who has access."""
+    MANAGE_JOBS = "manage_jobs"
+    """See, watch, cancel and list every job of the model, not just one's own."""
     MANAGE_OWNERS = "manage_owners"
     """Grant or revoke owners (superusers only)."""
     CREATE_MODEL = "create_model"

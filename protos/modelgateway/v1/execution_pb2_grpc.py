@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from modelgateway.v1 import execution_pb2 as modelgateway_dot_v1_dot_execution__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,9 +26,13 @@ if _version_not_supported:
 
 
 class ExecutionServiceStub:
-    """Runs models asynchronously: submit a job and get its id at once, then poll
-    it or watch its status stream. Its RPCs arrive with the execution milestone;
-    the server already runs, with health checking and reflection.
+    """Runs models asynchronously. SubmitJob returns a job UUID at once; the job
+    waits in its model's FIFO queue until a worker runs it. Poll it with GetJob,
+    or follow it with WatchJob, which pushes every status change.
+
+    Submitting needs reader rights on the model. Reading, watching or cancelling
+    a job needs being its submitter, an owner of its model or a superuser;
+    anyone else gets NOT_FOUND.
     """
 
     def __init__(self, channel):
@@ -36,17 +41,113 @@ class ExecutionServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.SubmitJob = channel.unary_unary(
+                '/modelgateway.v1.ExecutionService/SubmitJob',
+                request_serializer=modelgateway_dot_v1_dot_execution__pb2.SubmitJobRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_execution__pb2.SubmitJobResponse.FromString,
+                _registered_method=True)
+        self.GetJob = channel.unary_unary(
+                '/modelgateway.v1.ExecutionService/GetJob',
+                request_serializer=modelgateway_dot_v1_dot_execution__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_execution__pb2.GetJobResponse.FromString,
+                _registered_method=True)
+        self.WatchJob = channel.unary_stream(
+                '/modelgateway.v1.ExecutionService/WatchJob',
+                request_serializer=modelgateway_dot_v1_dot_execution__pb2.WatchJobRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_execution__pb2.WatchJobResponse.FromString,
+                _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/modelgateway.v1.ExecutionService/CancelJob',
+                request_serializer=modelgateway_dot_v1_dot_execution__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_execution__pb2.CancelJobResponse.FromString,
+                _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/modelgateway.v1.ExecutionService/ListJobs',
+                request_serializer=modelgateway_dot_v1_dot_execution__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_execution__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
 
 
 class ExecutionServiceServicer:
-    """Runs models asynchronously: submit a job and get its id at once, then poll
-    it or watch its status stream. Its RPCs arrive with the execution milestone;
-    the server already runs, with health checking and reflection.
+    """Runs models asynchronously. SubmitJob returns a job UUID at once; the job
+    waits in its model's FIFO queue until a worker runs it. Poll it with GetJob,
+    or follow it with WatchJob, which pushes every status change.
+
+    Submitting needs reader rights on the model. Reading, watching or cancelling
+    a job needs being its submitter, an owner of its model or a superuser;
+    anyone else gets NOT_FOUND.
     """
+
+    def SubmitJob(self, request, context):
+        """Validates every record against the resolved version's input schema and
+        queues the job. Returns at once with the job QUEUED. With an
+        idempotency_key, repeating the same submission returns the same job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJob(self, request, context):
+        """Returns a job: its status, and its results or error once finished.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchJob(self, request, context):
+        """Streams a job: first its current state, then every status change, and
+        ends after a final status (SUCCEEDED, FAILED or CANCELLED), whose message
+        carries the results. While nothing changes, a heartbeat message is sent
+        every few seconds so that proxies keep the stream open.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelJob(self, request, context):
+        """Cancels a job that has not finished. A queued job never runs; a running
+        job is stopped by its worker.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """Lists jobs, newest first: a user's own jobs; with a model filter, an
+        owner sees every job of that model; superusers see all jobs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_ExecutionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'SubmitJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitJob,
+                    request_deserializer=modelgateway_dot_v1_dot_execution__pb2.SubmitJobRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_execution__pb2.SubmitJobResponse.SerializeToString,
+            ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=modelgateway_dot_v1_dot_execution__pb2.GetJobRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_execution__pb2.GetJobResponse.SerializeToString,
+            ),
+            'WatchJob': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchJob,
+                    request_deserializer=modelgateway_dot_v1_dot_execution__pb2.WatchJobRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_execution__pb2.WatchJobResponse.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=modelgateway_dot_v1_dot_execution__pb2.CancelJobRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_execution__pb2.CancelJobResponse.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=modelgateway_dot_v1_dot_execution__pb2.ListJobsRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_execution__pb2.ListJobsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'modelgateway.v1.ExecutionService', rpc_method_handlers)
@@ -56,7 +157,146 @@ def add_ExecutionServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ExecutionService:
-    """Runs models asynchronously: submit a job and get its id at once, then poll
-    it or watch its status stream. Its RPCs arrive with the execution milestone;
-    the server already runs, with health checking and reflection.
+    """Runs models asynchronously. SubmitJob returns a job UUID at once; the job
+    waits in its model's FIFO queue until a worker runs it. Poll it with GetJob,
+    or follow it with WatchJob, which pushes every status change.
+
+    Submitting needs reader rights on the model. Reading, watching or cancelling
+    a job needs being its submitter, an owner of its model or a superuser;
+    anyone else gets NOT_FOUND.
     """
+
+    @staticmethod
+    def SubmitJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelgateway.v1.ExecutionService/SubmitJob',
+            modelgateway_dot_v1_dot_execution__pb2.SubmitJobRequest.SerializeToString,
+            modelgateway_dot_v1_dot_execution__pb2.SubmitJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelgateway.v1.ExecutionService/GetJob',
+            modelgateway_dot_v1_dot_execution__pb2.GetJobRequest.SerializeToString,
+            modelgateway_dot_v1_dot_execution__pb2.GetJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/modelgateway.v1.ExecutionService/WatchJob',
+            modelgateway_dot_v1_dot_execution__pb2.WatchJobRequest.SerializeToString,
+            modelgateway_dot_v1_dot_execution__pb2.WatchJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelgateway.v1.ExecutionService/CancelJob',
+            modelgateway_dot_v1_dot_execution__pb2.CancelJobRequest.SerializeToString,
+            modelgateway_dot_v1_dot_execution__pb2.CancelJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelgateway.v1.ExecutionService/ListJobs',
+            modelgateway_dot_v1_dot_execution__pb2.ListJobsRequest.SerializeToString,
+            modelgateway_dot_v1_dot_execution__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
