@@ -15,6 +15,7 @@ from authz.actions import Action
 from modelgateway.v1 import model_pb2
 
 _REGISTRY = "/modelgateway.v1.RegistryService/"
+_EXECUTION = "/modelgateway.v1.ExecutionService/"
 
 
 def _grant_action(request: Any) -> Action:
@@ -63,6 +64,14 @@ RULES: dict[str, Rule] = {
     _REGISTRY + "GrantAccess": Rule(_grant_action, "name"),
     _REGISTRY + "RevokeAccess": Rule(_grant_action, "name"),
     _REGISTRY + "ListAccess": Rule(Action.MANAGE_READERS, "name"),
+    _EXECUTION + "SubmitJob": Rule(Action.RUN, "model"),
+    # Job-scoped: a job names its model, so these are decided once the job is
+    # read, by ExecutionService._visible_job (submitter, model owner or
+    # superuser; NOT_FOUND otherwise). ListJobs narrows by the same rule.
+    _EXECUTION + "GetJob": Rule(None),
+    _EXECUTION + "WatchJob": Rule(None),
+    _EXECUTION + "CancelJob": Rule(None),
+    _EXECUTION + "ListJobs": Rule(None),
 }
 
 # Health checks and reflection answer without a token, so that load balancers,

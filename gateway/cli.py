@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 
 from gateway import logs
 from gateway.config import SERVICE_PORTS, ConfigError, GatewayConfig
@@ -22,6 +23,60 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError:
         asyncio.run(serve(args.service, config))
     return 0
+
+
+def _run_until_signalled(service: str, work: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """Runs work(stop) on uvloop until SIGTERM or SIGINT sets stop."""
+    import signal
+
+    import uvloop
+
+    config = GatewayConfig.from_env()
+    logs.configure(config.log_level, service)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await work(stop)
+
+    uvloop.run(main())
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from workers.worker import Worker, WorkerSettings
+
+    config = GatewayConfig.from_env()
+    models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+    if not models:
+        print("modelgw worker: --models needs at least one model name", file=sys.stderr)
+        return 2
+    settings = WorkerSettings(
+        models=models, concurrency=args.concurrency, drain_grace_s=args.drain_grace
+    )
+
+    async def work(stop: asyncio.Event) -> None:
+        await Worker(config.redis, config.queue, settings).run(stop)
+
+    return _run_until_signalled("worker", work)
+
+
+def _scheduler(args: argparse.Namespace) -> int:
+    from scheduler.connection import connect
+    from scheduler.duties import run_duties
+
+    config = GatewayConfig.from_env()
+
+    async def work(stop: asyncio.Event) -> None:
+        client = connect(config.redis, max_connections=4)
+        try:
+            await run_duties(client, config.queue, stop, args.interval)
+        finally:
+            await client.aclose()
+
+    return _run_until_signalled("scheduler", work)
 
 
 def _token_create(args: argparse.Namespace) -> int:
@@ -43,6 +98,15 @@ def _up(args: argparse.Namespace) -> int:
     return main_up()
 
 
+def _envoy_config(args: argparse.Namespace) -> int:
+    from gateway.edge.config import EdgeConfig
+    from gateway.edge.envoy_config import render
+
+    rendered = render(EdgeConfig.from_env())
+    print(rendered.bootstrap)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelgw", description="Model Gateway")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -59,8 +123,27 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds")
     create.set_defaults(run=_token_create)
 
+    worker = commands.add_parser("worker", help="run jobs of the given models")
+    worker.add_argument("--models", required=True, help="comma-separated model names")
+    worker.add_argument("--concurrency", type=int, default=16, help="jobs run at once")
+    worker.add_argument(
+        "--drain-grace", type=float, default=30.0, help="seconds running jobs get on SIGTERM"
+    )
+    worker.set_defaults(run=_worker)
+
+    scheduler = commands.add_parser("scheduler", help="run the job protocol's background duties")
+    scheduler.add_argument("--interval", type=float, default=30.0, help="seconds between rounds")
+    scheduler.set_defaults(run=_scheduler)
+
     up = commands.add_parser("up", help="run the local mesh in the foreground (Ctrl-C stops it)")
     up.set_defaults(run=_up)
+
+    envoy_config = commands.add_parser(
+        "envoy-config",
+        help="render Envoy's configuration, descriptor set, OpenAPI document and docs page "
+        "under MODELGW_HOME/envoy; prints the bootstrap's path",
+    )
+    envoy_config.set_defaults(run=_envoy_config)
     return parser
 
 

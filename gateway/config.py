@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from scheduler.connection import RedisSettings
+from scheduler.queue import QueueSettings
+
 SERVICE_PORTS = {"registry": 50051, "execution": 50052, "admin": 50053}
 
 
@@ -82,7 +85,11 @@ class GatewayConfig:
     database_pool_min: int
     database_pool_max: int
     database_timeout_s: float
-    redis_url: str
+    redis: RedisSettings
+    queue: QueueSettings
+    max_records: int
+    watch_heartbeat_s: float
+    resolution_cache_s: float
     auth: AuthConfig
     max_message_bytes: int
     max_concurrent_rpcs: int
@@ -111,7 +118,19 @@ class GatewayConfig:
             database_pool_min=_int(env, "MODELGW_DATABASE_POOL_MIN", 2, minimum=1),
             database_pool_max=_int(env, "MODELGW_DATABASE_POOL_MAX", 20, minimum=1),
             database_timeout_s=_float(env, "MODELGW_DATABASE_TIMEOUT", 5.0),
-            redis_url=env.get("MODELGW_REDIS_URL", "redis://127.0.0.1:56379/0"),
+            redis=RedisSettings(
+                url=env.get("MODELGW_REDIS_URL", "redis://127.0.0.1:56379/0"),
+                max_connections=_int(env, "MODELGW_REDIS_POOL_MAX", 512, minimum=1),
+                socket_timeout_s=_float(env, "MODELGW_REDIS_TIMEOUT", 5.0),
+            ),
+            queue=QueueSettings(
+                job_ttl_s=_int(env, "MODELGW_JOB_TTL", 24 * 3600, minimum=60),
+                delivery_limit=_int(env, "MODELGW_DELIVERY_LIMIT", 3, minimum=1),
+                lease_ms=int(_float(env, "MODELGW_LEASE_SECONDS", 30.0) * 1000),
+            ),
+            max_records=_int(env, "MODELGW_MAX_RECORDS", 10_000, minimum=1),
+            watch_heartbeat_s=_float(env, "MODELGW_WATCH_HEARTBEAT", 10.0),
+            resolution_cache_s=_float(env, "MODELGW_RESOLUTION_CACHE", 1.0),
             auth=AuthConfig.from_env(env, home),
             max_message_bytes=_int(
                 env, "MODELGW_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, minimum=1024

@@ -8,6 +8,7 @@ sees the request, which is where the model name lives.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 import asyncpg
 import grpc
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from authz.actions import Action
 from authz.enforcer import AccessPolicy, Decision
@@ -82,7 +84,8 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             started = time.perf_counter()
             try:
                 await self._admit(method, rule, request, context)
-                response = await behavior(request, context)
+                async with asyncio.timeout(_budget(context)):
+                    response = await behavior(request, context)
             except Exception as exc:  # every failure leaves through _abort
                 await _abort(context, method, started, exc)
                 raise
@@ -136,6 +139,15 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         raise PermissionDenied(_denial(action, model))
 
 
+def _budget(context: grpc.aio.ServicerContext) -> float | None:
+    """Time the handler may take: a little less than the caller's deadline, so
+    that a backing store that hangs is answered UNAVAILABLE, not DEADLINE_EXCEEDED."""
+    remaining: float | None = context.time_remaining()
+    if remaining is None:
+        return None
+    return max(remaining - 0.05, 0.001)
+
+
 def _denial(action: Action, model: str | None) -> str:
     if model is None or action in (Action.MANAGE_OWNERS,):
         return f"only superusers may {action.value.replace('_', ' ')}"
@@ -164,7 +176,7 @@ def _status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
         return exc.code, exc.message
     if isinstance(exc, asyncpg.exceptions.CannotConnectNowError):
         return grpc.StatusCode.UNAVAILABLE, "the database is starting up; retry shortly"
-    if isinstance(exc, (OSError, TimeoutError, asyncpg.InterfaceError)):
+    if isinstance(exc, (OSError, TimeoutError, asyncpg.InterfaceError, RedisConnectionError)):
         return (
             grpc.StatusCode.UNAVAILABLE,
             f"a backing store is unavailable ({type(exc).__name__}); retry shortly",

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -24,6 +25,8 @@ from authz.enforcer import AccessPolicy
 from gateway.access_rules import RULES
 from gateway.authn import TokenVerifier
 from gateway.config import GatewayConfig
+from gateway.execution.catalog import ModelCatalog
+from gateway.execution.service import ExecutionLimits, ExecutionService
 from gateway.interceptor import GatewayInterceptor
 from gateway.registry.database import migrate, open_pool
 from gateway.registry.service import RegistryService
@@ -35,11 +38,15 @@ from modelgateway.v1 import (
     registry_pb2,
     registry_pb2_grpc,
 )
+from scheduler.connection import connect, connect_node
+from scheduler.events import JobEvents
+from scheduler.queue import JobQueue
 
 log = logging.getLogger("modelgw.server")
 
-# service name -> (full gRPC service name, function adding its servicer)
-Registrar = Callable[[grpc.aio.Server, "Resources"], None]
+# Adds a service's servicer to the server and holds what it needs (Redis
+# clients, background tasks) until the server has stopped.
+Mount = Callable[[grpc.aio.Server, "Resources"], AbstractAsyncContextManager[None]]
 
 
 class Resources:
@@ -51,35 +58,56 @@ class Resources:
         self.access = access
 
 
-def _add_registry(server: grpc.aio.Server, res: Resources) -> None:
+@asynccontextmanager
+async def _mount_registry(server: grpc.aio.Server, res: Resources) -> AsyncIterator[None]:
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(
         RegistryService(res.pool, res.access, acquire_timeout_s=res.config.database_timeout_s),
         server,
     )
+    yield
 
 
-def _add_execution(server: grpc.aio.Server, res: Resources) -> None:
-    # The execution RPCs arrive with the execution milestone; the service
-    # already answers health and reflection.
-    execution_pb2_grpc.add_ExecutionServiceServicer_to_server(
-        execution_pb2_grpc.ExecutionServiceServicer(), server
-    )
+@asynccontextmanager
+async def _mount_execution(server: grpc.aio.Server, res: Resources) -> AsyncIterator[None]:
+    config = res.config
+    client = connect(config.redis)
+    queue = JobQueue(client, config.queue)
+    events = JobEvents(lambda: connect_node(config.redis), queue.get)
+    await events.start()
+    try:
+        catalog = ModelCatalog(
+            res.pool,
+            resolution_ttl_s=config.resolution_cache_s,
+            acquire_timeout_s=config.database_timeout_s,
+        )
+        limits = ExecutionLimits(config.max_records, config.watch_heartbeat_s)
+        execution_pb2_grpc.add_ExecutionServiceServicer_to_server(
+            ExecutionService(queue, events, catalog, res.access, limits), server
+        )
+        yield
+    finally:
+        await events.stop()
+        await client.aclose()
 
 
-def _add_admin(server: grpc.aio.Server, res: Resources) -> None:
+@asynccontextmanager
+async def _mount_admin(server: grpc.aio.Server, res: Resources) -> AsyncIterator[None]:
+    # The admin RPCs arrive with the admin milestone; the service already
+    # answers health and reflection.
     admin_pb2_grpc.add_AdminServiceServicer_to_server(admin_pb2_grpc.AdminServiceServicer(), server)
+    yield
 
 
-SERVICES: dict[str, tuple[str, Registrar]] = {
+SERVICES: dict[str, tuple[str, Mount]] = {
     "registry": (
         registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
-        _add_registry,
+        _mount_registry,
     ),
     "execution": (
         execution_pb2.DESCRIPTOR.services_by_name["ExecutionService"].full_name,
-        _add_execution,
+        _mount_execution,
     ),
-    "admin": (admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name, _add_admin),
+    "admin": (admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name, _mount_admin),
 }
 
 
@@ -104,7 +132,7 @@ def server_options(config: GatewayConfig) -> list[tuple[str, Any]]:
 
 async def serve(name: str, config: GatewayConfig, *, ready: asyncio.Event | None = None) -> None:
     """Runs the named server until SIGTERM/SIGINT (or until the task is cancelled)."""
-    full_name, register = SERVICES[name]
+    full_name, mount = SERVICES[name]
     pool = await open_pool(
         config.database_url,
         min_size=config.database_pool_min,
@@ -115,7 +143,7 @@ async def serve(name: str, config: GatewayConfig, *, ready: asyncio.Event | None
         await migrate(pool)
         access = await AccessPolicy.open(pool)
         try:
-            await _run(name, full_name, register, Resources(config, pool, access), ready)
+            await _run(name, full_name, mount, Resources(config, pool, access), ready)
         finally:
             await access.close()
     finally:
@@ -123,7 +151,7 @@ async def serve(name: str, config: GatewayConfig, *, ready: asyncio.Event | None
 
 
 async def _run(
-    name: str, full_name: str, register: Registrar, res: Resources, ready: asyncio.Event | None
+    name: str, full_name: str, mount: Mount, res: Resources, ready: asyncio.Event | None
 ) -> None:
     config = res.config
     server = grpc.aio.server(
@@ -131,7 +159,17 @@ async def _run(
         options=server_options(config),
         maximum_concurrent_rpcs=config.max_concurrent_rpcs,
     )
-    register(server, res)
+    async with mount(server, res):
+        await _serve_until_signalled(server, name, full_name, res.config, ready)
+
+
+async def _serve_until_signalled(
+    server: grpc.aio.Server,
+    name: str,
+    full_name: str,
+    config: GatewayConfig,
+    ready: asyncio.Event | None,
+) -> None:
     health = health_async.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(

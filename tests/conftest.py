@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 import redis
 
 from gateway.mesh import LocalPostgres, LocalRedis, free_port
+from tests.harness import SERVICES, Mesh, start_server, wait_serving
 
 
 def make_scratch_dir(prefix: str) -> Path:
@@ -74,3 +77,42 @@ async def create_database(server_dsn: str, name: str) -> str:
         await connection.close()
     return server_dsn.rsplit("/", 1)[0] + f"/{name}"
 
+
+@pytest.fixture(scope="session")
+def mesh(
+    postgres_dsn: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Mesh]:
+    """The three gateway servers as processes against the session's PostgreSQL and Redis."""
+    home = tmp_path_factory.mktemp("modelgw-home")
+    ports = {s: free_port() for s in SERVICES}
+    env = {
+        **os.environ,
+        "MODELGW_HOME": str(home),
+        "MODELGW_DATABASE_URL": postgres_dsn,
+        "MODELGW_REDIS_URL": redis_url,
+        "MODELGW_SHUTDOWN_GRACE": "5",
+        "MODELGW_WATCH_HEARTBEAT": "1",
+        "MODELGW_LEASE_SECONDS": "3",
+        **{f"MODELGW_{s.upper()}_PORT": str(p) for s, p in ports.items()},
+    }
+    mesh = Mesh(
+        env=env,
+        addresses={s: f"127.0.0.1:{p}" for s, p in ports.items()},
+        logs={s: home / f"{s}.log" for s in SERVICES},
+    )
+    for service in SERVICES:
+        start_server(mesh, service)
+    try:
+        for service in SERVICES:
+            wait_serving(mesh, service)
+        yield mesh
+    finally:
+        for channel in mesh.channels.values():
+            channel.close()
+        for process in mesh.processes.values():
+            process.terminate()
+        for process in mesh.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()

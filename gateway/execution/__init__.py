@@ -1,0 +1,1 @@
+"""The execution service: job submission, polling, watching, cancelling, listing."""

@@ -1,0 +1,56 @@
+"""Conversions from job records to modelgateway.v1 messages."""
+
+from __future__ import annotations
+
+from google.protobuf import timestamp_pb2
+
+from modelgateway.v1 import job_pb2
+from scheduler.job import JobRecord, JobStatus
+
+STATUS = {
+    JobStatus.QUEUED: job_pb2.JOB_STATUS_QUEUED,
+    JobStatus.RUNNING: job_pb2.JOB_STATUS_RUNNING,
+    JobStatus.SUCCEEDED: job_pb2.JOB_STATUS_SUCCEEDED,
+    JobStatus.FAILED: job_pb2.JOB_STATUS_FAILED,
+    JobStatus.CANCELLED: job_pb2.JOB_STATUS_CANCELLED,
+}
+STATUS_OF_PROTO = {value: key for key, value in STATUS.items()}
+
+
+def _stamp(epoch: float | None) -> timestamp_pb2.Timestamp | None:
+    if epoch is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromNanoseconds(int(epoch * 1e9))
+    return stamp
+
+
+def job_message(record: JobRecord, *, with_results: bool) -> job_pb2.Job:
+    job = job_pb2.Job(
+        id=record.id,
+        model=record.model,
+        version=record.version,
+        status=STATUS[record.status],
+        submitter=record.submitter,
+        record_count=record.record_count,
+        attempts=record.attempts,
+        idempotency_key=record.idempotency_key,
+        create_time=_stamp(record.created),
+        start_time=_stamp(record.started),
+        end_time=_stamp(record.ended),
+        queue_seconds=(record.started - record.created) if record.started else 0.0,
+        run_seconds=record.run_seconds or 0.0,
+    )
+    for transition in record.transitions:
+        job.transitions.add(status=STATUS[transition.status], time=_stamp(transition.time))
+    if record.error_reason:
+        job.error.reason = record.error_reason
+        job.error.message = record.error_message
+    if with_results:
+        for outcome in record.results():
+            result = job.results.add()
+            if "error" in outcome:
+                result.error = str(outcome["error"])
+            else:
+                result.output.update(outcome.get("output") or {})
+    return job

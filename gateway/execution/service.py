@@ -1,0 +1,219 @@
+"""ExecutionService: submit a job and get its UUID at once; poll, watch, cancel, list.
+
+The interceptor has authenticated the caller and, for SubmitJob, checked the
+right to run the model. Job-scoped calls (GetJob, WatchJob, CancelJob) can
+only be authorized once the job is read, since the job names its model: they
+all pass through `_visible_job`, which answers NOT_FOUND to anyone who is not
+the submitter, an owner of the job's model or a superuser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+
+from authz.actions import Action
+from authz.enforcer import AccessPolicy, Decision
+from gateway import paging
+from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, model_not_found
+from gateway.execution.catalog import ModelCatalog
+from gateway.execution.messages import STATUS_OF_PROTO, job_message
+from gateway.execution import records as input_records
+from gateway.interceptor import caller
+from gateway.registry import validation
+from modelgateway.v1 import execution_pb2, execution_pb2_grpc
+from scheduler import keys
+from scheduler.events import JobEvents
+from scheduler.job import JobRecord, JobStatus, Transition
+from scheduler.queue import JobQueue, SubmitOutcome
+
+MAX_IDEMPOTENCY_KEY = 128
+
+
+@dataclass(frozen=True)
+class ExecutionLimits:
+    max_records: int
+    heartbeat_s: float
+
+
+class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ignore[misc]
+    def __init__(
+        self,
+        queue: JobQueue,
+        events: JobEvents,
+        catalog: ModelCatalog,
+        access: AccessPolicy,
+        limits: ExecutionLimits,
+    ) -> None:
+        self._queue = queue
+        self._events = events
+        self._catalog = catalog
+        self._access = access
+        self._limits = limits
+
+    async def SubmitJob(
+        self, request: execution_pb2.SubmitJobRequest, context: grpc.aio.ServicerContext
+    ) -> execution_pb2.SubmitJobResponse:
+        if request.version:
+            validation.version_string(request.version)
+        count = len(request.records)
+        if count == 0:
+            raise InvalidArgument("records is required: give at least one input record")
+        if count > self._limits.max_records:
+            raise InvalidArgument(
+                f"a job carries at most {self._limits.max_records} records; {count} were given: "
+                "split the batch into several jobs"
+            )
+        if len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY:
+            raise InvalidArgument(
+                f"idempotency_key is longer than {MAX_IDEMPOTENCY_KEY} characters"
+            )
+        runnable = await self._catalog.runnable(request.model, request.version)
+        records = [input_records.record(r) for r in request.records]
+        runnable.check(records)
+        user = caller().user
+        submission = await self._queue.submit(
+            model=runnable.model,
+            version=runnable.version,
+            requested_version=request.version,
+            submitter=user,
+            records=records,
+            records_json=json.dumps(records, separators=(",", ":")),
+            spec=runnable.spec,
+            idempotency_key=request.idempotency_key,
+        )
+        if submission.outcome is SubmitOutcome.CONFLICT:
+            raise FailedPrecondition(
+                f"idempotency_key {request.idempotency_key!r} was already used for job "
+                f"{submission.job_id} with different records or version; use a new key"
+            )
+        if submission.outcome is SubmitOutcome.DUPLICATE:
+            earlier = await self._queue.get(submission.job_id)
+            if earlier is None:
+                raise NotFound(f"job {submission.job_id} has expired")
+            return execution_pb2.SubmitJobResponse(
+                job=job_message(earlier, with_results=False), deduplicated=True
+            )
+        now = time.time()
+        queued = JobRecord(
+            id=submission.job_id,
+            model=runnable.model,
+            version=runnable.version,
+            submitter=user,
+            status=JobStatus.QUEUED,
+            created=now,
+            record_count=count,
+            transitions=(Transition(JobStatus.QUEUED, now),),
+            idempotency_key=request.idempotency_key,
+        )
+        return execution_pb2.SubmitJobResponse(job=job_message(queued, with_results=False))
+
+    async def GetJob(
+        self, request: execution_pb2.GetJobRequest, context: grpc.aio.ServicerContext
+    ) -> execution_pb2.GetJobResponse:
+        job = await self._visible_job(request.id)
+        return execution_pb2.GetJobResponse(job=job_message(job, with_results=True))
+
+    async def WatchJob(
+        self, request: execution_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[execution_pb2.WatchJobResponse]:
+        await self._visible_job(request.id)
+        async with self._events.watch(request.id) as watch:
+            # Read after registering: a change between the two arrives in the inbox.
+            job = await self._visible_job(request.id)
+            yield execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
+            seen = len(job.transitions)
+            while not job.status.terminal:
+                try:
+                    update = await asyncio.wait_for(watch.inbox.get(), self._limits.heartbeat_s)
+                except TimeoutError:
+                    yield execution_pb2.WatchJobResponse(heartbeat=True)
+                    continue
+                fresh = update if update is not None else await self._queue.get(request.id)
+                if fresh is None:
+                    raise NotFound(f"job {request.id} expired while being watched")
+                if len(fresh.transitions) > seen:  # events may arrive out of order
+                    job, seen = fresh, len(fresh.transitions)
+                    yield execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
+
+    async def CancelJob(
+        self, request: execution_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
+    ) -> execution_pb2.CancelJobResponse:
+        job = await self._visible_job(request.id)
+        status = await self._queue.cancel(job, f"cancelled by {caller().user}")
+        if status == "EXPIRED":
+            raise NotFound(f"job {job.id} has expired")
+        if status != JobStatus.CANCELLED:
+            raise FailedPrecondition(
+                f"job {job.id} already finished as {status}; nothing to cancel"
+            )
+        after = await self._visible_job(request.id)
+        return execution_pb2.CancelJobResponse(job=job_message(after, with_results=False))
+
+    async def ListJobs(
+        self, request: execution_pb2.ListJobsRequest, context: grpc.aio.ServicerContext
+    ) -> execution_pb2.ListJobsResponse:
+        limit = validation.page_size(request.page_size)
+        before = paging.decode("jobs", request.page_token, 0.0) or None
+        status = STATUS_OF_PROTO.get(request.status)
+        index, model = self._job_index(request.model)
+        jobs, cursor = await self._scan(index, before, limit, model=model, status=status)
+        return execution_pb2.ListJobsResponse(
+            jobs=[job_message(j, with_results=False) for j in jobs],
+            next_page_token=paging.encode("jobs", cursor) if cursor is not None else "",
+        )
+
+    def _job_index(self, model: str) -> tuple[str, str]:
+        """The index to list from, and the model to filter on ('' for none)."""
+        principal = caller()
+        if not model:
+            return (keys.ALL_JOBS if principal.superuser else keys.user_jobs(principal.user)), ""
+        validation.model_name(model, "model")
+        if self._access.decide(principal, Action.MANAGE_JOBS, model) is Decision.ALLOW:
+            return keys.model_jobs(model), model
+        if self._access.decide(principal, Action.READ, model) is Decision.HIDDEN:
+            raise model_not_found(model)
+        return keys.user_jobs(principal.user), model
+
+    async def _scan(
+        self, index: str, before: float | None, limit: int, *, model: str, status: JobStatus | None
+    ) -> tuple[list[JobRecord], float | None]:
+        """Walks the index newest first, keeping matching jobs, within a bounded budget."""
+        found: list[JobRecord] = []
+        budget = max(limit * 20, 1000)
+        while budget > 0:
+            batch = await self._queue.page(index, before, min(limit * 2, 1000))
+            if not batch:
+                return found, None
+            budget -= len(batch)
+            records = await self._queue.get_many([job_id for job_id, _ in batch])
+            for (_, score), record in zip(batch, records, strict=True):
+                before = score
+                if record is None or (model and record.model != model):
+                    continue
+                if status is not None and record.status is not status:
+                    continue
+                found.append(record)
+                if len(found) == limit:
+                    return found, score
+        return found, before
+
+    async def _visible_job(self, job_id: str) -> JobRecord:
+        if not job_id:
+            raise InvalidArgument("id is required: the job's UUID as returned by SubmitJob")
+        if keys.shard_of_job(job_id) is None:
+            raise InvalidArgument(f"id {job_id[:64]!r} is not a job UUID issued by this platform")
+        job = await self._queue.get(job_id)
+        principal = caller()
+        visible = job is not None and (
+            job.submitter == principal.user
+            or self._access.decide(principal, Action.MANAGE_JOBS, job.model) is Decision.ALLOW
+        )
+        if not visible or job is None:
+            raise NotFound(f"job {job_id} not found (it may have expired, or is not yours)")
+        return job

@@ -1,0 +1,76 @@
+"""Redis clients for the job protocol: one shared, bounded pool per process.
+
+A URL of the form redis+cluster://host:port[,host:port...] selects Redis
+Cluster; redis:// or rediss:// a single server. The pool blocks callers for a
+bounded time when every connection is busy (redis-py's default pool raises at
+100 connections instead), and a Redis that is down fails fast with
+ConnectionError, which the gateway answers as UNAVAILABLE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+Client = aioredis.Redis | RedisCluster
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str
+    max_connections: int = 512
+    pool_timeout_s: float = 5.0
+    socket_timeout_s: float = 5.0
+    connect_timeout_s: float = 2.0
+
+    @property
+    def cluster(self) -> bool:
+        return self.url.startswith("redis+cluster://")
+
+    def nodes(self) -> list[tuple[str, int]]:
+        netloc = urlsplit(self.url).netloc
+        out = []
+        for part in netloc.split(","):
+            host, _, port = part.rpartition(":")
+            out.append((host or "127.0.0.1", int(port or 6379)))
+        return out
+
+
+def _common(settings: RedisSettings) -> dict[str, Any]:
+    return {
+        "decode_responses": True,
+        "socket_timeout": settings.socket_timeout_s,
+        "socket_connect_timeout": settings.connect_timeout_s,
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+    }
+
+
+def connect(settings: RedisSettings, *, max_connections: int | None = None) -> Client:
+    """A client with its own pool; blocking reads get a client of their own."""
+    size = max_connections or settings.max_connections
+    if settings.cluster:
+        return RedisCluster(
+            startup_nodes=[ClusterNode(h, p) for h, p in settings.nodes()],
+            max_connections=size,
+            **_common(settings),
+        )
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.url, max_connections=size, timeout=settings.pool_timeout_s, **_common(settings)
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
+def connect_node(settings: RedisSettings, index: int = 0) -> aioredis.Redis:
+    """A plain client to one server: for pub/sub, which Redis Cluster broadcasts
+    to every node, so listening on any one node hears every message."""
+    if not settings.cluster:
+        return aioredis.Redis.from_url(settings.url, **_common(settings))
+    nodes = settings.nodes()
+    host, port = nodes[index % len(nodes)]
+    return aioredis.Redis(host=host, port=port, **_common(settings))

@@ -1,0 +1,124 @@
+"""Job status events: one Redis subscription per process, fanned out in process.
+
+Every status change is published on keys.EVENTS_CHANNEL by the Lua script
+that made it. A process holds a single subscription, however many WatchJob
+streams it serves; on a message it reads the job once and hands the record to
+every local watcher of that job. Pub/sub is at most once, so it is only a
+wake-up: a watcher reads the job itself right after registering, and when the
+subscription is re-established after a loss, every watched job is read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from scheduler import keys
+from scheduler.job import JobRecord
+
+log = logging.getLogger("modelgw.events")
+
+Fetch = Callable[[str], Awaitable[JobRecord | None]]
+
+
+class Watch:
+    """One watcher's inbox: job records pushed after each change of its job."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        self.inbox: asyncio.Queue[JobRecord | None] = asyncio.Queue()
+
+
+class JobEvents:
+    def __init__(self, connect: Callable[[], aioredis.Redis], fetch: Fetch) -> None:
+        self._connect = connect
+        self._fetch = fetch
+        self._watchers: dict[str, set[Watch]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    @property
+    def watcher_count(self) -> int:
+        return sum(len(w) for w in self._watchers.values())
+
+    async def start(self, timeout_s: float = 10.0) -> None:
+        self._task = asyncio.create_task(self._listen_forever(), name="job-events")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(), timeout_s)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for task in list(self._inflight):
+            task.cancel()
+
+    @contextlib.asynccontextmanager
+    async def watch(self, job_id: str) -> AsyncIterator[Watch]:
+        watch = Watch(job_id)
+        self._watchers[job_id].add(watch)
+        try:
+            yield watch
+        finally:
+            watchers = self._watchers.get(job_id)
+            if watchers is not None:
+                watchers.discard(watch)
+                if not watchers:
+                    del self._watchers[job_id]
+
+    async def _listen_forever(self) -> None:
+        delay = 0.1
+        while True:
+            client = self._connect()
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(keys.EVENTS_CHANNEL)
+                    first = not self._subscribed.is_set()
+                    self._subscribed.set()
+                    if not first:
+                        self._resync()
+                    delay = 0.1
+                    await self._pump(pubsub)
+            except (RedisError, OSError) as exc:
+                log.warning(
+                    "event subscription lost; reconnecting", extra={"fields": {"error": str(exc)}}
+                )
+            finally:
+                await client.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _pump(self, pubsub: aioredis.client.PubSub) -> None:
+        async for message in pubsub.listen():
+            if message.get("type") != "message":
+                continue
+            job_id, _, _status = str(message["data"]).partition(" ")
+            if job_id in self._watchers:
+                self._refresh(job_id)
+
+    def _resync(self) -> None:
+        # Messages published while we were away are lost: read every watched job.
+        for job_id in list(self._watchers):
+            self._refresh(job_id)
+
+    def _refresh(self, job_id: str) -> None:
+        task = asyncio.create_task(self._deliver(job_id))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _deliver(self, job_id: str) -> None:
+        try:
+            record = await self._fetch(job_id)
+        except (RedisError, OSError):
+            record = None  # watchers re-read on their own after a None
+        for watch in list(self._watchers.get(job_id, ())):
+            watch.inbox.put_nowait(record)

@@ -1,0 +1,95 @@
+"""Every Redis key and channel name of the job protocol, in one place.
+
+All keys of one model's queue and of its jobs share a Redis Cluster hash tag,
+the model's *shard* `{mg:xxxx}` (16 bits of a hash of the model name), so that
+a submission (job record, queue entry, idempotency key, index entry) is one
+atomic Lua call on one node, and the same code runs on a single Redis and on a
+cluster. Job ids are UUIDv8 (RFC 9562) carrying the shard, so a job is found
+from its id alone: time-ordered (48-bit millisecond timestamp), then the
+shard, then random bits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+import zlib
+
+GROUP = "workers"
+"""The consumer group every worker of a model reads its queue through."""
+
+EVENTS_CHANNEL = "mg:events"
+"""Pub/sub channel of job status changes: messages are '<job id> <STATUS>'."""
+
+ALL_JOBS = "mg:jobs"
+"""Sorted set of every job id, scored by submission time (superusers' ListJobs)."""
+
+KNOWN_MODELS = "mg:models"
+"""Set of model names that have ever had a queue (for the scheduler's duties)."""
+
+_SHARD_MASK = 0xFFFF
+
+
+def shard_of_model(model: str) -> int:
+    return zlib.crc32(model.encode()) & _SHARD_MASK
+
+
+def tag(shard: int) -> str:
+    return f"{{mg:{shard:04x}}}"
+
+
+def job(job_id: str, shard: int) -> str:
+    return f"{tag(shard)}:job:{job_id}"
+
+
+def queue(model: str) -> str:
+    """The model's FIFO queue: a Redis stream read through consumer group GROUP."""
+    return f"{tag(shard_of_model(model))}:queue:{model}"
+
+
+def start_counter(model: str) -> str:
+    """Counts the model's job starts; each job records its number (FIFO evidence)."""
+    return f"{tag(shard_of_model(model))}:starts:{model}"
+
+
+def model_jobs(model: str) -> str:
+    """Sorted set of the model's job ids by submission time."""
+    return f"{tag(shard_of_model(model))}:jobs:{model}"
+
+
+def idempotency(model: str, user: str, key: str) -> str:
+    # Hashed: user names and keys are free text and must not leak braces
+    # (hash tags) or separators into the key.
+    digest = hashlib.sha256(f"{user}\x00{key}".encode()).hexdigest()[:32]
+    return f"{tag(shard_of_model(model))}:idem:{model}:{digest}"
+
+
+def user_jobs(user: str) -> str:
+    """Sorted set of the user's job ids by submission time (in its own slot)."""
+    digest = hashlib.sha256(user.encode()).hexdigest()[:16]
+    return f"{{mgu:{digest}}}:jobs"
+
+
+def new_job_id(model: str, now_ms: int | None = None) -> str:
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    rand = int.from_bytes(os.urandom(8), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x8 << 76  # version 8
+    value |= (rand & 0xFFF) << 64
+    value |= 0b10 << 62  # RFC 9562 variant
+    value |= shard_of_model(model) << 46
+    value |= (rand >> 12) & ((1 << 46) - 1)
+    return str(uuid.UUID(int=value))
+
+
+def shard_of_job(job_id: str) -> int | None:
+    """The shard a job id carries, or None if it is not a UUID this platform issued."""
+    try:
+        parsed = uuid.UUID(job_id)
+    except ValueError:
+        return None
+    if parsed.version != 8 or str(parsed) != job_id.lower():
+        return None
+    return (parsed.int >> 46) & _SHARD_MASK

@@ -1,0 +1,229 @@
+"""The job queue: submission, status transitions and lookups over Redis.
+
+Gateways submit, read, list and cancel; workers read their model's stream,
+start, renew, finish and release jobs. Every state change is one Lua script
+(scheduler.scripts) on the node that owns the model's shard.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import ResponseError
+
+from scheduler import keys, scripts
+from scheduler.connection import Client
+from scheduler.job import JobRecord, JobStatus
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    job_ttl_s: int = 24 * 3600
+    """How long job records, results and idempotency keys are kept."""
+    delivery_limit: int = 3
+    """Deliveries after which a job that never finished is dead-lettered."""
+    lease_ms: int = 30_000
+    """A running job whose worker has not renewed it for this long is delivered again."""
+
+
+class SubmitOutcome(enum.Enum):
+    CREATED = "created"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class Submission:
+    job_id: str
+    outcome: SubmitOutcome
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A job handed to a worker: what to run."""
+
+    job_id: str
+    entry_id: str
+    model: str
+    spec: dict[str, Any]
+    records: list[dict[str, Any]]
+    created: float
+
+
+def fingerprint(version: str, records: Sequence[Any]) -> str:
+    """What makes two submissions with one idempotency key the same request."""
+    body = json.dumps([version, records], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class JobQueue:
+    def __init__(self, client: Client, settings: QueueSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self._submit = client.register_script(scripts.SUBMIT)
+        self._start = client.register_script(scripts.START)
+        self._finish = client.register_script(scripts.FINISH)
+        self._cancel = client.register_script(scripts.CANCEL)
+        self._release = client.register_script(scripts.RELEASE)
+
+    # -- gateway side ---------------------------------------------------------
+
+    async def submit(
+        self,
+        *,
+        model: str,
+        version: str,
+        requested_version: str,
+        submitter: str,
+        records: list[dict[str, Any]],
+        records_json: str,
+        spec: dict[str, Any],
+        idempotency_key: str,
+    ) -> Submission:
+        job_id = keys.new_job_id(model)
+        shard = keys.shard_of_model(model)
+        fields = {
+            "id": job_id,
+            "model": model,
+            "version": version,
+            "submitter": submitter,
+            "record_count": len(records),
+            "records": records_json,
+            "spec": json.dumps(spec),
+            "idem_key": idempotency_key,
+        }
+        argv: list[Any] = [
+            keys.EVENTS_CHANNEL,
+            job_id,
+            self.settings.job_ttl_s,
+            fingerprint(requested_version, records) if idempotency_key else "",
+            "1" if idempotency_key else "0",
+        ]
+        for name, value in fields.items():
+            argv += [name, value]
+        idem_key = keys.idempotency(model, submitter, idempotency_key or "-")
+        outcome, returned_id = await self._submit(
+            keys=[keys.job(job_id, shard), keys.queue(model), idem_key, keys.model_jobs(model)],
+            args=argv,
+        )
+        submission = Submission(returned_id, SubmitOutcome(outcome))
+        if submission.outcome is SubmitOutcome.CREATED:
+            await self._index(job_id, model, submitter)
+        return submission
+
+    async def _index(self, job_id: str, model: str, submitter: str) -> None:
+        # Indexes in other slots, written after the atomic submission: a lost
+        # index entry hides a job from ListJobs, it never loses the job.
+        score = keys_time(job_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(keys.user_jobs(submitter), {job_id: score})
+        pipe.expire(keys.user_jobs(submitter), self.settings.job_ttl_s)
+        pipe.zadd(keys.ALL_JOBS, {job_id: score})
+        pipe.sadd(keys.KNOWN_MODELS, model)
+        await pipe.execute()
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        shard = keys.shard_of_job(job_id)
+        if shard is None:
+            return None
+        values: dict[str, str] = await self.client.hgetall(keys.job(job_id, shard))  # type: ignore[assignment]
+        return JobRecord.from_hash(values) if values else None
+
+    async def get_many(self, job_ids: Sequence[str]) -> list[JobRecord | None]:
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in job_ids:
+            shard = keys.shard_of_job(job_id)
+            pipe.hgetall(keys.job(job_id, shard if shard is not None else 0))
+        rows = await pipe.execute()
+        return [JobRecord.from_hash(v) if v else None for v in rows]
+
+    async def cancel(self, job: JobRecord, message: str) -> str:
+        shard = keys.shard_of_model(job.model)
+        status: str = await self._cancel(
+            keys=[keys.job(job.id, shard)], args=[keys.EVENTS_CHANNEL, message]
+        )
+        return status
+
+    async def page(self, index: str, before: float | None, count: int) -> list[tuple[str, float]]:
+        """Up to count (job id, score) pairs of an index, newest first, older than before."""
+        top = "+inf" if before is None else f"({before}"
+        rows: list[tuple[str, float]] = await self.client.zrevrangebyscore(  # type: ignore[assignment]
+            index, top, "-inf", start=0, num=count, withscores=True
+        )
+        return [(str(job_id), float(score)) for job_id, score in rows]
+
+    # -- worker side ----------------------------------------------------------
+
+    async def ensure_group(self, model: str) -> None:
+        try:
+            await self.client.xgroup_create(keys.queue(model), keys.GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def start(self, model: str, job_id: str, entry_id: str, worker: str) -> Delivery | str:
+        """Marks the job RUNNING for this worker; returns what to run, or why not."""
+        shard = keys.shard_of_model(model)
+        reply = await self._start(
+            keys=[keys.job(job_id, shard), keys.queue(model), keys.start_counter(model)],
+            args=[keys.EVENTS_CHANNEL, entry_id, worker, self.settings.delivery_limit],
+        )
+        if reply[0] != "run":
+            return str(reply[1])
+        spec, records, created = reply[1], reply[2], reply[3]
+        return Delivery(
+            job_id, entry_id, model, json.loads(spec), json.loads(records), float(created)
+        )
+
+    async def finish(
+        self,
+        delivery: Delivery,
+        status: JobStatus,
+        *,
+        results: list[dict[str, Any]] | None = None,
+        reason: str = "",
+        message: str = "",
+    ) -> str:
+        shard = keys.shard_of_model(delivery.model)
+        final: str = await self._finish(
+            keys=[keys.job(delivery.job_id, shard), keys.queue(delivery.model)],
+            args=[
+                keys.EVENTS_CHANNEL,
+                delivery.entry_id,
+                status.value,
+                json.dumps(results) if results is not None else "",
+                reason,
+                message,
+                self.settings.job_ttl_s,
+            ],
+        )
+        return final
+
+    async def release(self, delivery: Delivery, worker: str) -> None:
+        shard = keys.shard_of_model(delivery.model)
+        await self._release(
+            keys=[keys.job(delivery.job_id, shard), keys.queue(delivery.model)],
+            args=[keys.EVENTS_CHANNEL, delivery.entry_id, worker, self.settings.lease_ms * 10],
+        )
+
+    async def renew(self, model: str, entry_ids: Sequence[str], worker: str) -> None:
+        """Resets the idle time of entries this worker holds, keeping their lease."""
+        if entry_ids:
+            await self.client.xclaim(
+                keys.queue(model), keys.GROUP, worker, 0, list(entry_ids), justid=True
+            )
+
+    async def status_of(self, model: str, job_id: str) -> str | None:
+        shard = keys.shard_of_model(model)
+        status: str | None = await self.client.hget(keys.job(job_id, shard), "status")  # type: ignore[assignment]
+        return status
+
+
+def keys_time(job_id: str) -> float:
+    """The submission time (epoch seconds) a job id carries in its first 48 bits."""
+    return int(job_id.replace("-", "")[:12], 16) / 1000.0

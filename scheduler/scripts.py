@@ -1,0 +1,141 @@
+"""The Lua scripts of the job protocol. Each runs atomically on the node that
+owns the model's shard; every key a script touches shares that hash tag.
+
+Times come from the Redis server's clock (TIME), one clock for every gateway
+and worker. Status only moves forward: QUEUED -> RUNNING -> SUCCEEDED | FAILED
+| CANCELLED, and QUEUED -> CANCELLED | FAILED.
+"""
+
+from __future__ import annotations
+
+_COMMON = """
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local function enter(job, status, at)
+  redis.call('HSET', job, 'status', status)
+  local stamp = status .. '@' .. string.format('%.6f', at) .. ';'
+  redis.call('HSET', job, 'transitions', (redis.call('HGET', job, 'transitions') or '') .. stamp)
+  redis.call('PUBLISH', ARGV[1], redis.call('HGET', job, 'id') .. ' ' .. status)
+end
+local function done(stream, entry)
+  if entry ~= '' then
+    redis.call('XACK', stream, 'workers', entry)
+    redis.call('XDEL', stream, entry)
+  end
+end
+local TERMINAL = {SUCCEEDED = true, FAILED = true, CANCELLED = true}
+"""
+
+# KEYS: job, queue stream, idempotency key, model index
+# ARGV: events channel, job id, ttl seconds, fingerprint, has-idempotency ('1'|'0'),
+#       then the job's hash fields as name/value pairs
+SUBMIT = (
+    _COMMON
+    + """
+if ARGV[5] == '1' then
+  local existing = redis.call('GET', KEYS[3])
+  if existing then
+    local sep = string.find(existing, '|', 1, true)
+    local id = string.sub(existing, 1, sep - 1)
+    if string.sub(existing, sep + 1) ~= ARGV[4] then return {'conflict', id} end
+    return {'duplicate', id}
+  end
+end
+local at = now()
+local fields = {}
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], 'created', string.format('%.6f', at), 'attempts', 0, unpack(fields))
+enter(KEYS[1], 'QUEUED', at)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])
+if ARGV[5] == '1' then
+  redis.call('SET', KEYS[3], ARGV[2] .. '|' .. ARGV[4], 'EX', ARGV[3])
+end
+redis.call('ZADD', KEYS[4], at, ARGV[2])
+return {'created', ARGV[2]}
+"""
+)
+
+# KEYS: job, queue stream, the model's start counter
+# ARGV: events channel, stream entry id, worker name, delivery limit
+# Returns {'run', spec, records, created} or {'skip', status}.
+START = (
+    _COMMON
+    + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then done(KEYS[2], ARGV[2]); return {'skip', 'EXPIRED'} end
+if TERMINAL[status] then done(KEYS[2], ARGV[2]); return {'skip', status} end
+local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+local at = now()
+if attempts > tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[1], 'ended', string.format('%.6f', at), 'error_reason', 'dead_letter',
+    'error_message', 'the job was delivered ' .. (attempts - 1) ..
+    ' times without finishing (its workers died or timed out); it will not be retried')
+  redis.call('HINCRBY', KEYS[1], 'attempts', -1)
+  enter(KEYS[1], 'FAILED', at)
+  done(KEYS[2], ARGV[2])
+  return {'skip', 'DEAD_LETTER'}
+end
+if status == 'QUEUED' then
+  redis.call('HSET', KEYS[1], 'started', string.format('%.6f', at),
+    'start_seq', redis.call('INCR', KEYS[3]))
+  enter(KEYS[1], 'RUNNING', at)
+end
+redis.call('HSET', KEYS[1], 'worker', ARGV[3], 'attempt_started', string.format('%.6f', at))
+local job = redis.call('HMGET', KEYS[1], 'spec', 'records', 'created')
+return {'run', job[1], job[2], job[3]}
+"""
+)
+
+# KEYS: job, queue stream
+# ARGV: events channel, stream entry id, final status, result json, error reason,
+#       error message, ttl seconds
+# Returns the job's status afterwards.
+FINISH = (
+    _COMMON
+    + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'RUNNING' then done(KEYS[2], ARGV[2]); return status or 'EXPIRED' end
+local at = now()
+local began = tonumber(redis.call('HGET', KEYS[1], 'attempt_started') or at)
+redis.call('HSET', KEYS[1], 'ended', string.format('%.6f', at),
+  'run_seconds', string.format('%.6f', at - began),
+  'result', ARGV[4], 'error_reason', ARGV[5], 'error_message', ARGV[6])
+enter(KEYS[1], ARGV[3], at)
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+done(KEYS[2], ARGV[2])
+return ARGV[3]
+"""
+)
+
+# KEYS: job
+# ARGV: events channel, message
+# Returns the job's status afterwards, or 'EXPIRED'.
+CANCEL = (
+    _COMMON
+    + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'EXPIRED' end
+if TERMINAL[status] then return status end
+redis.call('HSET', KEYS[1], 'ended', string.format('%.6f', now()),
+  'error_reason', 'cancelled', 'error_message', ARGV[2])
+enter(KEYS[1], 'CANCELLED', now())
+return 'CANCELLED'
+"""
+)
+
+# KEYS: job, queue stream
+# ARGV: events channel, stream entry id, worker name, idle milliseconds
+# A draining worker hands a job back: the attempt does not count, and the
+# entry is marked idle so that another worker claims it at once.
+RELEASE = (
+    _COMMON
+    + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'RUNNING' then redis.call('HINCRBY', KEYS[1], 'attempts', -1) end
+redis.call('XCLAIM', KEYS[2], 'workers', ARGV[3], 0, ARGV[2], 'IDLE', ARGV[4], 'JUSTID')
+return status or 'EXPIRED'
+"""
+)

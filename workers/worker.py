@@ -1,0 +1,247 @@
+"""The worker: pulls jobs from its models' queues and runs them.
+
+One reader task per model blocks on XREADGROUP with a connection of its own
+(blocking reads never hold the shared pool). Jobs run concurrently up to a
+limit. While a job runs, its worker renews the lease on the queue entry and
+watches for cancellation; a worker that dies stops renewing, and after the
+lease another worker claims the entry (XAUTOCLAIM) and runs the job again.
+On SIGTERM the worker drains: it stops reading, gives running jobs a grace
+period, and hands the rest back so another worker picks them up at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from scheduler import keys
+from scheduler.connection import Client, RedisSettings, connect
+from scheduler.job import JobStatus
+from scheduler.queue import Delivery, JobQueue, QueueSettings
+from workers.backends import BackendError, Backends, RecordOutcome
+
+log = logging.getLogger("modelgw.worker")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    models: tuple[str, ...]
+    concurrency: int = 16
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    drain_grace_s: float = 30.0
+    block_ms: int = 1000
+    cancel_poll_s: float = 1.0
+
+
+class Worker:
+    def __init__(
+        self, redis: RedisSettings, queue_settings: QueueSettings, settings: WorkerSettings
+    ) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._client: Client = connect(redis, max_connections=settings.concurrency * 2 + 8)
+        self._queue = JobQueue(self._client, queue_settings)
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._running: dict[str, tuple[Delivery, asyncio.Task[None]]] = {}
+        self._backends = Backends()
+        self._stopping = asyncio.Event()
+
+    @property
+    def name(self) -> str:
+        return self._settings.name
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Works until stop is set, then drains."""
+        for model in self._settings.models:
+            await self._queue.ensure_group(model)
+        readers = [asyncio.create_task(self._read_forever(m)) for m in self._settings.models]
+        renewer = asyncio.create_task(self._renew_forever())
+        log.info(
+            "working", extra={"fields": {"models": self._settings.models, "worker": self.name}}
+        )
+        try:
+            await stop.wait()
+        finally:
+            self._stopping.set()
+            for task in readers:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+            await self._drain()
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+            await self._backends.aclose()
+            await self._client.aclose()
+
+    async def _drain(self) -> None:
+        if self._running:
+            log.info("draining", extra={"fields": {"running": len(self._running)}})
+            tasks = [task for _, task in self._running.values()]
+            await asyncio.wait(tasks, timeout=self._settings.drain_grace_s)
+        for delivery, task in list(self._running.values()):
+            task.cancel()
+            with contextlib.suppress(RedisError, OSError):
+                await self._queue.release(delivery, self.name)
+            log.info("handed back", extra={"fields": {"job": delivery.job_id}})
+        await asyncio.gather(*(t for _, t in self._running.values()), return_exceptions=True)
+
+    async def _read_forever(self, model: str) -> None:
+        reader = connect(self._redis, max_connections=2)
+        stream = keys.queue(model)
+        lease_ms = self._queue.settings.lease_ms
+        next_claim = 0.0
+        try:
+            while True:
+                free = await self._take_slots()
+                try:
+                    entries: list[tuple[str, dict[str, str]]] = []
+                    if time.monotonic() >= next_claim:
+                        # Entries whose worker stopped renewing them: take them over.
+                        _, entries, _ = await reader.xautoclaim(
+                            stream, keys.GROUP, self.name, lease_ms, "0-0", count=free
+                        )
+                        next_claim = time.monotonic() + lease_ms / 2000
+                    if not entries:
+                        reply = await reader.xreadgroup(
+                            keys.GROUP,
+                            self.name,
+                            {stream: ">"},
+                            count=free,
+                            block=self._settings.block_ms,
+                        )
+                        entries = reply[0][1] if reply else []  # type: ignore[index,assignment]
+                except (RedisError, OSError) as exc:
+                    self._give_back(free)
+                    log.warning(
+                        "queue read failed; retrying", extra={"fields": {"error": str(exc)}}
+                    )
+                    await asyncio.sleep(1.0)
+                    continue
+                free -= await self._start_in_order(model, entries)
+                self._give_back(free)
+        finally:
+            await reader.aclose()
+
+    async def _take_slots(self) -> int:
+        await self._slots.acquire()
+        taken = 1
+        while not self._slots.locked() and taken < self._settings.concurrency:
+            await self._slots.acquire()
+            taken += 1
+        return taken
+
+    def _give_back(self, count: int) -> None:
+        for _ in range(count):
+            self._slots.release()
+
+    async def _start_in_order(self, model: str, entries: list[tuple[str, dict[str, str]]]) -> int:
+        """Starts entries one after another, in queue order, so that jobs of a
+        model start in FIFO order; returns how many were launched."""
+        launched = 0
+        for entry_id, values in entries:
+            job_id = values.get("job", "")
+            try:
+                delivery = await self._queue.start(model, job_id, entry_id, self.name)
+            except (RedisError, OSError) as exc:
+                # The entry stays pending and is claimed again after its lease.
+                log.warning(
+                    "could not start job", extra={"fields": {"job": job_id, "error": str(exc)}}
+                )
+                continue
+            if isinstance(delivery, str):
+                continue  # cancelled, expired or dead-lettered: nothing to run
+            task = asyncio.create_task(self._run(delivery))
+            self._running[entry_id] = (delivery, task)
+            task.add_done_callback(functools.partial(self._finished, entry_id))
+            launched += 1
+        return launched
+
+    def _finished(self, entry_id: str, _: asyncio.Task[None]) -> None:
+        self._running.pop(entry_id, None)
+        self._slots.release()
+
+    async def _run(self, delivery: Delivery) -> None:
+        spec = delivery.spec
+        runner = asyncio.create_task(self._backends.run(spec, delivery.records))
+        try:
+            outcomes = await self._supervise(delivery, runner, float(spec.get("timeout_s", 300)))
+        except TimeoutError:
+            await self._queue.finish(
+                delivery,
+                JobStatus.FAILED,
+                reason="timeout",
+                message=f"the model ran longer than its {spec.get('timeout_s')} s timeout",
+            )
+            return
+        except BackendError as exc:
+            if exc.retryable:
+                # Not acknowledged: delivered again after the lease, up to the limit.
+                log.warning(
+                    "retryable failure; the job will be delivered again after its lease",
+                    extra={"fields": {"job": delivery.job_id, "error": str(exc)}},
+                )
+                self._running.pop(delivery.entry_id, None)
+                return
+            await self._queue.finish(
+                delivery, JobStatus.FAILED, reason=exc.reason, message=exc.message
+            )
+            return
+        if outcomes is None:
+            await self._queue.finish(delivery, JobStatus.CANCELLED)  # only acknowledges
+            return
+        await self._queue.finish(
+            delivery, JobStatus.SUCCEEDED, results=[_result(o) for o in outcomes]
+        )
+
+    async def _supervise(
+        self, delivery: Delivery, runner: asyncio.Task[list[RecordOutcome]], timeout_s: float
+    ) -> list[RecordOutcome] | None:
+        """The runner's outcomes; None if the job was cancelled; TimeoutError past timeout."""
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                done, _ = await asyncio.wait(
+                    {runner}, timeout=min(remaining, self._settings.cancel_poll_s)
+                )
+                if done:
+                    return runner.result()
+                status = await self._queue.status_of(delivery.model, delivery.job_id)
+                if status != JobStatus.RUNNING:
+                    log.info(
+                        "job cancelled while running", extra={"fields": {"job": delivery.job_id}}
+                    )
+                    return None
+        finally:
+            if not runner.done():
+                runner.cancel()
+                await asyncio.gather(runner, return_exceptions=True)
+
+    async def _renew_forever(self) -> None:
+        interval = self._queue.settings.lease_ms / 3000
+        while True:
+            await asyncio.sleep(interval)
+            by_model: dict[str, list[str]] = {}
+            for entry_id, (delivery, _) in list(self._running.items()):
+                by_model.setdefault(delivery.model, []).append(entry_id)
+            for model, entry_ids in by_model.items():
+                try:
+                    await self._queue.renew(model, entry_ids, self.name)
+                except (RedisError, OSError) as exc:
+                    log.warning("lease renewal failed", extra={"fields": {"error": str(exc)}})
+
+
+def _result(outcome: RecordOutcome) -> dict[str, Any]:
+    if outcome.error is not None:
+        return {"error": outcome.error}
+    return {"output": outcome.output}
