@@ -1,1 +1,1 @@
-"""Workers: pull jobs from the Redis queues and run model backends (arrives with the execution issue)."""
+"""Workers: pull jobs from the Redis queues and run them through model backends."""

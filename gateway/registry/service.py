@@ -121,6 +121,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         spec = request.version
         version = validation.version_string(spec.version, "version.version")
         kind = validation.backend_kind(spec.backend.kind)
+        config = validation.backend_config(kind, plain(spec.backend.config))
         input_schema = validation.json_schema(plain(spec.input_schema), "version.input_schema")
         output_schema = validation.json_schema(plain(spec.output_schema), "version.output_schema")
         notes = validation.text(spec.notes, "version.notes", validation.MAX_NOTES)
@@ -131,7 +132,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
                 request.model,
                 version,
                 kind,
-                plain(spec.backend.config),
+                config,
                 input_schema,
                 output_schema,
                 notes,

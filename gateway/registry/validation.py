@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 
 from gateway.errors import InvalidArgument
+from workers.backends import check_backend_spec
 
 MODEL_NAME_MAX = 128
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -91,6 +92,22 @@ def backend_kind(kind: str) -> str:
             f"{', '.join(sorted(BACKEND_KINDS))}"
         )
     return kind
+
+
+def backend_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Checks a version's backend config as the worker that will run it would."""
+    timeout = config.get("timeout_s", 1.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise InvalidArgument(
+            f"version.backend.config.timeout_s {timeout!r} must be a positive number of seconds"
+        )
+    if kind != "consensus":  # consensus definitions are checked by their own verifier
+        runnable = {k: v for k, v in config.items() if k != "timeout_s"}
+        try:
+            check_backend_spec({"kind": kind, "config": runnable})
+        except ValueError as exc:
+            raise InvalidArgument(f"version.backend.config: {exc}") from None
+    return config
 
 
 def json_schema(schema: dict[str, Any] | None, field: str) -> dict[str, Any]:

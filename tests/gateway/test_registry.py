@@ -182,6 +182,9 @@ def bad_version(**changes: object) -> model_pb2.ModelVersion:
             getattr(version, field).update(value)
         elif field == "kind":
             version.backend.kind = str(value)
+        elif field == "config":
+            version.backend.config.Clear()
+            version.backend.config.update(value)
         else:
             setattr(version, field, value)
     return version
@@ -203,6 +206,9 @@ def bad_version(**changes: object) -> model_pb2.ModelVersion:
             ["output_schema", "properties/x/minimum"],
         ),
         (bad_version(notes="n" * 20_001), ["notes is 20001 characters"]),
+        (bad_version(config={"callable": "no_colon"}), ["version.backend.config", "module:function"]),
+        (bad_version(config={"callable": "a:b", "timeout_s": -1}), ["timeout_s"]),
+        (bad_version(config={"callable": "a:b", "typo": 1}), ["version.backend.config", "typo"]),
     ],
 )
 def test_create_version_rejects_bad_input_and_writes_nothing(

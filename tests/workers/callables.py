@@ -1,0 +1,60 @@
+"""Model functions for the python backend tests, imported by path like real models."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from workers.backends import RecordError
+
+CALLS = {"sync": 0}
+
+
+def lengths(records: list[dict[str, Any]]) -> list[dict[str, Any] | RecordError]:
+    CALLS["sync"] += 1
+    return [
+        {"length": len(r["smiles"]), "thread": threading.current_thread().name}
+        if r.get("smiles")
+        else RecordError(f"no smiles in {r}")
+        for r in records
+    ]
+
+
+async def async_lengths(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    await asyncio.sleep(0)
+    return [
+        {"length": len(r["smiles"]), "thread": threading.current_thread().name} for r in records
+    ]
+
+
+def raises(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    raise ValueError("weights file is corrupt")
+
+
+def one_short(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"ok": True} for _ in records[1:]]
+
+
+def not_a_dict(records: list[dict[str, Any]]) -> list[object]:
+    return [42 for _ in records]
+
+
+def not_json(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"value": {1, 2}} for _ in records]
+
+
+def nan(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"value": float("nan")} for _ in records]
+
+
+def not_a_list(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"length": 1}
+
+
+async def slow(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    await asyncio.sleep(30)
+    return [{} for _ in records]
+
+
+NOT_CALLABLE = 3

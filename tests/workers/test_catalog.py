@@ -1,0 +1,85 @@
+"""The built-in catalog: valid names and schemas, importable callables, outputs that fit."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import jsonschema
+import pytest
+
+from workers.backends import BACKEND_KINDS, PythonBackend, backend_for, check_backend_spec
+from workers.backends.python import resolve_callable
+from workers.builtin.catalog import BUILTIN_MODELS, BuiltinModel
+
+NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")  # the registry's tag rule
+SAMPLE_INPUT: dict[str, dict[str, Any]] = {
+    "demo.sleep": {"seconds": 0},
+    "demo.echo": {"anything": [1, "two"]},
+}
+CAFFEINE = {"smiles": "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"}
+MODELS = pytest.mark.parametrize("model", BUILTIN_MODELS, ids=lambda m: m.name)
+
+
+def test_the_expected_models_are_listed_once() -> None:
+    names = [model.name for model in BUILTIN_MODELS]
+    assert names == [
+        "rdkit.logp",
+        "rdkit.tpsa",
+        "rdkit.mol-weight",
+        "rdkit.qed",
+        "rdkit.esol",
+        "rdkit.pains",
+        "demo.sleep",
+        "demo.echo",
+    ]
+
+
+@MODELS
+def test_metadata(model: BuiltinModel) -> None:
+    assert NAME.match(model.name) and len(model.name) <= 128
+    assert model.version == "1.0.0"
+    assert model.display_name and len(model.display_name) <= 200
+    assert model.description.count(". ") >= 2, "several sentences for an LLM agent to choose by"
+    assert model.tags and all(TAG.fullmatch(tag) for tag in model.tags)
+    assert 0 < model.timeout_s <= 3600
+
+
+@MODELS
+def test_schemas_are_draft_2020_12(model: BuiltinModel) -> None:
+    for schema in (model.input_schema, model.output_schema):
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["type"] == "object"
+
+
+@MODELS
+def test_backend_spec_is_valid_and_its_callable_imports(model: BuiltinModel) -> None:
+    assert model.backend["kind"] in BACKEND_KINDS
+    check_backend_spec(model.backend)
+    assert callable(resolve_callable(model.backend["config"]["callable"]))
+
+
+@MODELS
+async def test_a_sample_input_validates_and_its_output_fits_the_output_schema(
+    model: BuiltinModel,
+) -> None:
+    record = SAMPLE_INPUT.get(model.name, CAFFEINE)
+    jsonschema.Draft202012Validator(model.input_schema).validate(record)
+    (outcome,) = await PythonBackend().run([record], model.backend["config"])
+    assert outcome.output is not None, outcome.error
+    jsonschema.Draft202012Validator(model.output_schema).validate(outcome.output)
+
+
+def test_smiles_input_schema_bounds() -> None:
+    validator = jsonschema.Draft202012Validator(BUILTIN_MODELS[0].input_schema)
+    assert not validator.is_valid({"smiles": ""})
+    assert not validator.is_valid({"smiles": "C" * 2001})
+    assert not validator.is_valid({})
+    assert validator.is_valid({"smiles": "CCO"})
+
+
+def test_backend_for_unknown_kind_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="unknown backend kind 'consensus'"):
+        backend_for("consensus")
+    assert sorted(BACKEND_KINDS) == ["http", "python", "subprocess"]

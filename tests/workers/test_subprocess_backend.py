@@ -1,0 +1,114 @@
+"""The subprocess backend, running a real script (tool.py) with the test's Python."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from workers.backends import BackendError, RecordOutcome, SubprocessBackend, backend_for
+
+TOOL = str(Path(__file__).with_name("tool.py"))
+
+
+def command(*args: str) -> dict[str, object]:
+    return {"command": [sys.executable, TOOL, *args]}
+
+
+async def test_results_align_and_one_record_fails_alone() -> None:
+    outcomes = await SubprocessBackend().run(
+        [{"smiles": "CCO"}, {"name": "no smiles"}, {"smiles": "c1ccccc1"}], command("length")
+    )
+    assert outcomes == [
+        RecordOutcome(output={"length": 3}),
+        RecordOutcome(error="no smiles"),
+        RecordOutcome(output={"length": 8}),
+    ]
+
+
+async def test_env_and_cwd_are_passed(tmp_path: Path) -> None:
+    config = {**command("env"), "env": {"MODELGW_TEST_VALUE": "42"}, "cwd": str(tmp_path)}
+    outcomes = await SubprocessBackend().run([{"name": "MODELGW_TEST_VALUE"}], config)
+    assert outcomes == [RecordOutcome(output={"value": "42", "cwd": str(tmp_path)})]
+
+
+async def test_non_zero_exit_is_a_model_error_with_the_stderr_tail() -> None:
+    with pytest.raises(BackendError) as caught:
+        await SubprocessBackend().run([{"smiles": "C"}], command("fail"))
+    assert caught.value.reason == "model_error"
+    assert "exited with 3" in caught.value.message
+    assert "fatal: force field not found" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("mode", "fragment"),
+    [("garbage", "stdout is not JSON"), ("short", "returned 1 results for 2 records")],
+)
+async def test_bad_stdout_is_invalid_output(mode: str, fragment: str) -> None:
+    with pytest.raises(BackendError) as caught:
+        await SubprocessBackend().run([{"smiles": "C"}, {"smiles": "N"}], command(mode))
+    assert caught.value.reason == "invalid_output"
+    assert fragment in caught.value.message
+
+
+async def test_missing_program_is_a_model_error() -> None:
+    with pytest.raises(BackendError) as caught:
+        await SubprocessBackend().run([{}], {"command": ["/nonexistent/tool"]})
+    assert caught.value.reason == "model_error"
+    assert "cannot start '/nonexistent/tool'" in caught.value.message
+
+
+def _dead(pid: int) -> bool:
+    """Gone, or a zombie waiting for its (re)parent to reap it: either way no longer running."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+async def test_cancellation_kills_the_process_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pids"
+    task = asyncio.create_task(SubprocessBackend().run([{}], command("hang", str(pidfile))))
+    for _ in range(200):
+        if pidfile.exists():
+            break
+        await asyncio.sleep(0.02)
+    child, grandchild = (int(pid) for pid in pidfile.read_text().split())
+    assert not _dead(child) and not _dead(grandchild)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(100):
+        if _dead(child) and _dead(grandchild):
+            break
+        await asyncio.sleep(0.02)
+    assert _dead(child), "the tool outlived the cancelled run"
+    assert _dead(grandchild), "a process the tool started outlived the cancelled run"
+
+
+@pytest.mark.parametrize(
+    ("cfg", "fragment"),
+    [
+        ({}, "'command' is required"),
+        ({"command": []}, "'command' is required"),
+        ({"command": "prog --json"}, "'command' is required"),
+        ({"command": ["prog", 3]}, "'command' is required"),
+        ({"command": ["prog"], "env": {"A=B": "x"}}, "'env' must map"),
+        ({"command": ["prog"], "env": {"A": 1}}, "'env' must map"),
+        ({"command": ["prog"], "cwd": ""}, "'cwd' must be"),
+        ({"command": ["prog"], "shell": True}, "unknown subprocess backend config key 'shell'"),
+    ],
+)
+def test_check_config_names_the_key(cfg: dict[str, object], fragment: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        backend_for("subprocess").check_config(cfg)
+    assert fragment in str(caught.value)
+
+
+def test_check_config_accepts_a_full_config() -> None:
+    backend_for("subprocess").check_config(
+        {"command": ["prog", "--json"], "env": {"A": "1"}, "cwd": "/tmp"}
+    )

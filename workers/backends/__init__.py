@@ -1,0 +1,101 @@
+"""Model backends: how a worker runs a batch of records for a version's backend spec.
+
+A version's spec is {"kind": ..., "config": {...}}. backend_for(kind) gives a
+fresh backend of that kind; a worker keeps one per kind for its whole life
+(Backends does that and closes them), so the http backend's connection pool
+and the python backend's imported callables are shared by every job. The
+"consensus" kind is a formula over other models and is run elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from workers.backends.base import (
+    FAILURE_REASONS,
+    Backend,
+    BackendError,
+    FailureReason,
+    RecordError,
+    RecordOutcome,
+)
+from workers.backends.oip import HttpBackend
+from workers.backends.process import SubprocessBackend
+from workers.backends.python import PythonBackend
+
+_FACTORIES: dict[str, Callable[[], Backend]] = {
+    "python": PythonBackend,
+    "subprocess": SubprocessBackend,
+    "http": HttpBackend,
+}
+BACKEND_KINDS: frozenset[str] = frozenset(_FACTORIES)
+
+
+def backend_for(kind: str) -> Backend:
+    """A new backend of that kind; ValueError for a kind no worker runs."""
+    factory = _FACTORIES.get(kind)
+    if factory is None:
+        raise ValueError(
+            f"unknown backend kind {kind!r}: workers run {', '.join(sorted(BACKEND_KINDS))}"
+        )
+    return factory()
+
+
+def check_backend_spec(spec: dict[str, Any]) -> None:
+    """Check a whole {"kind", "config"} spec; ValueError naming the offending key."""
+    kind = spec.get("kind")
+    if not isinstance(kind, str):
+        raise ValueError("backend spec key 'kind' is required: " + ", ".join(sorted(BACKEND_KINDS)))
+    backend_for(kind).check_config(spec.get("config") or {})
+
+
+class Backends:
+    """One backend per kind for a worker's lifetime; `async with` closes them all."""
+
+    def __init__(self) -> None:
+        self._backends: dict[str, Backend] = {}
+
+    def get(self, kind: str) -> Backend:
+        backend = self._backends.get(kind)
+        if backend is None:
+            backend = self._backends[kind] = backend_for(kind)
+        return backend
+
+    async def run(self, spec: dict[str, Any], records: list[dict[str, Any]]) -> list[RecordOutcome]:
+        """Run records through the backend the spec names."""
+        return await self.get(str(spec.get("kind", ""))).run(records, spec.get("config") or {})
+
+    async def aclose(self) -> None:
+        backends, self._backends = self._backends, {}
+        for backend in backends.values():
+            await backend.aclose()
+
+    async def __aenter__(self) -> Backends:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+__all__ = [
+    "BACKEND_KINDS",
+    "FAILURE_REASONS",
+    "Backend",
+    "BackendError",
+    "Backends",
+    "FailureReason",
+    "HttpBackend",
+    "PythonBackend",
+    "RecordError",
+    "RecordOutcome",
+    "SubprocessBackend",
+    "backend_for",
+    "check_backend_spec",
+]

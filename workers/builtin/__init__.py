@@ -1,0 +1,1 @@
+"""Built-in models: RDKit chemistry and demonstration models, listed in catalog.BUILTIN_MODELS."""
