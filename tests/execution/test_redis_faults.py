@@ -1,0 +1,134 @@
+"""Redis going away and coming back, and the same protocol on a Redis Cluster."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from gateway.mesh import LocalRedis, LocalRedisCluster, free_port
+from modelgateway.v1 import execution_pb2, job_pb2
+from tests.conftest import make_scratch_dir
+from tests.harness import Mesh, start_server, wait_serving
+
+from .conftest import Jobs, start_worker, stop_worker
+
+
+def own_execution_server(jobs: Jobs, redis_url: str, home: Path) -> Mesh:
+    port = free_port()
+    env = {
+        **jobs.mesh.env,
+        "MODELGW_HOME": str(home),
+        "MODELGW_REDIS_URL": redis_url,
+        "MODELGW_EXECUTION_PORT": str(port),
+    }
+    mesh = Mesh(
+        env=env,
+        addresses={"execution": f"127.0.0.1:{port}"},
+        logs={"execution": home / "execution.log", "registry": home / "registry.log"},
+    )
+    # Tokens must verify against the session's signing key.
+    mesh.env["MODELGW_JWT_SIGNING_KEY"] = str(jobs.mesh.config.auth.signing_key_path)
+    start_server(mesh, "execution")
+    wait_serving(mesh, "execution")
+    return mesh
+
+
+def stop_server(mesh: Mesh) -> None:
+    for channel in mesh.channels.values():
+        channel.close()
+    for process in mesh.processes.values():
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    path = make_scratch_dir("faults")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_redis_down_gives_unavailable_and_recovers_without_restart(
+    jobs: Jobs, scratch: Path
+) -> None:
+    redis = LocalRedis(scratch / "redis", free_port(), persistence=True)
+    redis.start()
+    mesh = own_execution_server(jobs, redis.url, scratch)
+    own = Jobs(mesh, jobs.prefix)
+    try:
+        before = own.submit("unserved", [{"x": 1}])
+        redis.stop()
+        for call in (lambda: own.submit("unserved", [{"x": 2}]), lambda: own.get(before.id)):
+            started = time.monotonic()
+            with pytest.raises(grpc.RpcError) as failure:
+                call()
+            assert failure.value.code() == grpc.StatusCode.UNAVAILABLE, failure.value.details()
+            assert time.monotonic() - started < 5
+        redis.start()  # same data directory: the acknowledged job survived
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                again = own.get(before.id)
+                break
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.UNAVAILABLE and time.monotonic() < deadline
+                time.sleep(0.2)
+        assert again.status == job_pb2.JOB_STATUS_QUEUED
+        assert own.submit("unserved", [{"x": 3}]).status == job_pb2.JOB_STATUS_QUEUED
+    finally:
+        stop_server(mesh)
+        redis.stop()
+
+
+def test_submit_execute_result_and_watch_on_a_redis_cluster(jobs: Jobs, scratch: Path) -> None:
+    cluster = LocalRedisCluster(scratch / "cluster", free_port_block())
+    cluster.start()
+    url = "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in cluster.ports)
+    mesh = own_execution_server(jobs, url, scratch)
+    own = Jobs(mesh, jobs.prefix)
+    worker = start_worker(mesh, [jobs.model("echo"), jobs.model("sleep")], "cluster", concurrency=4)
+    try:
+        quick = [own.submit("echo", [{"i": i}]) for i in range(20)]
+        for job in quick:
+            done = own.wait(job.id)
+            assert done.status == job_pb2.JOB_STATUS_SUCCEEDED
+        assert [int(own.get(j.id).results[0].output["echo"]["i"]) for j in quick] == list(range(20))
+        slow = own.submit("sleep", [{"seconds": 1}])
+        stream = own.stub().WatchJob(
+            execution_pb2.WatchJobRequest(id=slow.id), metadata=mesh.metadata("alice"), timeout=30
+        )
+        statuses = [m.job.status for m in stream if not m.heartbeat]
+        assert (
+            statuses[-1] == job_pb2.JOB_STATUS_SUCCEEDED and job_pb2.JOB_STATUS_RUNNING in statuses
+        )
+    finally:
+        stop_worker(worker)
+        stop_server(mesh)
+        cluster.stop()
+
+
+def free_port_block() -> int:
+    """A base port whose next five ports and their cluster-bus ports (+10000) look free."""
+    for _ in range(50):
+        base = free_port()
+        if base + 10005 < 65535 and all(
+            _free(p) and _free(p + 10000) for p in range(base, base + 6)
+        ):
+            return base
+    raise RuntimeError("no free block of ports for a Redis cluster")
+
+
+def _free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
