@@ -49,18 +49,33 @@ def _worker(args: argparse.Namespace) -> int:
     from workers.worker import Worker, WorkerSettings
 
     config = GatewayConfig.from_env()
-    models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+    models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
+    if args.builtins:
+        from workers.builtin.catalog import BUILTIN_MODELS
+
+        models += [m.name for m in BUILTIN_MODELS if m.name not in models]
     if not models:
-        print("modelgw worker: --models needs at least one model name", file=sys.stderr)
+        print("modelgw worker: give --models NAME[,NAME...] and/or --builtins", file=sys.stderr)
         return 2
     settings = WorkerSettings(
-        models=models, concurrency=args.concurrency, drain_grace_s=args.drain_grace
+        models=tuple(models), concurrency=args.concurrency, drain_grace_s=args.drain_grace
     )
 
     async def work(stop: asyncio.Event) -> None:
+        if args.builtins:
+            await _register_builtins(config)
         await Worker(config.redis, config.queue, settings).run(stop)
 
     return _run_until_signalled("worker", work)
+
+
+async def _register_builtins(config: GatewayConfig) -> None:
+    """Registers the built-in models through the local registry server."""
+    from gateway.authn import create_token
+    from workers.builtin.register import register_builtins
+
+    token = create_token(config.auth, "modelgw-builtins", superuser=True, ttl_s=300)
+    await register_builtins(config.address("registry"), token)
 
 
 def _scheduler(args: argparse.Namespace) -> int:
@@ -124,7 +139,12 @@ def _parser() -> argparse.ArgumentParser:
     create.set_defaults(run=_token_create)
 
     worker = commands.add_parser("worker", help="run jobs of the given models")
-    worker.add_argument("--models", required=True, help="comma-separated model names")
+    worker.add_argument("--models", default="", help="comma-separated model names")
+    worker.add_argument(
+        "--builtins",
+        action="store_true",
+        help="also run the built-in models, registering them first (local mesh)",
+    )
     worker.add_argument("--concurrency", type=int, default=16, help="jobs run at once")
     worker.add_argument(
         "--drain-grace", type=float, default=30.0, help="seconds running jobs get on SIGTERM"

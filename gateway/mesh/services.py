@@ -42,6 +42,21 @@ SERVICES: tuple[Service, ...] = (
     Service("registry", "MODELGW_REGISTRY_PORT", 50051),
     Service("execution", "MODELGW_EXECUTION_PORT", 50052),
     Service("admin", "MODELGW_ADMIN_PORT", 50053),
+    Service("scheduler", command=(sys.executable, "-m", "gateway.cli", "scheduler"), probe="none"),
+    Service(
+        "worker",
+        command=(
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "worker",
+            "--builtins",
+            "--concurrency",
+            "32",
+        ),
+        probe="none",
+    ),
+    Service("envoy", "MODELGW_ENVOY_PORT", 8080, (sys.executable, "-m", "gateway.edge"), "tcp"),
 )
 
 
