@@ -43,18 +43,20 @@ async def run_duties(
             await asyncio.wait_for(stop.wait(), interval_s)
 
 
-async def run_once(client: Client, settings: QueueSettings) -> dict[str, int]:
+async def run_once(
+    client: Client, settings: QueueSettings, *, stale_consumer_ms: int = STALE_CONSUMER_MS
+) -> dict[str, int]:
     """One round of duties; returns counts of what it removed."""
     horizon = time.time() - settings.job_ttl_s
     trimmed = int(await client.zremrangebyscore(keys.ALL_JOBS, "-inf", horizon))
     consumers = 0
     for model in sorted(str(m) for m in await client.smembers(keys.KNOWN_MODELS)):
         trimmed += int(await client.zremrangebyscore(keys.model_jobs(model), "-inf", horizon))
-        consumers += await _remove_stale_consumers(client, model)
+        consumers += await _remove_stale_consumers(client, model, stale_consumer_ms)
     return {"trimmed": trimmed, "consumers_removed": consumers}
 
 
-async def _remove_stale_consumers(client: Client, model: str) -> int:
+async def _remove_stale_consumers(client: Client, model: str, stale_ms: int) -> int:
     stream = keys.queue(model)
     try:
         consumers = await client.xinfo_consumers(stream, keys.GROUP)
@@ -62,7 +64,7 @@ async def _remove_stale_consumers(client: Client, model: str) -> int:
         return 0  # no group yet
     removed = 0
     for consumer in consumers:
-        if int(consumer["pending"]) == 0 and int(consumer["idle"]) > STALE_CONSUMER_MS:
+        if int(consumer["pending"]) == 0 and int(consumer["idle"]) > stale_ms:
             await client.xgroup_delconsumer(stream, keys.GROUP, consumer["name"])
             removed += 1
     return removed

@@ -90,6 +90,6 @@ def shard_of_job(job_id: str) -> int | None:
         parsed = uuid.UUID(job_id)
     except ValueError:
         return None
-    if parsed.version != 8 or str(parsed) != job_id.lower():
+    if parsed.version != 8 or str(parsed) != job_id:  # canonical form only
         return None
     return (parsed.int >> 46) & _SHARD_MASK

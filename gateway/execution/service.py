@@ -21,9 +21,9 @@ from authz.actions import Action
 from authz.enforcer import AccessPolicy, Decision
 from gateway import paging
 from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, model_not_found
+from gateway.execution import records as input_records
 from gateway.execution.catalog import ModelCatalog
 from gateway.execution.messages import STATUS_OF_PROTO, job_message
-from gateway.execution import records as input_records
 from gateway.interceptor import caller
 from gateway.registry import validation
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc
@@ -122,10 +122,10 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
     async def WatchJob(
         self, request: execution_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[execution_pb2.WatchJobResponse]:
-        await self._visible_job(request.id)
-        async with self._events.watch(request.id) as watch:
+        job_id = (await self._visible_job(request.id)).id
+        async with self._events.watch(job_id) as watch:
             # Read after registering: a change between the two arrives in the inbox.
-            job = await self._visible_job(request.id)
+            job = await self._visible_job(job_id)
             yield execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
             seen = len(job.transitions)
             while not job.status.terminal:
@@ -134,9 +134,9 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
                 except TimeoutError:
                     yield execution_pb2.WatchJobResponse(heartbeat=True)
                     continue
-                fresh = update if update is not None else await self._queue.get(request.id)
+                fresh = update if update is not None else await self._queue.get(job_id)
                 if fresh is None:
-                    raise NotFound(f"job {request.id} expired while being watched")
+                    raise NotFound(f"job {job_id} expired while being watched")
                 if len(fresh.transitions) > seen:  # events may arrive out of order
                     job, seen = fresh, len(fresh.transitions)
                     yield execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
@@ -152,7 +152,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
             raise FailedPrecondition(
                 f"job {job.id} already finished as {status}; nothing to cancel"
             )
-        after = await self._visible_job(request.id)
+        after = await self._visible_job(job.id)
         return execution_pb2.CancelJobResponse(job=job_message(after, with_results=False))
 
     async def ListJobs(
@@ -204,6 +204,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         return found, before
 
     async def _visible_job(self, job_id: str) -> JobRecord:
+        job_id = job_id.strip().lower()  # UUIDs compare case-insensitively
         if not job_id:
             raise InvalidArgument("id is required: the job's UUID as returned by SubmitJob")
         if keys.shard_of_job(job_id) is None:

@@ -126,3 +126,37 @@ def test_a_job_past_its_delivery_limit_is_dead_lettered_and_does_not_block(jobs:
         metadata=jobs.mesh.metadata("root", superuser=True),
     )
     assert [j.id for j in failed.jobs] == [poison.id]
+
+
+def _wait_running(jobs: Jobs, job_id: str) -> None:
+    deadline = time.monotonic() + 15
+    while jobs.get(job_id).status != job_pb2.JOB_STATUS_RUNNING:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_sigterm_drains_finishing_short_jobs_and_handing_back_long_ones(jobs: Jobs) -> None:
+    model = jobs.model("drainable")
+    _register(jobs.mesh, model, "workers.builtin.demo:sleep", {"type": "object"}, {})
+    draining = start_worker(jobs.mesh, [model], "draining", concurrency=2)  # --drain-grace 2
+    successor = None
+    try:
+        short = jobs.submit("drainable", [{"seconds": 1}])
+        long = jobs.submit("drainable", [{"seconds": 8}])
+        _wait_running(jobs, short.id)
+        _wait_running(jobs, long.id)
+        started = time.monotonic()
+        draining.send_signal(signal.SIGTERM)
+        assert draining.wait(timeout=15) == 0
+        assert time.monotonic() - started < 6, "drain is bounded by the grace period"
+        assert jobs.get(short.id).status == S, "a job that fits in the grace period finishes"
+        assert jobs.get(long.id).status == job_pb2.JOB_STATUS_RUNNING
+        successor = start_worker(jobs.mesh, [model], "successor", concurrency=2)
+        handed = jobs.wait(long.id, timeout_s=30)
+        assert handed.status == S and handed.attempts == 1, "a hand-back is not a failed attempt"
+        ((worker,),) = job_fields(jobs, [long.id], "worker")
+        assert worker is not None and worker.endswith(f"-{successor.pid}")
+    finally:
+        stop_worker(draining)
+        if successor is not None:
+            stop_worker(successor)

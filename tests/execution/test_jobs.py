@@ -210,6 +210,7 @@ def test_bad_submissions_are_refused_precisely(jobs: Jobs) -> None:
 def test_only_submitter_owner_or_superuser_see_a_job(jobs: Jobs) -> None:
     job = jobs.submit("echo", [{"x": 1}], user="dave")
     assert jobs.get(job.id, user="dave").id == job.id
+    assert jobs.get(job.id.upper(), user="dave").id == job.id
     jobs.mesh.registry().GrantAccess(
         registry_pb2.GrantAccessRequest(
             name=jobs.model("echo"), user="oscar", role=model_pb2.ACCESS_ROLE_OWNER

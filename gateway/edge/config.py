@@ -1,0 +1,62 @@
+"""Settings of the REST edge, read once from MODELGW_* variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.config import ConfigError, GatewayConfig
+
+# gRPC service -> the gateway server that hosts it.
+SERVICE_HOSTS = {
+    "modelgateway.v1.RegistryService": "registry",
+    "modelgateway.v1.ExecutionService": "execution",
+    "modelgateway.v1.AdminService": "admin",
+}
+# Addresses that mean "every interface" when bound, but cannot be connected to.
+_WILDCARDS = {"", "0.0.0.0", "::", "[::]"}
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip() or str(default)
+    if not raw.isdigit() or not 0 <= int(raw) < 65536:
+        raise ConfigError(f"{name}={raw!r} is not a TCP port number")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    """Where Envoy listens, where the gRPC servers are, and where rendered files go."""
+
+    home: Path
+    host: str
+    port: int
+    admin_port: int
+    upstream_host: str
+    upstream_ports: Mapping[str, int]
+    # Request body limits: SubmitJob carries the records, so it may be as large as
+    # a gRPC message; every other call is small.
+    max_message_bytes: int
+    max_small_body_bytes: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeConfig:
+        env = os.environ if env is None else env
+        gateway = GatewayConfig.from_env(env)
+        return cls(
+            home=gateway.home,
+            host=gateway.host,
+            port=_port(env, "MODELGW_ENVOY_PORT", 8080),
+            admin_port=_port(env, "MODELGW_ENVOY_ADMIN_PORT", 9901),
+            upstream_host="127.0.0.1" if gateway.host in _WILDCARDS else gateway.host,
+            upstream_ports=dict(gateway.ports),
+            max_message_bytes=gateway.max_message_bytes,
+            max_small_body_bytes=1024 * 1024,
+        )
+
+    @property
+    def out_dir(self) -> Path:
+        """Where `modelgw envoy-config` writes envoy.yaml and what it refers to."""
+        return self.home / "envoy"
