@@ -166,12 +166,13 @@ async def _abort(
     """
     if _is_grpc_abort(exc):
         return
-    code, message = _status_of(exc)
+    code, message = status_of(exc)
     _log_call(method, code, started)
     await context.abort(code, message)
 
 
-def _status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
+def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
+    """The gRPC status and message an exception raised by a handler stands for."""
     if isinstance(exc, ApiError):
         return exc.code, exc.message
     if isinstance(exc, asyncpg.exceptions.CannotConnectNowError):

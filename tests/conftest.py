@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
+import grpc
 import pytest
 import redis
 
@@ -116,3 +119,34 @@ def mesh(
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@pytest.fixture(scope="session")
+def builtin_worker(mesh: Mesh) -> Iterator[subprocess.Popen[bytes]]:
+    """`modelgw worker --builtins`, as `make up` runs it: registers the built-in
+    models through the registry and runs them."""
+    from modelgateway.v1 import registry_pb2
+
+    log = (mesh.logs["registry"].parent / "builtin-worker.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "worker", "--builtins", "--drain-grace", "2"],
+        env=mesh.env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    su = mesh.metadata("root", superuser=True)
+    while True:
+        assert process.poll() is None, "the built-in worker exited"
+        try:
+            model = mesh.registry().GetModel(registry_pb2.GetModelRequest(name="demo.echo"), metadata=su)
+            if model.model.resolved_version:
+                break
+        except grpc.RpcError:
+            pass
+        assert time.monotonic() < deadline, "built-in models were not registered"
+        time.sleep(0.2)
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()

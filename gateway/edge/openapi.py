@@ -317,13 +317,16 @@ class _Operations:
 
     def _responses(self, method: descriptor_pb2.MethodDescriptorProto) -> Schema:
         reply = self.schemas.of_type(method.output_type)
-        if method.server_streaming:
-            ok = {
-                "description": "A stream of messages, one JSON object a line.",
-                "content": {"application/x-ndjson": {"schema": reply}},
-            }
-        else:
-            ok = {"description": "OK", "content": {"application/json": {"schema": reply}}}
+        # Envoy labels a transcoded server stream application/json, but its
+        # body is newline-delimited JSON: one message a line. Relabelling it
+        # would need a filter that runs after the transcoder on the way out,
+        # which Envoy's route-level header options are not.
+        ok_text = (
+            "A stream of messages as newline-delimited JSON: one JSON object a line."
+            if method.server_streaming
+            else "OK"
+        )
+        ok = {"description": ok_text, "content": {"application/json": {"schema": reply}}}
         error = {
             "description": "An error: the gRPC status code, a message and details.",
             "content": {"application/json": {"schema": self.schemas.of_type(STATUS)}},

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
+from google.rpc import status_pb2
 
 from authz.actions import Action
 from authz.enforcer import AccessPolicy, Decision
@@ -24,7 +25,7 @@ from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, model_
 from gateway.execution import records as input_records
 from gateway.execution.catalog import ModelCatalog
 from gateway.execution.messages import STATUS_OF_PROTO, job_message
-from gateway.interceptor import caller
+from gateway.interceptor import caller, status_of
 from gateway.registry import validation
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc
 from scheduler import keys
@@ -122,7 +123,19 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
     async def WatchJob(
         self, request: execution_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[execution_pb2.WatchJobResponse]:
-        job_id = (await self._visible_job(request.id)).id
+        job_id = (await self._visible_job(request.id)).id  # fails as a plain status
+        try:
+            async for message in self._follow(job_id):
+                yield message
+        except Exception as exc:
+            # The stream has started: end it with an explicit final message,
+            # which REST clients over HTTP/1.1 can see (they cannot see trailers).
+            code, message = status_of(exc)
+            yield execution_pb2.WatchJobResponse(
+                error=status_pb2.Status(code=code.value[0], message=message)
+            )
+
+    async def _follow(self, job_id: str) -> AsyncIterator[execution_pb2.WatchJobResponse]:
         async with self._events.watch(job_id) as watch:
             # Read after registering: a change between the two arrives in the inbox.
             job = await self._visible_job(job_id)

@@ -125,7 +125,7 @@ def test_the_api_document_is_valid_and_complete(tmp_path: Path) -> None:
         ("GET", "/v1/jobs/{id}:watch"),
     } <= operations
     watch = document["paths"]["/v1/jobs/{id}:watch"]["get"]["responses"]["200"]
-    assert "application/x-ndjson" in watch["content"]
+    assert "newline-delimited JSON" in watch["description"]
     status = document["components"]["schemas"]["google.rpc.Status"]["properties"]
     assert set(status) == {"code", "message", "details"}
     model = document["components"]["schemas"]["modelgateway.v1.Model"]

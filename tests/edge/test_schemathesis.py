@@ -11,9 +11,8 @@ from pathlib import Path
 from .conftest import Edge
 
 ST = shutil.which("st") or str(Path(sys.executable).parent / "st")
-# The registry routes. The job routes join once ExecutionService is implemented
-# (until then they answer UNIMPLEMENTED, which is HTTP 501).
-OPERATIONS = "^/v1/models"
+# Every REST route of the registry and the jobs.
+OPERATIONS = "^/v1/(models|jobs)"
 
 
 def test_no_server_errors_and_responses_match_the_schema(edge: Edge, tmp_path: Path) -> None:
