@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PROTO_FILES := $(wildcard protos/modelgateway/v1/*.proto)
 
-.PHONY: up system-packages test install proto proto-check lint typecheck clean
+.PHONY: up system-packages test-packages test install proto proto-check lint typecheck clean
 
 # A virtualenv with the project (editable) and its dev tools; rebuilt when
 # pyproject.toml changes.
@@ -48,7 +48,20 @@ lint: install
 	$(VENV)/bin/ruff check gateway authz scheduler workers tests
 	$(VENV)/bin/mypy gateway authz scheduler workers
 
-test: install system-packages
+# Debian's Chromium, for the browser test of /docs (Playwright drives it; it
+# never downloads a browser of its own).
+test-packages:
+	@if ! command -v chromium >/dev/null; then \
+	  echo "Installing chromium (apt-get) for the browser tests..."; \
+	  log=$$(mktemp); \
+	  if ! { $(SUDO) apt-get update -qq \
+	         && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	              apt-get install -y -qq --no-install-recommends chromium; \
+	       } >"$$log" 2>&1; then cat "$$log"; rm -f "$$log"; exit 1; fi; \
+	  rm -f "$$log"; \
+	fi
+
+test: install system-packages test-packages
 	$(VENV)/bin/pytest -q
 
 clean:
