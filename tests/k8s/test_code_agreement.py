@@ -1,0 +1,204 @@
+"""The manifests say what the code does: ports, commands, settings, queue names,
+grace periods. Each check reads the value from the code, never a copy of it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import _parser
+from gateway.config import SERVICE_PORTS, GatewayConfig
+from gateway.edge.config import EdgeConfig
+from scheduler import keys
+from scheduler.connection import RedisSettings
+from tests.k8s._manifests import (
+    all_containers,
+    containers,
+    environment,
+    named,
+    of_kind,
+    option,
+    pod_spec,
+    prestop_sleep_seconds,
+)
+from workers.builtin.catalog import BUILTIN_MODELS
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE_DIRS = ("gateway", "scheduler", "workers", "authz")
+
+
+def _worker_deployments() -> list[str]:
+    return [d.name for d in of_kind("Deployment") if d.name.startswith("worker-")]
+
+
+def _worker_command(deployment: str) -> list[str]:
+    (container,) = containers(named("Deployment", deployment))
+    command: list[str] = container["command"]
+    return command
+
+
+def _models(deployment: str) -> list[str]:
+    return [m for m in option(_worker_command(deployment), "--models").split(",") if m]
+
+
+# -- servers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
+def test_server_runs_its_service_on_the_code_s_port(service: str) -> None:
+    deployment = named("Deployment", service)
+    (container,) = containers(deployment)
+    port = SERVICE_PORTS[service]
+    assert container["command"] == ["modelgw", "serve", service]
+    assert [p["containerPort"] for p in container["ports"]] == [port]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["grpc"] == {"port": port}, probe
+    for name in (service, f"{service}-pods"):
+        assert [p["port"] for p in named("Service", name).obj["spec"]["ports"]] == [port]
+    assert named("Service", f"{service}-pods").obj["spec"]["clusterIP"] == "None"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
+def test_server_gets_the_settings_the_code_reads(service: str) -> None:
+    (container,) = containers(named("Deployment", service))
+    config = GatewayConfig.from_env(environment(container))
+    assert config.host == "0.0.0.0"
+    assert config.address(service) == f"0.0.0.0:{SERVICE_PORTS[service]}"
+    assert config.auth.jwks_url, "pods must share one token verifier: set the JWKS URL"
+    assert config.database_url.startswith("postgresql://")
+    if service == "execution":
+        assert config.redis.cluster
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
+def test_server_termination_outlasts_prestop_and_shutdown_grace(service: str) -> None:
+    deployment = named("Deployment", service)
+    (container,) = containers(deployment)
+    grace = GatewayConfig.from_env(environment(container)).shutdown_grace_s
+    sleep = prestop_sleep_seconds(container)
+    assert sleep > 0, "endpoints need time to drain before SIGTERM"
+    assert pod_spec(deployment)["terminationGracePeriodSeconds"] > sleep + grace
+
+
+def test_every_modelgw_command_is_a_valid_cli_invocation() -> None:
+    seen = set()
+    for deployment, container in all_containers():
+        command = container["command"]
+        if command[0] != "modelgw":
+            continue
+        args = _parser().parse_args(command[1:])  # SystemExit on an invalid command
+        seen.add(args.command)
+        assert args.run is not None, f"{deployment.name}/{container['name']}"
+    assert seen == {"serve", "worker", "scheduler", "envoy-config"}
+
+
+def test_config_map_keys_are_settings_the_code_reads() -> None:
+    source = "\n".join(
+        p.read_text(encoding="utf-8") for d in SOURCE_DIRS for p in (ROOT / d).rglob("*.py")
+    )
+    known = set(re.findall(r"MODELGW_[A-Z_]+[A-Z]", source))
+    known |= {f"MODELGW_{name.upper()}_PORT" for name in SERVICE_PORTS}
+    for config_map in of_kind("ConfigMap"):
+        for key in config_map.obj["data"]:
+            assert key in known, f"{config_map.name}: {key} is read by no code"
+    for secret in of_kind("Secret"):
+        for key in secret.obj["stringData"]:
+            assert key in known or not key.startswith("MODELGW_"), key
+
+
+def test_redis_addresses_for_keda_match_the_redis_url() -> None:
+    data = named("Secret", "modelgw-redis").obj["stringData"]
+    settings = RedisSettings(url=data["MODELGW_REDIS_URL"])
+    assert settings.cluster
+    addresses = [a.strip() for a in data["REDIS_CLUSTER_ADDRESSES"].split(",")]
+    assert addresses == [f"{host}:{port}" for host, port in settings.nodes()]
+
+
+# -- workers and KEDA --------------------------------------------------------------
+
+
+def test_there_is_a_worker_for_the_rdkit_models_and_one_for_demo_sleep() -> None:
+    builtins = {m.name for m in BUILTIN_MODELS}
+    rdkit = {m for m in builtins if m.startswith("rdkit.")}
+    assert set(_models("worker-rdkit")) == rdkit
+    assert _models("worker-demo-sleep") == ["demo.sleep"]
+    for deployment in _worker_deployments():
+        assert set(_models(deployment)) <= builtins
+        args = _parser().parse_args(_worker_command(deployment)[1:])
+        assert not args.builtins, "--builtins registers through a local registry: mesh only"
+
+
+@pytest.mark.parametrize("deployment", ["worker-rdkit", "worker-demo-sleep"])
+def test_worker_termination_outlasts_its_drain_grace(deployment: str) -> None:
+    args = _parser().parse_args(_worker_command(deployment)[1:])
+    period = pod_spec(named("Deployment", deployment))["terminationGracePeriodSeconds"]
+    assert period > args.drain_grace + 5
+
+
+def _scaled_object_for(deployment: str) -> dict[str, object]:
+    (scaled,) = [
+        s for s in of_kind("ScaledObject") if s.obj["spec"]["scaleTargetRef"]["name"] == deployment
+    ]
+    return scaled.obj
+
+
+@pytest.mark.parametrize("deployment", ["worker-rdkit", "worker-demo-sleep"])
+def test_scaled_object_watches_the_code_s_queue_of_every_model(deployment: str) -> None:
+    spec = _scaled_object_for(deployment)["spec"]
+    triggers = spec["triggers"]  # type: ignore[index]
+    streams = [t["metadata"]["stream"] for t in triggers]
+    assert streams == [keys.queue(model) for model in _models(deployment)]
+    assert all(t["type"] == "redis-cluster-streams" for t in triggers)
+
+
+@pytest.mark.parametrize("deployment", ["worker-rdkit", "worker-demo-sleep"])
+def test_scaled_object_scales_on_stream_length_per_worker_slot(deployment: str) -> None:
+    scaled = _scaled_object_for(deployment)
+    concurrency = _parser().parse_args(_worker_command(deployment)[1:]).concurrency
+    (container,) = containers(named("Deployment", deployment))
+    env = environment(container)
+    for trigger in scaled["spec"]["triggers"]:  # type: ignore[index]
+        meta = trigger["metadata"]
+        # KEDA uses XPENDING whenever consumerGroup is set; XLEN only without it.
+        assert "consumerGroup" not in meta and "lagCount" not in meta
+        assert int(meta["streamLength"]) == concurrency
+        # addressesFromEnv is read from the target's first container.
+        assert meta["addressesFromEnv"] in env
+    spec = scaled["spec"]
+    assert spec["minReplicaCount"] in (0, 1)  # type: ignore[index]
+    assert spec["maxReplicaCount"] > spec["minReplicaCount"]  # type: ignore[index]
+    assert spec["cooldownPeriod"] > 0  # type: ignore[index]
+
+
+def test_known_queue_names() -> None:
+    """The names written in the ScaledObjects, spelled out for a reader of this test."""
+    assert keys.queue("rdkit.logp") == "{mg:cee8}:queue:rdkit.logp"
+    assert keys.queue("demo.sleep") == "{mg:d006}:queue:demo.sleep"
+    assert keys.GROUP == "workers"
+
+
+def test_scheduler_runs_alone_on_redis_only() -> None:
+    deployment = named("Deployment", "scheduler")
+    assert deployment.obj["spec"]["replicas"] == 1
+    (container,) = containers(deployment)
+    assert "MODELGW_DATABASE_URL" not in environment(container)
+    assert GatewayConfig.from_env(environment(container)).redis.cluster
+
+
+# -- edge -------------------------------------------------------------------------
+
+
+def test_edge_listens_where_the_config_says() -> None:
+    deployment = named("Deployment", "edge")
+    render, _ = containers(deployment)[:2]
+    edge = EdgeConfig.from_env(environment(render))
+    (envoy,) = containers(deployment, init=False)
+    assert [p["containerPort"] for p in envoy["ports"]] == [edge.port]
+    assert [p["port"] for p in named("Service", "edge").obj["spec"]["ports"]] == [edge.port]
+    assert option(envoy["command"], "-c") == str(edge.out_dir / "envoy.yaml")
+    # The preStop hook drains through Envoy's admin listener.
+    hook = envoy["lifecycle"]["preStop"]["exec"]["command"][-1]
+    assert f"http://127.0.0.1:{edge.admin_port}/drain_listeners" in hook
+    assert pod_spec(deployment)["terminationGracePeriodSeconds"] > prestop_sleep_seconds(envoy)

@@ -1,0 +1,46 @@
+"""k8s/Dockerfile carries what the manifests run. There is no container engine on
+the development machine, so the image itself is not built by the tests."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from tests.k8s._manifests import K8S, containers, of_kind, pod_spec
+
+ROOT = K8S.parent
+DOCKERFILE = (K8S / "Dockerfile").read_text(encoding="utf-8")
+
+
+def _copied() -> set[str]:
+    return {m.rstrip("/") for m in re.findall(r"^COPY (\S+)/ ", DOCKERFILE, re.MULTILINE)}
+
+
+def test_image_copies_every_package_and_what_the_edge_reads() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    setuptools = project["tool"]["setuptools"]
+    roots = {p.split(".")[0] for p in setuptools["packages"]} - set(setuptools["package-dir"])
+    roots |= {Path(d).parts[0] for d in setuptools["package-dir"].values()}
+    # The edge renders from envoy/envoy.template.yaml and protos/ beside gateway/.
+    assert roots | {"envoy", "protos"} <= _copied()
+    assert "pip install -e /app" in DOCKERFILE
+
+
+def test_image_user_is_the_pods_user() -> None:
+    user = re.search(r"^USER (\d+)$", DOCKERFILE, re.MULTILINE)
+    assert user is not None
+    for deployment in of_kind("Deployment"):
+        assert pod_spec(deployment)["securityContext"]["runAsUser"] == int(user.group(1))
+
+
+def test_image_puts_envoy_on_the_path() -> None:
+    assert "/usr/local/bin/envoy" in DOCKERFILE
+    (edge,) = [d for d in of_kind("Deployment") if d.name == "edge"]
+    assert containers(edge, init=False)[0]["command"][0] == "envoy"
+
+
+def test_home_in_the_image_matches_the_config_map() -> None:
+    (config,) = [m for m in of_kind("ConfigMap") if m.name == "modelgw-config"]
+    home = config.obj["data"]["MODELGW_HOME"]
+    assert f"ENV MODELGW_HOME={home}" in DOCKERFILE
