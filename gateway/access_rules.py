@@ -16,6 +16,7 @@ from modelgateway.v1 import model_pb2
 
 _REGISTRY = "/modelgateway.v1.RegistryService/"
 _EXECUTION = "/modelgateway.v1.ExecutionService/"
+_ADMIN = "/modelgateway.v1.AdminService/"
 
 
 def _grant_action(request: Any) -> Action:
@@ -64,6 +65,10 @@ RULES: dict[str, Rule] = {
     _REGISTRY + "GrantAccess": Rule(_grant_action, "name"),
     _REGISTRY + "RevokeAccess": Rule(_grant_action, "name"),
     _REGISTRY + "ListAccess": Rule(Action.MANAGE_READERS, "name"),
+    # Any signed-in caller may check a definition: the checks see children as
+    # that caller may (see gateway.registry.consensus).
+    _REGISTRY + "VerifyConsensusModel": Rule(None),
+    _REGISTRY + "ImportConsensusModel": Rule(Action.CREATE_MODEL),
     _EXECUTION + "SubmitJob": Rule(Action.RUN, "model"),
     # Job-scoped: a job names its model, so these are decided once the job is
     # read, by ExecutionService._visible_job (submitter, model owner or
@@ -72,6 +77,12 @@ RULES: dict[str, Rule] = {
     _EXECUTION + "WatchJob": Rule(None),
     _EXECUTION + "CancelJob": Rule(None),
     _EXECUTION + "ListJobs": Rule(None),
+    # Superusers only.
+    _ADMIN + "RefreshModelDatabase": Rule(Action.ADMIN),
+    _ADMIN + "ResetModelDatabase": Rule(Action.ADMIN),
+    _ADMIN + "QueryModelDatabase": Rule(Action.ADMIN),
+    _ADMIN + "GetJobStats": Rule(Action.ADMIN),
+    _ADMIN + "WatchJobStats": Rule(Action.ADMIN),
 }
 
 # Health checks and reflection answer without a token, so that load balancers,

@@ -77,9 +77,15 @@ def create_token(config: AuthConfig, user: str, *, superuser: bool, ttl_s: int) 
 
 
 def check_user_name(user: str) -> None:
-    if not user or len(user) > MAX_USER_LENGTH or user == "*" or user != user.strip():
+    if (
+        not user
+        or len(user) > MAX_USER_LENGTH
+        or user == "*"
+        or user != user.strip()
+        or not user.isprintable()
+    ):
         raise ValueError(
-            f"user name {user!r} must be 1 to {MAX_USER_LENGTH} characters, "
+            f"user name {user!r} must be 1 to {MAX_USER_LENGTH} printable characters, "
             "not '*', without surrounding spaces"
         )
 

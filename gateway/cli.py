@@ -31,6 +31,8 @@ def _run_until_signalled(service: str, work: Callable[[asyncio.Event], Awaitable
 
     import uvloop
 
+    from gateway.metrics import serving_metrics
+
     config = GatewayConfig.from_env()
     logs.configure(config.log_level, service)
 
@@ -41,7 +43,8 @@ def _run_until_signalled(service: str, work: Callable[[asyncio.Event], Awaitable
             loop.add_signal_handler(sig, stop.set)
         await work(stop)
 
-    uvloop.run(main())
+    with serving_metrics(config.host, config.metrics_ports[service]):
+        uvloop.run(main())
     return 0
 
 
@@ -54,11 +57,17 @@ def _worker(args: argparse.Namespace) -> int:
         from workers.builtin.catalog import BUILTIN_MODELS
 
         models += [m.name for m in BUILTIN_MODELS if m.name not in models]
-    if not models:
-        print("modelgw worker: give --models NAME[,NAME...] and/or --builtins", file=sys.stderr)
+    if not models and not args.consensus:
+        print(
+            "modelgw worker: give --models NAME[,NAME...], --builtins and/or --consensus",
+            file=sys.stderr,
+        )
         return 2
     settings = WorkerSettings(
-        models=tuple(models), concurrency=args.concurrency, drain_grace_s=args.drain_grace
+        models=tuple(models),
+        concurrency=args.concurrency,
+        drain_grace_s=args.drain_grace,
+        consensus=args.consensus,
     )
 
     async def work(stop: asyncio.Event) -> None:
@@ -81,17 +90,62 @@ async def _register_builtins(config: GatewayConfig) -> None:
 def _scheduler(args: argparse.Namespace) -> int:
     from scheduler.connection import connect
     from scheduler.duties import run_duties
+    from scheduler.monitor import run_gauges
+    from workers.worker import Worker, WorkerSettings
 
     config = GatewayConfig.from_env()
 
     async def work(stop: asyncio.Event) -> None:
+        # The scheduler also runs consensus jobs: fanning out to the children
+        # and combining their results (see workers/consensus_runner.py).
+        consensus = Worker(
+            config.redis,
+            config.queue,
+            WorkerSettings(models=(), concurrency=args.consensus_concurrency, consensus=True),
+        )
         client = connect(config.redis, max_connections=4)
         try:
-            await run_duties(client, config.queue, stop, args.interval)
+            await asyncio.gather(
+                run_duties(client, config.queue, stop, args.interval),
+                consensus.run(stop),
+                run_gauges(client, stop, live_ms=config.admin.worker_live_ms),
+            )
         finally:
             await client.aclose()
 
     return _run_until_signalled("scheduler", work)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    import os
+    import socket
+
+    from gateway.audit.shipper import Shipper
+    from gateway.audit.sink import LocalSink, S3Sink, Sink
+    from gateway.audit.streams import AuditStreams
+    from gateway.registry.database import migrate, open_pool
+    from scheduler.connection import connect
+
+    config = GatewayConfig.from_env()
+    audit = config.audit
+    sink: Sink = (
+        S3Sink(audit.bucket, audit.endpoint_url) if audit.bucket else LocalSink(audit.local_root)
+    )
+
+    async def work(stop: asyncio.Event) -> None:
+        client = connect(config.redis, max_connections=4)
+        pool = await open_pool(
+            config.database_url, min_size=1, max_size=2, timeout_s=config.database_timeout_s
+        )
+        try:
+            await migrate(pool)  # the outbox table must exist before the first read
+            streams = AuditStreams(client, f"{socket.gethostname()}-{os.getpid()}")
+            await Shipper(audit, streams, pool, sink).run(stop)
+        finally:
+            await pool.close()
+            await client.aclose()
+
+    return _run_until_signalled("audit", work)
 
 
 def _token_create(args: argparse.Namespace) -> int:
@@ -145,6 +199,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run the built-in models, registering them first (local mesh)",
     )
+    worker.add_argument(
+        "--consensus",
+        action="store_true",
+        help="also run consensus jobs, of every consensus model, found as they appear",
+    )
     worker.add_argument("--concurrency", type=int, default=16, help="jobs run at once")
     worker.add_argument(
         "--drain-grace", type=float, default=30.0, help="seconds running jobs get on SIGTERM"
@@ -153,7 +212,15 @@ def _parser() -> argparse.ArgumentParser:
 
     scheduler = commands.add_parser("scheduler", help="run the job protocol's background duties")
     scheduler.add_argument("--interval", type=float, default=30.0, help="seconds between rounds")
+    scheduler.add_argument(
+        "--consensus-concurrency", type=int, default=256, help="consensus jobs run at once"
+    )
     scheduler.set_defaults(run=_scheduler)
+
+    audit = commands.add_parser(
+        "audit", help="ship the audit log (job events, registry and admin changes) to S3"
+    )
+    audit.set_defaults(run=_audit)
 
     up = commands.add_parser("up", help="run the local mesh in the foreground (Ctrl-C stops it)")
     up.set_defaults(run=_up)

@@ -17,6 +17,19 @@ from scheduler.queue import QueueSettings
 
 SERVICE_PORTS = {"registry": 50051, "execution": 50052, "admin": 50053}
 
+# Every process's Prometheus port, MODELGW_<NAME>_METRICS_PORT; 0 disables it.
+METRICS_PORTS = {
+    "registry": 9461,
+    "execution": 9462,
+    "admin": 9463,
+    "scheduler": 9464,
+    "worker": 9465,
+    "audit": 9466,
+}
+
+# The model catalog in the repository (catalog/models.yaml), read by the admin RPCs.
+DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "catalog" / "models.yaml"
+
 
 class ConfigError(ValueError):
     """A MODELGW_* variable holds a value that cannot be used."""
@@ -75,6 +88,57 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class AdminConfig:
+    """The admin server's model catalog, SQL console limits and worker liveness."""
+
+    catalog_path: Path
+    query_timeout_s: float
+    query_max_rows: int
+    # A queue consumer seen more recently than this counts as a live worker.
+    worker_live_ms: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], lease_ms: int) -> AdminConfig:
+        return cls(
+            catalog_path=Path(env.get("MODELGW_CATALOG") or DEFAULT_CATALOG).absolute(),
+            query_timeout_s=_float(env, "MODELGW_QUERY_TIMEOUT", 5.0),
+            query_max_rows=_int(env, "MODELGW_QUERY_MAX_ROWS", 10_000, minimum=1),
+            worker_live_ms=max(lease_ms, 10_000),
+        )
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Where the audit shipper writes, and when it flushes."""
+
+    # S3 bucket; None writes the same layout under `local_root` instead.
+    bucket: str | None
+    prefix: str
+    endpoint_url: str | None
+    local_root: Path
+    spool_dir: Path
+    flush_bytes: int
+    flush_s: float
+    poll_s: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], home: Path) -> AuditConfig:
+        flush_s = _float(env, "MODELGW_AUDIT_FLUSH_SECONDS", 60.0)
+        if flush_s <= 0:
+            raise ConfigError(f"MODELGW_AUDIT_FLUSH_SECONDS={flush_s} must be positive")
+        return cls(
+            bucket=env.get("MODELGW_AUDIT_BUCKET") or None,
+            prefix=env.get("MODELGW_AUDIT_PREFIX", "audit").strip("/"),
+            endpoint_url=env.get("MODELGW_S3_ENDPOINT") or None,
+            local_root=home,
+            spool_dir=Path(env.get("MODELGW_AUDIT_SPOOL") or home / "audit-spool").absolute(),
+            flush_bytes=_int(env, "MODELGW_AUDIT_FLUSH_BYTES", 8 * 1024 * 1024, minimum=1),
+            flush_s=flush_s,
+            poll_s=min(flush_s / 4, 1.0),
+        )
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     """Settings of one gateway server process."""
 
@@ -96,6 +160,9 @@ class GatewayConfig:
     max_pending_requests: int
     shutdown_grace_s: float
     log_level: str
+    metrics_ports: Mapping[str, int]
+    admin: AdminConfig
+    audit: AuditConfig
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewayConfig:
@@ -127,6 +194,7 @@ class GatewayConfig:
                 job_ttl_s=_int(env, "MODELGW_JOB_TTL", 24 * 3600, minimum=60),
                 delivery_limit=_int(env, "MODELGW_DELIVERY_LIMIT", 3, minimum=1),
                 lease_ms=int(_float(env, "MODELGW_LEASE_SECONDS", 30.0) * 1000),
+                audit_inline_bytes=_int(env, "MODELGW_AUDIT_INLINE_BYTES", 65_536),
             ),
             max_records=_int(env, "MODELGW_MAX_RECORDS", 10_000, minimum=1),
             watch_heartbeat_s=_float(env, "MODELGW_WATCH_HEARTBEAT", 10.0),
@@ -139,6 +207,14 @@ class GatewayConfig:
             max_pending_requests=_int(env, "MODELGW_MAX_PENDING_REQUESTS", 200_000, minimum=1),
             shutdown_grace_s=_float(env, "MODELGW_SHUTDOWN_GRACE", 10.0),
             log_level=level,
+            metrics_ports={
+                name: _int(env, f"MODELGW_{name.upper()}_METRICS_PORT", default)
+                for name, default in METRICS_PORTS.items()
+            },
+            admin=AdminConfig.from_env(
+                env, int(_float(env, "MODELGW_LEASE_SECONDS", 30.0) * 1000)
+            ),
+            audit=AuditConfig.from_env(env, home),
         )
 
     def address(self, service: str) -> str:

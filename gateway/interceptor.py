@@ -23,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from authz.actions import Action
 from authz.enforcer import AccessPolicy, Decision
 from authz.principal import Principal
-from gateway import logs
+from gateway import logs, metrics
 from gateway.access_rules import UNAUTHENTICATED_PREFIXES, Rule
 from gateway.authn import TokenVerifier
 from gateway.errors import (
@@ -175,6 +175,10 @@ def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
     """The gRPC status and message an exception raised by a handler stands for."""
     if isinstance(exc, ApiError):
         return exc.code, exc.message
+    if isinstance(exc, asyncpg.exceptions.DataError):
+        # A value PostgreSQL cannot store (a NUL character, an out-of-range
+        # number) that validation let through: the caller's input, not a fault.
+        return grpc.StatusCode.INVALID_ARGUMENT, f"a value cannot be stored: {exc}"
     if isinstance(exc, asyncpg.exceptions.CannotConnectNowError):
         return grpc.StatusCode.UNAVAILABLE, "the database is starting up; retry shortly"
     if isinstance(exc, (OSError, TimeoutError, asyncpg.InterfaceError, RedisConnectionError)):
@@ -195,6 +199,8 @@ def _is_grpc_abort(exc: Exception) -> bool:
 
 
 def _log_call(method: str, code: grpc.StatusCode, started: float) -> None:
+    elapsed = time.perf_counter() - started
+    metrics.observe_call(method, code.name, elapsed)
     # Successful calls log at DEBUG: at thousands of calls a second, formatting
     # a line for each would cost more than the call.
     level = logging.DEBUG if code is grpc.StatusCode.OK else logging.INFO
@@ -203,11 +209,5 @@ def _log_call(method: str, code: grpc.StatusCode, started: float) -> None:
     log.log(
         level,
         "call",
-        extra={
-            "fields": {
-                "method": method,
-                "code": code.name,
-                "ms": round((time.perf_counter() - started) * 1000, 3),
-            }
-        },
+        extra={"fields": {"method": method, "code": code.name, "ms": round(elapsed * 1000, 3)}},
     )

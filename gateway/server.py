@@ -23,11 +23,13 @@ from grpc_reflection.v1alpha import reflection
 
 from authz.enforcer import AccessPolicy
 from gateway.access_rules import RULES
+from gateway.admin.service import AdminDeps, AdminService
 from gateway.authn import TokenVerifier
 from gateway.config import GatewayConfig
 from gateway.execution.catalog import ModelCatalog
 from gateway.execution.service import ExecutionLimits, ExecutionService
 from gateway.interceptor import GatewayInterceptor
+from gateway.metrics import serving_metrics
 from gateway.registry.database import migrate, open_pool
 from gateway.registry.service import RegistryService
 from modelgateway.v1 import (
@@ -92,10 +94,21 @@ async def _mount_execution(server: grpc.aio.Server, res: Resources) -> AsyncIter
 
 @asynccontextmanager
 async def _mount_admin(server: grpc.aio.Server, res: Resources) -> AsyncIterator[None]:
-    # The admin RPCs arrive with the admin milestone; the service already
-    # answers health and reflection.
-    admin_pb2_grpc.add_AdminServiceServicer_to_server(admin_pb2_grpc.AdminServiceServicer(), server)
-    yield
+    config = res.config
+    client = connect(config.redis, max_connections=32)
+    try:
+        deps = AdminDeps(
+            pool=res.pool,
+            access=res.access,
+            redis=client,
+            config=config.admin,
+            job_ttl_s=config.queue.job_ttl_s,
+            acquire_timeout_s=config.database_timeout_s,
+        )
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(deps), server)
+        yield
+    finally:
+        await client.aclose()
 
 
 SERVICES: dict[str, tuple[str, Mount]] = {
@@ -159,8 +172,9 @@ async def _run(
         options=server_options(config),
         maximum_concurrent_rpcs=config.max_concurrent_rpcs,
     )
-    async with mount(server, res):
-        await _serve_until_signalled(server, name, full_name, res.config, ready)
+    with serving_metrics(config.host, config.metrics_ports[name]):
+        async with mount(server, res):
+            await _serve_until_signalled(server, name, full_name, res.config, ready)
 
 
 async def _serve_until_signalled(

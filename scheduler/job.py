@@ -50,6 +50,11 @@ class JobRecord:
     error_message: str = ""
     result_json: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)
+    revision: int = 0
+    """Grows with every change a watcher should see (a transition, a child's progress)."""
+    parent_id: str = ""
+    children: tuple[dict[str, str], ...] = ()
+    """For a consensus job: {alias, model, version, job_id, status} per child."""
 
     @classmethod
     def from_hash(cls, values: dict[str, str]) -> JobRecord:
@@ -71,6 +76,9 @@ class JobRecord:
             error_message=values.get("error_message", ""),
             result_json=values.get("result"),
             spec=json.loads(values.get("spec", "{}")),
+            revision=int(values.get("rev", 0)),
+            parent_id=values.get("parent", ""),
+            children=tuple(json.loads(values.get("children", "[]"))),
         )
 
     def results(self) -> list[dict[str, Any]]:

@@ -29,6 +29,9 @@ ALL_JOBS = "mg:jobs"
 KNOWN_MODELS = "mg:models"
 """Set of model names that have ever had a queue (for the scheduler's duties)."""
 
+CONSENSUS_MODELS = "mg:consensus-models"
+"""Set of consensus model names that have had jobs (the consensus runner's queues)."""
+
 _SHARD_MASK = 0xFFFF
 
 
@@ -93,3 +96,26 @@ def shard_of_job(job_id: str) -> int | None:
     if parsed.version != 8 or str(parsed) != job_id:  # canonical form only
         return None
     return (parsed.int >> 46) & _SHARD_MASK
+
+
+# -- observation: audit, counters, finished index ----------------------------
+# The transition scripts derive these from the job key's hash tag (see
+# scheduler.scripts); the functions below must build the same names.
+
+AUDIT_GROUP = "audit"
+"""The consumer group the audit shipper reads every audit stream through."""
+
+
+def audit(model: str) -> str:
+    """The model's audit stream: one entry per job status transition."""
+    return f"{tag(shard_of_model(model))}:audit:{model}"
+
+
+def counts(model: str) -> str:
+    """Hash of the model's job counts: QUEUED and RUNNING now; terminal statuses ever."""
+    return f"{tag(shard_of_model(model))}:counts:{model}"
+
+
+def finished(model: str) -> str:
+    """Sorted set of finished jobs by end time; members 'id|STATUS|exec_s|wait_s'."""
+    return f"{tag(shard_of_model(model))}:finished:{model}"

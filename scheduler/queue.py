@@ -19,6 +19,7 @@ from redis.exceptions import ResponseError
 from scheduler import keys, scripts
 from scheduler.connection import Client
 from scheduler.job import JobRecord, JobStatus
+from scheduler.metrics import RunClock
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class QueueSettings:
     """Deliveries after which a job that never finished is dead-lettered."""
     lease_ms: int = 30_000
     """A running job whose worker has not renewed it for this long is delivered again."""
+    audit_inline_bytes: int = 65_536
+    """Inputs up to this size are copied into the audit log; larger ones by sha256 and size."""
 
 
 class SubmitOutcome(enum.Enum):
@@ -53,6 +56,7 @@ class Delivery:
     spec: dict[str, Any]
     records: list[dict[str, Any]]
     created: float
+    submitter: str
 
 
 def fingerprint(version: str, records: Sequence[Any]) -> str:
@@ -70,6 +74,8 @@ class JobQueue:
         self._finish = client.register_script(scripts.FINISH)
         self._cancel = client.register_script(scripts.CANCEL)
         self._release = client.register_script(scripts.RELEASE)
+        self._progress = client.register_script(scripts.PROGRESS)
+        self._clock = RunClock()
 
     # -- gateway side ---------------------------------------------------------
 
@@ -84,6 +90,7 @@ class JobQueue:
         records_json: str,
         spec: dict[str, Any],
         idempotency_key: str,
+        parent_id: str = "",
     ) -> Submission:
         job_id = keys.new_job_id(model)
         shard = keys.shard_of_model(model)
@@ -96,6 +103,8 @@ class JobQueue:
             "records": records_json,
             "spec": json.dumps(spec),
             "idem_key": idempotency_key,
+            "parent": parent_id,
+            **_audited_input(records_json, self.settings.audit_inline_bytes),
         }
         argv: list[Any] = [
             keys.EVENTS_CHANNEL,
@@ -113,10 +122,10 @@ class JobQueue:
         )
         submission = Submission(returned_id, SubmitOutcome(outcome))
         if submission.outcome is SubmitOutcome.CREATED:
-            await self._index(job_id, model, submitter)
+            await self._index(job_id, model, submitter, consensus=spec.get("kind") == "consensus")
         return submission
 
-    async def _index(self, job_id: str, model: str, submitter: str) -> None:
+    async def _index(self, job_id: str, model: str, submitter: str, *, consensus: bool) -> None:
         # Indexes in other slots, written after the atomic submission: a lost
         # index entry hides a job from ListJobs, it never loses the job.
         score = keys_time(job_id)
@@ -125,6 +134,8 @@ class JobQueue:
         pipe.expire(keys.user_jobs(submitter), self.settings.job_ttl_s)
         pipe.zadd(keys.ALL_JOBS, {job_id: score})
         pipe.sadd(keys.KNOWN_MODELS, model)
+        if consensus:
+            pipe.sadd(keys.CONSENSUS_MODELS, model)
         await pipe.execute()
 
     async def get(self, job_id: str) -> JobRecord | None:
@@ -175,10 +186,12 @@ class JobQueue:
         )
         if reply[0] != "run":
             return str(reply[1])
-        spec, records, created = reply[1], reply[2], reply[3]
+        self._clock.started(model, entry_id, float(reply[3]))
+        spec, records, created, submitter = reply[1], reply[2], reply[3], reply[4]
         return Delivery(
-            job_id, entry_id, model, json.loads(spec), json.loads(records), float(created)
-        )
+            job_id, entry_id, model, json.loads(spec), json.loads(records), float(created),
+            submitter,
+        )  # fmt: skip
 
     async def finish(
         self,
@@ -202,6 +215,7 @@ class JobQueue:
                 self.settings.job_ttl_s,
             ],
         )
+        self._clock.finished(delivery.model, delivery.entry_id, final)
         return final
 
     async def release(self, delivery: Delivery, worker: str) -> None:
@@ -218,10 +232,30 @@ class JobQueue:
                 keys.queue(model), keys.GROUP, worker, 0, list(entry_ids), justid=True
             )
 
+    async def record_children(self, delivery: Delivery, children: list[dict[str, str]]) -> None:
+        shard = keys.shard_of_model(delivery.model)
+        await self._progress(
+            keys=[keys.job(delivery.job_id, shard)],
+            args=[keys.EVENTS_CHANNEL, json.dumps(children)],
+        )
+
+    async def consensus_models(self) -> set[str]:
+        """Consensus models that have had jobs: the queues a consensus runner serves."""
+        members = await self.client.smembers(keys.CONSENSUS_MODELS)
+        return {str(m) for m in members}
+
     async def status_of(self, model: str, job_id: str) -> str | None:
         shard = keys.shard_of_model(model)
         status: str | None = await self.client.hget(keys.job(job_id, shard), "status")  # type: ignore[assignment]
         return status
+
+
+def _audited_input(records_json: str, inline_bytes: int) -> dict[str, Any]:
+    """Job fields telling the transition scripts to audit a large input by hash only."""
+    size = len(records_json.encode())
+    if size <= inline_bytes:
+        return {}
+    return {"input_sha256": hashlib.sha256(records_json.encode()).hexdigest(), "input_bytes": size}
 
 
 def keys_time(job_id: str) -> float:

@@ -4,6 +4,14 @@ owns the model's shard; every key a script touches shares that hash tag.
 Times come from the Redis server's clock (TIME), one clock for every gateway
 and worker. Status only moves forward: QUEUED -> RUNNING -> SUCCEEDED | FAILED
 | CANCELLED, and QUEUED -> CANCELLED | FAILED.
+
+Every transition is also *observed* by the same script (`observe` below): an
+audit entry is appended to the model's audit stream, the model's status
+counters move, and a finished job joins the model's finished index. Those keys
+(scheduler.keys.audit, counts, finished) are derived from the job key's hash
+tag, so they live in the same slot as the job and the one atomic script covers
+them on a single Redis and on Redis Cluster alike; a transition can therefore
+never happen without its audit record.
 """
 
 from __future__ import annotations
@@ -13,11 +21,48 @@ local function now()
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
+local ACTIVE = {QUEUED = true, RUNNING = true}
+local function observe(job, before, status, at)
+  local tag = string.match(job, '^{[^}]*}')
+  local f = redis.call('HMGET', job, 'id', 'model', 'version', 'submitter', 'created',
+    'started', 'attempt_started', 'records', 'input_sha256', 'input_bytes',
+    'error_reason', 'error_message', 'attempts', 'worker', 'parent')
+  local model = f[2]
+  local counts = tag .. ':counts:' .. model
+  if before and ACTIVE[before] then redis.call('HINCRBY', counts, before, -1) end
+  redis.call('HINCRBY', counts, status, 1)
+  local entry = {'job', f[1], 'model', model, 'version', f[3] or '', 'user', f[4] or '',
+    'status', status, 'time', string.format('%.6f', at), 'parent', f[15] or ''}
+  if status == 'QUEUED' then
+    if f[9] then
+      entry[#entry + 1] = 'input_sha256'; entry[#entry + 1] = f[9]
+      entry[#entry + 1] = 'input_bytes'; entry[#entry + 1] = f[10]
+    else
+      entry[#entry + 1] = 'input'; entry[#entry + 1] = f[8] or ''
+    end
+  elseif status == 'RUNNING' then
+    entry[#entry + 1] = 'attempts'; entry[#entry + 1] = f[13] or '0'
+  else
+    local exec, wait = '', ''
+    if f[7] then exec = string.format('%.6f', at - tonumber(f[7])) end
+    if f[6] then wait = string.format('%.6f', tonumber(f[6]) - tonumber(f[5])) end
+    for _, pair in ipairs({{'error_reason', f[11]}, {'error_message', f[12]},
+        {'attempts', f[13]}, {'worker', f[14]}, {'exec_seconds', exec}, {'wait_seconds', wait}}) do
+      entry[#entry + 1] = pair[1]; entry[#entry + 1] = pair[2] or ''
+    end
+    redis.call('ZADD', tag .. ':finished:' .. model, at,
+      f[1] .. '|' .. status .. '|' .. exec .. '|' .. wait)
+  end
+  redis.call('XADD', tag .. ':audit:' .. model, '*', unpack(entry))
+end
 local function enter(job, status, at)
+  local before = redis.call('HGET', job, 'status')
+  redis.call('HINCRBY', job, 'rev', 1)
   redis.call('HSET', job, 'status', status)
   local stamp = status .. '@' .. string.format('%.6f', at) .. ';'
   redis.call('HSET', job, 'transitions', (redis.call('HGET', job, 'transitions') or '') .. stamp)
   redis.call('PUBLISH', ARGV[1], redis.call('HGET', job, 'id') .. ' ' .. status)
+  observe(job, before, status, at)
 end
 local function done(stream, entry)
   if entry ~= '' then
@@ -84,8 +129,8 @@ if status == 'QUEUED' then
   enter(KEYS[1], 'RUNNING', at)
 end
 redis.call('HSET', KEYS[1], 'worker', ARGV[3], 'attempt_started', string.format('%.6f', at))
-local job = redis.call('HMGET', KEYS[1], 'spec', 'records', 'created')
-return {'run', job[1], job[2], job[3]}
+local job = redis.call('HMGET', KEYS[1], 'spec', 'records', 'created', 'submitter')
+return {'run', job[1], job[2], job[3], job[4]}
 """
 )
 
@@ -139,3 +184,16 @@ redis.call('XCLAIM', KEYS[2], 'workers', ARGV[3], 0, ARGV[2], 'IDLE', ARGV[4], '
 return status or 'EXPIRED'
 """
 )
+
+# KEYS: job
+# ARGV: events channel, children json
+# A consensus job's runner records its children's progress; watchers of the
+# parent see it as a new revision of the job.
+PROGRESS = _COMMON + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'EXPIRED' end
+redis.call('HSET', KEYS[1], 'children', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'rev', 1)
+redis.call('PUBLISH', ARGV[1], redis.call('HGET', KEYS[1], 'id') .. ' ' .. status)
+return status
+"""

@@ -16,6 +16,7 @@ import grpc
 import pytest
 import redis
 
+from gateway.config import METRICS_PORTS
 from gateway.mesh import LocalPostgres, LocalRedis, free_port
 from tests.harness import SERVICES, Mesh, start_server, wait_serving
 
@@ -97,11 +98,14 @@ def mesh(
         "MODELGW_WATCH_HEARTBEAT": "1",
         "MODELGW_LEASE_SECONDS": "3",
         **{f"MODELGW_{s.upper()}_PORT": str(p) for s, p in ports.items()},
+        # Every process's /metrics off, unless a test asks (the servers below do).
+        **{f"MODELGW_{s.upper()}_METRICS_PORT": "0" for s in METRICS_PORTS},
     }
     mesh = Mesh(
         env=env,
         addresses={s: f"127.0.0.1:{p}" for s, p in ports.items()},
         logs={s: home / f"{s}.log" for s in SERVICES},
+        metrics_ports={s: free_port() for s in SERVICES},
     )
     for service in SERVICES:
         start_server(mesh, service)
@@ -144,6 +148,22 @@ def builtin_worker(mesh: Mesh) -> Iterator[subprocess.Popen[bytes]]:
             pass
         assert time.monotonic() < deadline, "built-in models were not registered"
         time.sleep(0.2)
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def scheduler_process(mesh: Mesh) -> Iterator[subprocess.Popen[bytes]]:
+    """`modelgw scheduler`, which also runs consensus jobs."""
+    log = (mesh.logs["registry"].parent / "scheduler.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "scheduler", "--interval", "5"],
+        env=mesh.env, stdout=log, stderr=subprocess.STDOUT,
+    )
     yield process
     process.terminate()
     try:

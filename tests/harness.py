@@ -36,6 +36,9 @@ class Mesh:
     logs: dict[str, Path]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     channels: dict[str, grpc.Channel] = field(default_factory=dict)
+    # Metrics ports of the servers, passed to each alone (mesh.env turns them
+    # off, so that a second server started from it does not collide).
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def config(self) -> GatewayConfig:
@@ -60,10 +63,15 @@ def start_server(mesh: Mesh, service: str) -> None:
     log = mesh.logs[service].open("ab")
     mesh.processes[service] = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", service],
-        env=mesh.env,
+        env={**mesh.env, **_metrics_env(mesh, service)},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+
+
+def _metrics_env(mesh: Mesh, service: str) -> dict[str, str]:
+    port = mesh.metrics_ports.get(service)
+    return {} if port is None else {f"MODELGW_{service.upper()}_METRICS_PORT": str(port)}
 
 
 def wait_serving(mesh: Mesh, service: str, timeout_s: float = 30.0) -> None:
@@ -106,5 +114,5 @@ def any_object_version(version: str) -> model_pb2.ModelVersion:
     version_msg.input_schema.update(
         {"type": "object", "properties": {"smiles": {"type": "string"}}, "required": ["smiles"]}
     )
-    version_msg.output_schema.update({"type": "object"})
+    version_msg.output_schema.update({"type": "object", "properties": {"value": {"type": "number"}}})
     return version_msg

@@ -24,10 +24,12 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from scheduler import keys
-from scheduler.connection import Client, RedisSettings, connect
+from scheduler.connection import Client, RedisSettings, connect, connect_node
+from scheduler.events import JobEvents
 from scheduler.job import JobStatus
 from scheduler.queue import Delivery, JobQueue, QueueSettings
 from workers.backends import BackendError, Backends, RecordOutcome
+from workers.consensus_runner import ConsensusRunner
 
 log = logging.getLogger("modelgw.worker")
 
@@ -40,6 +42,9 @@ class WorkerSettings:
     drain_grace_s: float = 30.0
     block_ms: int = 1000
     cancel_poll_s: float = 1.0
+    consensus: bool = False
+    """Also run consensus jobs, of every consensus model, found as they appear."""
+    discovery_s: float = 2.0
 
 
 class Worker:
@@ -54,6 +59,9 @@ class Worker:
         self._running: dict[str, tuple[Delivery, asyncio.Task[None]]] = {}
         self._backends = Backends()
         self._stopping = asyncio.Event()
+        self._readers: dict[str, asyncio.Task[None]] = {}
+        self._events: JobEvents | None = None
+        self._consensus: ConsensusRunner | None = None
 
     @property
     def name(self) -> str:
@@ -62,9 +70,14 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Works until stop is set, then drains."""
         for model in self._settings.models:
-            await self._queue.ensure_group(model)
-        readers = [asyncio.create_task(self._read_forever(m)) for m in self._settings.models]
+            await self._serve(model)
         renewer = asyncio.create_task(self._renew_forever())
+        discovery: list[asyncio.Task[None]] = []
+        if self._settings.consensus:
+            self._events = JobEvents(lambda: connect_node(self._redis), self._queue.get)
+            await self._events.start()
+            self._consensus = ConsensusRunner(self._queue, self._events)
+            discovery.append(asyncio.create_task(self._discover_forever()))
         log.info(
             "working", extra={"fields": {"models": self._settings.models, "worker": self.name}}
         )
@@ -72,14 +85,32 @@ class Worker:
             await stop.wait()
         finally:
             self._stopping.set()
-            for task in readers:
+            for task in [*discovery, *self._readers.values()]:
                 task.cancel()
-            await asyncio.gather(*readers, return_exceptions=True)
+            await asyncio.gather(*discovery, *self._readers.values(), return_exceptions=True)
             await self._drain()
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
+            if self._events is not None:
+                await self._events.stop()
             await self._backends.aclose()
             await self._client.aclose()
+
+    async def _serve(self, model: str) -> None:
+        await self._queue.ensure_group(model)
+        self._readers[model] = asyncio.create_task(self._read_forever(model))
+
+    async def _discover_forever(self) -> None:
+        """Starts reading the queue of each consensus model as it appears."""
+        while True:
+            try:
+                for model in sorted(await self._queue.consensus_models()):
+                    if model not in self._readers:
+                        await self._serve(model)
+                        log.info("serving consensus model", extra={"fields": {"model": model}})
+            except (RedisError, OSError) as exc:
+                log.warning("consensus discovery failed", extra={"fields": {"error": str(exc)}})
+            await asyncio.sleep(self._settings.discovery_s)
 
     async def _drain(self) -> None:
         if self._running:
@@ -170,7 +201,7 @@ class Worker:
 
     async def _run(self, delivery: Delivery) -> None:
         spec = delivery.spec
-        runner = asyncio.create_task(self._backends.run(spec, delivery.records))
+        runner = asyncio.create_task(self._execute(delivery))
         try:
             outcomes = await self._supervise(delivery, runner, float(spec.get("timeout_s", 300)))
         except TimeoutError:
@@ -200,6 +231,19 @@ class Worker:
         await self._queue.finish(
             delivery, JobStatus.SUCCEEDED, results=[_result(o) for o in outcomes]
         )
+
+    async def _execute(self, delivery: Delivery) -> list[RecordOutcome]:
+        if delivery.spec.get("kind") != "consensus":
+            return await self._backends.run(delivery.spec, delivery.records)
+        if self._consensus is None:
+            raise BackendError(
+                "model_error", "this worker does not run consensus jobs (start it with --consensus)"
+            )
+        results = await self._consensus.run(delivery)
+        return [
+            RecordOutcome(error=r["error"]) if "error" in r else RecordOutcome(output=r["output"])
+            for r in results
+        ]
 
     async def _supervise(
         self, delivery: Delivery, runner: asyncio.Task[list[RecordOutcome]], timeout_s: float

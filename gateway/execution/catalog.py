@@ -1,9 +1,11 @@
 """Which version a submission runs and what its records must look like.
 
-Versions are immutable, so a resolved version and its compiled input-schema
+Versions are immutable, so a version's row and its compiled input-schema
 validator are cached for the life of the process. Which version a model
 resolves to (its default, else its latest) can change, so that answer is
-cached only for a short time (MODELGW_RESOLUTION_CACHE seconds).
+cached only for a short time (MODELGW_RESOLUTION_CACHE seconds). A consensus
+version is resolved with its children: each child's version is resolved now
+and recorded in the job, and every record must satisfy every child's schema.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from typing import Any
 import asyncpg
 import jsonschema
 
-from gateway.errors import InvalidArgument
+from gateway.errors import FailedPrecondition, InvalidArgument
 from gateway.registry import store
 from gateway.registry.resolution import no_versions, resolve_version
+from workers.consensus.definition import ConsensusDefinition
+from workers.consensus.verify import OutputFieldError, choose_output_field
 
 DEFAULT_TIMEOUT_S = 300.0
+MAX_CONSENSUS_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -27,18 +32,22 @@ class RunnableVersion:
     model: str
     version: str
     spec: dict[str, Any]
-    validator: jsonschema.protocols.Validator
+    output_schema: dict[str, Any]
+    checks: tuple[tuple[str, jsonschema.protocols.Validator], ...]
+    """(whose schema, its validator): the version's own, and for a consensus
+    version every child's too, since the children run on the same records."""
 
     def check(self, records: list[dict[str, Any]]) -> None:
         """Raises InvalidArgument naming the first bad record and field."""
-        for index, record in enumerate(records):
-            error = jsonschema.exceptions.best_match(self.validator.iter_errors(record))
-            if error is not None:
-                where = "/" + "/".join(str(p) for p in error.absolute_path)
-                raise InvalidArgument(
-                    f"records[{index}] does not match the input schema of {self.model} "
-                    f"{self.version}: at {where}: {error.message}"
-                )
+        for whose, validator in self.checks:
+            for index, record in enumerate(records):
+                error = jsonschema.exceptions.best_match(validator.iter_errors(record))
+                if error is not None:
+                    where = "/" + "/".join(str(p) for p in error.absolute_path)
+                    raise InvalidArgument(
+                        f"records[{index}] does not match the input schema of {whose}: "
+                        f"at {where}: {error.message}"
+                    )
 
 
 class ModelCatalog:
@@ -48,12 +57,42 @@ class ModelCatalog:
         self._pool = pool
         self._ttl = resolution_ttl_s
         self._acquire_timeout_s = acquire_timeout_s
-        self._versions: dict[tuple[str, str], RunnableVersion] = {}
+        self._rows: dict[tuple[str, str], store.VersionRow] = {}
+        self._validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
         self._resolved: dict[str, tuple[float, str]] = {}
 
-    async def runnable(self, model: str, requested: str) -> RunnableVersion:
+    async def runnable(self, model: str, requested: str, depth: int = 0) -> RunnableVersion:
+        row = await self._version_row(model, requested)
+        own = (f"{row.model} {row.version}", self._validator(row))
+        if row.backend_kind != "consensus":
+            return RunnableVersion(row.model, row.version, _spec(row), row.output_schema, (own,))
+        if depth >= MAX_CONSENSUS_DEPTH:
+            raise FailedPrecondition(
+                f"consensus model {model!r} nests deeper than {MAX_CONSENSUS_DEPTH} levels "
+                "(a cycle?): run VerifyConsensusModel on it"
+            )
+        definition = ConsensusDefinition.from_config(row.backend_config)
+        children: dict[str, Any] = {}
+        checks = [own]
+        for child in definition.children:
+            runnable = await self.runnable(child.model, child.version, depth + 1)
+            try:
+                output = choose_output_field(child, runnable.output_schema)
+            except OutputFieldError as exc:
+                raise FailedPrecondition(f"consensus model {model!r}: {exc}") from None
+            children[child.alias] = {
+                "model": runnable.model,
+                "version": runnable.version,
+                "output": output,
+                "spec": runnable.spec,
+            }
+            checks += [(f"child {child.alias} ({whose})", v) for whose, v in runnable.checks]
+        spec = {**_spec(row), "children": children}
+        return RunnableVersion(row.model, row.version, spec, row.output_schema, tuple(checks))
+
+    async def _version_row(self, model: str, requested: str) -> store.VersionRow:
         version = requested or self._fresh_resolution(model)
-        cached = self._versions.get((model, version)) if version else None
+        cached = self._rows.get((model, version)) if version else None
         if cached is not None:
             return cached
         async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
@@ -64,9 +103,18 @@ class ModelCatalog:
             version_row = await store.get_version(conn, model, resolution.version)
         if not requested:
             self._resolved[model] = (time.monotonic() + self._ttl, resolution.version)
-        runnable = _runnable(version_row)
-        self._versions[(model, runnable.version)] = runnable
-        return runnable
+        self._rows[(model, version_row.version)] = version_row
+        return version_row
+
+    def _validator(self, row: store.VersionRow) -> jsonschema.protocols.Validator:
+        key = (row.model, row.version)
+        validator = self._validators.get(key)
+        if validator is None:
+            cls = jsonschema.validators.validator_for(
+                row.input_schema, jsonschema.Draft202012Validator
+            )
+            validator = self._validators[key] = cls(row.input_schema)
+        return validator
 
     def _fresh_resolution(self, model: str) -> str:
         entry = self._resolved.get(model)
@@ -75,11 +123,7 @@ class ModelCatalog:
         return entry[1]
 
 
-def _runnable(row: store.VersionRow) -> RunnableVersion:
-    validator_class = jsonschema.validators.validator_for(
-        row.input_schema, jsonschema.Draft202012Validator
-    )
+def _spec(row: store.VersionRow) -> dict[str, Any]:
     config = dict(row.backend_config)
     timeout = float(config.pop("timeout_s", DEFAULT_TIMEOUT_S))
-    spec = {"kind": row.backend_kind, "config": config, "timeout_s": timeout}
-    return RunnableVersion(row.model, row.version, spec, validator_class(row.input_schema))
+    return {"kind": row.backend_kind, "config": config, "timeout_s": timeout}

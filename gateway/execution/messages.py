@@ -41,6 +41,15 @@ def job_message(record: JobRecord, *, with_results: bool) -> job_pb2.Job:
         queue_seconds=(record.started - record.created) if record.started else 0.0,
         run_seconds=record.run_seconds or 0.0,
     )
+    job.parent_id = record.parent_id
+    for child in record.children:
+        job.children.add(
+            alias=child["alias"],
+            model=child["model"],
+            version=child["version"],
+            job_id=child.get("job_id", ""),
+            status=STATUS.get(JobStatus(child["status"]), 0) if child.get("status") else 0,
+        )
     for transition in record.transitions:
         job.transitions.add(status=STATUS[transition.status], time=_stamp(transition.time))
     if record.error_reason:

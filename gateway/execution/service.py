@@ -140,7 +140,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
             # Read after registering: a change between the two arrives in the inbox.
             job = await self._visible_job(job_id)
             yield execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
-            seen = len(job.transitions)
+            seen = job.revision
             while not job.status.terminal:
                 try:
                     update = await asyncio.wait_for(watch.inbox.get(), self._limits.heartbeat_s)
@@ -150,8 +150,8 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
                 fresh = update if update is not None else await self._queue.get(job_id)
                 if fresh is None:
                     raise NotFound(f"job {job_id} expired while being watched")
-                if len(fresh.transitions) > seen:  # events may arrive out of order
-                    job, seen = fresh, len(fresh.transitions)
+                if fresh.revision > seen:  # events may arrive out of order
+                    job, seen = fresh, fresh.revision
                     yield execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
 
     async def CancelJob(

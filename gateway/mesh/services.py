@@ -43,6 +43,7 @@ SERVICES: tuple[Service, ...] = (
     Service("execution", "MODELGW_EXECUTION_PORT", 50052),
     Service("admin", "MODELGW_ADMIN_PORT", 50053),
     Service("scheduler", command=(sys.executable, "-m", "gateway.cli", "scheduler"), probe="none"),
+    Service("audit", command=(sys.executable, "-m", "gateway.cli", "audit"), probe="none"),
     Service(
         "worker",
         command=(

@@ -49,6 +49,15 @@ async def open_pool(
 
 async def migrate(pool: asyncpg.Pool) -> list[str]:
     """Applies the SQL migrations not yet applied, in order; returns their names."""
+    async with pool.acquire() as conn, conn.transaction():
+        applied = await migrate_in(conn)
+    if applied:
+        log.info("migrated", extra={"fields": {"applied": applied}})
+    return applied
+
+
+async def migrate_in(conn: asyncpg.Connection) -> list[str]:
+    """Applies the pending migrations in the caller's transaction; returns their names."""
     files = sorted(
         (
             f
@@ -57,20 +66,17 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
         ),
         key=lambda f: f.name,
     )
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK_KEY)
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
     applied: list[str] = []
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK_KEY)
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
-        for file in files:
-            if file.name in done:
-                continue
-            await conn.execute(file.read_text())
-            await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", file.name)
-            applied.append(file.name)
-    if applied:
-        log.info("migrated", extra={"fields": {"applied": applied}})
+    for file in files:
+        if file.name in done:
+            continue
+        await conn.execute(file.read_text())
+        await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", file.name)
+        applied.append(file.name)
     return applied

@@ -16,13 +16,15 @@ import grpc
 from authz.actions import Role
 from authz.enforcer import AccessPolicy
 from gateway import paging
+from gateway.audit import outbox
 from gateway.authn import check_user_name
-from gateway.errors import InvalidArgument, NotFound
+from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from gateway.interceptor import caller
-from gateway.registry import store, validation
+from gateway.registry import consensus, store, validation
 from gateway.registry.messages import model_message, plain, version_message
 from gateway.registry.resolution import no_versions, resolve_version
 from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
+from workers.consensus.definition import load_algorithm1
 
 _ROLES = {model_pb2.ACCESS_ROLE_READER: Role.READER, model_pb2.ACCESS_ROLE_OWNER: Role.OWNER}
 _VISIBILITIES = {model_pb2.VISIBILITY_PUBLIC: True, model_pb2.VISIBILITY_PRIVATE: False}
@@ -46,6 +48,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
         async with self._connection() as conn, conn.transaction():
+            await outbox.set_actor(conn, caller().user)  # the audit triggers record who
             yield conn
 
     async def _model(self, conn: asyncpg.Connection, name: str) -> model_pb2.Model:
@@ -109,7 +112,16 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def DeleteModel(
         self, request: registry_pb2.DeleteModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.DeleteModelResponse:
+        if request.force and not caller().superuser:
+            raise PermissionDenied("force is for superusers only")
         async with self._transaction() as conn:
+            await store.get_model(conn, request.name, lock=True)
+            dependents = await store.consensus_dependents(conn, request.name)
+            if dependents and not request.force:
+                raise FailedPrecondition(
+                    f"model {request.name!r} is used by consensus models {', '.join(dependents)}: "
+                    "change or delete them first (a superuser may pass force to delete anyway)"
+                )
             await store.delete_model(conn, request.name)
             await self._access.forget_model(conn, request.name)
         await self._access.refresh()
@@ -125,8 +137,17 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         input_schema = validation.json_schema(plain(spec.input_schema), "version.input_schema")
         output_schema = validation.json_schema(plain(spec.output_schema), "version.output_schema")
         notes = validation.text(spec.notes, "version.notes", validation.MAX_NOTES)
+        definition = consensus.parse_config(config) if kind == "consensus" else None
+        if definition is not None:
+            config = {**config, **definition.to_config()}
+            if not spec.HasField("output_schema"):
+                output_schema = consensus.output_schema(definition)
         async with self._transaction() as conn:
             await store.get_model(conn, request.model, lock=True)
+            if definition is not None:
+                consensus.refuse_unless_ok(
+                    await consensus.check(conn, self._access, caller(), request.model, definition)
+                )
             row = await store.insert_version(
                 conn,
                 request.model,
@@ -143,6 +164,8 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def GetModelVersion(
         self, request: registry_pb2.GetModelVersionRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.GetModelVersionResponse:
+        if request.version:
+            validation.version_string(request.version)
         async with self._connection() as conn:
             model = await store.get_model(conn, request.model)
             resolution = resolve_version(
@@ -172,6 +195,8 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def SetDefaultVersion(
         self, request: registry_pb2.SetDefaultVersionRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.SetDefaultVersionResponse:
+        if request.version:
+            validation.version_string(request.version)
         async with self._transaction() as conn:
             await store.get_model(conn, request.name, lock=True)
             if request.version:
@@ -239,6 +264,45 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
             else model_pb2.VISIBILITY_PRIVATE,
             grants=grants,
         )
+
+    async def VerifyConsensusModel(
+        self, request: registry_pb2.VerifyConsensusModelRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.VerifyConsensusModelResponse:
+        name = validation.model_name(request.name)
+        definition = consensus.definition_from_request(request, plain(request.definition))
+        sample = consensus.sample_values(plain(request.sample))
+        async with self._connection() as conn:
+            report = await consensus.check(conn, self._access, caller(), name, definition, sample)
+        return consensus.report_message(report)
+
+    async def ImportConsensusModel(
+        self, request: registry_pb2.ImportConsensusModelRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.ImportConsensusModelResponse:
+        try:
+            document = load_algorithm1(request.yaml)
+        except ValueError as exc:
+            raise InvalidArgument(f"yaml is not an Algorithm 1 consensus model: {exc}") from None
+        name = validation.model_name(document.name, "the YAML's top-level key")
+        version = validation.version_string(request.version or "1.0.0")
+        definition = document.definition
+        async with self._transaction() as conn:
+            consensus.refuse_unless_ok(
+                await consensus.check(conn, self._access, caller(), name, definition)
+            )
+            fields = {"description": document.description, "backend": "consensus"}
+            await store.insert_model(conn, name, fields)
+            row = await store.insert_version(
+                conn,
+                name,
+                version,
+                "consensus",
+                definition.to_config(),
+                dict(validation.ANY_OBJECT_SCHEMA),
+                consensus.output_schema(definition),
+                "Imported from an Algorithm 1 YAML document.",
+            )
+            model = await self._model(conn, name)
+        return registry_pb2.ImportConsensusModelResponse(model=model, version=version_message(row))
 
 
 def _descriptive_fields(

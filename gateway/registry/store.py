@@ -207,3 +207,15 @@ async def list_versions(
         limit,
     )
     return [_version(r) for r in records]
+
+
+async def consensus_dependents(conn: asyncpg.Connection, model: str) -> list[str]:
+    """Consensus models with a version whose children include model."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT model FROM model_versions"
+        " WHERE backend_kind = 'consensus' AND backend_config->'children' @> $1::jsonb"
+        " AND model <> $2 ORDER BY model",
+        [{"model": model}],
+        model,
+    )
+    return [str(r["model"]) for r in rows]

@@ -65,6 +65,8 @@ def version_string(version: str, field: str = "version") -> str:
 def text(value: str, field: str, limit: int) -> str:
     if len(value) > limit:
         raise InvalidArgument(f"{field} is {len(value)} characters long; the limit is {limit}")
+    if "\x00" in value:
+        raise InvalidArgument(f"{field} contains a NUL character (\\u0000); remove it")
     return value
 
 

@@ -84,6 +84,7 @@ async def test_a_lost_listen_connection_is_replaced(
     killed = await pool.fetchval(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
         " WHERE pid <> pg_backend_pid() AND query LIKE 'LISTEN%'"
+        " AND datname = current_database()"
     )
     assert killed == 2
     async with pool.acquire() as conn, conn.transaction():

@@ -13,10 +13,18 @@ from .conftest import Edge
 ST = shutil.which("st") or str(Path(sys.executable).parent / "st")
 # Every REST route of the registry and the jobs.
 OPERATIONS = "^/v1/(models|jobs)"
+# Except WatchJob: schemathesis reuses job ids from earlier responses, and the
+# stream of a job that never finishes (a model nobody serves) rightly never ends,
+# which no request timeout covers. tests/edge/test_jobs_rest.py covers the route.
+ENDLESS = ":watch$"
+# And the calls that take things away from the session's shared models (the
+# built-in models other tests run): deleting, revoking, hiding. Those routes'
+# errors are covered by tests/edge/test_rest.py.
+DESTRUCTIVE = ":(revokeAccess|setVisibility)$"
 
 
 def test_no_server_errors_and_responses_match_the_schema(edge: Edge, tmp_path: Path) -> None:
-    token = edge.mesh.token("root", superuser=True)
+    token = edge.mesh.token("schemathesis", superuser=True)
     result = subprocess.run(
         [
             ST, "run", f"{edge.url}/openapi.json",
@@ -28,6 +36,8 @@ def test_no_server_errors_and_responses_match_the_schema(edge: Edge, tmp_path: P
             "--seed", "5",
             "--workers", "2",
             "--include-path-regex", OPERATIONS,
+            "--exclude-path-regex", f"({ENDLESS})|({DESTRUCTIVE})",
+            "--exclude-method", "DELETE",
             "--request-timeout", "10",
             "--report-dir", str(tmp_path),
         ],

@@ -128,6 +128,25 @@ def _register(
         registry_pb2.SetVisibilityRequest(name=name, visibility=model_pb2.VISIBILITY_PUBLIC),
         metadata=su,
     )
+    wait_visible_to_execution(mesh, name)
+
+
+def wait_visible_to_execution(mesh: Mesh, name: str, timeout_s: float = 5.0) -> None:
+    """Grants reach other server processes by PostgreSQL NOTIFY, within milliseconds:
+    wait for the execution server to see the new public model before submitting."""
+    stub = execution_pb2_grpc.ExecutionServiceStub(mesh.channel("execution"))
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            stub.ListJobs(
+                execution_pb2.ListJobsRequest(model=name, page_size=1),
+                metadata=mesh.metadata("alice"),
+            )
+            return
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def start_worker(

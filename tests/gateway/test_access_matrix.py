@@ -106,11 +106,30 @@ MATRIX: dict[str, tuple[Call, tuple[Any, ...]]] = {
         ),
         (OK, PD, PD, NF, PD),
     ),
+    "VerifyConsensusModel": (
+        lambda s, f, md: s.VerifyConsensusModel(
+            R.VerifyConsensusModelRequest(name=unique_name(), yaml=_algorithm_1(f.name)), metadata=md
+        ),
+        (OK, OK, OK, OK, OK),  # a report for anyone; children are judged as the caller sees them
+    ),
+    "ImportConsensusModel": (
+        lambda s, f, md: s.ImportConsensusModel(
+            R.ImportConsensusModelRequest(yaml=_algorithm_1(f.name, unique_name())), metadata=md
+        ),
+        (OK, PD, PD, PD, PD),
+    ),
     "ListAccess": (
         lambda s, f, md: s.ListAccess(R.ListAccessRequest(name=f.name), metadata=md),
         (OK, OK, PD, NF, PD),
     ),
 }
+
+def _algorithm_1(child: str, name: str = "consensus-under-test") -> str:
+    return (
+        f'"{name}":\n  CHILDMODELS:\n    A: {{NAME: "{child}"}}\n    B: {{NAME: "{child}"}}\n'
+        '  FORMULA: "A + B"\n'
+    )
+
 
 CASES = [
     pytest.param(rpc, role, expected[i], id=f"{rpc}-{role}")

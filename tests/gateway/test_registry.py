@@ -418,3 +418,21 @@ def test_delete_removes_model_versions_and_grants(mesh: Mesh, model: Fixture) ->
             R.GetModelRequest(name=model.name), metadata=mesh.metadata(model.owner)
         ),
     )
+
+
+def test_values_the_database_cannot_store_are_invalid_arguments(mesh: Mesh, model: Fixture) -> None:
+    """Found by schemathesis: a NUL character used to reach PostgreSQL and fail as INTERNAL."""
+    stub = mesh.registry()
+    expect(INVALID, lambda: stub.SetDefaultVersion(R.SetDefaultVersionRequest(name=model.name, version="1\x00"), metadata=su(mesh)), "not a valid version")
+    expect(INVALID, lambda: stub.GetModelVersion(R.GetModelVersionRequest(model=model.name, version="1\x00"), metadata=su(mesh)), "not a valid version")
+    expect(
+        INVALID,
+        lambda: stub.UpdateModel(
+            R.UpdateModelRequest(model=model_pb2.Model(name=model.name, description="a\x00b"), update_mask=field_mask_pb2.FieldMask(paths=["description"])),
+            metadata=su(mesh),
+        ),
+        "NUL",
+    )
+    bad_schema = any_object_version("7.0.0")
+    bad_schema.input_schema.update({"description": "nul \x00 inside"})
+    expect(INVALID, lambda: stub.CreateModelVersion(R.CreateModelVersionRequest(model=model.name, version=bad_schema), metadata=su(mesh)), "cannot be stored")

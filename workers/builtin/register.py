@@ -12,6 +12,7 @@ import grpc
 
 from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
 from workers.builtin.catalog import BUILTIN_MODELS, BuiltinModel
+from workers.builtin.consensus_models import CONSENSUS_DOCUMENTS
 
 log = logging.getLogger("modelgw.builtins")
 
@@ -25,9 +26,35 @@ async def register_builtins(registry_address: str, token: str) -> list[str]:
         for model in BUILTIN_MODELS:
             if await _register(stub, model, metadata):
                 created.append(model.name)
+        for document in CONSENSUS_DOCUMENTS:
+            name = await _import_consensus(stub, document, metadata)
+            if name:
+                created.append(name)
     if created:
         log.info("registered built-in models", extra={"fields": {"models": created}})
     return created
+
+
+async def _import_consensus(
+    stub: registry_pb2_grpc.RegistryServiceStub,
+    document: str,
+    metadata: tuple[tuple[str, str], ...],
+) -> str:
+    try:
+        reply = await stub.ImportConsensusModel(
+            registry_pb2.ImportConsensusModelRequest(yaml=document), metadata=metadata
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+        return ""
+    await stub.SetVisibility(
+        registry_pb2.SetVisibilityRequest(
+            name=reply.model.name, visibility=model_pb2.VISIBILITY_PUBLIC
+        ),
+        metadata=metadata,
+    )
+    return str(reply.model.name)
 
 
 async def _register(

@@ -22,15 +22,63 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmodelgateway/v1/admin.proto\x12\x0fmodelgateway.v12\x0e\n\x0c\x41\x64minServiceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmodelgateway/v1/admin.proto\x12\x0fmodelgateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x01\n\rCatalogChange\x12-\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x1d.modelgateway.v1.ChangeAction\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12&\n\x06\x62\x65\x66ore\x18\x05 \x01(\x0b\x32\x16.google.protobuf.Value\x12%\n\x05\x61\x66ter\x18\x06 \x01(\x0b\x32\x16.google.protobuf.Value\"F\n\x1bRefreshModelDatabaseRequest\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\x12\x16\n\x0e\x64\x65lete_missing\x18\x02 \x01(\x08\"q\n\x1cRefreshModelDatabaseResponse\x12/\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1e.modelgateway.v1.CatalogChange\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\x12\x0f\n\x07\x63\x61talog\x18\x03 \x01(\t\"2\n\x19ResetModelDatabaseRequest\x12\x15\n\x07\x63onfirm\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"v\n\x1aResetModelDatabaseResponse\x12\x16\n\x0emodels_dropped\x18\x01 \x01(\x05\x12/\n\x07\x63hanges\x18\x02 \x03(\x0b\x32\x1e.modelgateway.v1.CatalogChange\x12\x0f\n\x07\x63\x61talog\x18\x03 \x01(\t\"@\n\x19QueryModelDatabaseRequest\x12\x11\n\x03sql\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x10\n\x08max_rows\x18\x02 \x01(\x05\"j\n\x1aQueryModelDatabaseResponse\x12\x0f\n\x07\x63olumns\x18\x01 \x03(\t\x12(\n\x04rows\x18\x02 \x03(\x0b\x32\x1a.google.protobuf.ListValue\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"^\n\rDurationStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\x12\x14\n\x0cmean_seconds\x18\x02 \x01(\x01\x12\x13\n\x0bp50_seconds\x18\x03 \x01(\x01\x12\x13\n\x0bp95_seconds\x18\x04 \x01(\x01\"\xbd\x02\n\rModelJobStats\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06queued\x18\x02 \x01(\x03\x12\x0f\n\x07running\x18\x03 \x01(\x03\x12\x11\n\tsucceeded\x18\x04 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x03\x12\x11\n\tcancelled\x18\x06 \x01(\x03\x12\x14\n\x0csuccess_rate\x18\x07 \x01(\x01\x12\x1d\n\x15throughput_per_second\x18\x08 \x01(\x01\x12\x31\n\texecution\x18\t \x01(\x0b\x32\x1e.modelgateway.v1.DurationStats\x12\x32\n\nqueue_wait\x18\n \x01(\x0b\x32\x1e.modelgateway.v1.DurationStats\x12\x14\n\x0clive_workers\x18\x0b \x01(\x05\x12\x14\n\x0c\x62usy_workers\x18\x0c \x01(\x05\"\xad\x01\n\x08JobStats\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ewindow_seconds\x18\x02 \x01(\x05\x12/\n\x07overall\x18\x03 \x01(\x0b\x32\x1e.modelgateway.v1.ModelJobStats\x12.\n\x06models\x18\x04 \x03(\x0b\x32\x1e.modelgateway.v1.ModelJobStats\";\n\x12GetJobStatsRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x16\n\x0ewindow_seconds\x18\x02 \x01(\x05\"?\n\x13GetJobStatsResponse\x12(\n\x05stats\x18\x01 \x01(\x0b\x32\x19.modelgateway.v1.JobStats\"W\n\x14WatchJobStatsRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x16\n\x0ewindow_seconds\x18\x02 \x01(\x05\x12\x18\n\x10interval_seconds\x18\x03 \x01(\x05\"A\n\x15WatchJobStatsResponse\x12(\n\x05stats\x18\x01 \x01(\x0b\x32\x19.modelgateway.v1.JobStats*\x97\x01\n\x0c\x43hangeAction\x12\x1d\n\x19\x43HANGE_ACTION_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43HANGE_ACTION_CREATE\x10\x01\x12\x18\n\x14\x43HANGE_ACTION_UPDATE\x10\x02\x12\x18\n\x14\x43HANGE_ACTION_DELETE\x10\x03\x12\x1a\n\x16\x43HANGE_ACTION_CONFLICT\x10\x04\x32\xd5\x05\n\x0c\x41\x64minService\x12\x9e\x01\n\x14RefreshModelDatabase\x12,.modelgateway.v1.RefreshModelDatabaseRequest\x1a-.modelgateway.v1.RefreshModelDatabaseResponse\")\x82\xd3\xe4\x93\x02#\"\x1e/v1/admin:refreshModelDatabase:\x01*\x12\x96\x01\n\x12ResetModelDatabase\x12*.modelgateway.v1.ResetModelDatabaseRequest\x1a+.modelgateway.v1.ResetModelDatabaseResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/admin:resetModelDatabase:\x01*\x12\x96\x01\n\x12QueryModelDatabase\x12*.modelgateway.v1.QueryModelDatabaseRequest\x1a+.modelgateway.v1.QueryModelDatabaseResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/admin:queryModelDatabase:\x01*\x12q\n\x0bGetJobStats\x12#.modelgateway.v1.GetJobStatsRequest\x1a$.modelgateway.v1.GetJobStatsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/admin/stats\x12\x7f\n\rWatchJobStats\x12%.modelgateway.v1.WatchJobStatsRequest\x1a&.modelgateway.v1.WatchJobStatsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/admin/stats:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'modelgateway.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ADMINSERVICE']._serialized_start=48
-  _globals['_ADMINSERVICE']._serialized_end=62
+  _globals['_RESETMODELDATABASEREQUEST'].fields_by_name['confirm']._loaded_options = None
+  _globals['_RESETMODELDATABASEREQUEST'].fields_by_name['confirm']._serialized_options = b'\342A\001\002'
+  _globals['_QUERYMODELDATABASEREQUEST'].fields_by_name['sql']._loaded_options = None
+  _globals['_QUERYMODELDATABASEREQUEST'].fields_by_name['sql']._serialized_options = b'\342A\001\002'
+  _globals['_ADMINSERVICE'].methods_by_name['RefreshModelDatabase']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['RefreshModelDatabase']._serialized_options = b'\202\323\344\223\002#\"\036/v1/admin:refreshModelDatabase:\001*'
+  _globals['_ADMINSERVICE'].methods_by_name['ResetModelDatabase']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ResetModelDatabase']._serialized_options = b'\202\323\344\223\002!\"\034/v1/admin:resetModelDatabase:\001*'
+  _globals['_ADMINSERVICE'].methods_by_name['QueryModelDatabase']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['QueryModelDatabase']._serialized_options = b'\202\323\344\223\002!\"\034/v1/admin:queryModelDatabase:\001*'
+  _globals['_ADMINSERVICE'].methods_by_name['GetJobStats']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['GetJobStats']._serialized_options = b'\202\323\344\223\002\021\022\017/v1/admin/stats'
+  _globals['_ADMINSERVICE'].methods_by_name['WatchJobStats']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['WatchJobStats']._serialized_options = b'\202\323\344\223\002\027\022\025/v1/admin/stats:watch'
+  _globals['_CHANGEACTION']._serialized_start=1772
+  _globals['_CHANGEACTION']._serialized_end=1923
+  _globals['_CATALOGCHANGE']._serialized_start=175
+  _globals['_CATALOGCHANGE']._serialized_end=362
+  _globals['_REFRESHMODELDATABASEREQUEST']._serialized_start=364
+  _globals['_REFRESHMODELDATABASEREQUEST']._serialized_end=434
+  _globals['_REFRESHMODELDATABASERESPONSE']._serialized_start=436
+  _globals['_REFRESHMODELDATABASERESPONSE']._serialized_end=549
+  _globals['_RESETMODELDATABASEREQUEST']._serialized_start=551
+  _globals['_RESETMODELDATABASEREQUEST']._serialized_end=601
+  _globals['_RESETMODELDATABASERESPONSE']._serialized_start=603
+  _globals['_RESETMODELDATABASERESPONSE']._serialized_end=721
+  _globals['_QUERYMODELDATABASEREQUEST']._serialized_start=723
+  _globals['_QUERYMODELDATABASEREQUEST']._serialized_end=787
+  _globals['_QUERYMODELDATABASERESPONSE']._serialized_start=789
+  _globals['_QUERYMODELDATABASERESPONSE']._serialized_end=895
+  _globals['_DURATIONSTATS']._serialized_start=897
+  _globals['_DURATIONSTATS']._serialized_end=991
+  _globals['_MODELJOBSTATS']._serialized_start=994
+  _globals['_MODELJOBSTATS']._serialized_end=1311
+  _globals['_JOBSTATS']._serialized_start=1314
+  _globals['_JOBSTATS']._serialized_end=1487
+  _globals['_GETJOBSTATSREQUEST']._serialized_start=1489
+  _globals['_GETJOBSTATSREQUEST']._serialized_end=1548
+  _globals['_GETJOBSTATSRESPONSE']._serialized_start=1550
+  _globals['_GETJOBSTATSRESPONSE']._serialized_end=1613
+  _globals['_WATCHJOBSTATSREQUEST']._serialized_start=1615
+  _globals['_WATCHJOBSTATSREQUEST']._serialized_end=1702
+  _globals['_WATCHJOBSTATSRESPONSE']._serialized_start=1704
+  _globals['_WATCHJOBSTATSRESPONSE']._serialized_end=1769
+  _globals['_ADMINSERVICE']._serialized_start=1926
+  _globals['_ADMINSERVICE']._serialized_end=2651
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from modelgateway.v1 import admin_pb2 as modelgateway_dot_v1_dot_admin__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,9 +26,9 @@ if _version_not_supported:
 
 
 class AdminServiceStub:
-    """Platform administration for superusers: model database management, audit
-    log and job monitoring. Its RPCs arrive with the admin milestone; the server
-    already runs, with health checking and reflection.
+    """Platform administration for superusers: model database management and job
+    monitoring. Every RPC is for superusers only; anyone else gets
+    PERMISSION_DENIED. Every change it makes is recorded in the audit log.
     """
 
     def __init__(self, channel):
@@ -36,17 +37,112 @@ class AdminServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.RefreshModelDatabase = channel.unary_unary(
+                '/modelgateway.v1.AdminService/RefreshModelDatabase',
+                request_serializer=modelgateway_dot_v1_dot_admin__pb2.RefreshModelDatabaseRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_admin__pb2.RefreshModelDatabaseResponse.FromString,
+                _registered_method=True)
+        self.ResetModelDatabase = channel.unary_unary(
+                '/modelgateway.v1.AdminService/ResetModelDatabase',
+                request_serializer=modelgateway_dot_v1_dot_admin__pb2.ResetModelDatabaseRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_admin__pb2.ResetModelDatabaseResponse.FromString,
+                _registered_method=True)
+        self.QueryModelDatabase = channel.unary_unary(
+                '/modelgateway.v1.AdminService/QueryModelDatabase',
+                request_serializer=modelgateway_dot_v1_dot_admin__pb2.QueryModelDatabaseRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_admin__pb2.QueryModelDatabaseResponse.FromString,
+                _registered_method=True)
+        self.GetJobStats = channel.unary_unary(
+                '/modelgateway.v1.AdminService/GetJobStats',
+                request_serializer=modelgateway_dot_v1_dot_admin__pb2.GetJobStatsRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_admin__pb2.GetJobStatsResponse.FromString,
+                _registered_method=True)
+        self.WatchJobStats = channel.unary_stream(
+                '/modelgateway.v1.AdminService/WatchJobStats',
+                request_serializer=modelgateway_dot_v1_dot_admin__pb2.WatchJobStatsRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_admin__pb2.WatchJobStatsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
-    """Platform administration for superusers: model database management, audit
-    log and job monitoring. Its RPCs arrive with the admin milestone; the server
-    already runs, with health checking and reflection.
+    """Platform administration for superusers: model database management and job
+    monitoring. Every RPC is for superusers only; anyone else gets
+    PERMISSION_DENIED. Every change it makes is recorded in the audit log.
     """
+
+    def RefreshModelDatabase(self, request, context):
+        """Syncs the registry from the model catalog, a declarative YAML file of
+        models, versions, owners, readers, visibility and consensus definitions
+        (MODELGW_CATALOG). Creates and updates; deletes what the catalog does not
+        list only with delete_missing. Returns exactly what changed, or with
+        dry_run what would change, without writing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetModelDatabase(self, request, context):
+        """Drops and re-creates the registry schema (models, versions, grants) and
+        re-seeds it from the catalog. Refuses unless confirm is "RESET". The
+        audit outbox survives the reset.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryModelDatabase(self, request, context):
+        """Runs one SQL statement in a READ ONLY transaction, with a statement
+        timeout and a row limit, and returns its columns and rows. A statement
+        that writes is refused by PostgreSQL itself (FAILED_PRECONDITION).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJobStats(self, request, context):
+        """Job statistics per model and overall: counts by status, execution time
+        and queue wait, success rate, throughput over a window, live workers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchJobStats(self, request, context):
+        """Streams a job statistics snapshot every interval_seconds until the caller
+        cancels: the real-time monitoring view.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'RefreshModelDatabase': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefreshModelDatabase,
+                    request_deserializer=modelgateway_dot_v1_dot_admin__pb2.RefreshModelDatabaseRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_admin__pb2.RefreshModelDatabaseResponse.SerializeToString,
+            ),
+            'ResetModelDatabase': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetModelDatabase,
+                    request_deserializer=modelgateway_dot_v1_dot_admin__pb2.ResetModelDatabaseRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_admin__pb2.ResetModelDatabaseResponse.SerializeToString,
+            ),
+            'QueryModelDatabase': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryModelDatabase,
+                    request_deserializer=modelgateway_dot_v1_dot_admin__pb2.QueryModelDatabaseRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_admin__pb2.QueryModelDatabaseResponse.SerializeToString,
+            ),
+            'GetJobStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJobStats,
+                    request_deserializer=modelgateway_dot_v1_dot_admin__pb2.GetJobStatsRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_admin__pb2.GetJobStatsResponse.SerializeToString,
+            ),
+            'WatchJobStats': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchJobStats,
+                    request_deserializer=modelgateway_dot_v1_dot_admin__pb2.WatchJobStatsRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_admin__pb2.WatchJobStatsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'modelgateway.v1.AdminService', rpc_method_handlers)
@@ -56,7 +152,142 @@ def add_AdminServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
-    """Platform administration for superusers: model database management, audit
-    log and job monitoring. Its RPCs arrive with the admin milestone; the server
-    already runs, with health checking and reflection.
+    """Platform administration for superusers: model database management and job
+    monitoring. Every RPC is for superusers only; anyone else gets
+    PERMISSION_DENIED. Every change it makes is recorded in the audit log.
     """
+
+    @staticmethod
+    def RefreshModelDatabase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelgateway.v1.AdminService/RefreshModelDatabase',
+            modelgateway_dot_v1_dot_admin__pb2.RefreshModelDatabaseRequest.SerializeToString,
+            modelgateway_dot_v1_dot_admin__pb2.RefreshModelDatabaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetModelDatabase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelgateway.v1.AdminService/ResetModelDatabase',
+            modelgateway_dot_v1_dot_admin__pb2.ResetModelDatabaseRequest.SerializeToString,
+            modelgateway_dot_v1_dot_admin__pb2.ResetModelDatabaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryModelDatabase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelgateway.v1.AdminService/QueryModelDatabase',
+            modelgateway_dot_v1_dot_admin__pb2.QueryModelDatabaseRequest.SerializeToString,
+            modelgateway_dot_v1_dot_admin__pb2.QueryModelDatabaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJobStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelgateway.v1.AdminService/GetJobStats',
+            modelgateway_dot_v1_dot_admin__pb2.GetJobStatsRequest.SerializeToString,
+            modelgateway_dot_v1_dot_admin__pb2.GetJobStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchJobStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/modelgateway.v1.AdminService/WatchJobStats',
+            modelgateway_dot_v1_dot_admin__pb2.WatchJobStatsRequest.SerializeToString,
+            modelgateway_dot_v1_dot_admin__pb2.WatchJobStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

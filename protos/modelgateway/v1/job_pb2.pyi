@@ -27,7 +27,7 @@ JOB_STATUS_FAILED: JobStatus
 JOB_STATUS_CANCELLED: JobStatus
 
 class Job(_message.Message):
-    __slots__ = ("id", "model", "version", "status", "submitter", "transitions", "record_count", "results", "error", "attempts", "idempotency_key", "create_time", "start_time", "end_time", "queue_seconds", "run_seconds")
+    __slots__ = ("id", "model", "version", "status", "submitter", "transitions", "record_count", "results", "error", "attempts", "idempotency_key", "create_time", "start_time", "end_time", "queue_seconds", "run_seconds", "children", "parent_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,8 @@ class Job(_message.Message):
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     QUEUE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     RUN_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CHILDREN_FIELD_NUMBER: _ClassVar[int]
+    PARENT_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     model: str
     version: str
@@ -60,7 +62,23 @@ class Job(_message.Message):
     end_time: _timestamp_pb2.Timestamp
     queue_seconds: float
     run_seconds: float
-    def __init__(self, id: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., submitter: _Optional[str] = ..., transitions: _Optional[_Iterable[_Union[JobTransition, _Mapping]]] = ..., record_count: _Optional[int] = ..., results: _Optional[_Iterable[_Union[RecordResult, _Mapping]]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., attempts: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., queue_seconds: _Optional[float] = ..., run_seconds: _Optional[float] = ...) -> None: ...
+    children: _containers.RepeatedCompositeFieldContainer[ChildJob]
+    parent_id: str
+    def __init__(self, id: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., submitter: _Optional[str] = ..., transitions: _Optional[_Iterable[_Union[JobTransition, _Mapping]]] = ..., record_count: _Optional[int] = ..., results: _Optional[_Iterable[_Union[RecordResult, _Mapping]]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., attempts: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., queue_seconds: _Optional[float] = ..., run_seconds: _Optional[float] = ..., children: _Optional[_Iterable[_Union[ChildJob, _Mapping]]] = ..., parent_id: _Optional[str] = ...) -> None: ...
+
+class ChildJob(_message.Message):
+    __slots__ = ("alias", "model", "version", "job_id", "status")
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    alias: str
+    model: str
+    version: str
+    job_id: str
+    status: JobStatus
+    def __init__(self, alias: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., job_id: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ...) -> None: ...
 
 class JobTransition(_message.Message):
     __slots__ = ("status", "time")

@@ -1,6 +1,7 @@
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
 from modelgateway.v1 import model_pb2 as _model_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -67,10 +68,12 @@ class UpdateModelResponse(_message.Message):
     def __init__(self, model: _Optional[_Union[_model_pb2.Model, _Mapping]] = ...) -> None: ...
 
 class DeleteModelRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "force")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    force: bool
+    def __init__(self, name: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class DeleteModelResponse(_message.Message):
     __slots__ = ()
@@ -197,3 +200,62 @@ class ListAccessResponse(_message.Message):
     visibility: _model_pb2.Visibility
     grants: _containers.RepeatedCompositeFieldContainer[_model_pb2.AccessGrant]
     def __init__(self, visibility: _Optional[_Union[_model_pb2.Visibility, str]] = ..., grants: _Optional[_Iterable[_Union[_model_pb2.AccessGrant, _Mapping]]] = ...) -> None: ...
+
+class VerifyConsensusModelRequest(_message.Message):
+    __slots__ = ("name", "definition", "yaml", "sample")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    YAML_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    definition: _struct_pb2.Struct
+    yaml: str
+    sample: _struct_pb2.Struct
+    def __init__(self, name: _Optional[str] = ..., definition: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., yaml: _Optional[str] = ..., sample: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class VerifyConsensusModelResponse(_message.Message):
+    __slots__ = ("ok", "problems", "child_versions", "sample_value", "has_sample_value")
+    class ChildVersionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    OK_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    CHILD_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_VALUE_FIELD_NUMBER: _ClassVar[int]
+    HAS_SAMPLE_VALUE_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    problems: _containers.RepeatedCompositeFieldContainer[ConsensusProblem]
+    child_versions: _containers.ScalarMap[str, str]
+    sample_value: float
+    has_sample_value: bool
+    def __init__(self, ok: _Optional[bool] = ..., problems: _Optional[_Iterable[_Union[ConsensusProblem, _Mapping]]] = ..., child_versions: _Optional[_Mapping[str, str]] = ..., sample_value: _Optional[float] = ..., has_sample_value: _Optional[bool] = ...) -> None: ...
+
+class ConsensusProblem(_message.Message):
+    __slots__ = ("kind", "message", "location")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    message: str
+    location: str
+    def __init__(self, kind: _Optional[str] = ..., message: _Optional[str] = ..., location: _Optional[str] = ...) -> None: ...
+
+class ImportConsensusModelRequest(_message.Message):
+    __slots__ = ("yaml", "version")
+    YAML_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    yaml: str
+    version: str
+    def __init__(self, yaml: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+
+class ImportConsensusModelResponse(_message.Message):
+    __slots__ = ("model", "version")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    model: _model_pb2.Model
+    version: _model_pb2.ModelVersion
+    def __init__(self, model: _Optional[_Union[_model_pb2.Model, _Mapping]] = ..., version: _Optional[_Union[_model_pb2.ModelVersion, _Mapping]] = ...) -> None: ...

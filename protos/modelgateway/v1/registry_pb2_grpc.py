@@ -105,6 +105,16 @@ class RegistryServiceStub:
                 request_serializer=modelgateway_dot_v1_dot_registry__pb2.ListAccessRequest.SerializeToString,
                 response_deserializer=modelgateway_dot_v1_dot_registry__pb2.ListAccessResponse.FromString,
                 _registered_method=True)
+        self.VerifyConsensusModel = channel.unary_unary(
+                '/modelgateway.v1.RegistryService/VerifyConsensusModel',
+                request_serializer=modelgateway_dot_v1_dot_registry__pb2.VerifyConsensusModelRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_registry__pb2.VerifyConsensusModelResponse.FromString,
+                _registered_method=True)
+        self.ImportConsensusModel = channel.unary_unary(
+                '/modelgateway.v1.RegistryService/ImportConsensusModel',
+                request_serializer=modelgateway_dot_v1_dot_registry__pb2.ImportConsensusModelRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_registry__pb2.ImportConsensusModelResponse.FromString,
+                _registered_method=True)
 
 
 class RegistryServiceServicer:
@@ -219,6 +229,29 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyConsensusModel(self, request, context):
+        """Checks a consensus model definition without storing anything: the formula
+        parses; every alias in the formula is a child and every child is used;
+        every child exists, the caller may read it and a pinned version exists;
+        each child's output schema has the numeric field the formula takes; there
+        is no cycle; and, with sample values, the formula evaluates. Returns every
+        problem found, each with its location. CreateModelVersion runs the same
+        checks for every consensus version and refuses one with problems.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportConsensusModel(self, request, context):
+        """Registers a consensus model from a YAML document in the shape of the
+        paper's Algorithm 1 (CONSENSUSMODEL: CHILDMODELS: ... FORMULA: ...): the
+        model and its first version, verified first. Superusers only, like
+        CreateModel; the new model is private.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -286,6 +319,16 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.ListAccess,
                     request_deserializer=modelgateway_dot_v1_dot_registry__pb2.ListAccessRequest.FromString,
                     response_serializer=modelgateway_dot_v1_dot_registry__pb2.ListAccessResponse.SerializeToString,
+            ),
+            'VerifyConsensusModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyConsensusModel,
+                    request_deserializer=modelgateway_dot_v1_dot_registry__pb2.VerifyConsensusModelRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_registry__pb2.VerifyConsensusModelResponse.SerializeToString,
+            ),
+            'ImportConsensusModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportConsensusModel,
+                    request_deserializer=modelgateway_dot_v1_dot_registry__pb2.ImportConsensusModelRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_registry__pb2.ImportConsensusModelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -645,6 +688,60 @@ class RegistryService:
             '/modelgateway.v1.RegistryService/ListAccess',
             modelgateway_dot_v1_dot_registry__pb2.ListAccessRequest.SerializeToString,
             modelgateway_dot_v1_dot_registry__pb2.ListAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyConsensusModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelgateway.v1.RegistryService/VerifyConsensusModel',
+            modelgateway_dot_v1_dot_registry__pb2.VerifyConsensusModelRequest.SerializeToString,
+            modelgateway_dot_v1_dot_registry__pb2.VerifyConsensusModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportConsensusModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelgateway.v1.RegistryService/ImportConsensusModel',
+            modelgateway_dot_v1_dot_registry__pb2.ImportConsensusModelRequest.SerializeToString,
+            modelgateway_dot_v1_dot_registry__pb2.ImportConsensusModelResponse.FromString,
             options,
             channel_credentials,
             insecure,

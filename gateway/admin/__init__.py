@@ -1,0 +1,1 @@
+"""AdminService: model database management and job monitoring, for superusers."""

@@ -1,0 +1,55 @@
+"""Prometheus metrics of the gateway processes, and the /metrics endpoint every
+process serves on its own port (MODELGW_<PROCESS>_METRICS_PORT; 0 disables it).
+
+The interceptor counts every call by method and status code and times it; the
+job metrics live in scheduler.metrics. Metric objects are registered once per
+process in prometheus_client's default registry, its usual pattern.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+log = logging.getLogger("modelgw.metrics")
+
+RPC_CALLS = Counter(
+    "modelgw_rpc_calls_total", "RPCs handled, by method and gRPC status code.", ["method", "code"]
+)
+RPC_SECONDS = Histogram(
+    "modelgw_rpc_duration_seconds",
+    "RPC latency, by method and gRPC status code (streams: until they end).",
+    ["method", "code"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60),
+)
+
+
+def observe_call(method: str, code: str, seconds: float) -> None:
+    RPC_CALLS.labels(method, code).inc()
+    RPC_SECONDS.labels(method, code).observe(seconds)
+
+
+@contextmanager
+def serving_metrics(host: str, port: int) -> Iterator[int]:
+    """Serves /metrics on host:port while the block runs; yields the port (0: disabled).
+
+    A port that cannot be bound fails the process at start, naming the port,
+    rather than leaving it running unobserved.
+    """
+    if port == 0:
+        yield 0
+        return
+    try:
+        server, thread = start_http_server(port, addr=host)
+    except OSError as exc:
+        raise OSError(f"cannot serve metrics on {host}:{port}: {exc}") from exc
+    log.info("metrics", extra={"fields": {"address": f"{host}:{port}"}})
+    try:
+        yield port
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,0 +1,158 @@
+"""Job statistics from Redis: what GetJobStats reports and the scheduler's gauges show.
+
+- queued and running: the model's counters (scheduler.keys.counts), which the
+  transition scripts move in the same atomic call as the status itself;
+- finished jobs, their execution time and queue wait, success rate and
+  throughput: the model's finished index (scheduler.keys.finished), scored by
+  end time, read over the window;
+- live and busy workers: the consumers of the model's queue group (XINFO
+  CONSUMERS) that read or renewed recently, and of those the ones holding
+  entries.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from redis.exceptions import ResponseError
+
+from scheduler import keys
+from scheduler.connection import Client
+
+
+@dataclass(frozen=True)
+class Durations:
+    count: int = 0
+    mean: float = 0.0
+    p50: float = 0.0
+    p95: float = 0.0
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Durations:
+        if not samples:
+            return cls()
+        ordered = sorted(samples)
+        mean = statistics.fmean(ordered)
+        return cls(len(ordered), mean, _quantile(ordered, 0.5), _quantile(ordered, 0.95))
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    """Nearest-rank quantile: a value that was observed."""
+    rank = max(1, -(-int(q * 1000) * len(ordered) // 1000))  # ceil(q * n)
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+@dataclass(frozen=True)
+class ModelStats:
+    model: str
+    queued: int
+    running: int
+    finished: dict[str, int]
+    execution_samples: tuple[float, ...] = field(repr=False)
+    wait_samples: tuple[float, ...] = field(repr=False)
+    window_s: float
+    live_workers: int = 0
+    busy_workers: int = 0
+
+    @property
+    def succeeded(self) -> int:
+        return self.finished.get("SUCCEEDED", 0)
+
+    @property
+    def failed(self) -> int:
+        return self.finished.get("FAILED", 0)
+
+    @property
+    def cancelled(self) -> int:
+        return self.finished.get("CANCELLED", 0)
+
+    @property
+    def success_rate(self) -> float:
+        decided = self.succeeded + self.failed
+        return self.succeeded / decided if decided else 0.0
+
+    @property
+    def throughput_per_s(self) -> float:
+        return sum(self.finished.values()) / self.window_s if self.window_s else 0.0
+
+    @property
+    def execution(self) -> Durations:
+        return Durations.of(self.execution_samples)
+
+    @property
+    def queue_wait(self) -> Durations:
+        return Durations.of(self.wait_samples)
+
+
+def combine(parts: Iterable[ModelStats], window_s: float) -> ModelStats:
+    """All models together: sums, and durations over every model's samples."""
+    parts = list(parts)
+    finished: dict[str, int] = {}
+    for part in parts:
+        for status, count in part.finished.items():
+            finished[status] = finished.get(status, 0) + count
+    return ModelStats(
+        model="",
+        queued=sum(p.queued for p in parts),
+        running=sum(p.running for p in parts),
+        finished=finished,
+        execution_samples=tuple(s for p in parts for s in p.execution_samples),
+        wait_samples=tuple(s for p in parts for s in p.wait_samples),
+        window_s=window_s,
+        live_workers=sum(p.live_workers for p in parts),
+        busy_workers=sum(p.busy_workers for p in parts),
+    )
+
+
+async def known_models(client: Client) -> list[str]:
+    """Every model that has had jobs, by name."""
+    return sorted(str(m) for m in await client.smembers(keys.KNOWN_MODELS))
+
+
+async def model_stats(
+    client: Client, model: str, *, window_s: float, live_ms: int, now: float | None = None
+) -> ModelStats:
+    """The model's statistics; finished jobs are those that ended within window_s."""
+    since = (time.time() if now is None else now) - window_s
+    counts: dict[str, str] = await client.hgetall(keys.counts(model))  # type: ignore[assignment]
+    members: list[str] = await client.zrangebyscore(keys.finished(model), since, "+inf")  # type: ignore[assignment]
+    finished: dict[str, int] = {}
+    execution: list[float] = []
+    wait: list[float] = []
+    for member in members:
+        _, status, exec_s, wait_s = member.split("|")
+        finished[status] = finished.get(status, 0) + 1
+        if exec_s:
+            execution.append(float(exec_s))
+        if wait_s:
+            wait.append(float(wait_s))
+    live, busy = await _workers(client, model, live_ms)
+    return ModelStats(
+        model=model,
+        queued=max(int(counts.get("QUEUED", 0)), 0),
+        running=max(int(counts.get("RUNNING", 0)), 0),
+        finished=finished,
+        execution_samples=tuple(execution),
+        wait_samples=tuple(wait),
+        window_s=window_s,
+        live_workers=live,
+        busy_workers=busy,
+    )
+
+
+async def _workers(client: Client, model: str, live_ms: int) -> tuple[int, int]:
+    """(live, busy) consumers of the model's queue group."""
+    try:
+        consumers = await client.xinfo_consumers(keys.queue(model), keys.GROUP)
+    except ResponseError:
+        return 0, 0  # no queue or no group yet
+    live = [c for c in consumers if int(c["idle"]) < live_ms]
+    return len(live), sum(1 for c in live if int(c["pending"]) > 0)
+
+
+async def trim_finished(client: Client, model: str, horizon: float) -> int:
+    """Drops finished-index entries that ended before horizon (epoch seconds)."""
+    return int(await client.zremrangebyscore(keys.finished(model), "-inf", f"({horizon}"))
