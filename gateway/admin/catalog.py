@@ -178,7 +178,35 @@ def builtin_entries() -> list[dict[str, Any]]:
             ],
         }
         for m in BUILTIN_MODELS
-    ]
+    ] + _consensus_entries()
+
+
+def _consensus_entries() -> list[dict[str, Any]]:
+    """The demo consensus models, exactly as ImportConsensusModel stores them."""
+    from gateway.registry.consensus import output_schema
+    from workers.builtin.consensus_models import CONSENSUS_DOCUMENTS
+    from workers.consensus.definition import load_algorithm1
+
+    entries = []
+    for document in map(load_algorithm1, CONSENSUS_DOCUMENTS):
+        entries.append(
+            {
+                "name": document.name,
+                "description": document.description,
+                "backend": "consensus",
+                "visibility": "public",
+                "versions": [
+                    {
+                        "version": "1.0.0",
+                        "notes": "Imported from an Algorithm 1 YAML document.",
+                        "backend": {"kind": "consensus", "config": document.definition.to_config()},
+                        "input_schema": dict(validation.ANY_OBJECT_SCHEMA),
+                        "output_schema": output_schema(document.definition),
+                    }
+                ],
+            }
+        )
+    return entries
 
 
 if __name__ == "__main__":
