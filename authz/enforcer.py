@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 
@@ -39,6 +40,8 @@ class AccessPolicy:
         self._cache: dict[_CacheKey, Decision] = {}
         self._reload_lock = asyncio.Lock()
         self._listener: PolicyListener | None = None
+        self._version = -1
+        self._checked_at = 0.0
 
     @classmethod
     async def open(cls, pool: asyncpg.Pool, *, listen: bool = True) -> AccessPolicy:
@@ -101,9 +104,31 @@ class AccessPolicy:
         # Serialised, so a reload that read older rows can never be installed last.
         async with self._reload_lock:
             async with self._pool.acquire() as conn:
-                grants = await store.load_grants(conn)
+                version, grants = await store.load_versioned_grants(conn)
             # Building the enforcer is CPU work proportional to the grants: off the loop.
             self.install(await asyncio.to_thread(PolicySnapshot, grants))
+            self._version = version
+
+    async def ensure_fresh(self, min_interval_s: float = 0.05) -> bool:
+        """Reloads if another process changed the policy since this one loaded it.
+
+        For a negative decision about to be answered: a grant made a moment ago
+        by another process may not have arrived by NOTIFY yet. One small query,
+        at most every min_interval_s, so denials cannot flood the database.
+        Returns True when it reloaded.
+        """
+        if self._pool is None:
+            return False
+        now = time.monotonic()
+        if now - self._checked_at < min_interval_s:
+            return False
+        self._checked_at = now
+        async with self._pool.acquire() as conn:
+            current = await store.policy_version(conn)
+        if current is None or current <= self._version:
+            return False
+        await self.refresh()
+        return True
 
     def install(self, snapshot: PolicySnapshot) -> None:
         """Replace the policy (what a reload does) and forget every cached decision."""

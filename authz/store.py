@@ -63,3 +63,17 @@ async def delete_grant(conn: asyncpg.Connection, grant: Grant) -> bool:
 async def delete_model_grants(conn: asyncpg.Connection, model: str) -> bool:
     """Remove every g-line of ``model``; False if it had none."""
     return bool(await conn.fetch(_DELETE_MODEL, model))
+
+
+async def policy_version(conn: asyncpg.Connection) -> int | None:
+    """The counter every change to casbin_rule moves (migration 0003), if present."""
+    value = await conn.fetchval("SELECT version FROM policy_version")
+    return None if value is None else int(value)
+
+
+async def load_versioned_grants(conn: asyncpg.Connection) -> tuple[int, list[Grant]]:
+    """Every g-line and the policy version they make up, read from one snapshot."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        version = await policy_version(conn)
+        grants = await load_grants(conn)
+    return (-1 if version is None else version), grants

@@ -122,9 +122,9 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             raise PermissionDenied(f"{method} has no authorization rule; refusing it")
         principal = await self._verifier.authenticate(metadata.get("authorization"))
         _principal.set(principal)
-        self._authorize(rule, request, principal)
+        await self._authorize(rule, request, principal)
 
-    def _authorize(self, rule: Rule, request: Any, principal: Principal) -> None:
+    async def _authorize(self, rule: Rule, request: Any, principal: Principal) -> None:
         action = rule.action_for(request)
         if action is None:
             return
@@ -132,6 +132,9 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if model == "":
             raise InvalidArgument(f"{rule.model_field} is required: the name of the model")
         decision = self._access.decide(principal, action, model)
+        if decision is not Decision.ALLOW and await self._access.ensure_fresh():
+            # A grant made a moment ago by another server may have just arrived.
+            decision = self._access.decide(principal, action, model)
         if decision is Decision.ALLOW:
             return
         if decision is Decision.HIDDEN and model is not None:

@@ -20,6 +20,7 @@ from google.rpc import status_pb2
 
 from authz.actions import Action
 from authz.enforcer import AccessPolicy, Decision
+from authz.principal import Principal
 from gateway import paging
 from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, model_not_found
 from gateway.execution import records as input_records
@@ -174,20 +175,20 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         limit = validation.page_size(request.page_size)
         before = paging.decode("jobs", request.page_token, 0.0) or None
         status = STATUS_OF_PROTO.get(request.status)
-        index, model = self._job_index(request.model)
+        index, model = await self._job_index(request.model)
         jobs, cursor = await self._scan(index, before, limit, model=model, status=status)
         return execution_pb2.ListJobsResponse(
             jobs=[job_message(j, with_results=False) for j in jobs],
             next_page_token=paging.encode("jobs", cursor) if cursor is not None else "",
         )
 
-    def _job_index(self, model: str) -> tuple[str, str]:
+    async def _job_index(self, model: str) -> tuple[str, str]:
         """The index to list from, and the model to filter on ('' for none)."""
         principal = caller()
         if not model:
             return (keys.ALL_JOBS if principal.superuser else keys.user_jobs(principal.user)), ""
         validation.model_name(model, "model")
-        if self._access.decide(principal, Action.MANAGE_JOBS, model) is Decision.ALLOW:
+        if await self._manages_jobs(principal, model):
             return keys.model_jobs(model), model
         if self._access.decide(principal, Action.READ, model) is Decision.HIDDEN:
             raise model_not_found(model)
@@ -216,6 +217,14 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
                     return found, score
         return found, before
 
+    async def _manages_jobs(self, principal: Principal, model: str) -> bool:
+        """Owner or superuser of model, re-checked once if the policy was stale."""
+        if self._access.decide(principal, Action.MANAGE_JOBS, model) is Decision.ALLOW:
+            return True
+        return await self._access.ensure_fresh() and (
+            self._access.decide(principal, Action.MANAGE_JOBS, model) is Decision.ALLOW
+        )
+
     async def _visible_job(self, job_id: str) -> JobRecord:
         job_id = job_id.strip().lower()  # UUIDs compare case-insensitively
         if not job_id:
@@ -225,8 +234,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         job = await self._queue.get(job_id)
         principal = caller()
         visible = job is not None and (
-            job.submitter == principal.user
-            or self._access.decide(principal, Action.MANAGE_JOBS, job.model) is Decision.ALLOW
+            job.submitter == principal.user or await self._manages_jobs(principal, job.model)
         )
         if not visible or job is None:
             raise NotFound(f"job {job_id} not found (it may have expired, or is not yours)")

@@ -95,3 +95,22 @@ async def test_a_lost_listen_connection_is_replaced(
 async def test_close_is_idempotent(writer: AccessPolicy) -> None:
     await writer.close()
     await writer.close()
+
+
+async def test_a_stale_policy_catches_up_on_a_denial_without_waiting_for_notify(
+    pool: asyncpg.Pool,
+) -> None:
+    writer = await AccessPolicy.open(pool, listen=False)
+    reader = await AccessPolicy.open(pool, listen=False)  # hears no NOTIFY at all
+    try:
+        alice = Principal("alice")
+        assert reader.decide(alice, Action.READ, "fresh-model") is Decision.HIDDEN
+        async with pool.acquire() as conn, conn.transaction():
+            await writer.grant(conn, "fresh-model", "alice", Role.READER)
+        assert reader.decide(alice, Action.READ, "fresh-model") is Decision.HIDDEN
+        assert await reader.ensure_fresh(min_interval_s=0)
+        assert reader.decide(alice, Action.READ, "fresh-model") is Decision.ALLOW
+        assert not await reader.ensure_fresh(min_interval_s=0), "nothing changed since"
+    finally:
+        await writer.close()
+        await reader.close()
