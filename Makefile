@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PROTO_FILES := $(wildcard protos/modelgateway/v1/*.proto)
 
-.PHONY: up system-packages test-packages test install proto proto-check lint typecheck clean
+.PHONY: up system-packages test-packages test install proto proto-check lint typecheck clean bench bench-smoke
 
 # A virtualenv with the project (editable) and its dev tools; rebuilt when
 # pyproject.toml changes.
@@ -63,6 +63,18 @@ test-packages:
 
 test: install system-packages test-packages
 	$(VENV)/bin/pytest -q
+
+# The load generator (loadtest/bench.py) against its own mesh on free ports: every
+# scenario at 1 to 100,000 clients, beside a bare grpc.aio echo server and Celery.
+# About 15-20 minutes; writes loadtest/results/bench.json and docs/benchmarks.md.
+BENCH_ARGS ?=
+bench: install system-packages
+	$(PY) -m loadtest.bench --markdown docs/benchmarks.md $(BENCH_ARGS)
+
+# The same generator with tiny durations and client counts: that it works, not the figures.
+bench-smoke: install system-packages
+	$(PY) -m loadtest.bench --levels 1,10 --duration 1 --drain 3 \
+	  --processes 0 --pause 0.1 --watch-finish 20 --json $${BENCH_JSON:-/tmp/modelgw-bench-smoke.json}
 
 clean:
 	rm -rf $(VENV) build *.egg-info

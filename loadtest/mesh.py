@@ -1,0 +1,265 @@
+"""The bench's own mesh: PostgreSQL, Redis, the registry and execution servers, the
+scheduler and Envoy (gateway.mesh.supervisor) on free ports in a scratch
+MODELGW_HOME, plus the workers, the echo ceiling and Celery the bench controls."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+import grpc
+
+from gateway.authn import create_token
+from gateway.config import METRICS_PORTS, GatewayConfig
+from gateway.mesh import LocalRedis, MeshError, free_port
+from gateway.mesh.services import SERVICES, tcp_open
+from gateway.mesh.supervisor import Mesh, MeshConfig
+from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
+from workers.builtin.catalog import DEMO_ECHO
+from workers.builtin.register import register_builtins
+
+# Echo copies no worker serves while the bench runs (submit) or until released (watch).
+SUBMIT_MODEL = "bench.submit"
+WATCH_MODEL = "bench.watch"
+_MESH_SERVICES = ("registry", "execution", "scheduler", "envoy")
+
+
+class _BenchMesh(Mesh):
+    def __init__(self, config: MeshConfig, extra_env: Mapping[str, str]) -> None:
+        super().__init__(config, [s for s in SERVICES if s.name in _MESH_SERVICES])
+        self.extra_env = dict(extra_env)
+
+    def child_env(self, database_url: str, redis_url: str) -> dict[str, str]:
+        return {**super().child_env(database_url, redis_url), **self.extra_env}
+
+
+class BenchMesh:
+    """Start with start(), stop with stop() (in a finally); stop is safe to call twice."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        self.home = home or Path(tempfile.mkdtemp(prefix="modelgw-bench-", dir="/tmp"))
+        self.home.chmod(0o755)  # PostgreSQL runs as `postgres` when we are root
+        self.ports = {
+            name: free_port()
+            for name in ("registry", "execution", "admin", "envoy", "envoy_admin", "echo")
+        }
+        config = MeshConfig(
+            home=self.home,
+            pg_port=free_port(),
+            redis_port=free_port(),
+            service_ports={
+                "MODELGW_REGISTRY_PORT": self.ports["registry"],
+                "MODELGW_EXECUTION_PORT": self.ports["execution"],
+                "MODELGW_ADMIN_PORT": self.ports["admin"],
+                "MODELGW_ENVOY_PORT": self.ports["envoy"],
+            },
+        )
+        extra = {
+            "MODELGW_ENVOY_ADMIN_PORT": str(self.ports["envoy_admin"]),
+            **{f"MODELGW_{name.upper()}_METRICS_PORT": "0" for name in METRICS_PORTS},
+        }
+        self.mesh = _BenchMesh(config, extra)
+        self.celery_redis = LocalRedis(self.home / "celery-redis", free_port())
+        self.env: dict[str, str] = {}
+        self.extra: dict[str, subprocess.Popen[bytes]] = {}
+
+    # -- lifecycle -----------------------------------------------------------------
+    def start(self) -> None:
+        self.mesh.start()
+        self.env = self.mesh.child_env(self.mesh.postgres.dsn, self.mesh.redis.url)
+        self._wait_envoy()
+        asyncio.run(self._register())
+        self.extra["worker"] = self._spawn("worker", self.worker_argv("demo.echo"))
+        self.extra["echo"] = self._spawn(
+            "echo", [sys.executable, "-m", "loadtest.echo_server", str(self.ports["echo"])]
+        )
+        self._wait(lambda: grpc_serving_raw(self.echo_address), "echo server")
+        self.celery_url = self.celery_redis.start()
+
+    def stop(self) -> None:
+        for name in list(self.extra):
+            _terminate(self.extra.pop(name))
+        try:
+            self.mesh.stop()
+        finally:
+            self.celery_redis.stop()
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    # -- what the scenarios need -----------------------------------------------------
+    @property
+    def execution_address(self) -> str:
+        return f"127.0.0.1:{self.ports['execution']}"
+
+    @property
+    def echo_address(self) -> str:
+        return f"127.0.0.1:{self.ports['echo']}"
+
+    @property
+    def envoy_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['envoy']}"
+
+    @property
+    def execution_pid(self) -> int:
+        return self.mesh.children["execution"].pid
+
+    def tokens(self, count: int, ttl_s: int = 4 * 3600) -> tuple[str, ...]:
+        auth = GatewayConfig.from_env(self.env).auth
+        return tuple(
+            create_token(auth, f"bench-{i:03d}", superuser=False, ttl_s=ttl_s) for i in range(count)
+        )
+
+    def worker_argv(self, models: str, concurrency: int = 32) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "worker",
+            "--models",
+            models,
+            "--concurrency",
+            str(concurrency),
+            "--drain-grace",
+            "2",
+        ]
+
+    def start_worker(
+        self, name: str, models: str, concurrency: int = 32
+    ) -> subprocess.Popen[bytes]:
+        self.extra[name] = self._spawn(name, self.worker_argv(models, concurrency))
+        return self.extra[name]
+
+    def stop_process(self, name: str) -> None:
+        if name in self.extra:
+            _terminate(self.extra.pop(name))
+
+    def start_celery_worker(self) -> None:
+        from loadtest.celery_bench import start_worker
+
+        self.extra["celery"] = start_worker(self.celery_url, self.home / "logs" / "celery.log")
+
+    def redis_memory(self) -> str:
+        out = subprocess.run(
+            ["redis-cli", "-p", str(self.mesh.config.redis_port), "info", "memory"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        return next(
+            (
+                line.split(":")[1].strip()
+                for line in out.splitlines()
+                if line.startswith("used_memory_human")
+            ),
+            "?",
+        )
+
+    # -- helpers ---------------------------------------------------------------------
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        log = self.home / "logs" / f"{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            # No preexec_fn: this process already runs gRPC threads, and code run
+            # between fork and exec can deadlock on their locks.
+            return subprocess.Popen(argv, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+
+    def _wait(self, ready: object, what: str, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not ready():  # type: ignore[operator]
+            if time.monotonic() > deadline:
+                raise MeshError(
+                    f"{what} not ready within {timeout_s:.0f}s (logs in {self.home}/logs)"
+                )
+            time.sleep(0.2)
+
+    def _wait_envoy(self) -> None:
+        def ready() -> bool:
+            try:
+                url = f"http://127.0.0.1:{self.ports['envoy_admin']}/ready"
+                with urllib.request.urlopen(url, timeout=1) as reply:
+                    return bool(reply.status == 200)
+            except OSError:
+                return False
+
+        self._wait(ready, "envoy")
+
+    async def _register(self) -> None:
+        """The built-in models (as `modelgw worker --builtins` would) and the echo copies."""
+        auth = GatewayConfig.from_env(self.env).auth
+        token = create_token(auth, "bench-admin", superuser=True, ttl_s=600)
+        registry = f"127.0.0.1:{self.ports['registry']}"
+        await register_builtins(registry, token)
+        md = (("authorization", f"Bearer {token}"),)
+        async with grpc.aio.insecure_channel(registry) as channel:
+            stub = registry_pb2_grpc.RegistryServiceStub(channel)
+            for name in (SUBMIT_MODEL, WATCH_MODEL):
+                await _register_echo_copy(stub, name, md)
+
+
+async def _register_echo_copy(
+    stub: registry_pb2_grpc.RegistryServiceStub, name: str, md: tuple[tuple[str, str], ...]
+) -> None:
+    model = model_pb2.Model(
+        name=name,
+        display_name=f"{DEMO_ECHO.display_name} ({name})",
+        description=DEMO_ECHO.description,
+    )
+    try:
+        await stub.CreateModel(registry_pb2.CreateModelRequest(model=model), metadata=md)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+        return
+    version = model_pb2.ModelVersion(version=DEMO_ECHO.version)
+    version.backend.kind = DEMO_ECHO.backend["kind"]
+    version.backend.config.update({**DEMO_ECHO.backend["config"], "timeout_s": DEMO_ECHO.timeout_s})
+    version.input_schema.update(DEMO_ECHO.input_schema)
+    version.output_schema.update(DEMO_ECHO.output_schema)
+    await stub.CreateModelVersion(
+        registry_pb2.CreateModelVersionRequest(model=name, version=version), metadata=md
+    )
+    await stub.SetVisibility(
+        registry_pb2.SetVisibilityRequest(name=name, visibility=model_pb2.VISIBILITY_PUBLIC),
+        metadata=md,
+    )
+
+
+def grpc_serving_raw(address: str) -> bool:
+    """Whether a gRPC server without the health service accepts a connection."""
+    host, port = address.rsplit(":", 1)
+    if not tcp_open(host, int(port)):
+        return False
+    with grpc.insecure_channel(address) as channel:
+        try:
+            grpc.channel_ready_future(channel).result(timeout=1)
+            return True
+        except grpc.FutureTimeoutError:
+            return False
+
+
+def rss_bytes(pid: int) -> tuple[int, int]:
+    """(current RSS, peak RSS) of a process, from /proc."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) * 1024
+    return fields.get("VmRSS", 0), fields.get("VmHWM", 0)
+
+
+def _terminate(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,225 @@
+"""The bench's results as JSON and as the Markdown tables of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+TITLES = {
+    "submit": "Job submission over gRPC (SubmitJob, bench.submit: accepted, not run)",
+    "get": "Job result retrieval over gRPC (GetJob of finished demo.echo jobs)",
+    "e2e": "End to end over gRPC (SubmitJob, then GetJob every 20 ms until SUCCEEDED; demo.echo)",
+    "rest_submit": "Job submission over REST through Envoy (POST /v1/jobs, HTTP/1.1)",
+    "echo": "Ceiling: bare grpc.aio echo server (same server options, no interceptor)",
+    "celery_submit": "Celery 5: submit (apply_async, no worker consuming)",
+    "celery_e2e": (
+        "Celery 5: end to end (apply_async, then poll the result every 20 ms; one solo worker)"
+    ),
+}
+CELERY_PEER = {"submit": "celery_submit", "rest_submit": "celery_submit", "e2e": "celery_e2e"}
+
+
+def _n(value: Any, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _ratio(a: Any, b: Any) -> str:
+    if not a or not b or (isinstance(b, float) and math.isnan(b)):
+        return "-"
+    return f"{a / b:.2f}"
+
+
+def _latency(row: dict[str, Any], key: str) -> str:
+    mark = "≥ " if row.get("latency_lower_bound") else ""
+    return mark + _n(row.get(key))
+
+
+def scenario_table(results: dict[str, Any], scenario: str) -> list[str]:
+    rows = results["runs"].get(scenario, {})
+    if not rows:
+        return []
+    peer = CELERY_PEER.get(scenario)
+    lines = [
+        f"### {TITLES[scenario]}",
+        "",
+        "| clients | requests/s | failures/s | success | cut | p50 ms | p95 ms | p99 ms "
+        "| ÷ echo | ÷ Celery | load avg before |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for clients, row in rows.items():
+        if "skipped" in row or "error" in row:
+            why = (
+                f"not run: {row['skipped']}"
+                if "skipped" in row
+                else f"**run failed**: {row['error']}"
+            )
+            lines.append(f"| {int(clients):,} | {why} | | | | | | | | | |")
+            continue
+        echo = results["runs"].get("echo", {}).get(clients, {}).get("requests_per_s")
+        celery = (
+            results["runs"].get(peer, {}).get(clients, {}).get("requests_per_s") if peer else None
+        )
+        failures = ", ".join(f"{k} {v}" for k, v in row["failure_codes"].items())
+        lines.append(
+            f"| {int(clients):,} | {_n(row['requests_per_s'])} | {_n(row['failures_per_s'], 1)} "
+            f"| {row['success_rate'] * 100:.2f}%{' (' + failures + ')' if failures else ''} "
+            f"| {row['cut']} "
+            f"| {_latency(row, 'p50_ms')} | {_latency(row, 'p95_ms')} | {_latency(row, 'p99_ms')} "
+            f"| {'1.00' if scenario == 'echo' else _ratio(row['requests_per_s'], echo)} "
+            f"| {_ratio(row['requests_per_s'], celery)} "
+            f"| {' '.join(f'{x:.2f}' for x in row['load_before'])} |"
+        )
+    return [*lines, ""]
+
+
+def watch_table(results: dict[str, Any]) -> list[str]:
+    rows = results["runs"].get("watch", {})
+    if not rows:
+        return []
+    lines = [
+        "### WatchJob: N streams held, then their jobs completed",
+        "",
+        "| streams | jobs | held | failed | cut | time to hold all s "
+        "| release → last terminal event s "
+        "| delivery delay p50 / p95 / p99 / max ms | gateway RSS held MB | gateway peak RSS MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for clients, r in rows.items():
+        if "error" in r:
+            lines.append(f"| {int(clients):,} | **run failed**: {r['error']} | | | | | | | | |")
+            continue
+        lines.append(
+            f"| {int(clients):,} | {r['jobs']:,} | {r['held']:,} | {r['failed']} | {r['cut']} "
+            f"| {_n(r['hold_all_s'], 1)} | {_n(r['release_to_all_s'], 2)} "
+            f"| {_n(r['delay_p50_ms'])} / {_n(r['delay_p95_ms'])} "
+            f"/ {_n(r['delay_p99_ms'])} / {_n(r['delay_max_ms'])} "
+            f"| {_n(r['gateway_rss_held_mb'])} | {_n(r['gateway_peak_rss_mb'])} |"
+        )
+    return [*lines, ""]
+
+
+def _row(results: dict[str, Any], scenario: str, clients: int) -> dict[str, Any]:
+    row: dict[str, Any] = results["runs"].get(scenario, {}).get(str(clients), {})
+    return {} if "error" in row or "skipped" in row else row
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
+    """Each target of issue 7: (target, met or None when not measured, the measured value)."""
+    out: list[tuple[str, bool | None, str]] = []
+    s1k, e1k = _row(results, "submit", 1000), _row(results, "echo", 1000)
+    if s1k and e1k:
+        share = s1k["requests_per_s"] / e1k["requests_per_s"] if e1k["requests_per_s"] else 0
+        out.append(
+            (
+                "Submit, 1,000 clients: ≥ 2,500 jobs/s, p99 ≤ 250 ms, ≥ 60% of echo, 0 failures",
+                s1k["requests_per_s"] >= 2500
+                and s1k["p99_ms"] <= 250
+                and share >= 0.6
+                and not s1k["failed"],
+                f"{s1k['requests_per_s']:,.0f} jobs/s, p99 {s1k['p99_ms']:,.0f} ms, "
+                f"{share:.0%} of echo "
+                f"({e1k['requests_per_s']:,.0f}/s), {s1k['failed']} failed",
+            )
+        )
+    for n, p99 in ((10_000, 5000.0), (100_000, None)):
+        r = _row(results, "submit", n)
+        if r:
+            ok = not r["failed"] and not r["cut"] and (p99 is None or r["p99_ms"] <= p99)
+            goal = f"0 failures, p99 ≤ {p99 / 1000:.0f} s" if p99 else "0 failures"
+            out.append(
+                (
+                    f"Submit, {n:,} clients: {goal}",
+                    ok,
+                    f"{r['failed']} failed, {r['cut']} cut, p99 {_latency(r, 'p99_ms')} ms, "
+                    f"{r['requests_per_s']:,.0f} jobs/s",
+                )
+            )
+    g = _row(results, "get", 1000)
+    if g:
+        out.append(
+            (
+                "Get result, 1,000 clients: ≥ 4,000 req/s, p99 ≤ 100 ms",
+                g["requests_per_s"] >= 4000 and g["p99_ms"] <= 100 and not g["failed"],
+                f"{g['requests_per_s']:,.0f} req/s, p99 {g['p99_ms']:,.0f} ms, "
+                f"{g['failed']} failed",
+            )
+        )
+    best_e2e = max(
+        (r.get("requests_per_s", 0) for r in results["runs"].get("e2e", {}).values()), default=0
+    )
+    best_cel = max(
+        (r.get("requests_per_s", 0) for r in results["runs"].get("celery_e2e", {}).values()),
+        default=0,
+    )
+    if best_e2e and best_cel:
+        out.append(
+            (
+                "End to end: ≥ 3x Celery (best level of each)",
+                best_e2e >= 3 * best_cel,
+                f"{best_e2e:,.0f} vs Celery {best_cel:,.0f} jobs/s: {best_e2e / best_cel:.2f}x",
+            )
+        )
+    w = _row(results, "watch", 100_000)
+    if w:
+        ok = (
+            not w["failed"]
+            and not w["cut"]
+            and w["held"] == 100_000
+            and w["delay_max_ms"] <= 10_000
+            and w["gateway_peak_rss_mb"] <= 1536
+        )
+        out.append(
+            (
+                "100,000 WatchJob streams: 0 failures, terminal event to all within 10 s, "
+                "RSS ≤ 1.5 GB",
+                ok,
+                f"held {w['held']:,}, failed {w['failed']}, cut {w['cut']}, "
+                f"delivery max {_n(w['delay_max_ms'])} ms "
+                f"(release → all {_n(w['release_to_all_s'], 1)} s), "
+                f"peak RSS {_n(w['gateway_peak_rss_mb'])} MB",
+            )
+        )
+    best_rest = max(
+        (r.get("requests_per_s", 0) for r in results["runs"].get("rest_submit", {}).values()),
+        default=0,
+    )
+    best_grpc = max(
+        (r.get("requests_per_s", 0) for r in results["runs"].get("submit", {}).values()), default=0
+    )
+    if best_rest and best_grpc:
+        out.append(
+            (
+                "REST submit through Envoy ≥ 70% of direct gRPC (best level of each)",
+                best_rest >= 0.7 * best_grpc,
+                f"{best_rest:,.0f} vs {best_grpc:,.0f} req/s: {best_rest / best_grpc:.0%}",
+            )
+        )
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The measured part of docs/benchmarks.md."""
+    m = results["machine"]
+    lines = [
+        f"Run of {results['started']} (UTC), {results['elapsed_s']:.0f} s in all.",
+        "",
+        f"- Command: `{results['command']}`",
+        f"- Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['memory']}, {m['os']}",
+        f"- Python {m['python']}, grpcio {m['grpcio']}, {m['redis']}, PostgreSQL {m['postgres']}, "
+        f"Celery {m['celery']}, Envoy {m['envoy']}",
+        f"- Open-file limit in the bench: {m['nofile']}; "
+        f"generator processes: {results['settings']['processes']}",
+        f"- Load average at start: {' '.join(f'{x:.2f}' for x in results['load_at_start'])}",
+        "",
+    ]
+    for scenario in ("submit", "get", "e2e", "rest_submit", "echo", "celery_submit", "celery_e2e"):
+        lines += scenario_table(results, scenario)
+    lines += watch_table(results)
+    lines += ["### Targets (issue 7)", "", "| target | met | measured |", "|---|---|---|"]
+    for goal, met, measured in targets(results):
+        lines.append(
+            f"| {goal} | {'-' if met is None else 'met' if met else '**missed**'} | {measured} |"
+        )
+    return "\n".join(lines) + "\n"
