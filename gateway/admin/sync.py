@@ -295,4 +295,17 @@ def _visibility(public: bool) -> str:
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    """One spelling per JSON value. Versions registered through the API pass
+    through protobuf Structs, where every number is a double (60 arrives as
+    60.0), so integral numbers are compared as integers."""
+    return json.dumps(_integral(value), sort_keys=True, separators=(",", ":"))
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
