@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ import redis
 
 from gateway.config import METRICS_PORTS
 from gateway.mesh import LocalPostgres, LocalRedis, free_port
-from tests.harness import SERVICES, Mesh, start_server, wait_serving
+from tests.harness import SERVICES, Mesh, spawn_modelgw, start_server, stop_process, wait_serving
 
 
 def make_scratch_dir(prefix: str) -> Path:
@@ -131,11 +130,7 @@ def builtin_worker(mesh: Mesh) -> Iterator[subprocess.Popen[bytes]]:
     models through the registry and runs them."""
     from modelgateway.v1 import registry_pb2
 
-    log = (mesh.logs["registry"].parent / "builtin-worker.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "worker", "--builtins", "--drain-grace", "2"],
-        env=mesh.env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    process = spawn_modelgw(mesh, ["worker", "--builtins", "--drain-grace", "2"], "builtin-worker")
     deadline = time.monotonic() + 60
     su = mesh.metadata("root", superuser=True)
     while True:
@@ -149,24 +144,12 @@ def builtin_worker(mesh: Mesh) -> Iterator[subprocess.Popen[bytes]]:
         assert time.monotonic() < deadline, "built-in models were not registered"
         time.sleep(0.2)
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_process(process)
 
 
 @pytest.fixture(scope="session")
 def scheduler_process(mesh: Mesh) -> Iterator[subprocess.Popen[bytes]]:
     """`modelgw scheduler`, which also runs consensus jobs."""
-    log = (mesh.logs["registry"].parent / "scheduler.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "scheduler", "--interval", "5"],
-        env=mesh.env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    process = spawn_modelgw(mesh, ["scheduler", "--interval", "5"], "scheduler")
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_process(process)

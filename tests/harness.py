@@ -116,3 +116,25 @@ def any_object_version(version: str) -> model_pb2.ModelVersion:
     )
     version_msg.output_schema.update({"type": "object", "properties": {"value": {"type": "number"}}})
     return version_msg
+
+
+def spawn_modelgw(mesh: Mesh, args: list[str], log_name: str) -> subprocess.Popen[bytes]:
+    """`modelgw ARGS` as a process with the mesh's environment, its output in a log file
+    beside the servers' logs."""
+    log = (mesh.logs["registry"].parent / f"{log_name}.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", *args],
+        env=mesh.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
+    """SIGTERM (the drain a process gets in production), then SIGKILL past timeout_s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -19,7 +19,11 @@ import pytest
 
 from gateway.edge.config import EdgeConfig
 from tests.gateway.conftest import model  # noqa: F401  (a model with an owner and a reader)
-from tests.harness import Mesh, free_port  # the session `mesh` fixture lives in tests/conftest.py
+from tests.harness import (  # the session `mesh` fixture lives in tests/conftest.py
+    Mesh,
+    free_port,
+    stop_process,
+)
 
 
 @dataclass
@@ -107,11 +111,7 @@ def start_edge(mesh: Mesh, config: EdgeConfig, env: dict[str, str]) -> Iterator[
         _wait_ready(edge)
         yield edge
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process, timeout_s=10)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from modelgateway.v1 import (
     model_pb2,
     registry_pb2,
 )
-from tests.harness import Mesh
+from tests.harness import Mesh, spawn_modelgw, stop_process
 
 ANY = {"type": "object"}
 # name suffix -> (callable, input schema, extra backend config)
@@ -152,33 +151,11 @@ def wait_visible_to_execution(mesh: Mesh, name: str, timeout_s: float = 5.0) -> 
 def start_worker(
     mesh: Mesh, models: list[str], name: str, *, concurrency: int = 8
 ) -> subprocess.Popen[bytes]:
-    log = (mesh.logs["registry"].parent / f"worker-{name}.log").open("ab")
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "worker",
-            "--models",
-            ",".join(models),
-            "--concurrency",
-            str(concurrency),
-            "--drain-grace",
-            "2",
-        ],
-        env=mesh.env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    args = ["worker", "--models", ",".join(models), "--concurrency", str(concurrency)]
+    return spawn_modelgw(mesh, [*args, "--drain-grace", "2"], f"worker-{name}")
 
 
-def stop_worker(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+stop_worker = stop_process
 
 
 @pytest.fixture(scope="session")
