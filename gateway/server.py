@@ -89,6 +89,7 @@ async def _mount_execution(server: grpc.aio.Server, res: Resources) -> AsyncIter
         yield
     finally:
         await events.stop()
+        await queue.close()
         await client.aclose()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,15 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from scheduler import keys, scripts
+from scheduler.batch import Command, CommandBatcher, ScriptCall
 from scheduler.connection import Client
 from scheduler.job import JobRecord, JobStatus
 from scheduler.metrics import RunClock
+
+
+# A user's job index lives a day after its last refresh: refreshing it once a
+# minute per process, not on every submission, saves a command per job.
+REFRESH_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,13 @@ class JobQueue:
         self._release = client.register_script(scripts.RELEASE)
         self._progress = client.register_script(scripts.PROGRESS)
         self._clock = RunClock()
+        # Submissions and lookups of concurrent calls share round trips.
+        self._batch = CommandBatcher(client)
+        # When this process last refreshed each user's job index TTL.
+        self._refreshed: dict[str, float] = {}
+
+    async def close(self) -> None:
+        await self._batch.close()
 
     # -- gateway side ---------------------------------------------------------
 
@@ -116,33 +130,56 @@ class JobQueue:
         for name, value in fields.items():
             argv += [name, value]
         idem_key = keys.idempotency(model, submitter, idempotency_key or "-")
-        outcome, returned_id = await self._submit(
+        script = ScriptCall(
+            self._submit,
             keys=[keys.job(job_id, shard), keys.queue(model), idem_key, keys.model_jobs(model)],
             args=argv,
         )
-        submission = Submission(returned_id, SubmitOutcome(outcome))
-        if submission.outcome is SubmitOutcome.CREATED:
-            await self._index(job_id, model, submitter, consensus=spec.get("kind") == "consensus")
-        return submission
+        consensus = spec.get("kind") == "consensus"
+        if idempotency_key:
+            # The key may name an earlier job: index only a job this call created.
+            [(outcome, returned_id)] = await self._batch.run(script)
+            submission = Submission(returned_id, SubmitOutcome(outcome))
+            if submission.outcome is SubmitOutcome.CREATED:
+                await self._batch.run(*self._index(job_id, model, submitter, consensus))
+            return submission
+        # Without a key the job is always created: its indexes (in other slots,
+        # so not in the atomic script) ride in the same round trip, just after it.
+        # A lost index entry hides a job from ListJobs; it never loses the job.
+        (outcome, returned_id), *_ = await self._batch.run(
+            script, *self._index(job_id, model, submitter, consensus)
+        )
+        return Submission(returned_id, SubmitOutcome(outcome))
 
-    async def _index(self, job_id: str, model: str, submitter: str, *, consensus: bool) -> None:
-        # Indexes in other slots, written after the atomic submission: a lost
-        # index entry hides a job from ListJobs, it never loses the job.
+    def _index(self, job_id: str, model: str, submitter: str, consensus: bool) -> list[Command]:
         score = keys_time(job_id)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.zadd(keys.user_jobs(submitter), {job_id: score})
-        pipe.expire(keys.user_jobs(submitter), self.settings.job_ttl_s)
-        pipe.zadd(keys.ALL_JOBS, {job_id: score})
-        pipe.sadd(keys.KNOWN_MODELS, model)
+        user_jobs = keys.user_jobs(submitter)
+        commands: list[Command] = [
+            ("ZADD", user_jobs, score, job_id),
+            ("ZADD", keys.ALL_JOBS, score, job_id),
+            # Every time, though rarely new: after Redis lost its data, the audit
+            # shipper, the statistics and the consensus runners find a model here.
+            ("SADD", keys.KNOWN_MODELS, model),
+        ]
         if consensus:
-            pipe.sadd(keys.CONSENSUS_MODELS, model)
-        await pipe.execute()
+            commands.append(("SADD", keys.CONSENSUS_MODELS, model))
+        if self._due(user_jobs):
+            commands.append(("EXPIRE", user_jobs, self.settings.job_ttl_s))
+        return commands
+
+    def _due(self, what: str, every_s: float = REFRESH_EVERY_S) -> bool:
+        """Whether `what` was not refreshed by this process in the last every_s seconds."""
+        now = time.monotonic()
+        if now - self._refreshed.get(what, -every_s) < every_s:
+            return False
+        self._refreshed[what] = now
+        return True
 
     async def get(self, job_id: str) -> JobRecord | None:
         shard = keys.shard_of_job(job_id)
         if shard is None:
             return None
-        values: dict[str, str] = await self.client.hgetall(keys.job(job_id, shard))  # type: ignore[assignment]
+        [values] = await self._batch.run(("HGETALL", keys.job(job_id, shard)))
         return JobRecord.from_hash(values) if values else None
 
     async def get_many(self, job_ids: Sequence[str]) -> list[JobRecord | None]:

@@ -94,6 +94,7 @@ class Worker:
             if self._events is not None:
                 await self._events.stop()
             await self._backends.aclose()
+            await self._queue.close()
             await self._client.aclose()
 
     async def _serve(self, model: str) -> None:

@@ -1,0 +1,127 @@
+"""Coalesces the Redis commands of concurrent calls into one pipeline per event-loop turn.
+
+A gateway answering a thousand concurrent SubmitJob or GetJob calls would
+otherwise pay, per command, a pool checkout, a timeout scope, a write syscall
+and a read wake-up: about 40% of the execution server's CPU in the profile of
+docs/benchmarks.md. Here every command issued during one turn of the event loop
+is queued, and at the start of the next turn the queue goes to Redis as one
+non-transactional pipeline (one write, one read), each caller getting its own
+reply or error. Under light load a batch holds one call, and the extra cost is
+one loop turn; under heavy load one round trip serves hundreds of calls.
+
+Commands of one call (`run(*commands)`) stay together and in order in the
+same pipeline, so a call that writes a job and then its indexes is still one
+round trip. On Redis Cluster the pipeline is split per node by redis-py.
+
+Scripts are sent as EVALSHA; a server that does not know the script (after a
+restart or a SCRIPT FLUSH) answers NOSCRIPT, and that command alone is sent
+again through redis-py's Script, which loads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+from scheduler.connection import Client
+
+Command = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class ScriptCall:
+    """A Lua script to run with keys and args: sent as EVALSHA in the batch."""
+
+    script: AsyncScript
+    keys: Sequence[Any]
+    args: Sequence[Any]
+
+    def command(self) -> Command:
+        return ("EVALSHA", self.script.sha, len(self.keys), *self.keys, *self.args)
+
+
+@dataclass
+class _Pending:
+    commands: Sequence[Command | ScriptCall]
+    reply: asyncio.Future[list[Any]]
+
+
+class CommandBatcher:
+    def __init__(self, client: Client, *, max_commands: int = 512) -> None:
+        self._client = client
+        self._max_commands = max_commands
+        self._pending: list[_Pending] = []
+        self._queued_commands = 0
+        self._flush_scheduled = False
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def run(self, *commands: Command | ScriptCall) -> list[Any]:
+        """Sends the commands with everything else of this loop turn; their replies
+        in order. Raises the first command's error, if any failed."""
+        loop = asyncio.get_running_loop()
+        pending = _Pending(commands, loop.create_future())
+        self._pending.append(pending)
+        self._queued_commands += len(commands)
+        if self._queued_commands >= self._max_commands:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        replies = await pending.reply
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        batch, self._pending, self._queued_commands = self._pending, [], 0
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._send(batch))
+            self._in_flight.add(task)  # a task nobody references can be collected
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _send(self, batch: list[_Pending]) -> None:
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for pending in batch:
+                for command in pending.commands:
+                    args = command.command() if isinstance(command, ScriptCall) else command
+                    pipe.execute_command(*args)
+            replies = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:  # the connection failed: every caller gets the error
+            for pending in batch:
+                if not pending.reply.done():
+                    pending.reply.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        position = 0
+        for pending in batch:
+            mine = list(replies[position : position + len(pending.commands)])
+            position += len(pending.commands)
+            try:
+                await self._reload_unknown_scripts(pending.commands, mine)
+            except Exception as exc:
+                mine = [exc]
+            if not pending.reply.done():  # the caller may have been cancelled
+                pending.reply.set_result(mine)
+
+    @staticmethod
+    async def _reload_unknown_scripts(
+        commands: Sequence[Command | ScriptCall], replies: list[Any]
+    ) -> None:
+        for i, (command, reply) in enumerate(zip(commands, replies, strict=True)):
+            if isinstance(command, ScriptCall) and isinstance(reply, NoScriptError):
+                replies[i] = await command.script(keys=command.keys, args=command.args)
+
+    async def close(self) -> None:
+        """Waits for the batches already sent."""
+        self._flush()
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
