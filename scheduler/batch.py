@@ -3,11 +3,13 @@
 A gateway answering a thousand concurrent SubmitJob or GetJob calls would
 otherwise pay, per command, a pool checkout, a timeout scope, a write syscall
 and a read wake-up: about 40% of the execution server's CPU in the profile of
-docs/benchmarks.md. Here every command issued during one turn of the event loop
-is queued, and at the start of the next turn the queue goes to Redis as one
-non-transactional pipeline (one write, one read), each caller getting its own
-reply or error. Under light load a batch holds one call, and the extra cost is
-one loop turn; under heavy load one round trip serves hundreds of calls.
+docs/benchmarks.md. Here commands are queued, and the queue goes to Redis as
+one non-transactional pipeline (one write, one read), each caller getting its
+own reply or error. A batch leaves at the next turn of the event loop, unless
+`max_in_flight` batches are already on their way: then it keeps filling until
+one returns (the way autopipelining clients work). Under light load a batch
+holds one call and waits one loop turn; under heavy load one round trip serves
+hundreds of calls, and the per-command cost falls as the load rises.
 
 Commands of one call (`run(*commands)`) stay together and in order in the
 same pipeline, so a call that writes a job and then its indexes is still one
@@ -52,9 +54,10 @@ class _Pending:
 
 
 class CommandBatcher:
-    def __init__(self, client: Client, *, max_commands: int = 512) -> None:
+    def __init__(self, client: Client, *, max_commands: int = 512, max_in_flight: int = 4) -> None:
         self._client = client
         self._max_commands = max_commands
+        self._max_in_flight = max_in_flight
         self._pending: list[_Pending] = []
         self._queued_commands = 0
         self._flush_scheduled = False
@@ -78,13 +81,23 @@ class CommandBatcher:
                 raise reply
         return replies
 
-    def _flush(self) -> None:
+    def _flush(self, *, force: bool = False) -> None:
         self._flush_scheduled = False
+        if not self._pending:
+            return
+        if len(self._in_flight) >= self._max_in_flight and not force:
+            # Keep filling: the next batch leaves when one of these returns.
+            if self._queued_commands < self._max_commands:
+                return
         batch, self._pending, self._queued_commands = self._pending, [], 0
-        if batch:
-            task = asyncio.get_running_loop().create_task(self._send(batch))
-            self._in_flight.add(task)  # a task nobody references can be collected
-            task.add_done_callback(self._in_flight.discard)
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._in_flight.add(task)  # a task nobody references can be collected
+        task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if self._pending and not self._flush_scheduled:
+            self._flush()
 
     async def _send(self, batch: list[_Pending]) -> None:
         try:
@@ -121,7 +134,7 @@ class CommandBatcher:
                 replies[i] = await command.script(keys=command.keys, args=command.args)
 
     async def close(self) -> None:
-        """Waits for the batches already sent."""
-        self._flush()
+        """Sends what is queued and waits for every batch on its way."""
+        self._flush(force=True)
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)

@@ -57,6 +57,28 @@ async def test_a_full_batch_is_sent_at_once_and_the_rest_follows(clean_redis: st
         await client.aclose()
 
 
+async def test_calls_made_while_batches_are_in_flight_wait_and_leave_together(
+    clean_redis: str,
+) -> None:
+    client = connect(RedisSettings(clean_redis))
+    counting = CountingPipelines(client)
+    batcher = CommandBatcher(counting, max_in_flight=1)  # type: ignore[arg-type]
+    try:
+        # The first batch holds its connection for 0.3 s (BLPOP on an empty list).
+        slow = asyncio.ensure_future(batcher.run(("BLPOP", "empty", 0.3)))
+        later = []
+        for turn in range(5):  # calls over several loop turns while it is out
+            await asyncio.sleep(0.02)
+            later += [asyncio.ensure_future(batcher.run(("INCR", "n"))) for _ in range(10)]
+        assert await slow == [None]
+        replies = await asyncio.gather(*later)
+        assert sorted(r[0] for r in replies) == list(range(1, 51))
+        assert counting.opened == 2
+    finally:
+        await batcher.close()
+        await client.aclose()
+
+
 async def test_one_failing_command_fails_only_its_own_call(clean_redis: str) -> None:
     client = connect(RedisSettings(clean_redis))
     batcher = CommandBatcher(client)
