@@ -65,7 +65,8 @@ test: install system-packages test-packages
 	$(VENV)/bin/pytest -q
 
 # The load generator (loadtest/bench.py) against its own mesh on free ports: every
-# scenario at 1 to 100,000 clients, beside a bare grpc.aio echo server and Celery.
+# scenario at 1 to 100,000 clients, beside a bare grpc.aio echo server and Celery; the
+# execution and echo servers run as 2 processes each (--server-processes in BENCH_ARGS).
 # About 15-20 minutes; writes loadtest/results/bench.json and docs/benchmarks.md.
 BENCH_ARGS ?=
 bench: install system-packages
@@ -74,7 +75,7 @@ bench: install system-packages
 # The same generator with tiny durations and client counts: that it works, not the figures.
 bench-smoke: install system-packages
 	$(PY) -m loadtest.bench --levels 1,10 --duration 1 --drain 3 \
-	  --processes 0 --pause 0.1 --watch-finish 20 --json $${BENCH_JSON:-/tmp/modelgw-bench-smoke.json}
+	  --processes 0 --server-processes 1 --pause 0.1 --watch-finish 20 --json $${BENCH_JSON:-/tmp/modelgw-bench-smoke.json}
 
 clean:
 	rm -rf $(VENV) build *.egg-info

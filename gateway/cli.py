@@ -12,10 +12,15 @@ from gateway.config import SERVICE_PORTS, ConfigError, GatewayConfig
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from gateway.server import serve
-
     config = GatewayConfig.from_env()
     logs.configure(config.log_level, args.service)
+    processes = args.processes or config.server_processes
+    if processes > 1 and config.prefork_child is None:
+        from gateway.prefork import run_prefork, service_spec
+
+        return run_prefork(service_spec(args.service, config, processes))
+    from gateway.server import serve
+
     try:
         import uvloop
 
@@ -176,12 +181,25 @@ def _envoy_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelgw", description="Model Gateway")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run one gRPC server")
     serve.add_argument("service", choices=sorted(SERVICE_PORTS))
+    serve.add_argument(
+        "--processes",
+        type=_positive,
+        help="server processes sharing the port (SO_REUSEPORT); "
+        "default MODELGW_SERVER_PROCESSES, else 1",
+    )
     serve.set_defaults(run=_serve)
 
     token = commands.add_parser("token", help="local bearer tokens")

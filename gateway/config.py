@@ -27,6 +27,9 @@ METRICS_PORTS = {
     "audit": 9466,
 }
 
+# Set by the prefork parent (gateway.prefork) to each child's index, 0 to N-1.
+PREFORK_CHILD_ENV = "MODELGW_PREFORK_CHILD"
+
 # The model catalog in the repository (catalog/models.yaml), read by the admin RPCs.
 DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "catalog" / "models.yaml"
 
@@ -159,6 +162,11 @@ class GatewayConfig:
     max_concurrent_rpcs: int
     max_pending_requests: int
     shutdown_grace_s: float
+    # Server processes sharing one port (SO_REUSEPORT), run by gateway.prefork.
+    server_processes: int
+    # Which of them this process is: set by gateway.prefork in its children's
+    # environment (MODELGW_PREFORK_CHILD), never by hand; None in a lone server.
+    prefork_child: int | None
     log_level: str
     metrics_ports: Mapping[str, int]
     admin: AdminConfig
@@ -206,6 +214,8 @@ class GatewayConfig:
             max_concurrent_rpcs=_int(env, "MODELGW_MAX_CONCURRENT_RPCS", 200_000, minimum=1),
             max_pending_requests=_int(env, "MODELGW_MAX_PENDING_REQUESTS", 200_000, minimum=1),
             shutdown_grace_s=_float(env, "MODELGW_SHUTDOWN_GRACE", 10.0),
+            server_processes=_int(env, "MODELGW_SERVER_PROCESSES", 1, minimum=1),
+            prefork_child=_int(env, PREFORK_CHILD_ENV, 0) if env.get(PREFORK_CHILD_ENV) else None,
             log_level=level,
             metrics_ports={
                 name: _int(env, f"MODELGW_{name.upper()}_METRICS_PORT", default)

@@ -3,7 +3,11 @@ process serves on its own port (MODELGW_<PROCESS>_METRICS_PORT; 0 disables it).
 
 The interceptor counts every call by method and status code and times it; the
 job metrics live in scheduler.metrics. Metric objects are registered once per
-process in prometheus_client's default registry, its usual pattern.
+process in prometheus_client's default registry, its usual pattern. Under
+gateway.prefork, the children record them in files (multiprocess mode) and the
+parent serves their sum: counters and histograms add up across processes. The
+only gauges (scheduler.metrics) are set by `modelgw scheduler` alone, never in a
+server process, so they need no multiprocess_mode.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
 
 log = logging.getLogger("modelgw.metrics")
 
@@ -33,8 +37,8 @@ def observe_call(method: str, code: str, seconds: float) -> None:
 
 
 @contextmanager
-def serving_metrics(host: str, port: int) -> Iterator[int]:
-    """Serves /metrics on host:port while the block runs; yields the port (0: disabled).
+def serving_metrics(host: str, port: int, registry: CollectorRegistry = REGISTRY) -> Iterator[int]:
+    """Serves registry's /metrics on host:port while the block runs; yields the port (0: off).
 
     A port that cannot be bound fails the process at start, naming the port,
     rather than leaving it running unobserved.
@@ -43,7 +47,7 @@ def serving_metrics(host: str, port: int) -> Iterator[int]:
         yield 0
         return
     try:
-        server, thread = start_http_server(port, addr=host)
+        server, thread = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
         raise OSError(f"cannot serve metrics on {host}:{port}: {exc}") from exc
     log.info("metrics", extra={"fields": {"address": f"{host}:{port}"}})

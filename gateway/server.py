@@ -139,8 +139,10 @@ def server_options(config: GatewayConfig) -> list[tuple[str, Any]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
         ("grpc.http2.max_ping_strikes", 0),
-        # A second server on a taken port must fail, not silently share it.
-        ("grpc.so_reuseport", 0),
+        # A second server on a taken port must fail, not silently share it; only
+        # the children of gateway.prefork share theirs, their parent having
+        # checked that nothing else listens there.
+        ("grpc.so_reuseport", 0 if config.prefork_child is None else 1),
     ]
 
 

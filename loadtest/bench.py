@@ -2,7 +2,8 @@
 JSON and the Markdown tables of docs/benchmarks.md, and stops everything.
 
     python -m loadtest.bench [--levels 1,10,100,1000,10000,100000] [--duration 8]
-        [--burst-timeout 10000:60,100000:90] [--processes 2] [--scenarios echo,submit,...]
+        [--burst-timeout 10000:60,100000:90] [--processes 2] [--server-processes 2]
+        [--scenarios echo,submit,...]
         [--json loadtest/results/bench.json] [--markdown docs/benchmarks.md]
 """
 
@@ -50,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=2,
         help="generator processes (0: in-process, for the smoke)",
+    )
+    p.add_argument(
+        "--server-processes",
+        type=int,
+        default=2,
+        help="processes of the execution server and of the echo ceiling, sharing their port",
     )
     p.add_argument(
         "--watch-finish", type=float, default=60.0, help="seconds streams get to end after release"
@@ -118,11 +125,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "started": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
         "machine": machine(),
         "settings": settings.__dict__,
+        "server_processes": args.server_processes,
         "load_at_start": os.getloadavg(),
         "runs": {},
     }
     began = time.monotonic()
-    mesh = BenchMesh()
+    mesh = BenchMesh(server_processes=args.server_processes)
     try:
         mesh.start()
         runner = Runner(mesh, settings)

@@ -2,11 +2,16 @@
 
 Same server options, concurrency limit and event loop (uvloop) as the gateway's
 servers (gateway.server.server_options), no interceptor, no Redis: what one
-Python gRPC process can answer on this machine. `python -m loadtest.echo_server PORT`.
+Python gRPC process can answer on this machine. With `--processes N` it runs N
+such processes sharing the port, as the gateway's prefork mode (gateway.prefork)
+does, so that the ceiling matches the gateway's process count.
+
+    python -m loadtest.echo_server PORT [--processes N]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 import sys
@@ -14,7 +19,9 @@ import sys
 import grpc
 import uvloop
 
+from gateway import logs
 from gateway.config import GatewayConfig
+from gateway.prefork import PreforkSpec, run_prefork
 from gateway.server import server_options
 
 
@@ -49,5 +56,19 @@ async def serve(port: int) -> None:
         await server.stop(1)
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loadtest.echo_server")
+    parser.add_argument("port", type=int)
+    parser.add_argument("--processes", type=int, default=1, help="processes sharing the port")
+    args = parser.parse_args(argv)
+    config = GatewayConfig.from_env()
+    if args.processes > 1 and config.prefork_child is None:
+        logs.configure(config.log_level, "echo")
+        child = (sys.executable, "-m", "loadtest.echo_server", str(args.port))
+        return run_prefork(PreforkSpec("echo", child, "127.0.0.1", args.port, args.processes, 1.0))
+    uvloop.run(serve(args.port))
+    return 0
+
+
 if __name__ == "__main__":
-    uvloop.run(serve(int(sys.argv[1])))
+    sys.exit(main())

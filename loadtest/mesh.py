@@ -1,17 +1,22 @@
 """The bench's own mesh: PostgreSQL, Redis, the registry and execution servers, the
 scheduler and Envoy (gateway.mesh.supervisor) on free ports in a scratch
-MODELGW_HOME, plus the workers, the echo ceiling and Celery the bench controls."""
+MODELGW_HOME, plus the workers, the echo ceiling and Celery the bench controls.
+
+The execution server and the echo ceiling run as the same number of processes
+sharing their port (gateway.prefork), so that the ratio between them stays fair."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -19,7 +24,7 @@ import grpc
 from gateway.authn import create_token
 from gateway.config import METRICS_PORTS, GatewayConfig
 from gateway.mesh import LocalRedis, MeshError, free_port
-from gateway.mesh.services import SERVICES, tcp_open
+from gateway.mesh.services import SERVICES, Service, tcp_open
 from gateway.mesh.supervisor import Mesh, MeshConfig
 from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
 from workers.builtin.catalog import DEMO_ECHO
@@ -32,8 +37,13 @@ _MESH_SERVICES = ("registry", "execution", "scheduler", "envoy")
 
 
 class _BenchMesh(Mesh):
-    def __init__(self, config: MeshConfig, extra_env: Mapping[str, str]) -> None:
-        super().__init__(config, [s for s in SERVICES if s.name in _MESH_SERVICES])
+    def __init__(
+        self, config: MeshConfig, extra_env: Mapping[str, str], server_processes: int
+    ) -> None:
+        super().__init__(
+            config,
+            [_with_processes(s, server_processes) for s in SERVICES if s.name in _MESH_SERVICES],
+        )
         self.extra_env = dict(extra_env)
 
     def child_env(self, database_url: str, redis_url: str) -> dict[str, str]:
@@ -43,7 +53,8 @@ class _BenchMesh(Mesh):
 class BenchMesh:
     """Start with start(), stop with stop() (in a finally); stop is safe to call twice."""
 
-    def __init__(self, home: Path | None = None) -> None:
+    def __init__(self, home: Path | None = None, server_processes: int = 1) -> None:
+        self.server_processes = server_processes
         self.home = home or Path(tempfile.mkdtemp(prefix="modelgw-bench-", dir="/tmp"))
         self.home.chmod(0o755)  # PostgreSQL runs as `postgres` when we are root
         self.ports = {
@@ -65,7 +76,7 @@ class BenchMesh:
             "MODELGW_ENVOY_ADMIN_PORT": str(self.ports["envoy_admin"]),
             **{f"MODELGW_{name.upper()}_METRICS_PORT": "0" for name in METRICS_PORTS},
         }
-        self.mesh = _BenchMesh(config, extra)
+        self.mesh = _BenchMesh(config, extra, server_processes)
         self.celery_redis = LocalRedis(self.home / "celery-redis", free_port())
         self.env: dict[str, str] = {}
         self.extra: dict[str, subprocess.Popen[bytes]] = {}
@@ -78,7 +89,15 @@ class BenchMesh:
         asyncio.run(self._register())
         self.extra["worker"] = self._spawn("worker", self.worker_argv("demo.echo"))
         self.extra["echo"] = self._spawn(
-            "echo", [sys.executable, "-m", "loadtest.echo_server", str(self.ports["echo"])]
+            "echo",
+            [
+                sys.executable,
+                "-m",
+                "loadtest.echo_server",
+                str(self.ports["echo"]),
+                "--processes",
+                str(self.server_processes),
+            ],
         )
         self._wait(lambda: grpc_serving_raw(self.echo_address), "echo server")
         self.celery_url = self.celery_redis.start()
@@ -109,6 +128,7 @@ class BenchMesh:
 
     @property
     def execution_pid(self) -> int:
+        """The execution server's process; with several, their parent (see rss_bytes)."""
         return self.mesh.children["execution"].pid
 
     def tokens(self, count: int, ttl_s: int = 4 * 3600) -> tuple[str, ...]:
@@ -245,14 +265,54 @@ def grpc_serving_raw(address: str) -> bool:
             return False
 
 
+def _with_processes(service: Service, processes: int) -> Service:
+    """The execution server as `processes` processes sharing its port."""
+    if service.name != "execution" or processes == 1:
+        return service
+    return replace(service, command=(*service.argv(), "--processes", str(processes)))
+
+
 def rss_bytes(pid: int) -> tuple[int, int]:
-    """(current RSS, peak RSS) of a process, from /proc."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0]) * 1024
-    return fields.get("VmRSS", 0), fields.get("VmHWM", 0)
+    """(current RSS, peak RSS) of a process and its descendants, summed, from /proc.
+
+    A prefork server is a parent and its children: its memory is all of theirs.
+    The summed peak is the sum of each process's own peak, an upper bound of the
+    peak of their sum.
+    """
+    current = peak = 0
+    for one in (pid, *_descendants(pid)):
+        fields = {}
+        try:
+            lines = Path(f"/proc/{one}/status").read_text().splitlines()
+        except FileNotFoundError:  # exited since it was listed
+            continue
+        for line in lines:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0]) * 1024
+        current += fields.get("VmRSS", 0)
+        peak += fields.get("VmHWM", 0)
+    return current, peak
+
+
+def _descendants(pid: int) -> Iterator[int]:
+    # Every process's parent, from /proc/PID/stat (this kernel has no
+    # /proc/PID/task/TID/children); the command in field 2 may hold spaces.
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(parent, []).append(int(entry))
+    pending = list(parents.get(pid, ()))
+    while pending:
+        child = pending.pop()
+        yield child
+        pending.extend(parents.get(child, ()))
 
 
 def _terminate(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:

@@ -83,7 +83,8 @@ def watch_table(results: dict[str, Any]) -> list[str]:
         "",
         "| streams | jobs | held | failed | cut | time to hold all s "
         "| release → last terminal event s "
-        "| delivery delay p50 / p95 / p99 / max ms | gateway RSS held MB | gateway peak RSS MB |",
+        "| delivery delay p50 / p95 / p99 / max ms "
+        "| gateway RSS held MB (sum over processes) | gateway peak RSS MB (sum over processes) |",
         "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for clients, r in rows.items():
@@ -210,7 +211,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"- Python {m['python']}, grpcio {m['grpcio']}, {m['redis']}, PostgreSQL {m['postgres']}, "
         f"Celery {m['celery']}, Envoy {m['envoy']}",
         f"- Open-file limit in the bench: {m['nofile']}; "
-        f"generator processes: {results['settings']['processes']}",
+        f"generator processes: {results['settings']['processes']}; "
+        f"execution and echo server processes: {results.get('server_processes', 1)}",
         f"- Load average at start: {' '.join(f'{x:.2f}' for x in results['load_at_start'])}",
         "",
     ]

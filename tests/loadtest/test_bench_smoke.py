@@ -23,6 +23,8 @@ SMOKE = [
     "3",
     "--processes",
     "0",
+    "--server-processes",
+    "1",
     "--pause",
     "0.1",
     "--watch-finish",

@@ -1,0 +1,214 @@
+"""`modelgw serve execution --processes 2`: two real server processes sharing one
+port under a small parent, their metrics summed by it, stopped together."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import struct_pb2
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway.config import ConfigError, GatewayConfig
+from modelgateway.v1 import execution_pb2, execution_pb2_grpc
+
+from .conftest import Fixture, Mesh, free_port, wait_serving
+
+SUBMIT = "/modelgateway.v1.ExecutionService/SubmitJob"
+CHANNELS = 16  # separate TCP connections: all on one of two children has odds 2 in 65,536
+
+
+def start_prefork(mesh: Mesh, log: Path, *args: str, port: int | None = None) -> Mesh:
+    """The execution server as a prefork parent on its own ports, beside the session's."""
+    port = port or free_port()
+    metrics_port = free_port()
+    env = {
+        **mesh.env,
+        "MODELGW_EXECUTION_PORT": str(port),
+        "MODELGW_EXECUTION_METRICS_PORT": str(metrics_port),
+    }
+    own = Mesh(
+        env=env,
+        addresses={"execution": f"127.0.0.1:{port}"},
+        logs={"execution": log},
+        metrics_ports={"execution": metrics_port},
+    )
+    with log.open("ab") as out:
+        own.processes["execution"] = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "execution", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return own
+
+
+@pytest.fixture
+def prefork(mesh: Mesh, tmp_path: Path) -> Iterator[Mesh]:
+    own = start_prefork(mesh, tmp_path / "prefork.log", "--processes", "2")
+    try:
+        wait_serving(own, "execution")
+        wait_children(own, 2)
+        yield own
+    finally:
+        for channel in own.channels.values():
+            channel.close()
+        process = own.processes["execution"]
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in child_pids(own):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def log_entries(own: Mesh, msg: str, logger: str = "modelgw.prefork") -> list[dict[str, object]]:
+    entries = []
+    for line in own.logs["execution"].read_text().splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry["msg"] == msg and entry["logger"] == logger:
+                entries.append(entry)
+    return entries
+
+
+def child_pids(own: Mesh) -> list[int]:
+    return [int(str(e["pid"])) for e in log_entries(own, "child started")]
+
+
+def wait_children(own: Mesh, count: int, timeout_s: float = 30.0) -> None:
+    """Until every child listens: each logs "serving" once its server has started."""
+    deadline = time.monotonic() + timeout_s
+    while len(log_entries(own, "serving", logger="modelgw.server")) < count:
+        assert time.monotonic() < deadline, own.logs["execution"].read_text()[-3000:]
+        time.sleep(0.1)
+
+
+def alive(pid: int) -> bool:
+    """Running, not exited (a zombie nobody reaped counts as exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_exit(process: subprocess.Popen[bytes], timeout_s: float) -> tuple[int, float]:
+    started = time.monotonic()
+    code = process.wait(timeout=timeout_s)
+    return code, time.monotonic() - started
+
+
+def submit_over_separate_connections(own: Mesh, model: Fixture) -> int:
+    request = execution_pb2.SubmitJobRequest(
+        model=model.name, records=[struct_pb2.Struct(fields={"smiles": struct_pb2.Value(string_value="CCO")})]
+    )
+    md = own.metadata(model.owner)
+    for _ in range(CHANNELS):
+        # A channel of its own subchannel pool opens its own TCP connection.
+        with grpc.insecure_channel(own.addresses["execution"], options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
+            reply = execution_pb2_grpc.ExecutionServiceStub(channel).SubmitJob(request, metadata=md, timeout=10)
+            assert reply.job.id
+    return CHANNELS
+
+
+def submits_counted(registry: CollectorRegistry) -> float:
+    return sum(
+        sample.value
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name == "modelgw_rpc_calls_total" and sample.labels.get("method") == SUBMIT
+    )
+
+
+def one_child_registry(metrics_dir: Path, pid: int, scratch: Path) -> CollectorRegistry:
+    """The metrics of one child alone: its files (named by its pid) in a directory of their own."""
+    scratch.mkdir()
+    for file in metrics_dir.glob(f"*_{pid}.db"):
+        shutil.copy(file, scratch / file.name)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(scratch))
+    return registry
+
+
+def test_server_processes_must_be_positive() -> None:
+    assert GatewayConfig.from_env({}).server_processes == 1
+    assert GatewayConfig.from_env({"MODELGW_SERVER_PROCESSES": "3"}).server_processes == 3
+    with pytest.raises(ConfigError, match="MODELGW_SERVER_PROCESSES"):
+        GatewayConfig.from_env({"MODELGW_SERVER_PROCESSES": "0"})
+
+
+def test_both_children_serve_and_the_parent_sums_their_metrics(
+    prefork: Mesh, model: Fixture, tmp_path: Path
+) -> None:
+    calls = submit_over_separate_connections(prefork, model)
+
+    scrape = urllib.request.urlopen(f"http://127.0.0.1:{prefork.metrics_ports['execution']}/metrics", timeout=5)
+    summed = sum(
+        sample.value
+        for family in text_string_to_metric_families(scrape.read().decode())
+        for sample in family.samples
+        if sample.name == "modelgw_rpc_calls_total" and sample.labels == {"method": SUBMIT, "code": "OK"}
+    )
+    assert summed == calls
+
+    metrics_dir = Path(str(log_entries(prefork, "serving")[0]["metrics_dir"]))
+    per_child = [
+        submits_counted(one_child_registry(metrics_dir, pid, tmp_path / str(pid)))
+        for pid in child_pids(prefork)
+    ]
+    assert len(per_child) == 2 and all(n > 0 for n in per_child), per_child
+    assert sum(per_child) == calls
+
+
+def test_sigterm_stops_every_child_and_the_parent_exits_0(prefork: Mesh) -> None:
+    pids = child_pids(prefork)
+    metrics_dir = Path(str(log_entries(prefork, "serving")[0]["metrics_dir"]))
+    assert metrics_dir.is_dir()
+
+    prefork.processes["execution"].send_signal(signal.SIGTERM)
+    code, took = wait_exit(prefork.processes["execution"], timeout_s=15)
+
+    assert code == 0, prefork.logs["execution"].read_text()[-3000:]
+    assert took < prefork.config.shutdown_grace_s + 3
+    assert not [pid for pid in pids if alive(pid)]
+    assert not metrics_dir.exists()
+
+
+def test_a_child_killed_stops_the_others_and_the_parent_fails(prefork: Mesh) -> None:
+    first, second = child_pids(prefork)
+
+    os.kill(first, signal.SIGKILL)
+    code, _ = wait_exit(prefork.processes["execution"], timeout_s=15)
+
+    assert code != 0
+    assert not alive(first) and not alive(second)
+    [exited] = log_entries(prefork, "child exited unasked; stopping the others")
+    assert exited["pid"] == first and exited["code"] == -signal.SIGKILL
+
+
+def test_a_taken_port_fails_fast_naming_the_address(mesh: Mesh, tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        own = start_prefork(mesh, tmp_path / "taken.log", "--processes", "2", port=port)
+        code, took = wait_exit(own.processes["execution"], timeout_s=15)
+
+    assert code != 0
+    assert took < 5
+    assert f"cannot listen on 127.0.0.1:{port}" in own.logs["execution"].read_text()
+    assert child_pids(own) == []
