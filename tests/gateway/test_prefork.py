@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.config import ConfigError, GatewayConfig
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc
+from tests.harness import stop_process
 
 from .conftest import Fixture, Mesh, free_port, wait_serving
 
@@ -66,10 +67,8 @@ def prefork(mesh: Mesh, tmp_path: Path) -> Iterator[Mesh]:
     finally:
         for channel in own.channels.values():
             channel.close()
-        process = own.processes["execution"]
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        # SIGTERM, so that the parent also removes its metrics directory.
+        stop_process(own.processes["execution"])
         for pid in child_pids(own):
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
