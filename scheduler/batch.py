@@ -85,10 +85,9 @@ class CommandBatcher:
         self._flush_scheduled = False
         if not self._pending:
             return
-        if len(self._in_flight) >= self._max_in_flight and not force:
-            # Keep filling: the next batch leaves when one of these returns.
-            if self._queued_commands < self._max_commands:
-                return
+        busy = len(self._in_flight) >= self._max_in_flight and not force
+        if busy and self._queued_commands < self._max_commands:
+            return  # keep filling: the next batch leaves when one on its way returns
         batch, self._pending, self._queued_commands = self._pending, [], 0
         task = asyncio.get_running_loop().create_task(self._send(batch))
         self._in_flight.add(task)  # a task nobody references can be collected

@@ -23,7 +23,6 @@ from scheduler.connection import Client
 from scheduler.job import JobRecord, JobStatus
 from scheduler.metrics import RunClock
 
-
 # A user's job index lives a day after its last refresh: refreshing it once a
 # minute per process, not on every submission, saves a command per job.
 REFRESH_EVERY_S = 60.0

@@ -67,7 +67,7 @@ async def test_calls_made_while_batches_are_in_flight_wait_and_leave_together(
         # The first batch holds its connection for 0.3 s (BLPOP on an empty list).
         slow = asyncio.ensure_future(batcher.run(("BLPOP", "empty", 0.3)))
         later = []
-        for turn in range(5):  # calls over several loop turns while it is out
+        for _ in range(5):  # calls over several loop turns while it is out
             await asyncio.sleep(0.02)
             later += [asyncio.ensure_future(batcher.run(("INCR", "n"))) for _ in range(10)]
         assert await slow == [None]
