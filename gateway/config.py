@@ -161,6 +161,8 @@ class GatewayConfig:
     max_message_bytes: int
     max_concurrent_rpcs: int
     max_pending_requests: int
+    # Seconds a call may wait before the server picks it up; then it is cancelled.
+    max_unrequested_s: int
     shutdown_grace_s: float
     # Server processes sharing one port (SO_REUSEPORT), run by gateway.prefork.
     server_processes: int
@@ -213,6 +215,7 @@ class GatewayConfig:
             ),
             max_concurrent_rpcs=_int(env, "MODELGW_MAX_CONCURRENT_RPCS", 200_000, minimum=1),
             max_pending_requests=_int(env, "MODELGW_MAX_PENDING_REQUESTS", 200_000, minimum=1),
+            max_unrequested_s=_int(env, "MODELGW_MAX_UNREQUESTED_SECONDS", 300, minimum=1),
             shutdown_grace_s=_float(env, "MODELGW_SHUTDOWN_GRACE", 10.0),
             server_processes=_int(env, "MODELGW_SERVER_PROCESSES", 1, minimum=1),
             prefork_child=_int(env, PREFORK_CHILD_ENV, 0) if env.get(PREFORK_CHILD_ENV) else None,

@@ -9,6 +9,7 @@ grace period to finish, then everything closes.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -132,6 +133,11 @@ def server_options(config: GatewayConfig) -> list[tuple[str, Any]]:
         ("grpc.max_send_message_length", config.max_message_bytes),
         # The default cancels a burst of ~1,500 new calls (see shared NOTES).
         ("grpc.server.max_pending_requests", config.max_pending_requests),
+        # A call the server has not yet picked up is cancelled after this long
+        # (grpc's default: 30 s). A burst of 100,000 new streams takes a process
+        # longer than that to pick up, and the default cancelled three quarters of
+        # them; callers' deadlines still bound the wait.
+        ("grpc.server_max_unrequested_time_in_server", config.max_unrequested_s),
         ("grpc.max_concurrent_streams", 1_000_000),
         # Let proxies (Envoy) and clients ping idle connections without a GOAWAY.
         ("grpc.keepalive_time_ms", 30_000),
@@ -180,6 +186,21 @@ async def _run(
             await _serve_until_signalled(server, name, full_name, res.config, ready)
 
 
+def _tune_gc() -> None:
+    """Keeps Python's cyclic collector off the hot path of a busy server.
+
+    Everything allocated at start-up (modules, pools, descriptors) is moved to a
+    permanent generation the collector no longer scans, and the first generation
+    is collected every 50,000 allocations instead of 700. With 100,000 streams
+    open, the default thresholds ran full collections over millions of live
+    objects so often that picking up new calls slowed five-fold.
+    """
+    gc.collect()
+    gc.freeze()
+    _, second, third = gc.get_threshold()
+    gc.set_threshold(50_000, second, third)
+
+
 async def _serve_until_signalled(
     server: grpc.aio.Server,
     name: str,
@@ -201,6 +222,7 @@ async def _serve_until_signalled(
     if server.add_insecure_port(address) == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()
+    _tune_gc()
     for service in ("", full_name):
         await health.set(service, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving", extra={"fields": {"service": full_name, "address": address}})

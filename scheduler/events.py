@@ -27,12 +27,51 @@ log = logging.getLogger("modelgw.events")
 Fetch = Callable[[str], Awaitable[JobRecord | None]]
 
 
+_NOTHING = object()
+
+
 class Watch:
-    """One watcher's inbox: job records pushed after each change of its job."""
+    """One watcher of a job: the latest news of it, and a way to wait for the next.
+
+    Only the latest news is kept, since each is a whole job record (or None:
+    "read the job yourself") and a watcher only needs the newest. A gateway
+    holds one of these per WatchJob stream, up to 100,000 and more, so it is kept
+    small: no queue, and no task or timer while nothing is awaited.
+    """
+
+    __slots__ = ("_news", "_waiter", "job_id")
 
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
-        self.inbox: asyncio.Queue[JobRecord | None] = asyncio.Queue()
+        self._news: object = _NOTHING
+        self._waiter: asyncio.Future[None] | None = None
+
+    def push(self, record: JobRecord | None) -> None:
+        self._news = record
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def next(self, timeout_s: float) -> JobRecord | None:
+        """The next news of the job: its record, or None to re-read it.
+        Raises TimeoutError if none comes within timeout_s."""
+        if self._news is _NOTHING:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(timeout_s, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        news, self._news = self._news, _NOTHING
+        if news is _NOTHING:
+            raise TimeoutError
+        return news  # type: ignore[return-value]
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class JobEvents:
@@ -121,4 +160,4 @@ class JobEvents:
         except (RedisError, OSError):
             record = None  # watchers re-read on their own after a None
         for watch in list(self._watchers.get(job_id, ())):
-            watch.inbox.put_nowait(record)
+            watch.push(record)

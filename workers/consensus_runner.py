@@ -145,9 +145,14 @@ def _progress(
 
 async def _any_news(watches: list[Watch], timeout_s: float) -> None:
     """Returns when any child changed (or after timeout_s, to re-read anyway)."""
-    getters = [asyncio.create_task(w.inbox.get()) for w in watches]
+    getters = [asyncio.create_task(_news_of(w, timeout_s)) for w in watches]
     try:
         await asyncio.wait(getters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for getter in getters:
             getter.cancel()
+
+
+async def _news_of(watch: Watch, timeout_s: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await watch.next(timeout_s)

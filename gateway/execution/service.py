@@ -9,7 +9,6 @@ the submitter, an owner of the job's model or a superuser.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -30,7 +29,7 @@ from gateway.interceptor import caller, status_of
 from gateway.registry import validation
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc
 from scheduler import keys
-from scheduler.events import JobEvents
+from scheduler.events import JobEvents, Watch
 from scheduler.job import JobRecord, JobStatus, Transition
 from scheduler.queue import JobQueue, SubmitOutcome
 
@@ -124,36 +123,39 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
     async def WatchJob(
         self, request: execution_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[execution_pb2.WatchJobResponse]:
-        job_id = (await self._visible_job(request.id)).id  # fails as a plain status
-        try:
-            async for message in self._follow(job_id):
-                yield message
-        except Exception as exc:
-            # The stream has started: end it with an explicit final message,
-            # which REST clients over HTTP/1.1 can see (they cannot see trailers).
-            code, message = status_of(exc)
-            yield execution_pb2.WatchJobResponse(
-                error=status_pb2.Status(code=code.value[0], message=message)
-            )
-
-    async def _follow(self, job_id: str) -> AsyncIterator[execution_pb2.WatchJobResponse]:
+        job_id = _job_id(request.id)
         async with self._events.watch(job_id) as watch:
-            # Read after registering: a change between the two arrives in the inbox.
+            # Read after registering: a change between the two arrives as news.
+            # Fails as a plain status: nothing is sent yet.
             job = await self._visible_job(job_id)
-            yield execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
-            seen = job.revision
-            while not job.status.terminal:
-                try:
-                    update = await asyncio.wait_for(watch.inbox.get(), self._limits.heartbeat_s)
-                except TimeoutError:
-                    yield execution_pb2.WatchJobResponse(heartbeat=True)
-                    continue
-                fresh = update if update is not None else await self._queue.get(job_id)
-                if fresh is None:
-                    raise NotFound(f"job {job_id} expired while being watched")
-                if fresh.revision > seen:  # events may arrive out of order
-                    job, seen = fresh, fresh.revision
-                    yield execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
+            try:
+                async for message in self._follow(job, watch):
+                    yield message
+            except Exception as exc:
+                # The stream has started: end it with an explicit final message,
+                # which REST clients over HTTP/1.1 can see (they cannot see trailers).
+                code, message = status_of(exc)
+                yield execution_pb2.WatchJobResponse(
+                    error=status_pb2.Status(code=code.value[0], message=message)
+                )
+
+    async def _follow(
+        self, job: JobRecord, watch: Watch
+    ) -> AsyncIterator[execution_pb2.WatchJobResponse]:
+        yield execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
+        seen = job.revision
+        while not job.status.terminal:
+            try:
+                news = await watch.next(self._limits.heartbeat_s)
+            except TimeoutError:
+                yield execution_pb2.WatchJobResponse(heartbeat=True)
+                continue
+            fresh = news if news is not None else await self._queue.get(job.id)
+            if fresh is None:
+                raise NotFound(f"job {job.id} expired while being watched")
+            if fresh.revision > seen:  # news may arrive out of order
+                job, seen = fresh, fresh.revision
+                yield execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
 
     async def CancelJob(
         self, request: execution_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
@@ -226,11 +228,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         )
 
     async def _visible_job(self, job_id: str) -> JobRecord:
-        job_id = job_id.strip().lower()  # UUIDs compare case-insensitively
-        if not job_id:
-            raise InvalidArgument("id is required: the job's UUID as returned by SubmitJob")
-        if keys.shard_of_job(job_id) is None:
-            raise InvalidArgument(f"id {job_id[:64]!r} is not a job UUID issued by this platform")
+        job_id = _job_id(job_id)
         job = await self._queue.get(job_id)
         principal = caller()
         visible = job is not None and (
@@ -239,3 +237,13 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         if not visible or job is None:
             raise NotFound(f"job {job_id} not found (it may have expired, or is not yours)")
         return job
+
+
+def _job_id(given: str) -> str:
+    """The job id a caller gave, normalized, or INVALID_ARGUMENT saying what is wrong."""
+    job_id = given.strip().lower()  # UUIDs compare case-insensitively
+    if not job_id:
+        raise InvalidArgument("id is required: the job's UUID as returned by SubmitJob")
+    if keys.shard_of_job(job_id) is None:
+        raise InvalidArgument(f"id {job_id[:64]!r} is not a job UUID issued by this platform")
+    return job_id
