@@ -4,8 +4,12 @@ Every status change is published on keys.EVENTS_CHANNEL by the Lua script
 that made it. A process holds a single subscription, however many WatchJob
 streams it serves; on a message it reads the job once and hands the record to
 every local watcher of that job. Pub/sub is at most once, so it is only a
-wake-up: a watcher reads the job itself right after registering, and when the
-subscription is re-established after a loss, every watched job is read again.
+wake-up: a watcher reads the job itself right after registering, and each time
+the subscription is (re)established every watched job is read again.
+
+The subscription is held only while someone watches (and LINGER_S after the
+last one leaves): every process subscribed would otherwise parse every event
+of the whole platform, thousands a second, to find none of interest.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -25,6 +30,10 @@ from scheduler.job import JobRecord
 log = logging.getLogger("modelgw.events")
 
 Fetch = Callable[[str], Awaitable[JobRecord | None]]
+
+# Seconds the subscription outlives the last watcher, so that watchers coming
+# and going do not subscribe and unsubscribe each time.
+LINGER_S = 10.0
 
 
 _NOTHING = object()
@@ -75,22 +84,24 @@ def _expire(waiter: asyncio.Future[None]) -> None:
 
 
 class JobEvents:
-    def __init__(self, connect: Callable[[], aioredis.Redis], fetch: Fetch) -> None:
+    def __init__(
+        self, connect: Callable[[], aioredis.Redis], fetch: Fetch, *, linger_s: float = LINGER_S
+    ) -> None:
         self._connect = connect
         self._fetch = fetch
+        self._linger_s = linger_s
         self._watchers: dict[str, set[Watch]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        self._wanted = asyncio.Event()  # someone watches: hold the subscription
+        self.subscribed = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
 
     @property
     def watcher_count(self) -> int:
         return sum(len(w) for w in self._watchers.values())
 
-    async def start(self, timeout_s: float = 10.0) -> None:
+    async def start(self) -> None:
         self._task = asyncio.create_task(self._listen_forever(), name="job-events")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._subscribed.wait(), timeout_s)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -105,6 +116,7 @@ class JobEvents:
     async def watch(self, job_id: str) -> AsyncIterator[Watch]:
         watch = Watch(job_id)
         self._watchers[job_id].add(watch)
+        self._wanted.set()
         try:
             yield watch
         finally:
@@ -117,32 +129,44 @@ class JobEvents:
     async def _listen_forever(self) -> None:
         delay = 0.1
         while True:
+            await self._wanted.wait()
             client = self._connect()
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(keys.EVENTS_CHANNEL)
-                    first = not self._subscribed.is_set()
-                    self._subscribed.set()
-                    if not first:
-                        self._resync()
+                    self.subscribed.set()
+                    # Watchers read their job before this subscription existed.
+                    self._resync()
                     delay = 0.1
                     await self._pump(pubsub)
+                    if not self._watchers:
+                        self._wanted.clear()
+                    continue
             except (RedisError, OSError) as exc:
                 log.warning(
                     "event subscription lost; reconnecting", extra={"fields": {"error": str(exc)}}
                 )
             finally:
+                self.subscribed.clear()
                 await client.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
     async def _pump(self, pubsub: aioredis.client.PubSub) -> None:
+        """Hands events to watchers; returns once nobody has watched for linger_s."""
+        idle_since: float | None = None
         async for message in pubsub.listen():
             if message.get("type") != "message":
                 continue
-            job_id, _, _status = str(message["data"]).partition(" ")
-            if job_id in self._watchers:
-                self._refresh(job_id)
+            if self._watchers:
+                idle_since = None
+                job_id, _, _status = str(message["data"]).partition(" ")
+                if job_id in self._watchers:
+                    self._refresh(job_id)
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > self._linger_s:
+                return
 
     def _resync(self) -> None:
         # Messages published while we were away are lost: read every watched job.

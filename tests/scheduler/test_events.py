@@ -1,0 +1,81 @@
+"""Job events against a real Redis: one subscription per process, held only while
+someone watches, and every watcher of a job told of each change."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from scheduler import keys
+from scheduler.connection import RedisSettings, connect
+from scheduler.events import JobEvents
+from scheduler.job import JobRecord
+
+JOB = "job-1"
+
+
+async def subscribers(client: aioredis.Redis) -> int:
+    [(_, count)] = await client.pubsub_numsub(keys.EVENTS_CHANNEL)
+    return int(count)
+
+
+async def until(condition: object, timeout_s: float = 5.0) -> None:
+    for _ in range(int(timeout_s / 0.02)):
+        if await condition():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.02)
+    raise TimeoutError("condition not met")
+
+
+async def test_subscribed_only_while_watched_and_news_reaches_every_watcher(
+    clean_redis: str,
+) -> None:
+    client = connect(RedisSettings(clean_redis))
+    assert isinstance(client, aioredis.Redis)
+    reads: list[str] = []
+
+    async def fetch(job_id: str) -> JobRecord | None:
+        reads.append(job_id)
+        values = await client.hgetall(f"test:{job_id}")
+        return JobRecord.from_hash(values) if values else None
+
+    events = JobEvents(lambda: aioredis.Redis.from_url(clean_redis, decode_responses=True),
+                       fetch, linger_s=0.2)  # fmt: skip
+    await events.start()
+    try:
+        await asyncio.sleep(0.2)
+        assert await subscribers(client) == 0  # nobody watches: no subscription
+        await client.hset(f"test:{JOB}", mapping={
+            "id": JOB, "model": "m", "version": "1", "submitter": "u", "status": "RUNNING",
+            "created": "1.0", "rev": "2", "record_count": "1"})  # fmt: skip
+        async with events.watch(JOB) as first, events.watch(JOB) as second:
+            await asyncio.wait_for(events.subscribed.wait(), 5)
+            assert await subscribers(client) == 1  # one for both watchers
+            # The (re)subscription re-reads every watched job once.
+            assert (await first.next(5)).revision == 2  # type: ignore[union-attr]
+            assert (await second.next(5)).revision == 2  # type: ignore[union-attr]
+            reads.clear()
+            await client.hset(f"test:{JOB}", mapping={"status": "SUCCEEDED", "rev": "3"})
+            await client.publish(keys.EVENTS_CHANNEL, f"{JOB} SUCCEEDED")
+            assert (await first.next(5)).revision == 3  # type: ignore[union-attr]
+            assert (await second.next(5)).revision == 3  # type: ignore[union-attr]
+            assert reads == [JOB]  # read once for both
+        # Nobody watches: the subscription ends at the next event after linger_s.
+        await asyncio.sleep(0.3)
+        for _ in range(3):
+            await client.publish(keys.EVENTS_CHANNEL, "other-job QUEUED")
+            await asyncio.sleep(0.05)
+
+        async def unsubscribed() -> bool:
+            await client.publish(keys.EVENTS_CHANNEL, "other-job QUEUED")
+            return await subscribers(client) == 0
+
+        await until(unsubscribed)
+        # A new watcher brings it back.
+        async with events.watch(JOB) as again:
+            assert (await again.next(5)).revision == 3  # type: ignore[union-attr]
+            assert await subscribers(client) == 1
+    finally:
+        await events.stop()
+        await client.aclose()
