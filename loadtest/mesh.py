@@ -127,6 +127,10 @@ class BenchMesh:
         return f"http://127.0.0.1:{self.ports['envoy']}"
 
     @property
+    def echo_pid(self) -> int:
+        return self.extra["echo"].pid
+
+    @property
     def execution_pid(self) -> int:
         """The execution server's process; with several, their parent (see rss_bytes)."""
         return self.mesh.children["execution"].pid
@@ -293,6 +297,19 @@ def rss_bytes(pid: int) -> tuple[int, int]:
         current += fields.get("VmRSS", 0)
         peak += fields.get("VmHWM", 0)
     return current, peak
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process and its descendants have used, from /proc."""
+    ticks = 0
+    for one in (pid, *_descendants(pid)):
+        try:
+            stat = Path(f"/proc/{one}/stat").read_text()
+        except FileNotFoundError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _descendants(pid: int) -> Iterator[int]:

@@ -45,8 +45,8 @@ def scenario_table(results: dict[str, Any], scenario: str) -> list[str]:
         f"### {TITLES[scenario]}",
         "",
         "| clients | requests/s | failures/s | success | cut | p50 ms | p95 ms | p99 ms "
-        "| ÷ echo | ÷ Celery | load avg before |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| ÷ echo | ÷ Celery | server CPU µs/call | load avg before |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for clients, row in rows.items():
         if "skipped" in row or "error" in row:
@@ -55,7 +55,7 @@ def scenario_table(results: dict[str, Any], scenario: str) -> list[str]:
                 if "skipped" in row
                 else f"**run failed**: {row['error']}"
             )
-            lines.append(f"| {int(clients):,} | {why} | | | | | | | | | |")
+            lines.append(f"| {int(clients):,} | {why} | | | | | | | | | | |")
             continue
         echo = results["runs"].get("echo", {}).get(clients, {}).get("requests_per_s")
         celery = (
@@ -69,6 +69,7 @@ def scenario_table(results: dict[str, Any], scenario: str) -> list[str]:
             f"| {_latency(row, 'p50_ms')} | {_latency(row, 'p95_ms')} | {_latency(row, 'p99_ms')} "
             f"| {'1.00' if scenario == 'echo' else _ratio(row['requests_per_s'], echo)} "
             f"| {_ratio(row['requests_per_s'], celery)} "
+            f"| {_n(row.get('server_cpu_us_per_call'))} "
             f"| {' '.join(f'{x:.2f}' for x in row['load_before'])} |"
         )
     return [*lines, ""]

@@ -14,7 +14,7 @@ import grpc
 from loadtest import generator
 from loadtest.celery_bench import MAX_THREADS
 from loadtest.clients import TERMINAL, channel_options, metadata, submit_request
-from loadtest.mesh import SUBMIT_MODEL, WATCH_MODEL, BenchMesh, rss_bytes
+from loadtest.mesh import SUBMIT_MODEL, WATCH_MODEL, BenchMesh, cpu_seconds, rss_bytes
 from loadtest.plan import Share
 from loadtest.stats import percentile
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc
@@ -62,7 +62,11 @@ class Runner:
             tokens=self.tokens,
             drain_s=0.0 if clients >= BURST_FROM else s.drain_s,
             calls_per_client=1 if clients >= BURST_FROM else 0,
-            clients_per_channel=max(1, math.ceil(clients / 200)) if clients > 20_000 else 100,
+            # Many connections, as many clients would open, so that the kernel
+            # spreads them evenly over the server processes (SO_REUSEPORT
+            # balances connections, not calls): 10 connections over 2 processes
+            # split 7/3 often enough to skew a run.
+            clients_per_channel=max(1, math.ceil(clients / 200)) if clients > 20_000 else 25,
             options={"rest_connections": s.rest_connections},
         )
 
@@ -84,7 +88,7 @@ class Runner:
     # -- the scenarios --------------------------------------------------------------
     def _echo(self, clients: int) -> dict[str, Any]:
         share = replace(self.base("echo", clients), target=self.mesh.echo_address)
-        return generator.run(share, self.settings.processes)
+        return _with_server_cpu(self.mesh.echo_pid, share, self.settings.processes)
 
     def _submit(self, clients: int) -> dict[str, Any]:
         return self._measured(replace(self.base("submit", clients), model=SUBMIT_MODEL))
@@ -123,7 +127,7 @@ class Runner:
 
     def _measured(self, share: Share) -> dict[str, Any]:
         """A run against the gateway, with the execution server's memory after it."""
-        figures = generator.run(share, self.settings.processes)
+        figures = _with_server_cpu(self.mesh.execution_pid, share, self.settings.processes)
         figures["gateway_rss_mb"], figures["gateway_peak_rss_mb"] = (
             v / 2**20 for v in rss_bytes(self.mesh.execution_pid)
         )
@@ -203,6 +207,18 @@ class Runner:
         for user, job_id in done:
             ids[user].append(job_id)
         return tuple(tuple(x) for x in ids)
+
+
+def _with_server_cpu(server_pid: int, share: Share, processes: int) -> dict[str, Any]:
+    """Runs the share, adding the server's CPU time per answered call: unlike
+    requests/s, it hardly moves with what else the machine is doing."""
+    before = cpu_seconds(server_pid)
+    figures = generator.run(share, processes)
+    answered = figures["ok"] + figures["failed"]
+    figures["server_cpu_us_per_call"] = (
+        (cpu_seconds(server_pid) - before) * 1e6 / answered if answered else None
+    )
+    return figures
 
 
 async def _wait_final(stub: execution_pb2_grpc.ExecutionServiceStub, job_id: str, md: Any) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from scheduler import keys, scripts
@@ -84,6 +85,7 @@ class JobQueue:
         self._clock = RunClock()
         # Submissions and lookups of concurrent calls share round trips.
         self._batch = CommandBatcher(client)
+        self._cluster = isinstance(client, RedisCluster)
         # When this process last refreshed each user's job index TTL.
         self._refreshed: dict[str, float] = {}
 
@@ -129,12 +131,19 @@ class JobQueue:
         for name, value in fields.items():
             argv += [name, value]
         idem_key = keys.idempotency(model, submitter, idempotency_key or "-")
-        script = ScriptCall(
-            self._submit,
-            keys=[keys.job(job_id, shard), keys.queue(model), idem_key, keys.model_jobs(model)],
-            args=argv,
-        )
         consensus = spec.get("kind") == "consensus"
+        script_keys = [keys.job(job_id, shard), keys.queue(model), idem_key, keys.model_jobs(model)]
+        if not self._cluster:
+            # One server: the script writes the other indexes too, atomically.
+            script_keys += [keys.user_jobs(submitter), keys.ALL_JOBS, keys.KNOWN_MODELS]
+            if consensus:
+                script_keys.append(keys.CONSENSUS_MODELS)
+            [(outcome, returned_id)] = await self._batch.run(
+                ScriptCall(self._submit, keys=script_keys, args=argv)
+            )
+            return Submission(returned_id, SubmitOutcome(outcome))
+        # Redis Cluster: the indexes live in other slots, out of the script's reach.
+        script = ScriptCall(self._submit, keys=script_keys, args=argv)
         if idempotency_key:
             # The key may name an earlier job: index only a job this call created.
             [(outcome, returned_id)] = await self._batch.run(script)
@@ -142,9 +151,9 @@ class JobQueue:
             if submission.outcome is SubmitOutcome.CREATED:
                 await self._batch.run(*self._index(job_id, model, submitter, consensus))
             return submission
-        # Without a key the job is always created: its indexes (in other slots,
-        # so not in the atomic script) ride in the same round trip, just after it.
-        # A lost index entry hides a job from ListJobs; it never loses the job.
+        # Without a key the job is always created: its indexes ride in the same
+        # round trip, just after it. A lost index entry (a crash between the two)
+        # hides a job from ListJobs; it never loses the job.
         (outcome, returned_id), *_ = await self._batch.run(
             script, *self._index(job_id, model, submitter, consensus)
         )

@@ -73,7 +73,10 @@ end
 local TERMINAL = {SUCCEEDED = true, FAILED = true, CANCELLED = true}
 """
 
-# KEYS: job, queue stream, idempotency key, model index
+# KEYS: job, queue stream, idempotency key, model index; on a single server (never
+#       on a cluster, where they live in other slots) also the submitter's index,
+#       the index of all jobs, the set of known models and, for a consensus job,
+#       the set of consensus models
 # ARGV: events channel, job id, ttl seconds, fingerprint, has-idempotency ('1'|'0'),
 #       then the job's hash fields as name/value pairs
 SUBMIT = (
@@ -99,6 +102,16 @@ if ARGV[5] == '1' then
   redis.call('SET', KEYS[3], ARGV[2] .. '|' .. ARGV[4], 'EX', ARGV[3])
 end
 redis.call('ZADD', KEYS[4], at, ARGV[2])
+if #KEYS > 4 then
+  -- A single Redis server (not a cluster): the indexes in other slots are
+  -- written here too, atomically with the job, instead of by separate commands.
+  local model = redis.call('HGET', KEYS[1], 'model')
+  redis.call('ZADD', KEYS[5], at, ARGV[2])
+  redis.call('EXPIRE', KEYS[5], ARGV[3])
+  redis.call('ZADD', KEYS[6], at, ARGV[2])
+  redis.call('SADD', KEYS[7], model)
+  if KEYS[8] then redis.call('SADD', KEYS[8], model) end
+end
 return {'created', ARGV[2]}
 """
 )

@@ -20,9 +20,10 @@ STATUS_OF_PROTO = {value: key for key, value in STATUS.items()}
 def _stamp(epoch: float | None) -> timestamp_pb2.Timestamp | None:
     if epoch is None:
         return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromNanoseconds(int(epoch * 1e9))
-    return stamp
+    # The constructor, not FromNanoseconds: a pure-Python helper, several times
+    # slower, and a job message carries up to five of these.
+    seconds = int(epoch)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=int((epoch - seconds) * 1e9))
 
 
 def job_message(record: JobRecord, *, with_results: bool) -> job_pb2.Job:
