@@ -37,7 +37,7 @@ def make_app(url: str) -> Celery:
         worker_hijack_root_logger=False,
     )
 
-    @app.task(name="bench.echo", shared=False)
+    @app.task(name="bench.echo", shared=False)  # type: ignore[untyped-decorator]
     def echo(record: dict[str, Any]) -> dict[str, Any]:
         return {"echo": record}
 

@@ -67,6 +67,8 @@ def grpc_call(share: Share, channel: grpc.aio.Channel, client: int) -> Call:
         )
     if share.scenario == "e2e":
         return lambda: end_to_end(stub, submit_request(share.model), md, share)
+    if share.scenario == "e2e_watch":
+        return lambda: end_to_end_watch(stub, submit_request(share.model), md, share)
     raise ValueError(f"no gRPC scenario {share.scenario!r}")
 
 
@@ -88,6 +90,27 @@ async def end_to_end(
             return
 
 
+async def end_to_end_watch(
+    stub: execution_pb2_grpc.ExecutionServiceStub,
+    request: execution_pb2.SubmitJobRequest,
+    md: tuple[tuple[str, str], ...],
+    share: Share,
+) -> None:
+    """Submit, then WatchJob until the stream brings the final status (and ends)."""
+    reply = await stub.SubmitJob(request, metadata=md, timeout=share.call_timeout_s)
+    watch = execution_pb2.WatchJobRequest(id=reply.job.id)
+    final = None
+    async for message in stub.WatchJob(watch, metadata=md, timeout=share.call_timeout_s):
+        if message.HasField("error"):
+            raise CallFailed(f"stream error {message.error.code}")
+        if message.HasField("job") and message.job.status in TERMINAL:
+            final = message.job.status  # the server ends the stream after it
+    if final is None:
+        raise CallFailed("stream ended before the job finished")
+    if final != job_pb2.JOB_STATUS_SUCCEEDED:
+        raise CallFailed(f"job {job_pb2.JobStatus.Name(final)}")
+
+
 def rest_call(share: Share, client: Any, index: int) -> Call:
     """REST submit through Envoy: POST /v1/jobs with a JSON body, 200 expected (aiohttp)."""
     body = json.dumps({"model": share.model, "records": [RECORD]}).encode()
@@ -107,7 +130,7 @@ def rest_call(share: Share, client: Any, index: int) -> Call:
 
 def failure_code(exc: BaseException) -> str:
     if isinstance(exc, grpc.aio.AioRpcError):
-        return exc.code().name
+        return str(exc.code().name)
     if isinstance(exc, CallFailed):
         return exc.code
     return type(exc).__name__

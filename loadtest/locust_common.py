@@ -16,7 +16,7 @@ from locust import events
 CAFFEINE = {"smiles": "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"}
 
 
-@events.init_command_line_parser.add_listener
+@events.init_command_line_parser.add_listener  # type: ignore[untyped-decorator]
 def _options(parser: Any) -> None:
     parser.add_argument(
         "--model",

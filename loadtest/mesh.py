@@ -33,6 +33,9 @@ from workers.builtin.register import register_builtins
 # Echo copies no worker serves while the bench runs (submit) or until released (watch).
 SUBMIT_MODEL = "bench.submit"
 WATCH_MODEL = "bench.watch"
+# End to end by watching: a model of its own, whose worker runs only during that
+# scenario, so that its backlog after a burst never slows another scenario.
+E2E_WATCH_MODEL = "bench.e2e-watch"
 _MESH_SERVICES = ("registry", "execution", "scheduler", "envoy")
 
 
@@ -224,7 +227,7 @@ class BenchMesh:
         md = (("authorization", f"Bearer {token}"),)
         async with grpc.aio.insecure_channel(registry) as channel:
             stub = registry_pb2_grpc.RegistryServiceStub(channel)
-            for name in (SUBMIT_MODEL, WATCH_MODEL):
+            for name in (SUBMIT_MODEL, WATCH_MODEL, E2E_WATCH_MODEL):
                 await _register_echo_copy(stub, name, md)
 
 

@@ -14,14 +14,25 @@ import grpc
 from loadtest import generator
 from loadtest.celery_bench import MAX_THREADS
 from loadtest.clients import TERMINAL, channel_options, metadata, submit_request
-from loadtest.mesh import SUBMIT_MODEL, WATCH_MODEL, BenchMesh, cpu_seconds, rss_bytes
+from loadtest.mesh import (
+    E2E_WATCH_MODEL,
+    SUBMIT_MODEL,
+    WATCH_MODEL,
+    BenchMesh,
+    cpu_seconds,
+    rss_bytes,
+)
 from loadtest.plan import Share
 from loadtest.stats import percentile
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc
 
 # In this order: e2e last, since at high client counts it leaves demo.echo's queue
-# with a backlog its worker keeps draining after the run.
-SCENARIOS = ("echo", "submit", "get", "rest_submit", "watch", "celery_submit", "celery_e2e", "e2e")
+# with a backlog its worker keeps draining after the run (e2e_watch has a model
+# and a worker of its own, stopped after each run).
+SCENARIOS = (
+    "echo", "submit", "get", "rest_submit", "watch", "celery_submit", "celery_e2e",
+    "e2e_watch", "e2e",
+)  # fmt: skip
 # From this many clients, each client makes one call (a burst) instead of a closed loop:
 # at throughput X a closed loop's latency is clients / X, far beyond any window.
 BURST_FROM = 10_000
@@ -81,7 +92,7 @@ class Runner:
                 "skipped": f"Celery clients are threads; not run above {MAX_THREADS}",
                 "load": load,
             }
-        figures = getattr(self, f"_{scenario}")(clients)
+        figures: dict[str, Any] = getattr(self, f"_{scenario}")(clients)
         figures["load_before"] = load
         return figures
 
@@ -100,6 +111,14 @@ class Runner:
 
     def _e2e(self, clients: int) -> dict[str, Any]:
         return self._measured(self.base("e2e", clients))
+
+    def _e2e_watch(self, clients: int) -> dict[str, Any]:
+        # The same worker settings as demo.echo's in the e2e scenario.
+        self.mesh.start_worker("e2e-watch-worker", E2E_WATCH_MODEL)
+        try:
+            return self._measured(replace(self.base("e2e_watch", clients), model=E2E_WATCH_MODEL))
+        finally:
+            self.mesh.stop_process("e2e-watch-worker")
 
     def _rest_submit(self, clients: int) -> dict[str, Any]:
         share = replace(

@@ -23,8 +23,8 @@ class Tally:
     failed_in_window: int = 0
     ok_total: int = 0
     failed_total: int = 0
-    latencies: array = field(default_factory=lambda: array("d"))
-    cut: array = field(default_factory=lambda: array("d"))
+    latencies: array[float] = field(default_factory=lambda: array("d"))
+    cut: array[float] = field(default_factory=lambda: array("d"))
     failures: Counter[str] = field(default_factory=Counter)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -132,7 +132,13 @@ class JobQueue:
             argv += [name, value]
         idem_key = keys.idempotency(model, submitter, idempotency_key or "-")
         consensus = spec.get("kind") == "consensus"
-        script_keys = [keys.job(job_id, shard), keys.queue(model), idem_key, keys.model_jobs(model)]
+        script_keys = [
+            keys.job(job_id, shard),
+            keys.queue(model),
+            idem_key,
+            keys.model_jobs(model),
+            *observer_keys(model),
+        ]
         if not self._cluster:
             # One server: the script writes the other indexes too, atomically.
             script_keys += [keys.user_jobs(submitter), keys.ALL_JOBS, keys.KNOWN_MODELS]
@@ -201,7 +207,8 @@ class JobQueue:
     async def cancel(self, job: JobRecord, message: str) -> str:
         shard = keys.shard_of_model(job.model)
         status: str = await self._cancel(
-            keys=[keys.job(job.id, shard)], args=[keys.EVENTS_CHANNEL, message]
+            keys=[keys.job(job.id, shard), *observer_keys(job.model)],
+            args=[keys.EVENTS_CHANNEL, message],
         )
         return status
 
@@ -225,9 +232,17 @@ class JobQueue:
     async def start(self, model: str, job_id: str, entry_id: str, worker: str) -> Delivery | str:
         """Marks the job RUNNING for this worker; returns what to run, or why not."""
         shard = keys.shard_of_model(model)
-        reply = await self._start(
-            keys=[keys.job(job_id, shard), keys.queue(model), keys.start_counter(model)],
-            args=[keys.EVENTS_CHANNEL, entry_id, worker, self.settings.delivery_limit],
+        [reply] = await self._batch.run(
+            ScriptCall(
+                self._start,
+                keys=[
+                    keys.job(job_id, shard),
+                    keys.queue(model),
+                    keys.start_counter(model),
+                    *observer_keys(model),
+                ],
+                args=[keys.EVENTS_CHANNEL, entry_id, worker, self.settings.delivery_limit],
+            )
         )
         if reply[0] != "run":
             return str(reply[1])
@@ -248,8 +263,13 @@ class JobQueue:
         message: str = "",
     ) -> str:
         shard = keys.shard_of_model(delivery.model)
-        final: str = await self._finish(
-            keys=[keys.job(delivery.job_id, shard), keys.queue(delivery.model)],
+        finish = ScriptCall(
+            self._finish,
+            keys=[
+                keys.job(delivery.job_id, shard),
+                keys.queue(delivery.model),
+                *observer_keys(delivery.model),
+            ],
             args=[
                 keys.EVENTS_CHANNEL,
                 delivery.entry_id,
@@ -260,6 +280,7 @@ class JobQueue:
                 self.settings.job_ttl_s,
             ],
         )
+        final = str((await self._batch.run(finish))[0])
         self._clock.finished(delivery.model, delivery.entry_id, final)
         return final
 
@@ -293,6 +314,11 @@ class JobQueue:
         shard = keys.shard_of_model(model)
         status: str | None = await self.client.hget(keys.job(job_id, shard), "status")  # type: ignore[assignment]
         return status
+
+
+def observer_keys(model: str) -> list[str]:
+    """The keys every transition script also writes (scheduler.scripts, observe)."""
+    return [keys.counts(model), keys.finished(model), keys.audit(model)]
 
 
 def _audited_input(records_json: str, inline_bytes: int) -> dict[str, Any]:

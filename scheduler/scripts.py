@@ -1,5 +1,7 @@
 """The Lua scripts of the job protocol. Each runs atomically on the node that
-owns the model's shard; every key a script touches shares that hash tag.
+owns the model's shard; every key a script touches is declared in KEYS and
+shares that hash tag (the one exception: on a single server, not a cluster,
+SUBMIT also writes the job indexes of other slots).
 
 Times come from the Redis server's clock (TIME), one clock for every gateway
 and worker. Status only moves forward: QUEUED -> RUNNING -> SUCCEEDED | FAILED
@@ -8,10 +10,11 @@ and worker. Status only moves forward: QUEUED -> RUNNING -> SUCCEEDED | FAILED
 Every transition is also *observed* by the same script (`observe` below): an
 audit entry is appended to the model's audit stream, the model's status
 counters move, and a finished job joins the model's finished index. Those keys
-(scheduler.keys.audit, counts, finished) are derived from the job key's hash
-tag, so they live in the same slot as the job and the one atomic script covers
-them on a single Redis and on Redis Cluster alike; a transition can therefore
-never happen without its audit record.
+(scheduler.keys.counts, finished, audit: the "observer keys") are declared in
+KEYS like every other key a script touches, and share the job's hash tag, so
+they live in the same slot and the one atomic script covers them on a single
+Redis and on Redis Cluster alike; a transition can therefore never happen
+without its audit record.
 """
 
 from __future__ import annotations
@@ -22,16 +25,15 @@ local function now()
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 local ACTIVE = {QUEUED = true, RUNNING = true}
-local function observe(job, before, status, at)
-  local tag = string.match(job, '^{[^}]*}')
+-- counts, finished, audit: the observer keys, KEYS[o], KEYS[o + 1], KEYS[o + 2].
+local function observe(job, before, status, at, o)
   local f = redis.call('HMGET', job, 'id', 'model', 'version', 'submitter', 'created',
     'started', 'attempt_started', 'records', 'input_sha256', 'input_bytes',
     'error_reason', 'error_message', 'attempts', 'worker', 'parent')
-  local model = f[2]
-  local counts = tag .. ':counts:' .. model
+  local counts, finished, audit = KEYS[o], KEYS[o + 1], KEYS[o + 2]
   if before and ACTIVE[before] then redis.call('HINCRBY', counts, before, -1) end
   redis.call('HINCRBY', counts, status, 1)
-  local entry = {'job', f[1], 'model', model, 'version', f[3] or '', 'user', f[4] or '',
+  local entry = {'job', f[1], 'model', f[2], 'version', f[3] or '', 'user', f[4] or '',
     'status', status, 'time', string.format('%.6f', at), 'parent', f[15] or ''}
   if status == 'QUEUED' then
     if f[9] then
@@ -50,19 +52,19 @@ local function observe(job, before, status, at)
         {'attempts', f[13]}, {'worker', f[14]}, {'exec_seconds', exec}, {'wait_seconds', wait}}) do
       entry[#entry + 1] = pair[1]; entry[#entry + 1] = pair[2] or ''
     end
-    redis.call('ZADD', tag .. ':finished:' .. model, at,
+    redis.call('ZADD', finished, at,
       f[1] .. '|' .. status .. '|' .. exec .. '|' .. wait)
   end
-  redis.call('XADD', tag .. ':audit:' .. model, '*', unpack(entry))
+  redis.call('XADD', audit, '*', unpack(entry))
 end
-local function enter(job, status, at)
+local function enter(job, status, at, o)
   local before = redis.call('HGET', job, 'status')
   redis.call('HINCRBY', job, 'rev', 1)
   redis.call('HSET', job, 'status', status)
   local stamp = status .. '@' .. string.format('%.6f', at) .. ';'
   redis.call('HSET', job, 'transitions', (redis.call('HGET', job, 'transitions') or '') .. stamp)
   redis.call('PUBLISH', ARGV[1], redis.call('HGET', job, 'id') .. ' ' .. status)
-  observe(job, before, status, at)
+  observe(job, before, status, at, o)
 end
 local function done(stream, entry)
   if entry ~= '' then
@@ -73,10 +75,10 @@ end
 local TERMINAL = {SUCCEEDED = true, FAILED = true, CANCELLED = true}
 """
 
-# KEYS: job, queue stream, idempotency key, model index; on a single server (never
-#       on a cluster, where they live in other slots) also the submitter's index,
-#       the index of all jobs, the set of known models and, for a consensus job,
-#       the set of consensus models
+# KEYS: job, queue stream, idempotency key, model index, the 3 observer keys; on a
+#       single server (never on a cluster, where they live in other slots) also
+#       the submitter's index, the index of all jobs, the set of known models and,
+#       for a consensus job, the set of consensus models
 # ARGV: events channel, job id, ttl seconds, fingerprint, has-idempotency ('1'|'0'),
 #       then the job's hash fields as name/value pairs
 SUBMIT = (
@@ -95,28 +97,28 @@ local at = now()
 local fields = {}
 for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], 'created', string.format('%.6f', at), 'attempts', 0, unpack(fields))
-enter(KEYS[1], 'QUEUED', at)
+enter(KEYS[1], 'QUEUED', at, 5)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])
 if ARGV[5] == '1' then
   redis.call('SET', KEYS[3], ARGV[2] .. '|' .. ARGV[4], 'EX', ARGV[3])
 end
 redis.call('ZADD', KEYS[4], at, ARGV[2])
-if #KEYS > 4 then
+if #KEYS > 7 then
   -- A single Redis server (not a cluster): the indexes in other slots are
   -- written here too, atomically with the job, instead of by separate commands.
   local model = redis.call('HGET', KEYS[1], 'model')
-  redis.call('ZADD', KEYS[5], at, ARGV[2])
-  redis.call('EXPIRE', KEYS[5], ARGV[3])
-  redis.call('ZADD', KEYS[6], at, ARGV[2])
-  redis.call('SADD', KEYS[7], model)
-  if KEYS[8] then redis.call('SADD', KEYS[8], model) end
+  redis.call('ZADD', KEYS[8], at, ARGV[2])
+  redis.call('EXPIRE', KEYS[8], ARGV[3])
+  redis.call('ZADD', KEYS[9], at, ARGV[2])
+  redis.call('SADD', KEYS[10], model)
+  if KEYS[11] then redis.call('SADD', KEYS[11], model) end
 end
 return {'created', ARGV[2]}
 """
 )
 
-# KEYS: job, queue stream, the model's start counter
+# KEYS: job, queue stream, the model's start counter, the 3 observer keys
 # ARGV: events channel, stream entry id, worker name, delivery limit
 # Returns {'run', spec, records, created} or {'skip', status}.
 START = (
@@ -132,14 +134,14 @@ if attempts > tonumber(ARGV[4]) then
     'error_message', 'the job was delivered ' .. (attempts - 1) ..
     ' times without finishing (its workers died or timed out); it will not be retried')
   redis.call('HINCRBY', KEYS[1], 'attempts', -1)
-  enter(KEYS[1], 'FAILED', at)
+  enter(KEYS[1], 'FAILED', at, 4)
   done(KEYS[2], ARGV[2])
   return {'skip', 'DEAD_LETTER'}
 end
 if status == 'QUEUED' then
   redis.call('HSET', KEYS[1], 'started', string.format('%.6f', at),
     'start_seq', redis.call('INCR', KEYS[3]))
-  enter(KEYS[1], 'RUNNING', at)
+  enter(KEYS[1], 'RUNNING', at, 4)
 end
 redis.call('HSET', KEYS[1], 'worker', ARGV[3], 'attempt_started', string.format('%.6f', at))
 local job = redis.call('HMGET', KEYS[1], 'spec', 'records', 'created', 'submitter')
@@ -147,7 +149,7 @@ return {'run', job[1], job[2], job[3], job[4]}
 """
 )
 
-# KEYS: job, queue stream
+# KEYS: job, queue stream, the 3 observer keys
 # ARGV: events channel, stream entry id, final status, result json, error reason,
 #       error message, ttl seconds
 # Returns the job's status afterwards.
@@ -161,14 +163,14 @@ local began = tonumber(redis.call('HGET', KEYS[1], 'attempt_started') or at)
 redis.call('HSET', KEYS[1], 'ended', string.format('%.6f', at),
   'run_seconds', string.format('%.6f', at - began),
   'result', ARGV[4], 'error_reason', ARGV[5], 'error_message', ARGV[6])
-enter(KEYS[1], ARGV[3], at)
+enter(KEYS[1], ARGV[3], at, 3)
 redis.call('EXPIRE', KEYS[1], ARGV[7])
 done(KEYS[2], ARGV[2])
 return ARGV[3]
 """
 )
 
-# KEYS: job
+# KEYS: job, the 3 observer keys
 # ARGV: events channel, message
 # Returns the job's status afterwards, or 'EXPIRED'.
 CANCEL = (
@@ -179,7 +181,7 @@ if not status then return 'EXPIRED' end
 if TERMINAL[status] then return status end
 redis.call('HSET', KEYS[1], 'ended', string.format('%.6f', now()),
   'error_reason', 'cancelled', 'error_message', ARGV[2])
-enter(KEYS[1], 'CANCELLED', now())
+enter(KEYS[1], 'CANCELLED', now(), 2)
 return 'CANCELLED'
 """
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -56,6 +57,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         self._catalog = catalog
         self._access = access
         self._limits = limits
+        self._watch_messages = SharedWatchMessages()
 
     async def SubmitJob(
         self, request: execution_pb2.SubmitJobRequest, context: grpc.aio.ServicerContext
@@ -142,7 +144,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
     async def _follow(
         self, job: JobRecord, watch: Watch
     ) -> AsyncIterator[execution_pb2.WatchJobResponse]:
-        yield execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
+        yield self._watch_messages.of(job)
         seen = job.revision
         while not job.status.terminal:
             try:
@@ -155,7 +157,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
                 raise NotFound(f"job {job.id} expired while being watched")
             if fresh.revision > seen:  # news may arrive out of order
                 job, seen = fresh, fresh.revision
-                yield execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
+                yield self._watch_messages.of(job)
 
     async def CancelJob(
         self, request: execution_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
@@ -237,6 +239,33 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         if not visible or job is None:
             raise NotFound(f"job {job_id} not found (it may have expired, or is not yours)")
         return job
+
+
+class SharedWatchMessages:
+    """The WatchJob message of each state of a job, built once and sent to every
+    stream watching it: a job watched by 100 streams changes once, not 100 times
+    (building a message with its results is most of a stream's work on a change).
+
+    A state is the job's revision and attempt count: every change a message shows
+    bumps one or the other. Messages are never modified once built, so sharing
+    them between streams is safe. The most recent `size` states are kept.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._messages: OrderedDict[tuple[str, int, int], execution_pb2.WatchJobResponse] = (
+            OrderedDict()
+        )
+
+    def of(self, job: JobRecord) -> execution_pb2.WatchJobResponse:
+        state = (job.id, job.revision, job.attempts)
+        message = self._messages.get(state)
+        if message is None:
+            message = execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
+            self._messages[state] = message
+            if len(self._messages) > self._size:
+                self._messages.popitem(last=False)
+        return message
 
 
 def _job_id(given: str) -> str:
