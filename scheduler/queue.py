@@ -8,9 +8,9 @@ start, renew, finish and release jobs. Every state change is one Lua script
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,10 +23,6 @@ from scheduler.batch import Command, CommandBatcher, ScriptCall
 from scheduler.connection import Client
 from scheduler.job import JobRecord, JobStatus
 from scheduler.metrics import RunClock
-
-# A user's job index lives a day after its last refresh: refreshing it once a
-# minute per process, not on every submission, saves a command per job.
-REFRESH_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -86,8 +82,6 @@ class JobQueue:
         # Submissions and lookups of concurrent calls share round trips.
         self._batch = CommandBatcher(client)
         self._cluster = isinstance(client, RedisCluster)
-        # When this process last refreshed each user's job index TTL.
-        self._refreshed: dict[str, float] = {}
 
     async def close(self) -> None:
         await self._batch.close()
@@ -144,12 +138,11 @@ class JobQueue:
             script_keys += [keys.user_jobs(submitter), keys.ALL_JOBS, keys.KNOWN_MODELS]
             if consensus:
                 script_keys.append(keys.CONSENSUS_MODELS)
-            [(outcome, returned_id)] = await self._batch.run(
-                ScriptCall(self._submit, keys=script_keys, args=argv)
-            )
+        script = ScriptCall(self._submit, keys=script_keys, args=argv)
+        if not self._cluster:
+            [(outcome, returned_id)] = await self._batch.run(script)
             return Submission(returned_id, SubmitOutcome(outcome))
         # Redis Cluster: the indexes live in other slots, out of the script's reach.
-        script = ScriptCall(self._submit, keys=script_keys, args=argv)
         if idempotency_key:
             # The key may name an earlier job: index only a job this call created.
             [(outcome, returned_id)] = await self._batch.run(script)
@@ -170,6 +163,7 @@ class JobQueue:
         user_jobs = keys.user_jobs(submitter)
         commands: list[Command] = [
             ("ZADD", user_jobs, score, job_id),
+            ("EXPIRE", user_jobs, self.settings.job_ttl_s),
             ("ZADD", keys.ALL_JOBS, score, job_id),
             # Every time, though rarely new: after Redis lost its data, the audit
             # shipper, the statistics and the consensus runners find a model here.
@@ -177,17 +171,7 @@ class JobQueue:
         ]
         if consensus:
             commands.append(("SADD", keys.CONSENSUS_MODELS, model))
-        if self._due(user_jobs):
-            commands.append(("EXPIRE", user_jobs, self.settings.job_ttl_s))
         return commands
-
-    def _due(self, what: str, every_s: float = REFRESH_EVERY_S) -> bool:
-        """Whether `what` was not refreshed by this process in the last every_s seconds."""
-        now = time.monotonic()
-        if now - self._refreshed.get(what, -every_s) < every_s:
-            return False
-        self._refreshed[what] = now
-        return True
 
     async def get(self, job_id: str) -> JobRecord | None:
         shard = keys.shard_of_job(job_id)
@@ -197,11 +181,11 @@ class JobQueue:
         return JobRecord.from_hash(values) if values else None
 
     async def get_many(self, job_ids: Sequence[str]) -> list[JobRecord | None]:
-        pipe = self.client.pipeline(transaction=False)
+        commands = []
         for job_id in job_ids:
             shard = keys.shard_of_job(job_id)
-            pipe.hgetall(keys.job(job_id, shard if shard is not None else 0))
-        rows = await pipe.execute()
+            commands.append(("HGETALL", keys.job(job_id, shard if shard is not None else 0)))
+        rows = await self._batch.run(*commands)
         return [JobRecord.from_hash(v) if v else None for v in rows]
 
     async def cancel(self, job: JobRecord, message: str) -> str:
@@ -316,9 +300,11 @@ class JobQueue:
         return status
 
 
-def observer_keys(model: str) -> list[str]:
-    """The keys every transition script also writes (scheduler.scripts, observe)."""
-    return [keys.counts(model), keys.finished(model), keys.audit(model)]
+@functools.lru_cache(maxsize=4096)
+def observer_keys(model: str) -> tuple[str, str, str]:
+    """The keys every transition script also writes (scheduler.scripts, observe);
+    computed once per model, as every transition needs them."""
+    return keys.counts(model), keys.finished(model), keys.audit(model)
 
 
 def _audited_input(records_json: str, inline_bytes: int) -> dict[str, Any]:
