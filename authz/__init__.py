@@ -1,8 +1,8 @@
 """Authorization: decides who may do what on which model, enforced with Casbin.
 
 Start at `AccessPolicy` (enforcer.py). The rules themselves are model.conf and
-policy.csv; rules.py evaluates them, store.py persists grants, _listener.py
-keeps every process current.
+policy.csv; grants.py spells grants as namespaced Casbin lines, rules.py
+evaluates them, store.py persists them, _listener.py keeps every process current.
 """
 
 from authz.actions import GLOBAL_ACTIONS, Action, Role

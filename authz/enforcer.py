@@ -10,8 +10,9 @@ import asyncpg
 from authz import store
 from authz._listener import PolicyListener
 from authz.actions import Action, Role
+from authz.grants import EVERYONE, Grant
 from authz.principal import Principal
-from authz.rules import EVERYONE, Decision, Grant, ModelAccess, PolicySnapshot
+from authz.rules import Decision, ModelAccess, PolicySnapshot
 
 __all__ = ["AccessPolicy", "Decision", "ModelAccess"]
 

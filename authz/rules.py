@@ -12,16 +12,16 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, NamedTuple
+from typing import Any
 
 import casbin
 from casbin.persist import Adapter, load_policy_line
 
 from authz.actions import GLOBAL_ACTIONS, Action, Role
+from authz.grants import EVERYONE, Grant, line_of, role_term, user_term
 from authz.principal import Principal
 
-EVERYONE = "*"
-"""The subject of the public g-line: ("*", "reader", model) makes a model public."""
+__all__ = ["EVERYONE", "Decision", "Grant", "ModelAccess", "PolicySnapshot"]
 
 GLOBAL_OBJECT = "*"
 """The Casbin object of the global actions, which concern no single model."""
@@ -36,14 +36,6 @@ class Decision(enum.Enum):
     """The caller may not even read the model: answer NOT_FOUND so private names don't leak."""
     FORBIDDEN = "forbidden"
     """The caller may read the model (or it is a global action) but not do this."""
-
-
-class Grant(NamedTuple):
-    """One g-line: ``user`` holds ``role`` on ``model``."""
-
-    user: str
-    role: str
-    model: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +58,7 @@ class _GrantsAdapter(Adapter):  # type: ignore[misc]  # casbin ships no type hin
         for line in _POLICY_TEXT.splitlines():
             load_policy_line(line.strip(), model)
         for grant in self._grants:
-            model.add_policy("g", "g", list(grant))
+            model.add_policy("g", "g", list(line_of(grant)))
 
 
 class PolicySnapshot:
@@ -76,13 +68,13 @@ class PolicySnapshot:
         grants = list(grants)
         model = casbin.Enforcer.new_model(text=_MODEL_TEXT)
         self._enforcer = casbin.Enforcer(model, _GrantsAdapter(grants))
-        read_roles = {role for role, _ in self._enforcer.get_filtered_policy(1, Action.READ)}
+        read_roles = {term for term, _ in self._enforcer.get_filtered_policy(1, Action.READ)}
         self._readable: dict[str, set[str]] = {}
         self._public: set[str] = set()
         access: dict[str, dict[str, set[str]]] = {}
         for user, role, model_name in grants:
             access.setdefault(model_name, {}).setdefault(role, set()).add(user)
-            if role not in read_roles:
+            if role_term(role) not in read_roles:
                 continue
             if user == EVERYONE:
                 self._public.add(model_name)
@@ -94,7 +86,8 @@ class PolicySnapshot:
 
     def allows(self, principal: Principal, action: Action, obj: str) -> bool:
         """Casbin's verdict: the one place the rules are evaluated."""
-        return bool(self._enforcer.enforce(principal.user, principal.superuser, obj, action.value))
+        subject = user_term(principal.user)
+        return bool(self._enforcer.enforce(subject, principal.superuser, obj, action.value))
 
     def decide(self, principal: Principal, action: Action, model: str | None) -> Decision:
         """Casbin's verdict, refined into HIDDEN (may not read) or FORBIDDEN (may read)."""

@@ -9,9 +9,13 @@ when, and only if, the transaction commits.
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 
-from authz.rules import Grant
+from authz.grants import Grant, UnknownTerm, grant_of, line_of
+
+log = logging.getLogger("modelgw.authz")
 
 CHANNEL = "modelgw_policy"
 """LISTEN/NOTIFY channel announcing a committed grant change; the payload is the model name."""
@@ -46,18 +50,28 @@ SELECT pg_notify('{CHANNEL}', $1)::text WHERE EXISTS (SELECT FROM changed)
 
 
 async def load_grants(conn: asyncpg.Connection) -> list[Grant]:
-    """Every g-line in the table."""
-    return [Grant(*row) for row in await conn.fetch(_LOAD)]
+    """Every grant the g-lines of the table hold.
+
+    A line outside the namespaces (written by hand, say) grants nothing: it is
+    skipped with a warning rather than read as a bare name.
+    """
+    grants = []
+    for row in await conn.fetch(_LOAD):
+        try:
+            grants.append(grant_of(*row))
+        except UnknownTerm as exc:
+            log.warning("casbin_rule line ignored", extra={"fields": {"error": str(exc)}})
+    return grants
 
 
 async def insert_grant(conn: asyncpg.Connection, grant: Grant) -> bool:
     """Add a g-line; False if it was already there (and then nothing is notified)."""
-    return bool(await conn.fetch(_INSERT, *grant))
+    return bool(await conn.fetch(_INSERT, *line_of(grant)))
 
 
 async def delete_grant(conn: asyncpg.Connection, grant: Grant) -> bool:
     """Remove a g-line; False if it was not there."""
-    return bool(await conn.fetch(_DELETE, *grant))
+    return bool(await conn.fetch(_DELETE, *line_of(grant)))
 
 
 async def delete_model_grants(conn: asyncpg.Connection, model: str) -> bool:

@@ -21,7 +21,7 @@ import asyncpg
 
 from authz.actions import Role
 from authz.enforcer import AccessPolicy
-from authz.rules import EVERYONE
+from authz.grants import EVERYONE
 from authz.store import load_grants
 from gateway.admin.catalog import CatalogModel, CatalogVersion
 from gateway.registry import store

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from authz import AccessPolicy, Action, Decision, PolicySnapshot, Principal
-from authz.rules import Grant
+from authz.grants import Grant
 
 
 class CountingSnapshot(PolicySnapshot):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from authz import GLOBAL_ACTIONS, Action, Decision, ModelAccess, PolicySnapshot, Principal
-from authz.rules import Grant
+from authz.grants import Grant
 
 A, D = Decision.ALLOW, Decision.FORBIDDEN
 MODEL_ACTIONS = [a for a in Action if a not in GLOBAL_ACTIONS]
@@ -115,3 +115,30 @@ def test_an_empty_policy_allows_only_superusers() -> None:
     assert empty.decide(Principal("a"), Action.READ, "m") is Decision.HIDDEN
     assert empty.decide(Principal("a", superuser=True), Action.DELETE, "m") is A
     assert empty.readable_models(Principal("a")) == frozenset()
+
+
+# Names a hostile user might pick: every role, the public wildcard, and the
+# namespace separators the Casbin lines use.
+HOSTILE_NAMES = [
+    "owner", "reader", "role:owner", "role:reader", "group:everyone", "user:olga",
+    "everyone", "superuser", "user:", "role:", ":", "owner:", "*:", "user:*",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+@pytest.mark.parametrize("action", MODEL_ACTIONS)
+def test_a_user_named_like_a_role_holds_nothing(
+    snapshot: PolicySnapshot, name: str, action: Action
+) -> None:
+    assert snapshot.decide(Principal(name), action, "m") is Decision.HIDDEN
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_granting_a_user_named_like_a_role_grants_only_that_user(name: str) -> None:
+    snapshot = PolicySnapshot([*GRANTS, Grant(name, "owner", "pub"), Grant(name, "owner", "m")])
+    assert snapshot.decide(Principal(name), Action.DELETE, "pub") is Decision.ALLOW
+    # A public reader and the model's reader stay readers.
+    assert snapshot.decide(Principal("stranger"), Action.UPDATE, "pub") is Decision.FORBIDDEN
+    assert snapshot.decide(Principal("rita"), Action.UPDATE, "m") is Decision.FORBIDDEN
+    assert snapshot.decide(Principal("nobody-else"), Action.READ, "m") is Decision.HIDDEN
+    assert snapshot.access_of("pub").owners == tuple(sorted({"olga", name}))

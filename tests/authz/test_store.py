@@ -80,3 +80,30 @@ async def test_reserved_and_empty_names_are_refused(
     async with pool.acquire() as conn:
         with pytest.raises(ValueError, match="invalid"):
             await policy.grant(conn, model, user, Role.READER)
+
+
+async def test_migration_namespaces_bare_lines(pool: asyncpg.Pool) -> None:
+    """Lines written before grants were namespaced keep their meaning, and only it."""
+    from importlib import resources
+
+    sql = resources.files("gateway.registry.migrations").joinpath("0004_namespaced_grants.sql")
+    await pool.executemany(
+        "INSERT INTO casbin_rule (ptype, v0, v1, v2) VALUES ('g', $1, $2, $3)",
+        [("ann", "owner", "m"), ("*", "reader", "m"), ("owner", "reader", "m")],
+    )
+    await pool.execute(sql.read_text())
+    await pool.execute(sql.read_text())  # a second run changes nothing
+    rows = await pool.fetch("SELECT v0, v1 FROM casbin_rule ORDER BY v0, v1")
+    assert [tuple(r) for r in rows] == [
+        ("group:everyone", "role:reader"),
+        ("user:ann", "role:owner"),
+        ("user:owner", "role:reader"),
+    ]
+    fresh = await reopened(pool)
+    assert fresh.access_of("m") == ModelAccess(True, ("ann",), ("owner",))
+    assert fresh.decide(Principal("owner"), Action.UPDATE, "m") is Decision.FORBIDDEN
+
+
+async def test_a_line_outside_the_namespaces_grants_nothing(pool: asyncpg.Pool) -> None:
+    await pool.execute("INSERT INTO casbin_rule (ptype, v0, v1, v2) VALUES ('g', 'ann', 'role:owner', 'm')")
+    assert (await reopened(pool)).decide(ANN, Action.READ, "m") is Decision.HIDDEN

@@ -4,6 +4,10 @@ Roles: superuser; the model's owner; a granted reader; a stranger (signed in,
 no grant) on a private model; the same stranger on a public model. Outcomes:
 OK, NOT_FOUND (may not even read, so the model's existence is hidden) or
 PERMISSION_DENIED (may read, may not do this).
+
+Then strangers whose user names spell a role, the public group, or the
+namespace separators of the Casbin lines (authz/grants.py): each must fare
+exactly as any stranger does.
 """
 
 from __future__ import annotations
@@ -15,12 +19,22 @@ import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 
-from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
+from modelgateway.v1 import (
+    execution_pb2,
+    execution_pb2_grpc,
+    model_pb2,
+    registry_pb2,
+    registry_pb2_grpc,
+)
 
 from .conftest import Fixture, Mesh, any_object_version, unique_name
 
 OK, NF, PD = "OK", grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED
 ROLES = ("superuser", "owner", "reader", "stranger", "public")
+HOSTILE_NAMES = (
+    "owner", "reader", "superuser", "role:owner", "role:reader", "group:everyone",
+    "user:owner", "everyone", "role:", "user:", "*:", ":",
+)
 
 Stub = registry_pb2_grpc.RegistryServiceStub
 Call = Callable[[Stub, Fixture, Any], Any]
@@ -135,6 +149,10 @@ CASES = [
     pytest.param(rpc, role, expected[i], id=f"{rpc}-{role}")
     for rpc, (_, expected) in MATRIX.items()
     for i, role in enumerate(ROLES)
+] + [
+    pytest.param(rpc, f"named:{name}", expected[ROLES.index("stranger")], id=f"{rpc}-named:{name}")
+    for rpc, (_, expected) in MATRIX.items()
+    for name in HOSTILE_NAMES
 ]
 
 
@@ -145,6 +163,8 @@ def caller_metadata(mesh: Mesh, model: Fixture, role: str) -> Any:
         return mesh.metadata(model.owner)
     if role == "reader":
         return mesh.metadata(model.reader)
+    if role.startswith("named:"):
+        return mesh.metadata(role.removeprefix("named:"))
     if role == "public":
         mesh.registry().SetVisibility(
             R.SetVisibilityRequest(name=model.name, visibility=model_pb2.VISIBILITY_PUBLIC),
@@ -167,6 +187,27 @@ def test_role_against_rpc(mesh: Mesh, model: Fixture, rpc: str, role: str, expec
         assert model.name in failure.value.details()
 
 
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_owner_named_like_a_role_makes_no_one_else_an_owner(mesh: Mesh, model: Fixture, name: str) -> None:
+    su = mesh.metadata("root", superuser=True)
+    stub = mesh.registry()
+    stub.SetVisibility(
+        R.SetVisibilityRequest(name=model.name, visibility=model_pb2.VISIBILITY_PUBLIC), metadata=su
+    )
+    stub.GrantAccess(R.GrantAccessRequest(name=model.name, user=name, role=OWNER), metadata=su)
+    update = R.UpdateModelRequest(
+        model=model_pb2.Model(name=model.name, description="by the new owner"),
+        update_mask=field_mask_pb2.FieldMask(paths=["description"]),
+    )
+    stub.UpdateModel(update, metadata=mesh.metadata(name))
+    for other in (model.reader, f"stranger-{model.name}"):
+        with pytest.raises(grpc.RpcError) as failure:
+            stub.UpdateModel(update, metadata=mesh.metadata(other))
+        assert failure.value.code() == PD, other
+    grants = stub.ListAccess(R.ListAccessRequest(name=model.name), metadata=su).grants
+    assert sorted(g.user for g in grants if g.role == OWNER) == sorted([model.owner, name])
+
+
 @pytest.mark.parametrize(
     ("role", "visible"),
     [("superuser", True), ("owner", True), ("reader", True), ("stranger", False), ("public", True)],
@@ -183,3 +224,13 @@ def test_every_rpc_is_in_the_matrix() -> None:
     methods = R.DESCRIPTOR.services_by_name["RegistryService"].methods_by_name
     covered = {label.split("(")[0] for label in MATRIX} | {"ListModels"}
     assert covered == set(methods)
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_user_named_like_a_role_cannot_list_a_models_jobs(mesh: Mesh, model: Fixture, name: str) -> None:
+    jobs = execution_pb2_grpc.ExecutionServiceStub(mesh.channel("execution"))
+    request = execution_pb2.ListJobsRequest(model=model.name)
+    jobs.ListJobs(request, metadata=mesh.metadata(model.owner))
+    with pytest.raises(grpc.RpcError) as failure:
+        jobs.ListJobs(request, metadata=mesh.metadata(name))
+    assert failure.value.code() == NF
