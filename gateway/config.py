@@ -76,6 +76,9 @@ class AuthConfig:
     signing_key_path: Path
     # Name of the boolean token claim that makes a user a superuser.
     superuser_claim: str
+    # The longest lifetime (exp - iat) a token may claim, and the most
+    # `modelgw token create` signs: a leaked token must not be good forever.
+    max_ttl_s: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], home: Path) -> AuthConfig:
@@ -87,6 +90,7 @@ class AuthConfig:
                 env.get("MODELGW_JWT_SIGNING_KEY") or home / "keys" / "jwt-signing-key.pem"
             ),
             superuser_claim=env.get("MODELGW_JWT_SUPERUSER_CLAIM", "superuser"),
+            max_ttl_s=_int(env, "MODELGW_JWT_MAX_TTL", 86_400, minimum=1),
         )
 
 

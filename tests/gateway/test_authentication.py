@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import stat
 import time
+from pathlib import Path
 
 import grpc
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -50,6 +53,14 @@ def signed(mesh: Mesh, **overrides: object) -> str:
         ("WRONG_AUD", "audience is wrong"),
         ("NO_SUB", "'sub'"),
         ("STAR_SUB", "subject is unusable"),
+        ("YEAR_9999", "at most 86400 s"),
+        ("TWO_DAYS", "at most 86400 s"),
+        ("NO_IAT", "'iat'"),
+        ("FUTURE_IAT", "not yet valid"),
+        ("RS256", "expected EdDSA"),
+        ("ES256", "expected EdDSA"),
+        ("HS256", "expected EdDSA"),
+        ("NONE_ALG", "expected EdDSA"),
     ],
 )
 def test_bad_tokens_are_unauthenticated(mesh: Mesh, header: str | None, words: str) -> None:
@@ -61,6 +72,14 @@ def test_bad_tokens_are_unauthenticated(mesh: Mesh, header: str | None, words: s
         "WRONG_AUD": lambda: signed(mesh, aud="someone-else"),
         "NO_SUB": lambda: signed(mesh, sub=None),
         "STAR_SUB": lambda: signed(mesh, sub="*"),
+        "YEAR_9999": lambda: signed(mesh, exp=253402300799),
+        "TWO_DAYS": lambda: signed(mesh, exp=int(time.time()) + 2 * 86400),
+        "NO_IAT": lambda: signed(mesh, iat=None),
+        "FUTURE_IAT": lambda: signed(mesh, iat=int(time.time()) + 3600),
+        "RS256": lambda: jwt.encode(claims(mesh), rsa.generate_private_key(65537, 2048), "RS256"),
+        "ES256": lambda: jwt.encode(claims(mesh), ec.generate_private_key(ec.SECP256R1()), "ES256"),
+        "HS256": lambda: jwt.encode(claims(mesh), "a shared secret of 32 bytes......", "HS256"),
+        "NONE_ALG": lambda: jwt.encode(claims(mesh), None, "none"),
     }
     if header in tokens:
         header = f"Bearer {tokens[header]()}"
@@ -83,3 +102,41 @@ def test_valid_token_and_request_id(mesh: Mesh) -> None:
     metadata = (("authorization", f"Bearer {signed(mesh)}"), ("x-request-id", "req-123"))
     _, call = mesh.registry().ListModels.with_call(R.ListModelsRequest(), metadata=metadata)
     assert ("x-request-id", "req-123") in tuple(call.trailing_metadata())
+
+
+def test_token_create_refuses_a_lifetime_past_the_maximum(mesh: Mesh) -> None:
+    from gateway.authn import create_token
+
+    with pytest.raises(ValueError, match="MODELGW_JWT_MAX_TTL"):
+        create_token(mesh.config.auth, "alice", superuser=False, ttl_s=86401)
+    token = create_token(mesh.config.auth, "alice", superuser=False, ttl_s=86400)
+    mesh.registry().ListModels(R.ListModelsRequest(), metadata=(("authorization", f"Bearer {token}"),))
+
+
+def test_token_create_cli_takes_a_ttl(mesh: Mesh) -> None:
+    import subprocess
+    import sys
+
+    def run(*ttl: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "gateway.cli", "token", "create", "--user", "alice", *ttl]
+        return subprocess.run(argv, env=mesh.env, capture_output=True, text=True, check=False)
+
+    short = run("--ttl", "60")
+    assert short.returncode == 0, short.stderr
+    claims = jwt.decode(short.stdout.strip(), options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 60
+    too_long = run("--ttl", str(10 * 86400))
+    assert too_long.returncode == 2
+    assert "MODELGW_JWT_MAX_TTL" in too_long.stderr
+
+
+def test_the_signing_key_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    from gateway.authn import load_or_create_signing_key
+
+    fresh = tmp_path / "keys" / "key.pem"
+    load_or_create_signing_key(fresh)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
+    assert stat.S_IMODE(fresh.parent.stat().st_mode) == 0o700
+    fresh.chmod(0o644)  # as an older version or a careless copy left it
+    load_or_create_signing_key(fresh)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
