@@ -4,7 +4,15 @@ The interceptor has authenticated the caller and, for SubmitJob, checked the
 right to run the model. Job-scoped calls (GetJob, WatchJob, CancelJob) can
 only be authorized once the job is read, since the job names its model: they
 all pass through `_visible_job`, which answers NOT_FOUND to anyone who is not
-the submitter, an owner of the job's model or a superuser.
+an owner of the job's model, a superuser, or its submitter while the submitter
+may still read the job's model.
+
+That last condition is what keeps a private model private behind a public
+consensus model: the consensus job's submitter also submitted its child jobs,
+but a child job is the private model's own output. The consensus result
+publishes the child values its maker chose to combine; the child jobs
+themselves are seen only by those who may read the child model. ListJobs
+applies the same rule to every job it lists.
 """
 
 from __future__ import annotations
@@ -180,7 +188,12 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         before = paging.decode("jobs", request.page_token, 0.0) or None
         status = STATUS_OF_PROTO.get(request.status)
         index, model = await self._job_index(request.model)
-        jobs, cursor = await self._scan(index, before, limit, model=model, status=status)
+        principal = caller()
+        # One's own jobs list only those of models one may still read.
+        readable = None if index != keys.user_jobs(principal.user) else principal
+        jobs, cursor = await self._scan(
+            index, before, limit, model=model, status=status, readable_by=readable
+        )
         return execution_pb2.ListJobsResponse(
             jobs=[job_message(j, with_results=False) for j in jobs],
             next_page_token=paging.encode("jobs", cursor) if cursor is not None else "",
@@ -199,7 +212,14 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         return keys.user_jobs(principal.user), model
 
     async def _scan(
-        self, index: str, before: float | None, limit: int, *, model: str, status: JobStatus | None
+        self,
+        index: str,
+        before: float | None,
+        limit: int,
+        *,
+        model: str,
+        status: JobStatus | None,
+        readable_by: Principal | None,
     ) -> tuple[list[JobRecord], float | None]:
         """Walks the index newest first, keeping matching jobs, within a bounded budget."""
         found: list[JobRecord] = []
@@ -216,6 +236,8 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
                     continue
                 if status is not None and record.status is not status:
                     continue
+                if readable_by is not None and not self._may_read(readable_by, record.model):
+                    continue
                 found.append(record)
                 if len(found) == limit:
                     return found, score
@@ -229,13 +251,28 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
             self._access.decide(principal, Action.MANAGE_JOBS, model) is Decision.ALLOW
         )
 
+    def _may_read(self, principal: Principal, model: str) -> bool:
+        return self._access.decide(principal, Action.READ, model) is Decision.ALLOW
+
+    async def _may_see(self, principal: Principal, job: JobRecord) -> bool:
+        """Its model's owners and superusers; its submitter while they may read its model.
+
+        Re-checked once if the policy was stale, as `_manages_jobs` is.
+        """
+        return self._sees(principal, job) or (
+            await self._access.ensure_fresh() and self._sees(principal, job)
+        )
+
+    def _sees(self, principal: Principal, job: JobRecord) -> bool:
+        if self._access.decide(principal, Action.MANAGE_JOBS, job.model) is Decision.ALLOW:
+            return True
+        return job.submitter == principal.user and self._may_read(principal, job.model)
+
     async def _visible_job(self, job_id: str) -> JobRecord:
         job_id = _job_id(job_id)
         job = await self._queue.get(job_id)
         principal = caller()
-        visible = job is not None and (
-            job.submitter == principal.user or await self._manages_jobs(principal, job.model)
-        )
+        visible = job is not None and await self._may_see(principal, job)
         if not visible or job is None:
             raise NotFound(f"job {job_id} not found (it may have expired, or is not yours)")
         return job

@@ -14,7 +14,7 @@ from rdkit import Chem
 from rdkit.Chem import Crippen, Descriptors, Lipinski
 
 from modelgateway.v1 import execution_pb2, job_pb2, model_pb2, registry_pb2
-from tests.harness import unique_name
+from tests.harness import spawn_modelgw, stop_process, unique_name
 
 from .conftest import Jobs, _register, rpc_error, wait_visible_to_execution
 
@@ -235,3 +235,69 @@ def test_deleting_a_model_a_consensus_uses_is_refused_unless_forced(jobs: Jobs) 
     denied = rpc_error(lambda: jobs.mesh.registry().DeleteModel(registry_pb2.DeleteModelRequest(name=child, force=True), metadata=jobs.mesh.metadata("alice")))
     assert denied.code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND)
     jobs.mesh.registry().DeleteModel(registry_pb2.DeleteModelRequest(name=child, force=True), metadata=su(jobs))
+
+
+def test_a_private_child_stays_private_through_a_public_consensus(jobs: Jobs) -> None:
+    """The consensus publishes the child's value in its own result; the child's
+    job stays readable only by readers of the child model (and its owners)."""
+    secret = unique_name("secret")
+    registry = jobs.mesh.registry()
+    registry.CreateModel(registry_pb2.CreateModelRequest(model=model_pb2.Model(name=secret)), metadata=su(jobs))
+    version = model_pb2.ModelVersion(version="1")
+    version.backend.kind = "python"
+    version.backend.config.update({"callable": "workers.builtin.demo:sleep"})
+    version.input_schema.update({"type": "object"})
+    version.output_schema.update({"type": "object", "properties": {"slept": {"type": "number"}}})
+    registry.CreateModelVersion(registry_pb2.CreateModelVersionRequest(model=secret, version=version), metadata=su(jobs))
+    registry.GrantAccess(
+        registry_pb2.GrantAccessRequest(name=secret, user="carol", role=model_pb2.ACCESS_ROLE_OWNER), metadata=su(jobs)
+    )
+    worker = spawn_modelgw(jobs.mesh, ["worker", "--models", secret, "--drain-grace", "1"], f"worker-{secret}")
+    try:
+        parent = _consensus_model(
+            jobs,
+            [{"alias": "A", "model": secret, "output": "slept"}, {"alias": "B", "model": "demo.sleep", "output": "slept"}],
+            "A + B",
+        )
+        record = struct_pb2.Struct()
+        record.update({"seconds": 0})
+        job = jobs.stub().SubmitJob(
+            execution_pb2.SubmitJobRequest(model=parent, records=[record]), metadata=jobs.mesh.metadata("eve")
+        ).job
+        done = jobs.wait(job.id, user="eve", timeout_s=60)
+    finally:
+        stop_process(worker)
+    assert done.status == S, done.error.message
+    assert done.results[0].output["children"]["A"]["model"] == secret  # published by the consensus
+    child_id = next(c.job_id for c in done.children if c.alias == "A")
+    public_child_id = next(c.job_id for c in done.children if c.alias == "B")
+
+    stranger = jobs.mesh.metadata("eve")
+    for call in (
+        lambda: jobs.stub().GetJob(execution_pb2.GetJobRequest(id=child_id), metadata=stranger),
+        lambda: list(jobs.stub().WatchJob(execution_pb2.WatchJobRequest(id=child_id), metadata=stranger)),
+        lambda: jobs.stub().CancelJob(execution_pb2.CancelJobRequest(id=child_id), metadata=stranger),
+    ):
+        assert rpc_error(call).code() == grpc.StatusCode.NOT_FOUND
+    listed = jobs.stub().ListJobs(execution_pb2.ListJobsRequest(page_size=1000), metadata=stranger).jobs
+    assert {j.id for j in listed} >= {job.id, public_child_id}
+    assert child_id not in {j.id for j in listed}
+    assert all(j.model != secret for j in listed)
+    # The child's owner and superusers still see the child job; a reader of the child does too.
+    assert jobs.get(child_id, user="carol").parent_id == job.id
+    registry.GrantAccess(
+        registry_pb2.GrantAccessRequest(name=secret, user="eve", role=model_pb2.ACCESS_ROLE_READER), metadata=su(jobs)
+    )
+    wait_visible_to_execution_of(jobs, child_id, "eve")
+
+
+def wait_visible_to_execution_of(jobs: Jobs, job_id: str, user: str, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            jobs.get(job_id, user=user)
+            return
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.NOT_FOUND
+            assert time.monotonic() < deadline, f"{user} cannot see job {job_id}"
+            time.sleep(0.05)
