@@ -1,1 +1,1 @@
-"""The scheduler: owns the Redis protocol of job queues (arrives with the execution issue)."""
+"""The scheduler: owns the Redis protocol of job queues."""

@@ -32,7 +32,7 @@ def expect(code: grpc.StatusCode, call, *words: str) -> str:  # type: ignore[no-
 
 
 def test_newcomer_flow(mesh: Mesh) -> None:
-    """The issue's 'done when': superuser creates, owner sets default and grants, reader reads."""
+    """The README's walk-through: superuser creates, owner sets default and grants, reader reads."""
     stub, name = mesh.registry(), unique_name("flow")
     created = stub.CreateModel(
         R.CreateModelRequest(

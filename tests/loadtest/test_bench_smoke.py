@@ -68,4 +68,4 @@ def test_bench_smoke_runs_every_scenario(tmp_path: Path) -> None:
             assert figures["failed"] == 0, (scenario, clients, figures)
     text = markdown.read_text()
     assert "prose kept" in text and "tail kept" in text and "STALE-TABLES" not in text
-    assert "| clients | requests/s |" in text and "### Targets (issue 7)" in text
+    assert "| clients | requests/s |" in text and "### Targets" in text
