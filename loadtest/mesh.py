@@ -175,7 +175,7 @@ class BenchMesh:
 
     def redis_memory(self) -> str:
         out = subprocess.run(
-            ["redis-cli", "-p", str(self.mesh.config.redis_port), "info", "memory"],
+            ["redis-cli", "-u", self.mesh.redis.url, "--no-auth-warning", "info", "memory"],
             capture_output=True,
             text=True,
             check=False,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import redis
 
@@ -28,7 +31,15 @@ def _redis_binary(name: str) -> str:
 
 
 class LocalRedis:
-    """A Redis server on 127.0.0.1:`port` and a unix socket, all its files under `data_dir`."""
+    """A Redis server on 127.0.0.1:`port` and a unix socket, all its files under `data_dir`.
+
+    A single node requires a password (`requirepass`), generated on first start
+    and kept in `data_dir/password` (0600): any local process can reach
+    127.0.0.1, and whoever reaches the queues can read every job's inputs and
+    forge its results. Only processes given the URL (servers, workers, the
+    scheduler) know it; a model's subprocess gets a scrubbed environment.
+    The test-only cluster nodes run without one.
+    """
 
     def __init__(
         self,
@@ -46,10 +57,19 @@ class LocalRedis:
         self.timeout = timeout
         self.config_path = self.data_dir / "redis.conf"
         self.log_path = self.data_dir / "redis.log"
+        self.password_path = self.data_dir / "password"
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
+        """The URL clients connect with, the password included."""
+        password = self._password()
+        auth = f":{quote(password, safe='')}@" if password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password, for logs and summaries."""
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> str:
@@ -57,6 +77,10 @@ class LocalRedis:
         if self._proc is not None and self._proc.poll() is None:
             return self.url
         self.data_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        self._ensure_password()
+        # The configuration holds the password: readable by this user only.
+        self.config_path.touch(mode=0o600)
+        self.config_path.chmod(0o600)
         self.config_path.write_text(self._config())
         self._proc = spawn(
             [_redis_binary("redis-server"), str(self.config_path)], self.data_dir / "stdout.log"
@@ -76,7 +100,24 @@ class LocalRedis:
             self._proc = None
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, password=self._password(), socket_timeout=5
+        )
+
+    def _ensure_password(self) -> None:
+        if self.cluster or self.password_path.exists():
+            return
+        fd = os.open(self.password_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+
+    def _password(self) -> str | None:
+        if self.cluster:
+            return None
+        try:
+            return self.password_path.read_text().strip() or None
+        except FileNotFoundError:
+            return None
 
     def _answers(self) -> bool:
         if self._proc is None or self._proc.poll() is not None:
@@ -89,6 +130,9 @@ class LocalRedis:
                 return bool(client.ping())
         except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
             return False
+        except redis.AuthenticationError as exc:
+            message = f"Redis on port {self.port} refused {self.password_path}: {exc}"
+            raise MeshError(message) from exc
 
     def _config(self) -> str:
         settings = {
@@ -103,6 +147,9 @@ class LocalRedis:
             "dbfilename": "dump.rdb",
             **(_PERSISTENT if self.persistence else _EPHEMERAL),
         }
+        password = self._password()
+        if password:
+            settings["requirepass"] = password
         if self.cluster:
             settings |= {
                 "cluster-enabled": "yes",

@@ -147,7 +147,7 @@ def summary(mesh: Mesh) -> str:
     config = mesh.config
     rows = [
         ("postgres", mesh.postgres.dsn, mesh.postgres.log_path),
-        ("redis", mesh.redis.url, mesh.redis.log_path),
+        ("redis", mesh.redis.display_url, mesh.redis.log_path),
     ]
     for service in mesh.services:
         port = config.port_of(service)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import socket
+import stat
 from pathlib import Path
 
 import asyncpg
@@ -145,3 +146,22 @@ def test_redis_cluster_serves_all_slots(scratch_dir: Path) -> None:
             client.close()
     finally:
         cluster.stop()
+
+
+def test_redis_requires_its_password(scratch_dir: Path) -> None:
+    server = LocalRedis(scratch_dir, free_port(), persistence=False)
+    try:
+        url = server.start()
+        assert stat.S_IMODE(server.password_path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(server.config_path.stat().st_mode) == 0o600
+        anonymous = redis.Redis(host="127.0.0.1", port=server.port)
+        with anonymous, pytest.raises(redis.AuthenticationError):
+            anonymous.set("k", "v")
+        guesser = redis.Redis(host="127.0.0.1", port=server.port, password="guess")
+        with guesser, pytest.raises(redis.AuthenticationError):
+            guesser.ping()
+        with redis.Redis.from_url(url) as client:
+            assert client.ping()
+        assert "password" not in server.display_url and server.password_path.read_text() not in server.display_url
+    finally:
+        server.stop()

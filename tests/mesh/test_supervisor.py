@@ -24,7 +24,7 @@ FAKE_SERVER = textwrap.dedent(
     import grpc
     from grpc_health.v1 import health, health_pb2_grpc
     assert os.environ["MODELGW_DATABASE_URL"].startswith("postgresql://modelgw@")
-    assert os.environ["MODELGW_REDIS_URL"].startswith("redis://127.0.0.1:")
+    assert os.environ["MODELGW_REDIS_URL"].startswith("redis://:")  # with its password
     server = grpc.server(futures.ThreadPoolExecutor(2))
     health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
     server.add_insecure_port("127.0.0.1:" + os.environ["FAKE_PORT"])
