@@ -134,7 +134,7 @@ def test_every_metrics_endpoint_is_a_declared_port_on_the_pod_s_address() -> Non
             continue
         config = GatewayConfig.from_env(environment(container))
         port = config.metrics_ports[process]
-        declared = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+        declared = {p["name"]: p["containerPort"] for p in container.get("ports") or []}
         assert declared.get("metrics") == port, f"{deployment.name}: serves metrics on {port}"
         assert config.host == "0.0.0.0", "metrics bind MODELGW_HOST: the pod IP, for a scrape"
         served.add(process)

@@ -56,7 +56,7 @@ def _pod(workload: Manifest) -> Endpoint:
     ports = {
         p["name"]: p["containerPort"]
         for c in containers(workload, init=False)
-        for p in c.get("ports", [])
+        for p in c.get("ports") or []
     }
     return Endpoint(workload.name, NAMESPACE, pod_labels(workload), ports)
 
