@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 
 from tests.k8s._manifests import K8S, containers, image_user, of_kind, pod_spec, workloads
@@ -25,6 +26,17 @@ def test_image_copies_every_package_and_what_the_edge_reads() -> None:
     # The edge renders from envoy/envoy.template.yaml and protos/ beside gateway/.
     assert roots | {"envoy", "protos"} <= _copied()
     assert "pip install -e /app" in DOCKERFILE
+
+
+def test_build_context_keeps_everything_the_image_copies() -> None:
+    # BuildKit drops what <Dockerfile>.dockerignore matches before COPY runs: a
+    # copied folder that matches fails the build.
+    ignore = (K8S / "Dockerfile.dockerignore").read_text(encoding="utf-8").splitlines()
+    patterns = [line.strip().removeprefix("**/").rstrip("/") for line in ignore]
+    patterns = [p for p in patterns if p and not p.startswith("#")]
+    for copied in _copied():
+        matched = [p for p in patterns if fnmatch(copied, p)]
+        assert not matched, f"COPY {copied}/ but the build context drops it ({matched})"
 
 
 def test_image_user_is_the_pods_user() -> None:
