@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from gateway.cli import _parser
 
 K8S = Path(__file__).resolve().parents[2] / "k8s"
 Obj = dict[str, Any]
@@ -26,6 +29,14 @@ class Manifest:
     @property
     def name(self) -> str:
         return str(self.obj["metadata"]["name"])
+
+
+def image_user() -> tuple[int, int]:
+    """The numeric user and group k8s/Dockerfile runs as (its `USER uid:gid`)."""
+    text = (K8S / "Dockerfile").read_text(encoding="utf-8")
+    found = re.findall(r"^USER (\d+):(\d+)$", text, re.MULTILINE)
+    assert len(found) == 1, f"one numeric USER uid:gid line, found {found}"
+    return int(found[0][0]), int(found[0][1])
 
 
 def kustomization() -> Obj:
@@ -58,20 +69,42 @@ def generated_config_maps() -> set[str]:
     return {g["name"] for g in kustomization().get("configMapGenerator", [])}
 
 
-def pod_spec(deployment: Manifest) -> Obj:
-    spec: Obj = deployment.obj["spec"]["template"]["spec"]
+# The kinds that run pods, and where each keeps its pod template.
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+
+
+def workloads() -> list[Manifest]:
+    """Every object of the kustomization that runs pods."""
+    return [m for m in manifests() if m.kind in WORKLOAD_KINDS]
+
+
+def pod_template(workload: Manifest) -> Obj:
+    spec: Obj = workload.obj["spec"]
+    if workload.kind == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    template: Obj = spec["template"]
+    return template
+
+
+def pod_spec(workload: Manifest) -> Obj:
+    spec: Obj = pod_template(workload)["spec"]
     return spec
 
 
-def containers(deployment: Manifest, *, init: bool = True) -> list[Obj]:
-    spec = pod_spec(deployment)
+def pod_labels(workload: Manifest) -> dict[str, str]:
+    labels: dict[str, str] = pod_template(workload)["metadata"]["labels"]
+    return labels
+
+
+def containers(workload: Manifest, *, init: bool = True) -> list[Obj]:
+    spec = pod_spec(workload)
     return [*(spec.get("initContainers", []) if init else []), *spec["containers"]]
 
 
 def all_containers() -> Iterator[tuple[Manifest, Obj]]:
-    for deployment in of_kind("Deployment"):
-        for container in containers(deployment):
-            yield deployment, container
+    for workload in workloads():
+        for container in containers(workload):
+            yield workload, container
 
 
 def env_sources(container: Obj) -> dict[str, set[str]]:
@@ -96,7 +129,45 @@ def environment(container: Obj) -> dict[str, str]:
     for var in container.get("env", []):
         if "value" in var:
             env[var["name"]] = var["value"]
+        source = var.get("valueFrom", {})
+        if "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            env[var["name"]] = named("ConfigMap", ref["name"]).obj["data"][ref["key"]]
+        if "secretKeyRef" in source:
+            ref = source["secretKeyRef"]
+            env[var["name"]] = named("Secret", ref["name"]).obj["stringData"][ref["key"]]
     return env
+
+
+def secrets_referenced(workload: Manifest) -> set[str]:
+    """Every Secret the workload's pods can read: through env, envFrom or a volume."""
+    names: set[str] = set()
+    for container in containers(workload):
+        names |= env_sources(container)["Secret"]
+        for var in container.get("env", []):
+            if "secretKeyRef" in var.get("valueFrom", {}):
+                names.add(var["valueFrom"]["secretKeyRef"]["name"])
+    for volume in pod_spec(workload).get("volumes", []):
+        if "secret" in volume:
+            names.add(volume["secret"]["secretName"])
+        for source in volume.get("projected", {}).get("sources", []):
+            if "secret" in source:
+                names.add(source["secret"]["name"])
+    return names
+
+
+# The model-gateway/role label a pod must carry, by the `modelgw` subcommand its
+# main container runs (Envoy's pods are the edge).
+ROLES = {"serve": "server", "worker": "worker", "scheduler": "scheduler", "audit": "audit"}
+
+
+def role(workload: Manifest) -> str:
+    """What the workload's pods are, read from what their first container runs."""
+    command = containers(workload, init=False)[0]["command"]
+    if command[0] == "envoy":
+        return "edge"
+    assert command[0] == "modelgw", f"{workload.name}: runs {command[0]}"
+    return ROLES[_parser().parse_args(command[1:]).command]
 
 
 def option(command: list[str], flag: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import _parser
-from gateway.config import SERVICE_PORTS, GatewayConfig
+from gateway.config import METRICS_PORTS, SERVICE_PORTS, GatewayConfig
 from gateway.edge.config import EdgeConfig
 from scheduler import keys
 from scheduler.connection import RedisSettings
@@ -27,6 +27,11 @@ from workers.builtin.catalog import BUILTIN_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("gateway", "scheduler", "workers", "authz")
+# The backend allow-list's settings and their defaults. Their reader (workers/backends
+# and the registry's backend check) is not part of this tree, so the names are listed
+# here for test_config_map_keys_are_settings_the_code_reads; with that code present
+# the list adds nothing to what the sources already name.
+BACKEND_ALLOW_LIST = {"MODELGW_ALLOWED_CALLABLES": "workers.builtin", "MODELGW_ALLOWED_COMMANDS": ""}
 
 
 def _worker_deployments() -> list[str]:
@@ -52,7 +57,8 @@ def test_server_runs_its_service_on_the_code_s_port(service: str) -> None:
     (container,) = containers(deployment)
     port = SERVICE_PORTS[service]
     assert container["command"] == ["modelgw", "serve", service]
-    assert [p["containerPort"] for p in container["ports"]] == [port]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"grpc": port, "metrics": METRICS_PORTS[service]}
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["grpc"] == {"port": port}, probe
     for name in (service, f"{service}-pods"):
@@ -68,8 +74,9 @@ def test_server_gets_the_settings_the_code_reads(service: str) -> None:
     assert config.address(service) == f"0.0.0.0:{SERVICE_PORTS[service]}"
     assert config.auth.jwks_url, "pods must share one token verifier: set the JWKS URL"
     assert config.database_url.startswith("postgresql://")
-    if service == "execution":
-        assert config.redis.cluster
+    # gateway/server.py: the execution and admin mounts connect to Redis.
+    if service in ("execution", "admin"):
+        assert config.redis.cluster, f"{service} needs MODELGW_REDIS_URL"
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
@@ -100,12 +107,56 @@ def test_config_map_keys_are_settings_the_code_reads() -> None:
     )
     known = set(re.findall(r"MODELGW_[A-Z_]+[A-Z]", source))
     known |= {f"MODELGW_{name.upper()}_PORT" for name in SERVICE_PORTS}
+    known |= set(BACKEND_ALLOW_LIST)
     for config_map in of_kind("ConfigMap"):
         for key in config_map.obj["data"]:
             assert key in known, f"{config_map.name}: {key} is read by no code"
     for secret in of_kind("Secret"):
         for key in secret.obj["stringData"]:
             assert key in known or not key.startswith("MODELGW_"), key
+
+
+def _process(command: list[str]) -> str | None:
+    """The METRICS_PORTS name of a `modelgw` process; None for one that serves none."""
+    if command[0] != "modelgw":
+        return None
+    args = _parser().parse_args(command[1:])
+    return str(args.service) if args.command == "serve" else {
+        "worker": "worker", "scheduler": "scheduler", "audit": "audit"
+    }.get(args.command)
+
+
+def test_every_metrics_endpoint_is_a_declared_port_on_the_pod_s_address() -> None:
+    served = set()
+    for deployment, container in all_containers():
+        process = _process(container["command"])
+        if process is None:
+            continue
+        config = GatewayConfig.from_env(environment(container))
+        port = config.metrics_ports[process]
+        declared = {p["name"]: p["containerPort"] for p in container.get("ports") or []}
+        assert declared.get("metrics") == port, f"{deployment.name}: serves metrics on {port}"
+        assert config.host == "0.0.0.0", "metrics bind MODELGW_HOST: the pod IP, for a scrape"
+        served.add(process)
+    assert served == {*SERVICE_PORTS, "worker", "scheduler"}
+
+
+def test_backend_allow_list_is_one_setting_shared_by_the_registry_and_the_workers() -> None:
+    (registry,) = containers(named("Deployment", "registry"))
+    readers = [registry, *(containers(named("Deployment", d))[0] for d in _worker_deployments())]
+    for name, default in BACKEND_ALLOW_LIST.items():
+        # Read from one ConfigMap every reader gets: never set per Deployment.
+        (holder,) = [m.name for m in of_kind("ConfigMap") if name in m.obj["data"]]
+        assert named("ConfigMap", holder).obj["data"][name] == default, name
+        for container in readers:
+            assert {"configMapRef": {"name": holder}} in container["envFrom"]
+            assert name not in {v["name"] for v in container.get("env", [])}
+            assert environment(container)[name] == default
+    prefixes = BACKEND_ALLOW_LIST["MODELGW_ALLOWED_CALLABLES"].split(",")
+    for model in BUILTIN_MODELS:
+        if model.backend["kind"] == "python":
+            module = model.backend["config"]["callable"].split(":")[0]
+            assert any(module == p or module.startswith(p + ".") for p in prefixes), model.name
 
 
 def test_redis_addresses_for_keda_match_the_redis_url() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 
-from tests.k8s._manifests import K8S, containers, of_kind, pod_spec
+from tests.k8s._manifests import K8S, containers, image_user, of_kind, pod_spec, workloads
 
 ROOT = K8S.parent
 DOCKERFILE = (K8S / "Dockerfile").read_text(encoding="utf-8")
@@ -27,11 +28,26 @@ def test_image_copies_every_package_and_what_the_edge_reads() -> None:
     assert "pip install -e /app" in DOCKERFILE
 
 
+def test_build_context_keeps_everything_the_image_copies() -> None:
+    # BuildKit drops what <Dockerfile>.dockerignore matches before COPY runs: a
+    # copied folder that matches fails the build.
+    ignore = (K8S / "Dockerfile.dockerignore").read_text(encoding="utf-8").splitlines()
+    patterns = [line.strip().removeprefix("**/").rstrip("/") for line in ignore]
+    patterns = [p for p in patterns if p and not p.startswith("#")]
+    for copied in _copied():
+        matched = [p for p in patterns if fnmatch(copied, p)]
+        assert not matched, f"COPY {copied}/ but the build context drops it ({matched})"
+
+
 def test_image_user_is_the_pods_user() -> None:
-    user = re.search(r"^USER (\d+)$", DOCKERFILE, re.MULTILINE)
-    assert user is not None
-    for deployment in of_kind("Deployment"):
-        assert pod_spec(deployment)["securityContext"]["runAsUser"] == int(user.group(1))
+    uid, gid = image_user()
+    assert uid != 0 and gid != 0
+    assert f"groupadd --gid {gid} modelgw" in DOCKERFILE
+    assert re.search(rf"useradd --uid {uid} --gid {gid} ", DOCKERFILE)
+    assert f"install -d -o {uid} -g {gid} /var/lib/modelgw" in DOCKERFILE
+    for workload in workloads():
+        context = pod_spec(workload)["securityContext"]
+        assert (context["runAsUser"], context["runAsGroup"]) == (uid, gid), workload.name
 
 
 def test_image_puts_envoy_on_the_path() -> None:
