@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from scheduler.connection import RedisSettings
 from scheduler.queue import QueueSettings
@@ -32,6 +33,13 @@ PREFORK_CHILD_ENV = "MODELGW_PREFORK_CHILD"
 
 # The model catalog in the repository (catalog/models.yaml), read by the admin RPCs.
 DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "catalog" / "models.yaml"
+
+
+def local_database_url(home: Path) -> str:
+    """The gateway role's DSN for `modelgw up`'s PostgreSQL on its default port,
+    with the password file the mesh keeps under MODELGW_HOME (gateway.mesh.postgres)."""
+    passfile = quote(str(home / "postgres" / "secrets" / "modelgw.pgpass"), safe="/")
+    return f"postgresql://modelgw@127.0.0.1:55432/modelgw?passfile={passfile}"
 
 
 class ConfigError(ValueError):
@@ -189,9 +197,7 @@ class GatewayConfig:
             home=home,
             host=env.get("MODELGW_HOST", "127.0.0.1"),
             ports=ports,
-            database_url=env.get(
-                "MODELGW_DATABASE_URL", "postgresql://modelgw@127.0.0.1:55432/modelgw"
-            ),
+            database_url=env.get("MODELGW_DATABASE_URL") or local_database_url(home),
             database_pool_min=_int(env, "MODELGW_DATABASE_POOL_MIN", 2, minimum=1),
             database_pool_max=_int(env, "MODELGW_DATABASE_POOL_MAX", 20, minimum=1),
             database_timeout_s=_float(env, "MODELGW_DATABASE_TIMEOUT", 5.0),

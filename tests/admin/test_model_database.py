@@ -4,7 +4,6 @@ RPCs rewrite the whole registry, which the session mesh shares)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import pytest
 import yaml
 from google.protobuf import json_format
 
+from gateway.mesh import LocalPostgres
 from modelgateway.v1 import admin_pb2 as A
 from modelgateway.v1 import admin_pb2_grpc, model_pb2, registry_pb2, registry_pb2_grpc
 from tests.conftest import create_database
@@ -90,11 +90,13 @@ def _summary(changes: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def own_registry(postgres_dsn: str, mesh: Mesh, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+def own_registry(
+    postgres_server: LocalPostgres, mesh: Mesh, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Registry]:
     home = tmp_path_factory.mktemp("admin-db")
     catalog = home / "models.yaml"
     catalog.write_text(yaml.safe_dump(CATALOG))
-    dsn = asyncio.run(create_database(postgres_dsn, "admin_tests"))
+    dsn = create_database(postgres_server, "admin_tests")
     ports = {"registry": free_port(), "admin": free_port()}
     env = {
         **mesh.env,  # the same signing key, so the session's tokens work here

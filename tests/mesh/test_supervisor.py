@@ -14,7 +14,7 @@ import redis
 
 from gateway.mesh import MeshError, free_port
 from gateway.mesh.services import Service, grpc_serving
-from gateway.mesh.supervisor import Mesh, MeshConfig
+from gateway.mesh.supervisor import Mesh, MeshConfig, summary
 
 # A stand-in gateway server: grpc.health.v1 on $FAKE_PORT, given the mesh's env.
 FAKE_SERVER = textwrap.dedent(
@@ -81,6 +81,13 @@ def test_mesh_starts_and_stops_everything(scratch_dir: Path) -> None:
     try:
         mesh.start()
         assert grpc_serving("127.0.0.1", port)
+        # The DSN handed out and printed names the password file, never the password.
+        password = mesh.postgres.passfile("modelgw").read_text().strip().rsplit(":", 1)[1]
+        assert len(password) >= 32
+        environ = Path(f"/proc/{mesh.children['fake'].pid}/environ").read_bytes()
+        assert b"MODELGW_DATABASE_URL=postgresql://modelgw@" in environ
+        assert password.encode() not in environ
+        assert password not in summary(mesh)
     finally:
         mesh.stop()
     assert mesh.children["fake"].returncode is not None
