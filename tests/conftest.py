@@ -87,7 +87,10 @@ def create_database(server: LocalPostgres, name: str) -> str:
 
 @pytest.fixture(scope="session")
 def mesh(
-    postgres_dsn: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    postgres_server: LocalPostgres,
+    postgres_dsn: str,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Mesh]:
     """The three gateway servers as processes against the session's PostgreSQL and Redis."""
     home = tmp_path_factory.mktemp("modelgw-home")
@@ -96,6 +99,7 @@ def mesh(
         **os.environ,
         "MODELGW_HOME": str(home),
         "MODELGW_DATABASE_URL": postgres_dsn,
+        "MODELGW_QUERY_DATABASE_URL": postgres_server.query_dsn,
         "MODELGW_REDIS_URL": redis_url,
         "MODELGW_SHUTDOWN_GRACE": "5",
         "MODELGW_WATCH_HEARTBEAT": "1",

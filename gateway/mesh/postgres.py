@@ -23,6 +23,8 @@ from gateway.mesh._process import MeshError, is_root, log_tail
 
 DATABASE = "modelgw"
 ROLE = "modelgw"
+# The admin SQL console's role (QueryModelDatabase), made by the bootstrap SQL.
+QUERY_ROLE = "modelgw_query"
 SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; as root we run its programs as this system user.
 SYSTEM_USER = "postgres"
@@ -80,6 +82,12 @@ class LocalPostgres:
     def dsn(self) -> str:
         """The gateway role's DSN for the gateway's database."""
         return self.dsn_for(DATABASE)
+
+    @property
+    def query_dsn(self) -> str:
+        """The SQL console role's DSN for the gateway's database (the admin server's
+        MODELGW_QUERY_DATABASE_URL)."""
+        return self.dsn_for(DATABASE, QUERY_ROLE)
 
     def dsn_for(self, database: str, role: str = ROLE) -> str:
         """A DSN naming the role's password file, not the password: safe to print."""
@@ -179,10 +187,14 @@ class LocalPostgres:
 
         Passwords go in as SCRAM verifiers on psql's stdin: never on a command line.
         """
-        gateway = read_password(ensure_passfile(self.secrets_dir, ROLE))
+        gateway, console = (
+            scram_verifier(read_password(ensure_passfile(self.secrets_dir, role)))
+            for role in (ROLE, QUERY_ROLE)
+        )
         variables = (
             f"\\set gateway_role {ROLE}\n"
-            f"\\set gateway_password '{scram_verifier(gateway)}'\n"
+            f"\\set gateway_password '{gateway}'\n"
+            f"\\set query_password '{console}'\n"
         )
         script = resources.files("gateway.registry").joinpath("bootstrap.sql").read_text()
         self._psql(database, variables + script)
