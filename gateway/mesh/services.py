@@ -1,6 +1,6 @@
 """The processes `modelgw up` runs after PostgreSQL and Redis, in start order.
 
-A later milestone adds a process with one line in SERVICES.
+Another process is one more line in SERVICES.
 """
 
 from __future__ import annotations
