@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 from scheduler.connection import RedisSettings
 from scheduler.queue import QueueSettings
@@ -32,6 +33,13 @@ PREFORK_CHILD_ENV = "MODELGW_PREFORK_CHILD"
 
 # The model catalog in the repository (catalog/models.yaml), read by the admin RPCs.
 DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "catalog" / "models.yaml"
+
+
+def local_database_url(home: Path) -> str:
+    """The gateway role's DSN for `modelgw up`'s PostgreSQL on its default port,
+    with the password file the mesh keeps under MODELGW_HOME (gateway.mesh.postgres)."""
+    passfile = quote(str(home / "postgres" / "secrets" / "modelgw.pgpass"), safe="/")
+    return f"postgresql://modelgw@127.0.0.1:55432/modelgw?passfile={passfile}"
 
 
 class ConfigError(ValueError):
@@ -96,22 +104,63 @@ class AuthConfig:
 
 @dataclass(frozen=True)
 class AdminConfig:
-    """The admin server's model catalog, SQL console limits and worker liveness."""
+    """The admin server's model catalog, SQL console and worker liveness."""
 
     catalog_path: Path
+    # The SQL console's own role (QueryModelDatabase); None: the console is off.
+    query_database_url: str | None
     query_timeout_s: float
     query_max_rows: int
+    # Most bytes of rows one console reply carries.
+    query_max_bytes: int
     # A queue consumer seen more recently than this counts as a live worker.
     worker_live_ms: int
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], lease_ms: int) -> AdminConfig:
+    def from_env(
+        cls, env: Mapping[str, str], *, lease_ms: int, database_url: str, max_message_bytes: int
+    ) -> AdminConfig:
+        query_timeout_s = _float(env, "MODELGW_QUERY_TIMEOUT", 5.0)
+        if query_timeout_s <= 0:
+            raise ConfigError(f"MODELGW_QUERY_TIMEOUT={query_timeout_s} must be positive")
         return cls(
             catalog_path=Path(env.get("MODELGW_CATALOG") or DEFAULT_CATALOG).absolute(),
-            query_timeout_s=_float(env, "MODELGW_QUERY_TIMEOUT", 5.0),
+            query_database_url=_query_database_url(env, database_url),
+            query_timeout_s=query_timeout_s,
             query_max_rows=_int(env, "MODELGW_QUERY_MAX_ROWS", 10_000, minimum=1),
+            query_max_bytes=_query_max_bytes(env, max_message_bytes),
             worker_live_ms=max(lease_ms, 10_000),
         )
+
+
+def _query_database_url(env: Mapping[str, str], database_url: str) -> str | None:
+    url = env.get("MODELGW_QUERY_DATABASE_URL") or None
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.username:
+        raise ConfigError(
+            "MODELGW_QUERY_DATABASE_URL must be a postgresql:// URL naming its role, "
+            "e.g. postgresql://modelgw_query@db:5432/modelgw"
+        )
+    if parts.username == urlsplit(database_url).username:
+        raise ConfigError(
+            f"MODELGW_QUERY_DATABASE_URL logs in as {parts.username!r}, the role of "
+            "MODELGW_DATABASE_URL: the SQL console needs a role of its own (modelgw_query)"
+        )
+    return url
+
+
+def _query_max_bytes(env: Mapping[str, str], max_message_bytes: int) -> int:
+    # 4 MiB is also what gRPC clients and grpcurl accept by default.
+    default = min(4 * 1024 * 1024, max_message_bytes // 2)
+    value = _int(env, "MODELGW_QUERY_MAX_BYTES", default, minimum=1024)
+    if value >= max_message_bytes:
+        raise ConfigError(
+            f"MODELGW_QUERY_MAX_BYTES={value} must be below MODELGW_MAX_MESSAGE_BYTES "
+            f"({max_message_bytes}), or the reply could not be sent"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -189,13 +238,19 @@ class GatewayConfig:
         level = env.get("MODELGW_LOG_LEVEL", "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"MODELGW_LOG_LEVEL={level!r}: use DEBUG, INFO, WARNING or ERROR")
+        database_url = env.get("MODELGW_DATABASE_URL") or local_database_url(home)
+        queue = QueueSettings(
+            job_ttl_s=_int(env, "MODELGW_JOB_TTL", 24 * 3600, minimum=60),
+            delivery_limit=_int(env, "MODELGW_DELIVERY_LIMIT", 3, minimum=1),
+            lease_ms=int(_float(env, "MODELGW_LEASE_SECONDS", 30.0) * 1000),
+            audit_inline_bytes=_int(env, "MODELGW_AUDIT_INLINE_BYTES", 65_536),
+        )
+        max_message_bytes = _int(env, "MODELGW_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, minimum=1024)
         return cls(
             home=home,
             host=env.get("MODELGW_HOST", "127.0.0.1"),
             ports=ports,
-            database_url=env.get(
-                "MODELGW_DATABASE_URL", "postgresql://modelgw@127.0.0.1:55432/modelgw"
-            ),
+            database_url=database_url,
             database_pool_min=_int(env, "MODELGW_DATABASE_POOL_MIN", 2, minimum=1),
             database_pool_max=_int(env, "MODELGW_DATABASE_POOL_MAX", 20, minimum=1),
             database_timeout_s=_float(env, "MODELGW_DATABASE_TIMEOUT", 5.0),
@@ -204,19 +259,12 @@ class GatewayConfig:
                 max_connections=_int(env, "MODELGW_REDIS_POOL_MAX", 512, minimum=1),
                 socket_timeout_s=_float(env, "MODELGW_REDIS_TIMEOUT", 5.0),
             ),
-            queue=QueueSettings(
-                job_ttl_s=_int(env, "MODELGW_JOB_TTL", 24 * 3600, minimum=60),
-                delivery_limit=_int(env, "MODELGW_DELIVERY_LIMIT", 3, minimum=1),
-                lease_ms=int(_float(env, "MODELGW_LEASE_SECONDS", 30.0) * 1000),
-                audit_inline_bytes=_int(env, "MODELGW_AUDIT_INLINE_BYTES", 65_536),
-            ),
+            queue=queue,
             max_records=_int(env, "MODELGW_MAX_RECORDS", 10_000, minimum=1),
             watch_heartbeat_s=_float(env, "MODELGW_WATCH_HEARTBEAT", 10.0),
             resolution_cache_s=_float(env, "MODELGW_RESOLUTION_CACHE", 1.0),
             auth=AuthConfig.from_env(env, home),
-            max_message_bytes=_int(
-                env, "MODELGW_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, minimum=1024
-            ),
+            max_message_bytes=max_message_bytes,
             max_concurrent_rpcs=_int(env, "MODELGW_MAX_CONCURRENT_RPCS", 200_000, minimum=1),
             max_pending_requests=_int(env, "MODELGW_MAX_PENDING_REQUESTS", 200_000, minimum=1),
             max_unrequested_s=_int(env, "MODELGW_MAX_UNREQUESTED_SECONDS", 300, minimum=1),
@@ -229,7 +277,10 @@ class GatewayConfig:
                 for name, default in METRICS_PORTS.items()
             },
             admin=AdminConfig.from_env(
-                env, int(_float(env, "MODELGW_LEASE_SECONDS", 30.0) * 1000)
+                env,
+                lease_ms=queue.lease_ms,
+                database_url=database_url,
+                max_message_bytes=max_message_bytes,
             ),
             audit=AuditConfig.from_env(env, home),
         )

@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import grpc
 import pytest
 import redis
@@ -39,15 +38,22 @@ def scratch_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn() -> Iterator[str]:
-    """The DSN of a PostgreSQL 15 server that lives as long as the test session."""
+def postgres_server() -> Iterator[LocalPostgres]:
+    """A PostgreSQL 15 server that lives as long as the test session."""
     path = make_scratch_dir("pg")
     server = LocalPostgres(path, free_port(), durable=False)
     try:
-        yield server.start()
+        server.start()
+        yield server
     finally:
         server.stop()
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_server: LocalPostgres) -> str:
+    """The gateway role's DSN for the session server's gateway database."""
+    return postgres_server.dsn
 
 
 @pytest.fixture(scope="session")
@@ -70,20 +76,21 @@ def clean_redis(redis_url: str) -> str:
     return redis_url
 
 
-async def create_database(server_dsn: str, name: str) -> str:
-    """A new, empty database on the session server, for tests that must not share one."""
-    connection = await asyncpg.connect(server_dsn)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return server_dsn.rsplit("/", 1)[0] + f"/{name}"
+def create_database(server: LocalPostgres, name: str) -> str:
+    """A new, empty database on the session server, for tests that must not share one.
+
+    Made by the superuser (the gateway role may not create databases); returns
+    the gateway role's DSN for it.
+    """
+    return server.recreate_database(name)
 
 
 @pytest.fixture(scope="session")
 def mesh(
-    postgres_dsn: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    postgres_server: LocalPostgres,
+    postgres_dsn: str,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Mesh]:
     """The three gateway servers as processes against the session's PostgreSQL and Redis."""
     home = tmp_path_factory.mktemp("modelgw-home")
@@ -92,6 +99,7 @@ def mesh(
         **os.environ,
         "MODELGW_HOME": str(home),
         "MODELGW_DATABASE_URL": postgres_dsn,
+        "MODELGW_QUERY_DATABASE_URL": postgres_server.query_dsn,
         "MODELGW_REDIS_URL": redis_url,
         "MODELGW_SHUTDOWN_GRACE": "5",
         "MODELGW_WATCH_HEARTBEAT": "1",

@@ -23,7 +23,7 @@ from gateway.admin.messages import change_message, stats_message
 from gateway.admin.sync import Change, Sync
 from gateway.audit import outbox
 from gateway.config import AdminConfig
-from gateway.errors import InvalidArgument
+from gateway.errors import FailedPrecondition, InvalidArgument
 from gateway.interceptor import caller
 from gateway.registry import validation
 from gateway.registry.database import migrate_in
@@ -102,14 +102,23 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     async def QueryModelDatabase(
         self, request: admin_pb2.QueryModelDatabaseRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.QueryModelDatabaseResponse:
-        limit = self._deps.config.query_max_rows
+        config = self._deps.config
         if request.max_rows < 0:
             raise InvalidArgument(f"max_rows {request.max_rows} must not be negative")
-        max_rows = min(request.max_rows or DEFAULT_MAX_ROWS, limit)
-        async with self._deps.pool.acquire(timeout=self._deps.acquire_timeout_s) as conn:
-            result = await query.run_read_only(
-                conn, request.sql, max_rows=max_rows, timeout_s=self._deps.config.query_timeout_s
+        if config.query_database_url is None:
+            raise FailedPrecondition(
+                "the SQL console is not configured: set MODELGW_QUERY_DATABASE_URL on the "
+                "admin server to a DSN of the console's own read-only role, modelgw_query "
+                "(made by gateway/registry/bootstrap.sql; `modelgw up` sets both)"
             )
+        limits = query.Limits(
+            max_rows=min(request.max_rows or DEFAULT_MAX_ROWS, config.query_max_rows),
+            max_bytes=config.query_max_bytes,
+            timeout_s=config.query_timeout_s,
+            connect_timeout_s=self._deps.acquire_timeout_s,
+        )
+        # Never the gateway's pool: the console logs in as a role of its own.
+        result = await query.run_read_only(config.query_database_url, request.sql, limits)
         response = admin_pb2.QueryModelDatabaseResponse(
             columns=result.columns, truncated=result.truncated
         )

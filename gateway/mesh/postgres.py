@@ -1,26 +1,39 @@
-"""A private PostgreSQL server in a data directory of its own, started with initdb + pg_ctl."""
+"""A private PostgreSQL server in a data directory of its own, started with initdb + pg_ctl.
+
+Every role authenticates over TCP (see gateway.mesh._pg_auth); the roles and
+their privileges come from the package's bootstrap SQL, applied as the
+`postgres` superuser over the unix socket at every start.
+"""
 
 from __future__ import annotations
 
 import os
 import pwd
+import re
 import shlex
 import shutil
 import stat
 import subprocess
+from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
+from gateway.mesh._pg_auth import ensure_passfile, read_password, scram_verifier, write_hba
 from gateway.mesh._process import MeshError, is_root, log_tail
 
 DATABASE = "modelgw"
 ROLE = "modelgw"
+# The admin SQL console's role (QueryModelDatabase), made by the bootstrap SQL.
+QUERY_ROLE = "modelgw_query"
+SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; as root we run its programs as this system user.
 SYSTEM_USER = "postgres"
+_DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 # Idempotent: psql's \gexec runs each generated statement, and none is generated
-# when the role or database already exists.
+# when the role or database already exists. The bootstrap SQL does the rest.
 _ENSURE_DATABASE_SQL = f"""
-SELECT 'CREATE ROLE {ROLE} LOGIN CREATEDB'
+SELECT 'CREATE ROLE {ROLE} LOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{ROLE}')\\gexec
 SELECT 'CREATE DATABASE {DATABASE} OWNER {ROLE}'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{DATABASE}')\\gexec
@@ -48,7 +61,8 @@ class LocalPostgres:
     """PostgreSQL on 127.0.0.1:`port` and a unix socket, all its files under `data_dir`.
 
     Layout: `data_dir/pgdata` (the cluster), `data_dir/run` (the socket),
-    `data_dir/postgres.log`. A second start in the same `data_dir` reuses the cluster.
+    `data_dir/secrets` (the login roles' password files), `data_dir/postgres.log`.
+    A second start in the same `data_dir` reuses the cluster.
     """
 
     def __init__(
@@ -60,15 +74,31 @@ class LocalPostgres:
         self.timeout = timeout
         self.pgdata = self.data_dir / "pgdata"
         self.socket_dir = self.data_dir / "run"
+        self.secrets_dir = self.data_dir / "secrets"
         self.log_path = self.data_dir / "postgres.log"
         self._bindir: Path | None = None
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://{ROLE}@127.0.0.1:{self.port}/{DATABASE}"
+        """The gateway role's DSN for the gateway's database."""
+        return self.dsn_for(DATABASE)
+
+    @property
+    def query_dsn(self) -> str:
+        """The SQL console role's DSN for the gateway's database (the admin server's
+        MODELGW_QUERY_DATABASE_URL)."""
+        return self.dsn_for(DATABASE, QUERY_ROLE)
+
+    def dsn_for(self, database: str, role: str = ROLE) -> str:
+        """A DSN naming the role's password file, not the password: safe to print."""
+        passfile = quote(str(self.passfile(role)), safe="/")
+        return f"postgresql://{role}@127.0.0.1:{self.port}/{database}?passfile={passfile}"
+
+    def passfile(self, role: str) -> Path:
+        return self.secrets_dir / f"{role}.pgpass"
 
     def start(self) -> str:
-        """Initialise the cluster if needed, start the server, ensure role and database.
+        """Initialise the cluster if needed, start the server, ensure roles and database.
 
         Returns the DSN. Raises MeshError, with the server log's tail, when it fails.
         """
@@ -78,9 +108,28 @@ class LocalPostgres:
         if self._is_running():
             # Left over from a supervisor that was killed: restart it with our settings.
             self._pg_ctl("stop", "-m", "fast")
+        write_hba(self.pgdata, superuser=SUPERUSER, os_user=self._server_os_user())
         self._pg_ctl("start", "-l", str(self.log_path), "-o", self._server_options())
-        self._ensure_database()
+        self._psql("postgres", _ENSURE_DATABASE_SQL)
+        self._bootstrap(DATABASE)
         return self.dsn
+
+    def recreate_database(self, name: str) -> str:
+        """Drop the database `name` if it exists and create it empty, owned by the
+        gateway role and bootstrapped like the gateway's own; returns its DSN.
+
+        For tests that need a database of their own: the gateway role may not
+        create databases, so this goes through the superuser over the socket.
+        """
+        if not _DATABASE_NAME.fullmatch(name):
+            raise MeshError(f"database name {name!r}: use lower-case letters, digits and _")
+        self._psql(
+            "postgres",
+            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);\n'
+            f'CREATE DATABASE "{name}" OWNER {ROLE};\n',
+        )
+        self._bootstrap(name)
+        return self.dsn_for(name)
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) if it runs. Safe to call twice."""
@@ -116,18 +165,39 @@ class LocalPostgres:
                 os.chown(self.pgdata, user.pw_uid, user.pw_gid)
 
     def _initdb(self) -> None:
-        # Trust authentication: this server listens only on 127.0.0.1 and a socket
-        # inside MODELGW_HOME, for a local development mesh or a test run. It is
-        # not how a shared or production database is configured.
+        # No password for the superuser: it logs in only by peer over the socket.
+        # start() rewrites these rules (pg_hba.conf) every time anyway.
         self._run(
             "initdb",
             "-D",
             str(self.pgdata),
-            "--username=postgres",
-            "--auth=trust",
+            f"--username={SUPERUSER}",
+            "--auth-local=peer",
+            "--auth-host=scram-sha-256",
             "--encoding=UTF8",
             "--locale=C",
         )
+
+    def _server_os_user(self) -> str:
+        """Who runs the server, and so may be `postgres` over the socket (peer)."""
+        return SYSTEM_USER if is_root() else pwd.getpwuid(os.geteuid()).pw_name
+
+    def _bootstrap(self, database: str) -> None:
+        """The bootstrap SQL in `database`, with the passwords from the secrets dir.
+
+        Passwords go in as SCRAM verifiers on psql's stdin: never on a command line.
+        """
+        gateway, console = (
+            scram_verifier(read_password(ensure_passfile(self.secrets_dir, role)))
+            for role in (ROLE, QUERY_ROLE)
+        )
+        variables = (
+            f"\\set gateway_role {ROLE}\n"
+            f"\\set gateway_password '{gateway}'\n"
+            f"\\set query_password '{console}'\n"
+        )
+        script = resources.files("gateway.registry").joinpath("bootstrap.sql").read_text()
+        self._psql(database, variables + script)
 
     def _is_running(self) -> bool:
         if not (self.pgdata / "PG_VERSION").exists():
@@ -139,25 +209,30 @@ class LocalPostgres:
             "pg_ctl", action, "-D", str(self.pgdata), "-w", "-t", str(int(self.timeout)), *args
         )
 
-    def _ensure_database(self) -> None:
-        argv = [
-            str(self.bindir / "psql"),
-            *("-h", str(self.socket_dir), "-p", str(self.port), "-U", "postgres"),
-            *("-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q"),
-        ]
-        out = subprocess.run(
-            argv, input=_ENSURE_DATABASE_SQL, capture_output=True, text=True, check=False
+    def _psql(self, database: str, script: str) -> None:
+        """Run a psql script as the superuser, over the socket (peer authentication)."""
+        self._run(
+            "psql",
+            *("-h", str(self.socket_dir), "-p", str(self.port), "-U", SUPERUSER),
+            *("-d", database, "-X", "-q", "-v", "ON_ERROR_STOP=1"),
+            stdin=script,
         )
-        if out.returncode != 0:
-            raise MeshError(f"could not create the {DATABASE} database: {out.stderr.strip()}")
 
     def _run(
-        self, program: str, *args: str, check: bool = True
+        self, program: str, *args: str, check: bool = True, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         argv = [str(self.bindir / program), *args]
         if is_root():
             argv = ["runuser", "-u", SYSTEM_USER, "--", *argv]
-        out = subprocess.run(argv, cwd=self.data_dir, capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            argv,
+            cwd=self.data_dir,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if check and out.returncode != 0:
             raise MeshError(
                 f"{program} {args[0] if args else ''} failed (exit {out.returncode}) "

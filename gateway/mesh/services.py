@@ -1,6 +1,6 @@
 """The processes `modelgw up` runs after PostgreSQL and Redis, in start order.
 
-A later milestone adds a process with one line in SERVICES.
+Another process is one more line in SERVICES.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ class Service:
     variable that tells the process its port (passed to it explicitly, with
     `default_port` when unset); `probe` says how the supervisor knows it is ready:
     gRPC health, an open TCP port, or not at all (a worker with no port).
+    `sql_console`: the process gets MODELGW_QUERY_DATABASE_URL, the SQL console
+    role's DSN (the admin server alone).
     """
 
     name: str
@@ -31,6 +33,7 @@ class Service:
     default_port: int | None = None
     command: tuple[str, ...] | None = None
     probe: Probe = "grpc"
+    sql_console: bool = False
 
     def argv(self) -> list[str]:
         if self.command is not None:
@@ -41,7 +44,7 @@ class Service:
 SERVICES: tuple[Service, ...] = (
     Service("registry", "MODELGW_REGISTRY_PORT", 50051),
     Service("execution", "MODELGW_EXECUTION_PORT", 50052),
-    Service("admin", "MODELGW_ADMIN_PORT", 50053),
+    Service("admin", "MODELGW_ADMIN_PORT", 50053, sql_console=True),
     Service("scheduler", command=(sys.executable, "-m", "gateway.cli", "scheduler"), probe="none"),
     Service("audit", command=(sys.executable, "-m", "gateway.cli", "audit"), probe="none"),
     Service(

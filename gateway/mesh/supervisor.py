@@ -22,6 +22,8 @@ from gateway.mesh.postgres import LocalPostgres
 from gateway.mesh.redis import LocalRedis
 from gateway.mesh.services import SERVICES, Service, is_ready
 
+QUERY_DATABASE_URL = "MODELGW_QUERY_DATABASE_URL"
+
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip() or str(default)
@@ -82,7 +84,9 @@ class Mesh:
         self.config.home.mkdir(mode=0o755, parents=True, exist_ok=True)
         env = self.child_env(self.postgres.start(), self.redis.start())
         for service in self.services:
-            self.children[service.name] = spawn(service.argv(), self.log_path(service), env)
+            self.children[service.name] = spawn(
+                service.argv(), self.log_path(service), self._service_env(service, env)
+            )
             self._await_ready(service)
 
     def wait(self) -> None:
@@ -110,6 +114,13 @@ class Mesh:
             "MODELGW_REDIS_URL": redis_url,
             **{name: str(port) for name, port in self.config.service_ports.items()},
         }
+
+    def _service_env(self, service: Service, env: Mapping[str, str]) -> dict[str, str]:
+        """`env`, and the SQL console role's DSN for the service that runs the console only."""
+        own = {name: value for name, value in env.items() if name != QUERY_DATABASE_URL}
+        if service.sql_console:
+            own[QUERY_DATABASE_URL] = self.postgres.query_dsn
+        return own
 
     def _await_ready(self, service: Service) -> None:
         port = self.config.port_of(service)

@@ -15,7 +15,8 @@ log = logging.getLogger("modelgw.database")
 _MIGRATION_LOCK_KEY = 0x6D6F64656C6777  # "modelgw"
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """JSON and JSONB columns as Python values, on every connection to the registry."""
     for kind in ("json", "jsonb"):
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
@@ -34,7 +35,7 @@ async def open_pool(
                 max_size=max_size,
                 timeout=timeout_s,
                 command_timeout=timeout_s,
-                init=_init_connection,
+                init=init_connection,
             )
             return pool
         except (OSError, asyncpg.CannotConnectNowError) as exc:

@@ -1,5 +1,6 @@
 """What the admin tests share: a real S3 API (moto's server mode), process
-starters for the shipper, scheduler and workers, and the AdminService stub."""
+starters for the shipper, scheduler and workers, servers of their own, and the
+AdminService stub."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import boto3
 import pytest
 
 from modelgateway.v1 import admin_pb2_grpc
-from tests.harness import Mesh, free_port
+from tests.harness import Mesh, free_port, start_server, wait_serving
 
 BUCKET = "modelgw-audit-test"
 PREFIX = "audit"
@@ -125,6 +127,34 @@ class Processes:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextmanager
+def own_servers(base: Mesh, home: Path, services: Sequence[str], **settings: str) -> Iterator[Mesh]:
+    """Gateway servers of their own on free ports, with `base`'s environment (the
+    same signing key, so the session's tokens work) and `settings` over it."""
+    ports = {s: free_port() for s in services}
+    env = {
+        **base.env,
+        **settings,
+        **{f"MODELGW_{s.upper()}_PORT": str(p) for s, p in ports.items()},
+        **{f"MODELGW_{s.upper()}_METRICS_PORT": "0" for s in ports},
+    }
+    own = Mesh(env=env, addresses={s: f"127.0.0.1:{p}" for s, p in ports.items()},
+               logs={s: home / f"{s}.log" for s in ports})
+    for service in ports:
+        start_server(own, service)
+    try:
+        for service in ports:
+            wait_serving(own, service)
+        yield own
+    finally:
+        for channel in own.channels.values():
+            channel.close()
+        for process in own.processes.values():
+            process.terminate()
+        for process in own.processes.values():
+            process.wait(timeout=15)
 
 
 def admin_stub(mesh: Mesh, address: str | None = None) -> admin_pb2_grpc.AdminServiceStub:

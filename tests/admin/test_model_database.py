@@ -4,7 +4,6 @@ RPCs rewrite the whole registry, which the session mesh shares)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,10 +15,13 @@ import pytest
 import yaml
 from google.protobuf import json_format
 
+from gateway.mesh import LocalPostgres
+from gateway.mesh.postgres import QUERY_ROLE
 from modelgateway.v1 import admin_pb2 as A
 from modelgateway.v1 import admin_pb2_grpc, model_pb2, registry_pb2, registry_pb2_grpc
+from tests.admin.conftest import own_servers
 from tests.conftest import create_database
-from tests.harness import Mesh, free_port, start_server, wait_serving
+from tests.harness import Mesh
 
 ANY = {"type": "object"}
 CATALOG: dict[str, Any] = {
@@ -90,34 +92,21 @@ def _summary(changes: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def own_registry(postgres_dsn: str, mesh: Mesh, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+def own_registry(
+    postgres_server: LocalPostgres, mesh: Mesh, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Registry]:
     home = tmp_path_factory.mktemp("admin-db")
     catalog = home / "models.yaml"
     catalog.write_text(yaml.safe_dump(CATALOG))
-    dsn = asyncio.run(create_database(postgres_dsn, "admin_tests"))
-    ports = {"registry": free_port(), "admin": free_port()}
-    env = {
-        **mesh.env,  # the same signing key, so the session's tokens work here
+    dsn = create_database(postgres_server, "admin_tests")
+    settings = {
         "MODELGW_DATABASE_URL": dsn,
+        "MODELGW_QUERY_DATABASE_URL": postgres_server.dsn_for("admin_tests", QUERY_ROLE),
         "MODELGW_CATALOG": str(catalog),
         "MODELGW_QUERY_TIMEOUT": "1",
-        **{f"MODELGW_{s.upper()}_PORT": str(p) for s, p in ports.items()},
-        **{f"MODELGW_{s.upper()}_METRICS_PORT": "0" for s in ports},
     }
-    own = Mesh(env=env, addresses={s: f"127.0.0.1:{p}" for s, p in ports.items()},
-               logs={s: home / f"{s}.log" for s in ports})
-    for service in ports:
-        start_server(own, service)
-    try:
-        for service in ports:
-            wait_serving(own, service)
+    with own_servers(mesh, home, ("registry", "admin"), **settings) as own:
         yield Registry(own, catalog)
-    finally:
-        for channel in own.channels.values():
-            channel.close()
-        for process in own.processes.values():
-            process.terminate()
-            process.wait(timeout=15)
 
 
 def test_refresh_shows_the_diff_then_applies_it(own_registry: Registry) -> None:
@@ -195,6 +184,10 @@ def test_reset_refuses_without_confirmation_then_reseeds(own_registry: Registry)
     assert ("CREATE", "cat.alpha", "model", "") in _summary([_change(c) for c in reply.changes])
     names = [r.values[0].string_value for r in reg.query("SELECT name FROM models ORDER BY name").rows]
     assert names == ["cat.alpha", "cat.panel"]
+    # The console's role reads the re-created tables as it read the old ones.
+    for table in ("models", "model_versions", "casbin_rule", "policy_version", "schema_migrations",
+                  "modelgw_audit.outbox"):
+        assert reg.query(f"SELECT count(*) FROM {table}").rows[0].values[0].number_value > 0, table
     # The other server sees the new tables and the re-seeded grants.
     model = reg.registry().GetModel(registry_pb2.GetModelRequest(name="cat.alpha"), metadata=reg.mesh.metadata("rita")).model
     assert list(model.readers) == ["rita"]
@@ -237,7 +230,6 @@ def test_query_reads_and_postgres_refuses_writes(own_registry: Registry) -> None
         "DELETE FROM models",
         "UPDATE models SET description = 'x' RETURNING name",
         "CREATE TABLE evil (x int)",
-        "SELECT nextval('model_versions_seq_seq')",
         "WITH gone AS (DELETE FROM casbin_rule RETURNING 1) SELECT count(*) FROM gone",
     ):
         with pytest.raises(grpc.RpcError) as failure:
@@ -245,6 +237,7 @@ def test_query_reads_and_postgres_refuses_writes(own_registry: Registry) -> None
         assert failure.value.code() == grpc.StatusCode.FAILED_PRECONDITION, sql
         assert "READ ONLY" in failure.value.details()
     for sql, code in (
+        ("SELECT nextval('model_versions_seq_seq')", grpc.StatusCode.PERMISSION_DENIED),
         ("SELECT pg_sleep(5)", grpc.StatusCode.DEADLINE_EXCEEDED),
         ("SELEC 1", grpc.StatusCode.INVALID_ARGUMENT),
         ("SELECT 1; DELETE FROM models", grpc.StatusCode.INVALID_ARGUMENT),

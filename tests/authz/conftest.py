@@ -8,26 +8,27 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from gateway.mesh import LocalPostgres
 from gateway.registry.database import migrate, open_pool
 
 from ..conftest import create_database
 
 
-async def _database_with_schema(server_dsn: str) -> str:
-    # Its own database: these tests empty casbin_rule, which the gateway tests use.
-    dsn = await create_database(server_dsn, "authz_tests")
+async def _migrate(dsn: str) -> None:
     pool = await open_pool(dsn, min_size=1, max_size=1, timeout_s=10)
     try:
         await migrate(pool)
     finally:
         await pool.close()
-    return dsn
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn(postgres_dsn: str) -> str:
+def postgres_dsn(postgres_server: LocalPostgres) -> str:
     """Overrides the session fixture: the authz database, registry schema applied."""
-    return asyncio.run(_database_with_schema(postgres_dsn))
+    # Its own database: these tests empty casbin_rule, which the gateway tests use.
+    dsn = create_database(postgres_server, "authz_tests")
+    asyncio.run(_migrate(dsn))
+    return dsn
 
 
 @pytest.fixture

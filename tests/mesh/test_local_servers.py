@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import random
 import socket
 import stat
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -37,14 +40,14 @@ def test_clean_redis_starts_empty(clean_redis: str) -> None:
         assert client.dbsize() == 0
 
 
-async def test_create_database_gives_an_empty_database(postgres_dsn: str) -> None:
-    dsn = await create_database(postgres_dsn, "mesh_scratch")
+async def test_create_database_gives_an_empty_database(postgres_server: LocalPostgres) -> None:
+    dsn = create_database(postgres_server, "mesh_scratch")
     connection = await asyncpg.connect(dsn)
     try:
         await connection.execute("CREATE TABLE leftover (id int)")
     finally:
         await connection.close()
-    connection = await asyncpg.connect(await create_database(postgres_dsn, "mesh_scratch"))
+    connection = await asyncpg.connect(create_database(postgres_server, "mesh_scratch"))
     try:
         assert await connection.fetchval("SELECT to_regclass('public.leftover')") is None
     finally:
@@ -89,6 +92,94 @@ def test_postgres_stop_leaves_nothing_listening(scratch_dir: Path) -> None:
     assert not (server.pgdata / "postmaster.pid").exists()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", server.port), 1):
         pass
+
+
+# -- authentication ----------------------------------------------------------------
+
+REFUSED = (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError)
+
+
+async def _refused(host: str, port: int, user: str, password: str | None, nowhere: Path) -> None:
+    """Connecting as `user` with `password` (None: none at all) is refused by PostgreSQL."""
+    with pytest.raises(REFUSED):
+        connection = await asyncpg.connect(
+            host=host, port=port, user=user, password=password, database="postgres",
+            passfile=str(nowhere),  # not the caller's ~/.pgpass
+        )
+        await connection.close()
+
+
+async def test_every_role_must_authenticate_over_tcp(postgres_dsn: str, tmp_path: Path) -> None:
+    port = urlsplit(postgres_dsn).port
+    assert port is not None
+    nowhere = tmp_path / "no-passfile"
+    for user, password in (("postgres", None), ("postgres", "postgres"), ("postgres", ""),
+                           ("modelgw", None), ("modelgw", "modelgw"), ("modelgw", "wrong")):
+        await _refused("127.0.0.1", port, user, password, nowhere)
+    connection = await asyncpg.connect(postgres_dsn)  # the DSN names the gateway's password file
+    try:
+        assert await connection.fetchval("SELECT current_user") == "modelgw"
+    finally:
+        await connection.close()
+
+
+async def test_the_gateway_role_is_not_privileged(postgres_dsn: str) -> None:
+    connection = await asyncpg.connect(postgres_dsn)
+    try:
+        role = await connection.fetchrow(
+            "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls"
+            " FROM pg_roles WHERE rolname = current_user"
+        )
+        assert not any(role.values()), dict(role)
+    finally:
+        await connection.close()
+
+
+def _initdb_as_before(server: LocalPostgres) -> None:
+    """A data directory as versions before scram-sha-256 left it: trust for every
+    role, and a gateway role with no password but CREATEDB, owning a table with data."""
+    server._prepare_dirs()
+    server._run("initdb", "-D", str(server.pgdata), "--username=postgres", "--auth=trust",
+                "--encoding=UTF8", "--locale=C")
+    server._pg_ctl("start", "-l", str(server.log_path), "-o", server._server_options())
+
+    async def fill() -> None:
+        admin = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres", database="postgres")
+        await admin.execute("CREATE ROLE modelgw LOGIN CREATEDB")
+        await admin.execute("CREATE DATABASE modelgw OWNER modelgw")
+        await admin.close()
+        gateway = await asyncpg.connect(host="127.0.0.1", port=server.port, user="modelgw", database="modelgw")
+        await gateway.execute("CREATE TABLE kept (note text); INSERT INTO kept VALUES ('from before')")
+        await gateway.close()
+
+    asyncio.run(fill())
+    server.stop()
+
+
+def test_a_data_dir_with_trust_is_locked_down_at_start(scratch_dir: Path) -> None:
+    server = LocalPostgres(scratch_dir, free_port(), durable=False)
+    _initdb_as_before(server)
+    try:
+        dsn = server.start()
+
+        async def check() -> None:
+            for user, password in (("postgres", None), ("modelgw", None)):
+                await _refused("127.0.0.1", server.port, user, password, scratch_dir / "none")
+            # The unix socket too: a password for the gateway role, and `postgres` only
+            # for the OS user running the server (`postgres` when the tests run as root).
+            await _refused(str(server.socket_dir), server.port, "modelgw", None, scratch_dir / "none")
+            if os.geteuid() == 0:
+                await _refused(str(server.socket_dir), server.port, "postgres", None, scratch_dir / "none")
+            connection = await asyncpg.connect(dsn)
+            try:
+                assert await connection.fetchval("SELECT note FROM kept") == "from before"
+                assert not await connection.fetchval("SELECT rolcreatedb FROM pg_roles WHERE rolname = current_user")
+            finally:
+                await connection.close()
+
+        asyncio.run(check())
+    finally:
+        server.stop()
 
 
 def test_redis_keeps_data_across_restarts(scratch_dir: Path) -> None:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,10 @@ import redis
 
 from gateway.mesh import MeshError, free_port
 from gateway.mesh.services import Service, grpc_serving
-from gateway.mesh.supervisor import Mesh, MeshConfig
+from gateway.mesh.supervisor import Mesh, MeshConfig, summary
 
-# A stand-in gateway server: grpc.health.v1 on $FAKE_PORT, given the mesh's env.
+# A stand-in gateway server: grpc.health.v1 on $FAKE_PORT (or the variable named
+# by its argument), given the mesh's env.
 FAKE_SERVER = textwrap.dedent(
     """
     import os, signal, sys
@@ -27,7 +29,7 @@ FAKE_SERVER = textwrap.dedent(
     assert os.environ["MODELGW_REDIS_URL"].startswith("redis://:")  # with its password
     server = grpc.server(futures.ThreadPoolExecutor(2))
     health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
-    server.add_insecure_port("127.0.0.1:" + os.environ["FAKE_PORT"])
+    server.add_insecure_port("127.0.0.1:" + os.environ[(sys.argv[1:] or ["FAKE_PORT"])[0]])
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: server.stop(0))
     server.wait_for_termination()
@@ -75,12 +77,34 @@ def test_config_defaults() -> None:
     assert config.home == Path(".modelgw").absolute()
 
 
-def test_mesh_starts_and_stops_everything(scratch_dir: Path) -> None:
-    port = free_port()
-    mesh = Mesh(_config(scratch_dir, port), [_fake(port)])
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode()
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+
+
+def test_mesh_starts_and_stops_everything(scratch_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    port, console_port = free_port(), free_port()
+    config = replace(_config(scratch_dir, port), service_ports={"FAKE_PORT": port, "CONSOLE_PORT": console_port})
+    console = Service("console", "CONSOLE_PORT", console_port,
+                      command=(sys.executable, "-c", FAKE_SERVER, "CONSOLE_PORT"), sql_console=True)
+    mesh = Mesh(config, [_fake(port), console])
+    # Set in the supervisor's own environment: still not passed on to the others.
+    monkeypatch.setenv("MODELGW_QUERY_DATABASE_URL", "postgresql://modelgw_query@elsewhere/x")
     try:
         mesh.start()
-        assert grpc_serving("127.0.0.1", port)
+        assert grpc_serving("127.0.0.1", port) and grpc_serving("127.0.0.1", console_port)
+        # The DSNs handed out and printed name the password files, never the passwords.
+        passwords = [mesh.postgres.passfile(role).read_text().strip().rsplit(":", 1)[1]
+                     for role in ("modelgw", "modelgw_query")]
+        assert all(len(p) >= 32 for p in passwords)
+        plain, with_console = (_environ(mesh.children[name].pid) for name in ("fake", "console"))
+        assert plain["MODELGW_DATABASE_URL"] == with_console["MODELGW_DATABASE_URL"] == mesh.postgres.dsn
+        # Only the service running the SQL console gets its role's DSN.
+        assert "MODELGW_QUERY_DATABASE_URL" not in plain
+        assert with_console["MODELGW_QUERY_DATABASE_URL"] == mesh.postgres.query_dsn
+        for password in passwords:
+            assert password not in "".join(plain.values()) + "".join(with_console.values())
+            assert password not in summary(mesh)
     finally:
         mesh.stop()
     assert mesh.children["fake"].returncode is not None

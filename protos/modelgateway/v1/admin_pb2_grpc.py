@@ -91,9 +91,15 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def QueryModelDatabase(self, request, context):
-        """Runs one SQL statement in a READ ONLY transaction, with a statement
-        timeout and a row limit, and returns its columns and rows. A statement
-        that writes is refused by PostgreSQL itself (FAILED_PRECONDITION).
+        """Runs one SQL statement as the console's own database role, which reads
+        the registry's tables and nothing more, on a connection of its own, in a
+        READ ONLY transaction that is never committed, with a statement timeout, a
+        row limit and a byte limit, and returns its columns and rows. PostgreSQL
+        itself refuses a statement that writes (FAILED_PRECONDITION) or that needs
+        a privilege the role lacks: locking tables, signalling other sessions,
+        pg_notify, advisory locks (PERMISSION_DENIED). A statement past the
+        timeout is DEADLINE_EXCEEDED; without MODELGW_QUERY_DATABASE_URL the
+        server answers FAILED_PRECONDITION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

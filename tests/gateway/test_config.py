@@ -1,0 +1,45 @@
+"""GatewayConfig.from_env: the database settings and the SQL console's limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.config import ConfigError, GatewayConfig
+
+CONSOLE = "postgresql://modelgw_query@db:5432/modelgw"
+
+
+def test_the_default_database_url_names_the_mesh_s_password_file() -> None:
+    config = GatewayConfig.from_env({"MODELGW_HOME": "/srv/mgw home"})
+    assert config.database_url == (
+        "postgresql://modelgw@127.0.0.1:55432/modelgw"
+        "?passfile=/srv/mgw%20home/postgres/secrets/modelgw.pgpass"
+    )
+    assert config.admin.query_database_url is None  # the console is off unless configured
+
+
+def test_the_console_needs_a_role_of_its_own() -> None:
+    env = {"MODELGW_DATABASE_URL": "postgresql://modelgw@db:5432/modelgw"}
+    assert GatewayConfig.from_env({**env, "MODELGW_QUERY_DATABASE_URL": CONSOLE}).admin.query_database_url == CONSOLE
+    for url, complaint in (
+        ("postgresql://modelgw@db:5432/modelgw", "a role of its own"),
+        ("postgresql://db:5432/modelgw", "naming its role"),
+        ("modelgw_query@db", "postgresql://"),
+    ):
+        with pytest.raises(ConfigError, match=complaint):
+            GatewayConfig.from_env({**env, "MODELGW_QUERY_DATABASE_URL": url})
+
+
+def test_console_limits() -> None:
+    config = GatewayConfig.from_env({})
+    assert (config.admin.query_timeout_s, config.admin.query_max_bytes) == (5.0, 4 * 1024 * 1024)
+    # A smaller message size brings the default cap down with it.
+    assert GatewayConfig.from_env({"MODELGW_MAX_MESSAGE_BYTES": "65536"}).admin.query_max_bytes == 32768
+    for env, complaint in (
+        ({"MODELGW_QUERY_MAX_BYTES": str(16 * 1024 * 1024)}, "below MODELGW_MAX_MESSAGE_BYTES"),
+        ({"MODELGW_QUERY_MAX_BYTES": "100"}, "at least 1024"),
+        ({"MODELGW_QUERY_TIMEOUT": "0"}, "must be positive"),
+    ):
+        with pytest.raises(ConfigError, match=complaint):
+            GatewayConfig.from_env(env)
+
