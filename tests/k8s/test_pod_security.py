@@ -157,7 +157,9 @@ def test_worker_settings_load_without_the_database_url_or_a_signing_key(name: st
     env = environment(container)
     config = GatewayConfig.from_env(env)  # what `modelgw worker` reads; no ConfigError
     assert config.redis.cluster
-    assert config.database_url == GatewayConfig.from_env({}).database_url, "the default"
+    assert "MODELGW_DATABASE_URL" not in env
+    home_only = {k: v for k, v in env.items() if k == "MODELGW_HOME"}
+    assert config.database_url == GatewayConfig.from_env(home_only).database_url, "the default"
     assert config.auth.jwks_url is None
     assert "MODELGW_JWT_SIGNING_KEY" not in env
 
@@ -170,6 +172,16 @@ def test_only_the_servers_can_read_the_database_url() -> None:
         or any("MODELGW_DATABASE_URL" in environment(c) for c in containers(w))
     }
     assert holding == set(_of_role("server"))
+
+
+def test_only_the_admin_server_can_log_in_as_the_sql_console() -> None:
+    holding = {
+        w.name
+        for w in workloads()
+        if any("MODELGW_QUERY_DATABASE_URL" in _secret_keys(s) for s in secrets_referenced(w))
+        or any("MODELGW_QUERY_DATABASE_URL" in environment(c) for c in containers(w))
+    }
+    assert holding == {"admin"}
 
 
 def test_the_edge_holds_no_secret() -> None:
