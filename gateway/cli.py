@@ -8,7 +8,8 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from gateway import logs
-from gateway.config import SERVICE_PORTS, ConfigError, GatewayConfig
+from gateway.config import SERVICE_PORTS, GatewayConfig
+from workers.backends import SettingsError
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -54,6 +55,7 @@ def _run_until_signalled(service: str, work: Callable[[asyncio.Event], Awaitable
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from workers.backends import BackendPolicy, SubprocessLimits
     from workers.worker import Worker, WorkerSettings
 
     config = GatewayConfig.from_env()
@@ -73,6 +75,12 @@ def _worker(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         drain_grace_s=args.drain_grace,
         consensus=args.consensus,
+        policy=BackendPolicy.from_env(callables=args.allow_callables, commands=args.allow_commands),
+        limits=SubprocessLimits.from_env(
+            memory_mb=args.subprocess_memory_mb,
+            cpu_seconds=args.subprocess_cpu_seconds,
+            file_mb=args.subprocess_file_mb,
+        ),
     )
 
     async def work(stop: asyncio.Event) -> None:
@@ -218,6 +226,34 @@ def _parser() -> argparse.ArgumentParser:
         help="also run the built-in models, registering them first (local mesh)",
     )
     worker.add_argument(
+        "--allow-callables",
+        metavar="PREFIXES",
+        help="comma-separated python module prefixes this worker runs; replaces "
+        "MODELGW_ALLOWED_CALLABLES (default workers.builtin)",
+    )
+    worker.add_argument(
+        "--allow-commands",
+        metavar="PATHS",
+        help="comma-separated absolute executable paths this worker runs; replaces "
+        "MODELGW_ALLOWED_COMMANDS (default none)",
+    )
+    worker.add_argument(
+        "--subprocess-memory-mb",
+        type=_positive,
+        help="address space of a model subprocess; replaces MODELGW_SUBPROCESS_MEMORY_MB (2048)",
+    )
+    worker.add_argument(
+        "--subprocess-cpu-seconds",
+        type=_positive,
+        help="CPU seconds of a model subprocess; replaces MODELGW_SUBPROCESS_CPU_SECONDS "
+        "(default: the job's timeout)",
+    )
+    worker.add_argument(
+        "--subprocess-file-mb",
+        type=_positive,
+        help="largest file a model subprocess writes; replaces MODELGW_SUBPROCESS_FILE_MB (1024)",
+    )
+    worker.add_argument(
         "--consensus",
         action="store_true",
         help="also run consensus jobs, of every consensus model, found as they appear",
@@ -256,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except ConfigError as exc:
+    except SettingsError as exc:  # ConfigError, and the workers' allow-list and limits
         print(f"modelgw: configuration error: {exc}", file=sys.stderr)
         return 2
     return code

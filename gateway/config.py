@@ -14,6 +14,7 @@ from pathlib import Path
 
 from scheduler.connection import RedisSettings
 from scheduler.queue import QueueSettings
+from workers.backends import BackendPolicy, SettingsError
 
 SERVICE_PORTS = {"registry": 50051, "execution": 50052, "admin": 50053}
 
@@ -34,7 +35,7 @@ PREFORK_CHILD_ENV = "MODELGW_PREFORK_CHILD"
 DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "catalog" / "models.yaml"
 
 
-class ConfigError(ValueError):
+class ConfigError(SettingsError):
     """A MODELGW_* variable holds a value that cannot be used."""
 
 
@@ -173,6 +174,9 @@ class GatewayConfig:
     metrics_ports: Mapping[str, int]
     admin: AdminConfig
     audit: AuditConfig
+    # The python callables and commands a version may name (MODELGW_ALLOWED_*): the
+    # registry refuses others, as the workers would.
+    backends: BackendPolicy
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewayConfig:
@@ -228,6 +232,7 @@ class GatewayConfig:
                 env, int(_float(env, "MODELGW_LEASE_SECONDS", 30.0) * 1000)
             ),
             audit=AuditConfig.from_env(env, home),
+            backends=BackendPolicy.from_env(env),
         )
 
     def address(self, service: str) -> str:

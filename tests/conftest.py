@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -96,6 +97,11 @@ def mesh(
         "MODELGW_SHUTDOWN_GRACE": "5",
         "MODELGW_WATCH_HEARTBEAT": "1",
         "MODELGW_LEASE_SECONDS": "3",
+        # The operator's allow-list of the session: the built-in models, the test models
+        # of tests/execution (which fail, sleep and check records on purpose) and this
+        # interpreter as a command, so that subprocess versions can be registered.
+        "MODELGW_ALLOWED_CALLABLES": "workers.builtin,tests.execution",
+        "MODELGW_ALLOWED_COMMANDS": sys.executable,
         **{f"MODELGW_{s.upper()}_PORT": str(p) for s, p in ports.items()},
         # Every process's /metrics off, unless a test asks (the servers below do).
         **{f"MODELGW_{s.upper()}_METRICS_PORT": "0" for s in METRICS_PORTS},
