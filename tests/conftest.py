@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
-import grpc
 import pytest
 import redis
 
@@ -132,23 +131,18 @@ def mesh(
 
 @pytest.fixture(scope="session")
 def builtin_worker(mesh: Mesh) -> Iterator[subprocess.Popen[bytes]]:
-    """`modelgw worker --builtins`, as `make up` runs it: registers the built-in
-    models through the registry and runs them."""
+    """The built-in models as `make up` provides them: `modelgw builtins register` (with
+    the mesh's signing key), then `modelgw worker --builtins` running them."""
     from modelgateway.v1 import registry_pb2
 
-    process = spawn_modelgw(mesh, ["worker", "--builtins", "--drain-grace", "2"], "builtin-worker")
-    deadline = time.monotonic() + 60
+    register = spawn_modelgw(mesh, ["builtins", "register"], "builtins-register")
+    assert register.wait(timeout=60) == 0, "modelgw builtins register failed"
     su = mesh.metadata("root", superuser=True)
-    while True:
-        assert process.poll() is None, "the built-in worker exited"
-        try:
-            model = mesh.registry().GetModel(registry_pb2.GetModelRequest(name="demo.echo"), metadata=su)
-            if model.model.resolved_version:
-                break
-        except grpc.RpcError:
-            pass
-        assert time.monotonic() < deadline, "built-in models were not registered"
-        time.sleep(0.2)
+    model = mesh.registry().GetModel(registry_pb2.GetModelRequest(name="demo.echo"), metadata=su)
+    assert model.model.resolved_version, "built-in models were not registered"
+    process = spawn_modelgw(mesh, ["worker", "--builtins", "--drain-grace", "2"], "builtin-worker")
+    time.sleep(0.5)
+    assert process.poll() is None, "the built-in worker exited"
     yield process
     stop_process(process)
 

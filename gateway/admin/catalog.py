@@ -156,7 +156,7 @@ def _version(entry: dict[str, Any], policy: BackendPolicy) -> CatalogVersion:
 
 
 def builtin_entries() -> list[dict[str, Any]]:
-    """The built-in models as catalog entries, exactly as `modelgw worker --builtins`
+    """The built-in models as catalog entries, exactly as `modelgw builtins register`
     registers them (workers.builtin.register)."""
     from workers.builtin.catalog import BUILTIN_MODELS
 

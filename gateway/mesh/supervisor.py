@@ -1,13 +1,17 @@
 """`modelgw up`: PostgreSQL, Redis and the gateway servers as local processes.
 
 Start order: PostgreSQL, Redis, then SERVICES one by one (each must be ready before
-the next starts, so only one applies database migrations at a time). Stop order is
-the reverse: the services, then Redis, then PostgreSQL.
+the next starts, so only one applies database migrations at a time; a one-shot step
+must have exited 0). Stop order is the reverse: the services, then Redis, then
+PostgreSQL. An isolated service (the worker) gets only the environment
+gateway.mesh.isolation allows and, when the supervisor runs as root, an
+unprivileged user.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -17,7 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from gateway.mesh._process import MeshError, log_tail, spawn, terminate, wait_until
+from gateway.mesh._process import MeshError, is_root, log_tail, spawn, terminate, wait_until
+from gateway.mesh.isolation import (
+    ISOLATED_CWD,
+    check_reachable,
+    isolated_env,
+    python_paths,
+    unprivileged_user,
+)
 from gateway.mesh.postgres import LocalPostgres
 from gateway.mesh.redis import LocalRedis
 from gateway.mesh.services import SERVICES, Service, is_ready
@@ -80,16 +91,28 @@ class Mesh:
     def start(self) -> None:
         """Start everything; raises MeshError (with the failing part's log) if a part fails."""
         self.config.home.mkdir(mode=0o755, parents=True, exist_ok=True)
+        isolated_user = self._isolated_user()
         env = self.child_env(self.postgres.start(), self.redis.start())
         for service in self.services:
-            self.children[service.name] = spawn(service.argv(), self.log_path(service), env)
+            if service.isolated:
+                child = spawn(
+                    service.argv(),
+                    self.log_path(service),
+                    isolated_env(env),
+                    user=isolated_user,
+                    cwd=ISOLATED_CWD,
+                )
+            else:
+                child = spawn(service.argv(), self.log_path(service), env)
+            self.children[service.name] = child
             self._await_ready(service)
 
     def wait(self) -> None:
         """Block until a child exits on its own, then raise MeshError with its output."""
         while True:
             for service in self.services:
-                self._check_alive(service)
+                if service.probe != "exit":
+                    self._check_alive(service)
             time.sleep(0.5)
 
     def stop(self) -> None:
@@ -111,7 +134,18 @@ class Mesh:
             **{name: str(port) for name, port in self.config.service_ports.items()},
         }
 
+    def _isolated_user(self) -> pwd.struct_passwd | None:
+        """Under root, the user isolated services run as, checked before anything starts."""
+        if not is_root() or not any(s.isolated for s in self.services):
+            return None
+        user = unprivileged_user()
+        check_reachable(user, python_paths())
+        return user
+
     def _await_ready(self, service: Service) -> None:
+        if service.probe == "exit":
+            self._await_exit(service)
+            return
         port = self.config.port_of(service)
 
         def ready() -> bool:
@@ -123,6 +157,17 @@ class Mesh:
                 f"{service.name} did not become ready on {self.config.host}:{port} "
                 f"within {self.config.start_timeout:.0f}s\n{self._tail(service)}"
             )
+
+    def _await_exit(self, service: Service) -> None:
+        try:
+            code = self.children[service.name].wait(timeout=self.config.start_timeout)
+        except subprocess.TimeoutExpired:
+            raise MeshError(
+                f"{service.name} did not finish within {self.config.start_timeout:.0f}s\n"
+                f"{self._tail(service)}"
+            ) from None
+        if code != 0:
+            raise MeshError(f"{service.name} exited with code {code}\n{self._tail(service)}")
 
     def _check_alive(self, service: Service) -> None:
         code = self.children[service.name].poll()

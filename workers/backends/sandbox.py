@@ -23,6 +23,7 @@ reserve large ranges up front (the JVM, Go, some GPU stacks) need a higher limit
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import os
 import re
@@ -70,6 +71,8 @@ OWNER_ENV_RULE = (
     f"variables that change how a program loads or what an interpreter runs: names "
     f"starting {', '.join(_DENIED_PREFIXES)} and {', '.join(sorted(_DENIED))}"
 )
+
+_PR_SET_DUMPABLE = 4
 
 
 def owner_env_problem(name: str) -> str | None:
@@ -216,3 +219,15 @@ def remove_tree(path: Path) -> None:
     if path.exists():
         shutil.rmtree(path, ignore_errors=True)
 
+
+def make_undumpable() -> None:
+    """Make this process non-dumpable (prctl PR_SET_DUMPABLE 0).
+
+    A model subprocess runs as the same user as its worker; without this it could
+    read the worker's /proc/PID/environ and memory, or ptrace it. Exec resets the
+    flag in children, so models themselves stay dumpable.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"prctl(PR_SET_DUMPABLE, 0) failed: {os.strerror(errno)}")
