@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from gateway import logs
-from gateway.config import SERVICE_PORTS, ConfigError, GatewayConfig
+from gateway.config import SERVICE_PORTS, GatewayConfig
+from workers.backends import SettingsError
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -54,8 +56,13 @@ def _run_until_signalled(service: str, work: Callable[[asyncio.Event], Awaitable
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from workers.backends import BackendPolicy, SubprocessLimits
+    from workers.backends.sandbox import make_undumpable
     from workers.worker import Worker, WorkerSettings
 
+    # Before anything else: a model subprocess runs as this user and must not read
+    # this process's environment or memory through /proc, nor ptrace it.
+    make_undumpable()
     config = GatewayConfig.from_env()
     models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
     if args.builtins:
@@ -73,23 +80,47 @@ def _worker(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         drain_grace_s=args.drain_grace,
         consensus=args.consensus,
+        policy=BackendPolicy.from_env(callables=args.allow_callables, commands=args.allow_commands),
+        limits=SubprocessLimits.from_env(
+            memory_mb=args.subprocess_memory_mb,
+            cpu_seconds=args.subprocess_cpu_seconds,
+            file_mb=args.subprocess_file_mb,
+        ),
     )
 
     async def work(stop: asyncio.Event) -> None:
-        if args.builtins:
-            await _register_builtins(config)
         await Worker(config.redis, config.queue, settings).run(stop)
 
     return _run_until_signalled("worker", work)
 
 
-async def _register_builtins(config: GatewayConfig) -> None:
-    """Registers the built-in models through the local registry server."""
-    from gateway.authn import create_token
+def _builtins_register(args: argparse.Namespace) -> int:
+    """Registers the built-in models through the registry, as a superuser, once.
+
+    A step of its own, run with the platform's credentials (`modelgw up` runs it
+    before the worker starts): the worker, which runs owners' models, never holds
+    a superuser token or the key that signs one.
+    """
     from workers.builtin.register import register_builtins
 
-    token = create_token(config.auth, "modelgw-builtins", superuser=True, ttl_s=300)
-    await register_builtins(config.address("registry"), token)
+    config = GatewayConfig.from_env()
+    logs.configure(config.log_level, "builtins")
+    if args.token_file:
+        token = args.token_file.read_text().strip()
+    elif config.auth.jwks_url:
+        print(
+            "modelgw builtins register: tokens are verified with MODELGW_JWT_JWKS_URL, so "
+            "no local key can sign one: pass --token-file with a superuser's token",
+            file=sys.stderr,
+        )
+        return 2
+    else:
+        from gateway.authn import create_token
+
+        token = create_token(config.auth, "modelgw-builtins", superuser=True, ttl_s=300)
+    created = asyncio.run(register_builtins(args.registry or config.address("registry"), token))
+    print(f"registered {len(created)} built-in models: {', '.join(created) or 'none new'}")
+    return 0
 
 
 def _scheduler(args: argparse.Namespace) -> int:
@@ -215,7 +246,35 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--builtins",
         action="store_true",
-        help="also run the built-in models, registering them first (local mesh)",
+        help="also run the built-in models (`modelgw builtins register` registers them)",
+    )
+    worker.add_argument(
+        "--allow-callables",
+        metavar="PREFIXES",
+        help="comma-separated python module prefixes this worker runs; replaces "
+        "MODELGW_ALLOWED_CALLABLES (default workers.builtin)",
+    )
+    worker.add_argument(
+        "--allow-commands",
+        metavar="PATHS",
+        help="comma-separated absolute executable paths this worker runs; replaces "
+        "MODELGW_ALLOWED_COMMANDS (default none)",
+    )
+    worker.add_argument(
+        "--subprocess-memory-mb",
+        type=_positive,
+        help="address space of a model subprocess; replaces MODELGW_SUBPROCESS_MEMORY_MB (2048)",
+    )
+    worker.add_argument(
+        "--subprocess-cpu-seconds",
+        type=_positive,
+        help="CPU seconds of a model subprocess; replaces MODELGW_SUBPROCESS_CPU_SECONDS "
+        "(default: the job's timeout)",
+    )
+    worker.add_argument(
+        "--subprocess-file-mb",
+        type=_positive,
+        help="largest file a model subprocess writes; replaces MODELGW_SUBPROCESS_FILE_MB (1024)",
     )
     worker.add_argument(
         "--consensus",
@@ -227,6 +286,23 @@ def _parser() -> argparse.ArgumentParser:
         "--drain-grace", type=float, default=30.0, help="seconds running jobs get on SIGTERM"
     )
     worker.set_defaults(run=_worker)
+
+    builtins = commands.add_parser("builtins", help="the built-in models")
+    builtins_commands = builtins.add_subparsers(dest="builtins_command", required=True)
+    register = builtins_commands.add_parser(
+        "register",
+        help="register the built-in models (public) through the registry, as a superuser; "
+        "models already there are left alone",
+    )
+    register.add_argument(
+        "--registry", help="host:port of the registry (default MODELGW_HOST:MODELGW_REGISTRY_PORT)"
+    )
+    register.add_argument(
+        "--token-file",
+        type=Path,
+        help="a file holding a superuser's token (default: one signed with the local key)",
+    )
+    register.set_defaults(run=_builtins_register)
 
     scheduler = commands.add_parser("scheduler", help="run the job protocol's background duties")
     scheduler.add_argument("--interval", type=float, default=30.0, help="seconds between rounds")
@@ -256,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except ConfigError as exc:
+    except SettingsError as exc:  # ConfigError, and the workers' allow-list and limits
         print(f"modelgw: configuration error: {exc}", file=sys.stderr)
         return 2
     return code

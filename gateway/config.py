@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 
 from scheduler.connection import RedisSettings
 from scheduler.queue import QueueSettings
+from workers.backends import BackendPolicy, SettingsError
 
 SERVICE_PORTS = {"registry": 50051, "execution": 50052, "admin": 50053}
 
@@ -42,7 +43,7 @@ def local_database_url(home: Path) -> str:
     return f"postgresql://modelgw@127.0.0.1:55432/modelgw?passfile={passfile}"
 
 
-class ConfigError(ValueError):
+class ConfigError(SettingsError):
     """A MODELGW_* variable holds a value that cannot be used."""
 
 
@@ -226,6 +227,9 @@ class GatewayConfig:
     metrics_ports: Mapping[str, int]
     admin: AdminConfig
     audit: AuditConfig
+    # The python callables and commands a version may name (MODELGW_ALLOWED_*): the
+    # registry refuses others, as the workers would.
+    backends: BackendPolicy
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewayConfig:
@@ -283,6 +287,7 @@ class GatewayConfig:
                 max_message_bytes=max_message_bytes,
             ),
             audit=AuditConfig.from_env(env, home),
+            backends=BackendPolicy.from_env(env),
         )
 
     def address(self, service: str) -> str:

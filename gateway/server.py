@@ -64,7 +64,12 @@ class Resources:
 @asynccontextmanager
 async def _mount_registry(server: grpc.aio.Server, res: Resources) -> AsyncIterator[None]:
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(
-        RegistryService(res.pool, res.access, acquire_timeout_s=res.config.database_timeout_s),
+        RegistryService(
+            res.pool,
+            res.access,
+            acquire_timeout_s=res.config.database_timeout_s,
+            backends=res.config.backends,
+        ),
         server,
     )
     yield
@@ -104,6 +109,7 @@ async def _mount_admin(server: grpc.aio.Server, res: Resources) -> AsyncIterator
             access=res.access,
             redis=client,
             config=config.admin,
+            backends=config.backends,
             job_ttl_s=config.queue.job_ttl_s,
             acquire_timeout_s=config.database_timeout_s,
         )

@@ -219,7 +219,7 @@ class BenchMesh:
         self._wait(ready, "envoy")
 
     async def _register(self) -> None:
-        """The built-in models (as `modelgw worker --builtins` would) and the echo copies."""
+        """The built-in models (as `modelgw builtins register` does) and the echo copies."""
         auth = GatewayConfig.from_env(self.env).auth
         token = create_token(auth, "bench-admin", superuser=True, ttl_s=600)
         registry = f"127.0.0.1:{self.ports['registry']}"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 import redis
 
@@ -104,6 +104,11 @@ def mesh(
         "MODELGW_SHUTDOWN_GRACE": "5",
         "MODELGW_WATCH_HEARTBEAT": "1",
         "MODELGW_LEASE_SECONDS": "3",
+        # The operator's allow-list of the session: the built-in models, the test models
+        # of tests/execution (which fail, sleep and check records on purpose) and this
+        # interpreter as a command, so that subprocess versions can be registered.
+        "MODELGW_ALLOWED_CALLABLES": "workers.builtin,tests.execution",
+        "MODELGW_ALLOWED_COMMANDS": sys.executable,
         **{f"MODELGW_{s.upper()}_PORT": str(p) for s, p in ports.items()},
         # Every process's /metrics off, unless a test asks (the servers below do).
         **{f"MODELGW_{s.upper()}_METRICS_PORT": "0" for s in METRICS_PORTS},
@@ -134,23 +139,18 @@ def mesh(
 
 @pytest.fixture(scope="session")
 def builtin_worker(mesh: Mesh) -> Iterator[subprocess.Popen[bytes]]:
-    """`modelgw worker --builtins`, as `make up` runs it: registers the built-in
-    models through the registry and runs them."""
+    """The built-in models as `make up` provides them: `modelgw builtins register` (with
+    the mesh's signing key), then `modelgw worker --builtins` running them."""
     from modelgateway.v1 import registry_pb2
 
-    process = spawn_modelgw(mesh, ["worker", "--builtins", "--drain-grace", "2"], "builtin-worker")
-    deadline = time.monotonic() + 60
+    register = spawn_modelgw(mesh, ["builtins", "register"], "builtins-register")
+    assert register.wait(timeout=60) == 0, "modelgw builtins register failed"
     su = mesh.metadata("root", superuser=True)
-    while True:
-        assert process.poll() is None, "the built-in worker exited"
-        try:
-            model = mesh.registry().GetModel(registry_pb2.GetModelRequest(name="demo.echo"), metadata=su)
-            if model.model.resolved_version:
-                break
-        except grpc.RpcError:
-            pass
-        assert time.monotonic() < deadline, "built-in models were not registered"
-        time.sleep(0.2)
+    model = mesh.registry().GetModel(registry_pb2.GetModelRequest(name="demo.echo"), metadata=su)
+    assert model.model.resolved_version, "built-in models were not registered"
+    process = spawn_modelgw(mesh, ["worker", "--builtins", "--drain-grace", "2"], "builtin-worker")
+    time.sleep(0.5)
+    assert process.poll() is None, "the built-in worker exited"
     yield process
     stop_process(process)
 

@@ -110,7 +110,7 @@ def unique_name(prefix: str = "m") -> str:
 def any_object_version(version: str) -> model_pb2.ModelVersion:
     version_msg = model_pb2.ModelVersion(version=version, notes=f"release {version}")
     version_msg.backend.kind = "python"
-    version_msg.backend.config.update({"callable": "example:predict"})
+    version_msg.backend.config.update({"callable": "workers.builtin.demo:echo"})
     version_msg.input_schema.update(
         {"type": "object", "properties": {"smiles": {"type": "string"}}, "required": ["smiles"]}
     )
@@ -118,13 +118,15 @@ def any_object_version(version: str) -> model_pb2.ModelVersion:
     return version_msg
 
 
-def spawn_modelgw(mesh: Mesh, args: list[str], log_name: str) -> subprocess.Popen[bytes]:
-    """`modelgw ARGS` as a process with the mesh's environment, its output in a log file
-    beside the servers' logs."""
+def spawn_modelgw(
+    mesh: Mesh, args: list[str], log_name: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`modelgw ARGS` as a process with the mesh's environment (and env on top), its
+    output in a log file beside the servers' logs."""
     log = (mesh.logs["registry"].parent / f"{log_name}.log").open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", *args],
-        env=mesh.env,
+        env={**mesh.env, **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -28,7 +28,13 @@ from scheduler.connection import Client, RedisSettings, connect, connect_node
 from scheduler.events import JobEvents
 from scheduler.job import JobStatus
 from scheduler.queue import Delivery, JobQueue, QueueSettings
-from workers.backends import BackendError, Backends, RecordOutcome
+from workers.backends import (
+    BackendError,
+    BackendPolicy,
+    Backends,
+    RecordOutcome,
+    SubprocessLimits,
+)
 from workers.consensus_runner import ConsensusRunner
 
 log = logging.getLogger("modelgw.worker")
@@ -45,6 +51,10 @@ class WorkerSettings:
     consensus: bool = False
     """Also run consensus jobs, of every consensus model, found as they appear."""
     discovery_s: float = 2.0
+    policy: BackendPolicy = field(default_factory=BackendPolicy)
+    """The python callables and commands this worker runs; a job outside fails at once."""
+    limits: SubprocessLimits = field(default_factory=SubprocessLimits)
+    """The ceiling of every model subprocess's resource limits."""
 
 
 class Worker:
@@ -57,7 +67,7 @@ class Worker:
         self._queue = JobQueue(self._client, queue_settings)
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._running: dict[str, tuple[Delivery, asyncio.Task[None]]] = {}
-        self._backends = Backends()
+        self._backends = Backends(settings.policy, settings.limits)
         self._stopping = asyncio.Event()
         self._readers: dict[str, asyncio.Task[None]] = {}
         self._events: JobEvents | None = None

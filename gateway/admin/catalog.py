@@ -36,6 +36,7 @@ import yaml
 
 from gateway.errors import ApiError, FailedPrecondition
 from gateway.registry import validation
+from workers.backends import BackendPolicy
 
 _VISIBILITIES = {"public": True, "private": False}
 
@@ -81,8 +82,9 @@ class CatalogModel:
         }
 
 
-def load(path: Path) -> list[CatalogModel]:
-    """Reads and checks the catalog; FailedPrecondition names the entry that is wrong."""
+def load(path: Path, policy: BackendPolicy) -> list[CatalogModel]:
+    """Reads and checks the catalog; FailedPrecondition names the entry that is wrong
+    (a backend outside the operator's allow-list among them)."""
     try:
         document = yaml.safe_load(path.read_text())
     except OSError as exc:
@@ -96,7 +98,7 @@ def load(path: Path) -> list[CatalogModel]:
     for index, entry in enumerate(entries):
         where = f"models[{index}]"
         try:
-            models.append(_model(entry))
+            models.append(_model(entry, policy))
         except ApiError as exc:
             raise FailedPrecondition(f"the model catalog {path}: {where}: {exc.message}") from None
         except (TypeError, ValueError, AttributeError) as exc:
@@ -108,12 +110,12 @@ def load(path: Path) -> list[CatalogModel]:
     return models
 
 
-def _model(entry: dict[str, Any]) -> CatalogModel:
+def _model(entry: dict[str, Any], policy: BackendPolicy) -> CatalogModel:
     name = validation.model_name(str(entry.get("name", "")), "name")
     visibility = str(entry.get("visibility", "private"))
     if visibility not in _VISIBILITIES:
         raise ValueError(f"visibility {visibility!r}: use public or private")
-    versions = tuple(_version(v) for v in entry.get("versions") or [])
+    versions = tuple(_version(v, policy) for v in entry.get("versions") or [])
     default = entry.get("default_version")
     if default is not None and str(default) not in {v.version for v in versions}:
         raise ValueError(f"default_version {default!r} is not one of its versions")
@@ -137,14 +139,16 @@ def _model(entry: dict[str, Any]) -> CatalogModel:
     )
 
 
-def _version(entry: dict[str, Any]) -> CatalogVersion:
+def _version(entry: dict[str, Any], policy: BackendPolicy) -> CatalogVersion:
     version = validation.version_string(str(entry.get("version", "")), "version")
     backend = entry.get("backend") or {}
     kind = validation.backend_kind(str(backend.get("kind", "")))
     return CatalogVersion(
         version=version,
         backend_kind=kind,
-        backend_config=validation.backend_config(kind, dict(backend.get("config") or {})),
+        backend_config=validation.backend_config(
+            kind, dict(backend.get("config") or {}), policy
+        ),
         input_schema=validation.json_schema(entry.get("input_schema"), "input_schema"),
         output_schema=validation.json_schema(entry.get("output_schema"), "output_schema"),
         notes=validation.text(str(entry.get("notes", "")), "notes", validation.MAX_NOTES),
@@ -152,7 +156,7 @@ def _version(entry: dict[str, Any]) -> CatalogVersion:
 
 
 def builtin_entries() -> list[dict[str, Any]]:
-    """The built-in models as catalog entries, exactly as `modelgw worker --builtins`
+    """The built-in models as catalog entries, exactly as `modelgw builtins register`
     registers them (workers.builtin.register)."""
     from workers.builtin.catalog import BUILTIN_MODELS
 

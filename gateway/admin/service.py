@@ -30,6 +30,7 @@ from gateway.registry.database import migrate_in
 from modelgateway.v1 import admin_pb2, admin_pb2_grpc
 from scheduler import stats
 from scheduler.connection import Client
+from workers.backends import BackendPolicy
 
 RESET_CONFIRMATION = "RESET"
 DEFAULT_WINDOW_S = 3600
@@ -45,6 +46,8 @@ class AdminDeps:
     access: AccessPolicy
     redis: Client
     config: AdminConfig
+    # The catalog's versions are checked against the allow-list as CreateModelVersion does.
+    backends: BackendPolicy
     job_ttl_s: int
     acquire_timeout_s: float
 
@@ -57,7 +60,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         self, request: admin_pb2.RefreshModelDatabaseRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.RefreshModelDatabaseResponse:
         path = self._deps.config.catalog_path
-        models = catalog.load(path)
+        models = catalog.load(path, self._deps.backends)
         async with self._transaction() as conn:
             sync = Sync(conn, self._deps.access)
             changes = await sync.plan(models, delete_missing=request.delete_missing)
@@ -79,7 +82,8 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
                 "version and grant and re-seeds the registry from the catalog"
             )
         path = self._deps.config.catalog_path
-        models = catalog.load(path)  # a broken catalog must not leave an empty registry
+        # A broken catalog must not leave an empty registry: load it before the drop.
+        models = catalog.load(path, self._deps.backends)
         async with self._transaction() as conn:
             before = await conn.fetch("SELECT name, default_version FROM models ORDER BY name")
             await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")

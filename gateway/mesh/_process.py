@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import pwd
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 _PR_SET_PDEATHSIG = 1
 
@@ -57,14 +59,24 @@ def die_with_parent() -> None:
 
 
 def spawn(
-    argv: list[str], log_path: Path, env: dict[str, str] | None = None
+    argv: list[str],
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    *,
+    user: pwd.struct_passwd | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a child in its own session, output appended to `log_path`.
 
     Its own session keeps a terminal's Ctrl-C away from it: the supervisor decides the
-    order in which children stop.
+    order in which children stop. With `user` it runs as that user, its group and no
+    supplementary group (root's would otherwise stay with it); the log file is opened
+    here, so the user needs no access to the logs directory.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    as_user: dict[str, Any] = {}
+    if user is not None:
+        as_user = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
     with log_path.open("ab") as log:
         return subprocess.Popen(
             argv,
@@ -72,8 +84,10 @@ def spawn(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=cwd,
             start_new_session=True,
-            preexec_fn=die_with_parent,
+            preexec_fn=die_with_parent,  # runs after the switch to user, so it survives it
+            **as_user,
         )
 
 

@@ -1,6 +1,6 @@
 """The processes `modelgw up` runs after PostgreSQL and Redis, in start order.
 
-Another process is one more line in SERVICES.
+A process is added with one line in SERVICES.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Literal
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-Probe = Literal["grpc", "tcp", "none"]
+Probe = Literal["grpc", "tcp", "none", "exit"]
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,10 @@ class Service:
     `command` defaults to `python -m gateway.cli serve NAME`. `port_env` names the
     variable that tells the process its port (passed to it explicitly, with
     `default_port` when unset); `probe` says how the supervisor knows it is ready:
-    gRPC health, an open TCP port, or not at all (a worker with no port).
+    gRPC health, an open TCP port, not at all (a worker with no port), or "exit": a
+    one-shot step, done when it exits 0, before the next process starts. An
+    `isolated` process runs owners' code: it gets only the environment
+    gateway.mesh.isolation allows and, under root, an unprivileged user.
     `sql_console`: the process gets MODELGW_QUERY_DATABASE_URL, the SQL console
     role's DSN (the admin server alone).
     """
@@ -34,6 +37,7 @@ class Service:
     command: tuple[str, ...] | None = None
     probe: Probe = "grpc"
     sql_console: bool = False
+    isolated: bool = False
 
     def argv(self) -> list[str]:
         if self.command is not None:
@@ -45,6 +49,12 @@ SERVICES: tuple[Service, ...] = (
     Service("registry", "MODELGW_REGISTRY_PORT", 50051),
     Service("execution", "MODELGW_EXECUTION_PORT", 50052),
     Service("admin", "MODELGW_ADMIN_PORT", 50053, sql_console=True),
+    # With the platform's credentials, so that the worker never needs them.
+    Service(
+        "builtins",
+        command=(sys.executable, "-m", "gateway.cli", "builtins", "register"),
+        probe="exit",
+    ),
     Service("scheduler", command=(sys.executable, "-m", "gateway.cli", "scheduler"), probe="none"),
     Service("audit", command=(sys.executable, "-m", "gateway.cli", "audit"), probe="none"),
     Service(
@@ -59,6 +69,7 @@ SERVICES: tuple[Service, ...] = (
             "32",
         ),
         probe="none",
+        isolated=True,
     ),
     Service("envoy", "MODELGW_ENVOY_PORT", 8080, (sys.executable, "-m", "gateway.edge"), "tcp"),
 )
@@ -66,7 +77,7 @@ SERVICES: tuple[Service, ...] = (
 
 def is_ready(probe: Probe, host: str, port: int | None) -> bool:
     """Whether a service listening on host:port answers its probe."""
-    if probe == "none" or port is None:
+    if probe in ("none", "exit") or port is None:
         return True
     if probe == "tcp":
         return tcp_open(host, port)

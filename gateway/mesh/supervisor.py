@@ -1,13 +1,17 @@
 """`modelgw up`: PostgreSQL, Redis and the gateway servers as local processes.
 
 Start order: PostgreSQL, Redis, then SERVICES one by one (each must be ready before
-the next starts, so only one applies database migrations at a time). Stop order is
-the reverse: the services, then Redis, then PostgreSQL.
+the next starts, so only one applies database migrations at a time; a one-shot step
+must have exited 0). Stop order is the reverse: the services, then Redis, then
+PostgreSQL. An isolated service (the worker) gets only the environment
+gateway.mesh.isolation allows and, when the supervisor runs as root, an
+unprivileged user.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -17,7 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from gateway.mesh._process import MeshError, log_tail, spawn, terminate, wait_until
+from gateway.mesh._process import MeshError, is_root, log_tail, spawn, terminate, wait_until
+from gateway.mesh.isolation import (
+    ISOLATED_CWD,
+    isolated_env,
+    unprivileged_user,
+    worker_interpreter,
+)
 from gateway.mesh.postgres import LocalPostgres
 from gateway.mesh.redis import LocalRedis
 from gateway.mesh.services import SERVICES, Service, is_ready
@@ -82,18 +92,31 @@ class Mesh:
     def start(self) -> None:
         """Start everything; raises MeshError (with the failing part's log) if a part fails."""
         self.config.home.mkdir(mode=0o755, parents=True, exist_ok=True)
+        isolation = self._isolation()
         env = self.child_env(self.postgres.start(), self.redis.start())
         for service in self.services:
-            self.children[service.name] = spawn(
-                service.argv(), self.log_path(service), self._service_env(service, env)
-            )
+            own_env = self._service_env(service, env)
+            if service.isolated:
+                argv = service.argv()
+                user = None
+                if isolation is not None:
+                    user, python = isolation
+                    if argv[0] == sys.executable:
+                        argv[0] = str(python)
+                child = spawn(
+                    argv, self.log_path(service), isolated_env(own_env), user=user, cwd=ISOLATED_CWD
+                )
+            else:
+                child = spawn(service.argv(), self.log_path(service), own_env)
+            self.children[service.name] = child
             self._await_ready(service)
 
     def wait(self) -> None:
         """Block until a child exits on its own, then raise MeshError with its output."""
         while True:
             for service in self.services:
-                self._check_alive(service)
+                if service.probe != "exit":
+                    self._check_alive(service)
             time.sleep(0.5)
 
     def stop(self) -> None:
@@ -122,7 +145,18 @@ class Mesh:
             own[QUERY_DATABASE_URL] = self.postgres.query_dsn
         return own
 
+    def _isolation(self) -> tuple[pwd.struct_passwd, Path] | None:
+        """Under root, the user isolated services run as and the interpreter that user
+        can run, found (or built) before anything starts."""
+        if not is_root() or not any(s.isolated for s in self.services):
+            return None
+        user = unprivileged_user()
+        return user, worker_interpreter(user, self.config.home)
+
     def _await_ready(self, service: Service) -> None:
+        if service.probe == "exit":
+            self._await_exit(service)
+            return
         port = self.config.port_of(service)
 
         def ready() -> bool:
@@ -134,6 +168,17 @@ class Mesh:
                 f"{service.name} did not become ready on {self.config.host}:{port} "
                 f"within {self.config.start_timeout:.0f}s\n{self._tail(service)}"
             )
+
+    def _await_exit(self, service: Service) -> None:
+        try:
+            code = self.children[service.name].wait(timeout=self.config.start_timeout)
+        except subprocess.TimeoutExpired:
+            raise MeshError(
+                f"{service.name} did not finish within {self.config.start_timeout:.0f}s\n"
+                f"{self._tail(service)}"
+            ) from None
+        if code != 0:
+            raise MeshError(f"{service.name} exited with code {code}\n{self._tail(service)}")
 
     def _check_alive(self, service: Service) -> None:
         code = self.children[service.name].poll()

@@ -24,6 +24,7 @@ from gateway.registry import consensus, store, validation
 from gateway.registry.messages import model_message, plain, version_message
 from gateway.registry.resolution import no_versions, resolve_version
 from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
+from workers.backends import BackendPolicy
 from workers.consensus.definition import load_algorithm1
 
 _ROLES = {model_pb2.ACCESS_ROLE_READER: Role.READER, model_pb2.ACCESS_ROLE_OWNER: Role.OWNER}
@@ -32,11 +33,17 @@ _VISIBILITIES = {model_pb2.VISIBILITY_PUBLIC: True, model_pb2.VISIBILITY_PRIVATE
 
 class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[misc]
     def __init__(
-        self, pool: asyncpg.Pool, access: AccessPolicy, *, acquire_timeout_s: float
+        self,
+        pool: asyncpg.Pool,
+        access: AccessPolicy,
+        *,
+        acquire_timeout_s: float,
+        backends: BackendPolicy,
     ) -> None:
         self._pool = pool
         self._access = access
         self._acquire_timeout_s = acquire_timeout_s
+        self._backends = backends
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -133,7 +140,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         spec = request.version
         version = validation.version_string(spec.version, "version.version")
         kind = validation.backend_kind(spec.backend.kind)
-        config = validation.backend_config(kind, plain(spec.backend.config))
+        config = validation.backend_config(kind, plain(spec.backend.config), self._backends)
         input_schema = validation.json_schema(plain(spec.input_schema), "version.input_schema")
         output_schema = validation.json_schema(plain(spec.output_schema), "version.output_schema")
         notes = validation.text(spec.notes, "version.notes", validation.MAX_NOTES)

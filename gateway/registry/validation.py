@@ -14,8 +14,8 @@ from typing import Any
 
 import jsonschema
 
-from gateway.errors import InvalidArgument
-from workers.backends import check_backend_spec
+from gateway.errors import InvalidArgument, PermissionDenied
+from workers.backends import BackendNotAllowed, BackendPolicy, check_backend_spec
 
 MODEL_NAME_MAX = 128
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -96,8 +96,14 @@ def backend_kind(kind: str) -> str:
     return kind
 
 
-def backend_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Checks a version's backend config as the worker that will run it would."""
+def backend_config(kind: str, config: dict[str, Any], policy: BackendPolicy) -> dict[str, Any]:
+    """Checks a version's backend config as the worker that will run it would.
+
+    A malformed config is INVALID_ARGUMENT. A well-formed one outside the operator's
+    allow-list is PERMISSION_DENIED, for superusers too: the request is valid and
+    would be accepted under another configuration, but no caller may make a worker
+    run what its operator did not allow.
+    """
     timeout = config.get("timeout_s", 1.0)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise InvalidArgument(
@@ -109,6 +115,10 @@ def backend_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
             check_backend_spec({"kind": kind, "config": runnable})
         except ValueError as exc:
             raise InvalidArgument(f"version.backend.config: {exc}") from None
+        try:
+            policy.check(kind, runnable)
+        except BackendNotAllowed as exc:
+            raise PermissionDenied(f"version.backend.config: {exc.message}") from None
     return config
 
 

@@ -11,6 +11,7 @@ import yaml
 from gateway.admin.catalog import builtin_entries, load
 from gateway.config import DEFAULT_CATALOG
 from gateway.errors import FailedPrecondition
+from workers.backends import BackendPolicy
 
 
 def test_the_repository_catalog_describes_the_builtin_models() -> None:
@@ -19,7 +20,7 @@ def test_the_repository_catalog_describes_the_builtin_models() -> None:
         assert listed.get(entry["name"]) == entry, (
             f"{entry['name']} drifted: regenerate with `python -m gateway.admin.catalog`"
         )
-    assert len(load(DEFAULT_CATALOG)) == len(listed)
+    assert len(load(DEFAULT_CATALOG, BackendPolicy())) == len(listed)
 
 
 @pytest.mark.parametrize(
@@ -29,11 +30,17 @@ def test_the_repository_catalog_describes_the_builtin_models() -> None:
         ({"name": "a.b", "visibility": "secret"}, "visibility 'secret'"),
         ({"name": "a.b", "versions": [{"version": "1", "backend": {"kind": "cobol"}}]}, "unknown"),
         ({"name": "a.b", "default_version": "9", "versions": []}, "default_version '9'"),
+        (
+            {"name": "a.b", "versions": [
+                {"version": "1", "backend": {"kind": "python", "config": {"callable": "os:system"}}}
+            ]},
+            "module 'os' is outside MODELGW_ALLOWED_CALLABLES (workers.builtin)",
+        ),
     ],
 )
 def test_a_broken_entry_is_named(tmp_path: Path, entry: dict[str, object], message: str) -> None:
     path = tmp_path / "models.yaml"
     path.write_text(yaml.safe_dump({"models": [entry]}))
     with pytest.raises(FailedPrecondition) as failure:
-        load(path)
+        load(path, BackendPolicy())
     assert message in failure.value.message

@@ -129,7 +129,7 @@ def test_version_round_trip(mesh: Mesh, model: Fixture) -> None:
         .version
     )
     assert got.backend.kind == "python"
-    assert dict(got.backend.config) == {"callable": "example:predict"}
+    assert dict(got.backend.config) == {"callable": "workers.builtin.demo:echo"}
     assert got.input_schema["required"][0] == "smiles"
     assert got.notes == "release 1.0.0"
     assert got.create_time.seconds > 0

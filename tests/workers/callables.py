@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from subprocess import getoutput  # noqa: F401  # imported into an allowed module, not a model
 from typing import Any
 
 from workers.backends import RecordError

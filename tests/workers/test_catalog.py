@@ -8,7 +8,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from workers.backends import BACKEND_KINDS, PythonBackend, backend_for, check_backend_spec
+from workers.backends import (
+    BACKEND_KINDS,
+    BackendPolicy,
+    PythonBackend,
+    backend_for,
+    check_backend_spec,
+)
 from workers.backends.python import resolve_callable
 from workers.builtin.catalog import BUILTIN_MODELS, BuiltinModel
 
@@ -57,7 +63,12 @@ def test_schemas_are_draft_2020_12(model: BuiltinModel) -> None:
 def test_backend_spec_is_valid_and_its_callable_imports(model: BuiltinModel) -> None:
     assert model.backend["kind"] in BACKEND_KINDS
     check_backend_spec(model.backend)
-    assert callable(resolve_callable(model.backend["config"]["callable"]))
+    path = model.backend["config"]["callable"]
+    function = resolve_callable(path)
+    assert callable(function)
+    # Within the default allow-list, and defined where it is named.
+    BackendPolicy().check(model.backend["kind"], model.backend["config"])
+    BackendPolicy().check_defined_in_allowed_module(path, function)
 
 
 @MODELS

@@ -8,9 +8,11 @@ import threading
 import pytest
 
 from tests.workers import callables
-from workers.backends import BackendError, PythonBackend, RecordOutcome, backend_for
+from workers.backends import BackendError, BackendPolicy, PythonBackend, RecordOutcome, backend_for
 
 MODULE = "tests.workers.callables"
+# The operator's allow-list these tests run under: the test package's models.
+POLICY = BackendPolicy(callables=("tests.workers",))
 
 
 def config(function: str) -> dict[str, str]:
@@ -18,21 +20,21 @@ def config(function: str) -> dict[str, str]:
 
 
 async def test_sync_callable_runs_in_a_thread_and_aligns_outcomes() -> None:
-    backend = PythonBackend()
+    backend = PythonBackend(POLICY)
     outcomes = await backend.run([{"smiles": "CCO"}, {"smiles": "c1ccccc1"}], config("lengths"))
     assert [o.output["length"] for o in outcomes if o.output] == [3, 8]
     assert all(o.output and o.output["thread"] != threading.current_thread().name for o in outcomes)
 
 
 async def test_async_callable_is_awaited_on_the_loop() -> None:
-    outcomes = await PythonBackend().run([{"smiles": "CCO"}], config("async_lengths"))
+    outcomes = await PythonBackend(POLICY).run([{"smiles": "CCO"}], config("async_lengths"))
     assert outcomes == [
         RecordOutcome(output={"length": 3, "thread": threading.current_thread().name})
     ]
 
 
 async def test_record_error_fails_only_its_record() -> None:
-    outcomes = await PythonBackend().run(
+    outcomes = await PythonBackend(POLICY).run(
         [{"smiles": "C"}, {"smiles": ""}, {"smiles": "CC"}], config("lengths")
     )
     assert [o.ok for o in outcomes] == [True, False, True]
@@ -41,7 +43,7 @@ async def test_record_error_fails_only_its_record() -> None:
 
 async def test_a_raising_callable_is_a_model_error() -> None:
     with pytest.raises(BackendError) as caught:
-        await PythonBackend().run([{"smiles": "C"}], config("raises"))
+        await PythonBackend(POLICY).run([{"smiles": "C"}], config("raises"))
     assert caught.value.reason == "model_error"
     assert "weights file is corrupt" in caught.value.message
     assert not caught.value.retryable
@@ -59,7 +61,7 @@ async def test_a_raising_callable_is_a_model_error() -> None:
 )
 async def test_malformed_results_are_invalid_output(function: str, fragment: str) -> None:
     with pytest.raises(BackendError) as caught:
-        await PythonBackend().run([{"smiles": "C"}, {"smiles": "N"}], config(function))
+        await PythonBackend(POLICY).run([{"smiles": "C"}, {"smiles": "N"}], config(function))
     assert caught.value.reason == "invalid_output"
     assert fragment in caught.value.message
 
@@ -74,13 +76,13 @@ async def test_malformed_results_are_invalid_output(function: str, fragment: str
 )
 async def test_unloadable_callable_is_a_model_error(path: str, fragment: str) -> None:
     with pytest.raises(BackendError) as caught:
-        await PythonBackend().run([{}], {"callable": path})
+        await PythonBackend(POLICY).run([{}], {"callable": path})
     assert caught.value.reason == "model_error"
     assert fragment in caught.value.message
 
 
 async def test_callable_is_imported_once_and_cached() -> None:
-    backend = PythonBackend()
+    backend = PythonBackend(POLICY)
     await backend.run([{"smiles": "C"}], config("lengths"))
     resolved = backend._functions[f"{MODULE}:lengths"]
     await backend.run([{"smiles": "C"}], config("lengths"))
@@ -88,7 +90,7 @@ async def test_callable_is_imported_once_and_cached() -> None:
 
 
 async def test_cancellation_propagates() -> None:
-    task = asyncio.create_task(PythonBackend().run([{}], config("slow")))
+    task = asyncio.create_task(PythonBackend(POLICY).run([{}], config("slow")))
     await asyncio.sleep(0.05)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -96,7 +98,7 @@ async def test_cancellation_propagates() -> None:
 
 
 async def test_empty_batch() -> None:
-    assert await PythonBackend().run([], config("lengths")) == []
+    assert await PythonBackend(POLICY).run([], config("lengths")) == []
 
 
 @pytest.mark.parametrize(
@@ -114,5 +116,13 @@ def test_check_config_names_the_key(cfg: dict[str, object], fragment: str) -> No
     assert fragment in str(caught.value)
 
 
-def test_check_config_accepts_a_dotted_callable_without_importing_it() -> None:
-    backend_for("python").check_config({"callable": "somewhere.not_installed:Model.predict"})
+def test_check_config_accepts_a_callable_without_importing_it() -> None:
+    backend_for("python").check_config({"callable": "somewhere.not_installed:predict"})
+
+
+@pytest.mark.parametrize(
+    "path", ["workers.builtin.chemistry:os.system", "a.b:Model.predict", "a.b:_private", "a.b:"]
+)
+def test_check_config_takes_one_public_name_after_the_colon(path: str) -> None:
+    with pytest.raises(ValueError, match="one public name"):
+        backend_for("python").check_config({"callable": path})

@@ -8,9 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from workers.backends import BackendError, RecordOutcome, SubprocessBackend, backend_for
+from workers.backends import (
+    BackendError,
+    BackendPolicy,
+    RecordOutcome,
+    SubprocessBackend,
+    backend_for,
+)
 
 TOOL = str(Path(__file__).with_name("tool.py"))
+# The operator's allow-list these tests run under.
+POLICY = BackendPolicy(commands=(sys.executable, "/nonexistent/tool"))
+
+
+def backend() -> SubprocessBackend:
+    return SubprocessBackend(POLICY)
 
 
 def command(*args: str) -> dict[str, object]:
@@ -18,7 +30,7 @@ def command(*args: str) -> dict[str, object]:
 
 
 async def test_results_align_and_one_record_fails_alone() -> None:
-    outcomes = await SubprocessBackend().run(
+    outcomes = await backend().run(
         [{"smiles": "CCO"}, {"name": "no smiles"}, {"smiles": "c1ccccc1"}], command("length")
     )
     assert outcomes == [
@@ -28,15 +40,15 @@ async def test_results_align_and_one_record_fails_alone() -> None:
     ]
 
 
-async def test_env_and_cwd_are_passed(tmp_path: Path) -> None:
-    config = {**command("env"), "env": {"MODELGW_TEST_VALUE": "42"}, "cwd": str(tmp_path)}
-    outcomes = await SubprocessBackend().run([{"name": "MODELGW_TEST_VALUE"}], config)
-    assert outcomes == [RecordOutcome(output={"value": "42", "cwd": str(tmp_path)})]
+async def test_env_is_passed() -> None:
+    config = {**command("env"), "env": {"FORCE_FIELD": "mmff94"}}
+    (outcome,) = await backend().run([{"name": "FORCE_FIELD"}], config)
+    assert outcome.output is not None and outcome.output["value"] == "mmff94"
 
 
 async def test_non_zero_exit_is_a_model_error_with_the_stderr_tail() -> None:
     with pytest.raises(BackendError) as caught:
-        await SubprocessBackend().run([{"smiles": "C"}], command("fail"))
+        await backend().run([{"smiles": "C"}], command("fail"))
     assert caught.value.reason == "model_error"
     assert "exited with 3" in caught.value.message
     assert "fatal: force field not found" in caught.value.message
@@ -48,14 +60,14 @@ async def test_non_zero_exit_is_a_model_error_with_the_stderr_tail() -> None:
 )
 async def test_bad_stdout_is_invalid_output(mode: str, fragment: str) -> None:
     with pytest.raises(BackendError) as caught:
-        await SubprocessBackend().run([{"smiles": "C"}, {"smiles": "N"}], command(mode))
+        await backend().run([{"smiles": "C"}, {"smiles": "N"}], command(mode))
     assert caught.value.reason == "invalid_output"
     assert fragment in caught.value.message
 
 
 async def test_missing_program_is_a_model_error() -> None:
     with pytest.raises(BackendError) as caught:
-        await SubprocessBackend().run([{}], {"command": ["/nonexistent/tool"]})
+        await backend().run([{}], {"command": ["/nonexistent/tool"]})
     assert caught.value.reason == "model_error"
     assert "cannot start '/nonexistent/tool'" in caught.value.message
 
@@ -71,7 +83,7 @@ def _dead(pid: int) -> bool:
 
 async def test_cancellation_kills_the_process_group(tmp_path: Path) -> None:
     pidfile = tmp_path / "pids"
-    task = asyncio.create_task(SubprocessBackend().run([{}], command("hang", str(pidfile))))
+    task = asyncio.create_task(backend().run([{}], command("hang", str(pidfile))))
     for _ in range(200):
         if pidfile.exists():
             break
@@ -95,11 +107,23 @@ async def test_cancellation_kills_the_process_group(tmp_path: Path) -> None:
         ({}, "'command' is required"),
         ({"command": []}, "'command' is required"),
         ({"command": "prog --json"}, "'command' is required"),
-        ({"command": ["prog", 3]}, "'command' is required"),
-        ({"command": ["prog"], "env": {"A=B": "x"}}, "'env' must map"),
-        ({"command": ["prog"], "env": {"A": 1}}, "'env' must map"),
-        ({"command": ["prog"], "cwd": ""}, "'cwd' must be"),
-        ({"command": ["prog"], "shell": True}, "unknown subprocess backend config key 'shell'"),
+        ({"command": ["/opt/prog", 3]}, "'command' is required"),
+        ({"command": ["prog"]}, "is not an absolute path"),
+        ({"command": ["/opt/./prog"]}, "no '.' or '..' segments"),
+        ({"command": ["/opt/tools/../prog"]}, "no '.' or '..' segments"),
+        ({"command": ["/opt//prog"]}, "repeated or trailing '/'"),
+        ({"command": ["/opt/prog", "a\x00b"]}, "NUL"),
+        ({"command": ["/opt/prog"], "env": {"A=B": "x"}}, "'A=B' is not a variable name"),
+        ({"command": ["/opt/prog"], "env": {"A": 1}}, "'env' must map"),
+        ({"command": ["/opt/prog"], "env": {"LD_LIBRARY_PATH": "/x"}}, "LD_LIBRARY_PATH may not"),
+        ({"command": ["/opt/prog"], "env": {"PYTHONSTARTUP": "/x"}}, "PYTHONSTARTUP may not"),
+        ({"command": ["/opt/prog"], "env": {"HOME": "/root"}}, "HOME may not be set"),
+        ({"command": ["/opt/prog"], "env": {"BASH_ENV": "/x"}}, "BASH_ENV may not be set"),
+        ({"command": ["/opt/prog"], "cwd": "/tmp"}, "'cwd' is not accepted"),
+        ({"command": ["/opt/prog"], "limits": {"memory_mb": 0}}, "'limits.memory_mb' must be"),
+        ({"command": ["/opt/prog"], "limits": {"memory_mb": 1.5}}, "'limits.memory_mb' must be"),
+        ({"command": ["/opt/prog"], "limits": {"gpus": 1}}, "'limits' key 'gpus' is unknown"),
+        ({"command": ["/opt/prog"], "shell": True}, "unknown subprocess backend config key 'shell'"),
     ],
 )
 def test_check_config_names_the_key(cfg: dict[str, object], fragment: str) -> None:
@@ -110,5 +134,30 @@ def test_check_config_names_the_key(cfg: dict[str, object], fragment: str) -> No
 
 def test_check_config_accepts_a_full_config() -> None:
     backend_for("subprocess").check_config(
-        {"command": ["prog", "--json"], "env": {"A": "1"}, "cwd": "/tmp"}
+        {
+            "command": ["/opt/prog", "--json"],
+            "env": {"A": "1", "LANG": "de_DE.UTF-8"},
+            "limits": {"memory_mb": 512.0, "cpu_seconds": 30, "file_mb": 10},
+        }
     )
+
+
+async def test_a_command_outside_the_allow_list_is_never_started(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    with pytest.raises(BackendError) as caught:
+        await SubprocessBackend(BackendPolicy(commands=("/usr/bin/true",))).run(
+            [{}], command("touch", str(marker))
+        )
+    assert caught.value.reason == "backend_not_allowed"
+    assert "MODELGW_ALLOWED_COMMANDS (/usr/bin/true)" in caught.value.message
+    assert not marker.exists()
+
+
+async def test_a_stored_version_breaking_the_sandbox_rules_is_not_run(tmp_path: Path) -> None:
+    """Versions stored before the rules (a cwd, an LD_PRELOAD) fail; they never run."""
+    marker = tmp_path / "ran"
+    for extra in ({"cwd": "/"}, {"env": {"LD_PRELOAD": "/tmp/evil.so"}}):
+        with pytest.raises(BackendError) as caught:
+            await backend().run([{}], {**command("touch", str(marker)), **extra})
+        assert caught.value.reason == "backend_not_allowed"
+    assert not marker.exists()

@@ -1,10 +1,12 @@
 """Model backends: how a worker runs a batch of records for a version's backend spec.
 
 A version's spec is {"kind": ..., "config": {...}}. backend_for(kind) gives a
-fresh backend of that kind; a worker keeps one per kind for its whole life
-(Backends does that and closes them), so the http backend's connection pool
-and the python backend's imported callables are shared by every job. The
-"consensus" kind is a formula over other models and is run elsewhere.
+fresh backend of that kind (to check configs); a worker keeps one per kind for
+its whole life (Backends does that and closes them), so the http backend's
+connection pool and the python backend's imported callables are shared by every
+job. Backends built for a worker carry its allow-list (policy.BackendPolicy) and
+its subprocess limits (sandbox.SubprocessLimits). The "consensus" kind is a
+formula over other models and is run elsewhere.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from workers.backends.base import (
     FailureReason,
     RecordError,
     RecordOutcome,
+    SettingsError,
 )
 from workers.backends.oip import HttpBackend
+from workers.backends.policy import BackendNotAllowed, BackendPolicy
 from workers.backends.process import SubprocessBackend
 from workers.backends.python import PythonBackend
+from workers.backends.sandbox import SubprocessLimits
 
 _FACTORIES: dict[str, Callable[[], Backend]] = {
     "python": PythonBackend,
@@ -54,18 +59,34 @@ def check_backend_spec(spec: dict[str, Any]) -> None:
 class Backends:
     """One backend per kind for a worker's lifetime; `async with` closes them all."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, policy: BackendPolicy | None = None, limits: SubprocessLimits | None = None
+    ) -> None:
+        self._policy = policy or BackendPolicy()
+        self._limits = limits or SubprocessLimits()
         self._backends: dict[str, Backend] = {}
 
     def get(self, kind: str) -> Backend:
         backend = self._backends.get(kind)
         if backend is None:
-            backend = self._backends[kind] = backend_for(kind)
+            backend = self._backends[kind] = self._new(kind)
         return backend
+
+    def _new(self, kind: str) -> Backend:
+        if kind == "python":
+            return PythonBackend(self._policy)
+        if kind == "subprocess":
+            return SubprocessBackend(self._policy, self._limits)
+        return backend_for(kind)
 
     async def run(self, spec: dict[str, Any], records: list[dict[str, Any]]) -> list[RecordOutcome]:
         """Run records through the backend the spec names."""
-        return await self.get(str(spec.get("kind", ""))).run(records, spec.get("config") or {})
+        kind = str(spec.get("kind", ""))
+        config = dict(spec.get("config") or {})
+        if kind == "subprocess" and "timeout_s" in spec:
+            # A subprocess's CPU limit defaults to its job's timeout, kept beside the config.
+            config["timeout_s"] = spec["timeout_s"]
+        return await self.get(kind).run(records, config)
 
     async def aclose(self) -> None:
         backends, self._backends = self._backends, {}
@@ -89,13 +110,17 @@ __all__ = [
     "FAILURE_REASONS",
     "Backend",
     "BackendError",
+    "BackendNotAllowed",
+    "BackendPolicy",
     "Backends",
     "FailureReason",
     "HttpBackend",
     "PythonBackend",
     "RecordError",
     "RecordOutcome",
+    "SettingsError",
     "SubprocessBackend",
+    "SubprocessLimits",
     "backend_for",
     "check_backend_spec",
 ]

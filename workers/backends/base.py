@@ -13,10 +13,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-FailureReason = Literal["model_error", "backend_unavailable", "invalid_output", "timeout"]
+FailureReason = Literal[
+    "model_error", "backend_unavailable", "invalid_output", "timeout", "backend_not_allowed"
+]
 FAILURE_REASONS: frozenset[str] = frozenset(
-    {"model_error", "backend_unavailable", "invalid_output", "timeout"}
+    {"model_error", "backend_unavailable", "invalid_output", "timeout", "backend_not_allowed"}
 )
+
+
+class SettingsError(ValueError):
+    """A setting (a MODELGW_* variable or a worker flag) holds a value that cannot be used."""
 
 
 @dataclass(frozen=True)

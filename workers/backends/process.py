@@ -1,14 +1,18 @@
 """The subprocess backend: a command that reads the batch as JSON on stdin and answers on stdout.
 
-config: {"command": ["prog", "arg", ...], "env": {"NAME": "value"}, "cwd": "/dir"}
-(env and cwd optional; env is added to the worker's environment).
+config: {"command": ["/abs/prog", "arg", ...], "env": {"NAME": "value"},
+"limits": {"memory_mb": N, "cpu_seconds": N, "file_mb": N}} (env and limits optional).
+command[0] must be listed in the operator's allow-list (workers.backends.policy);
+the run happens in the sandbox workers.backends.sandbox describes (scrubbed
+environment plus env, a private working directory, resource limits that the
+version's limits may lower).
 
 Protocol, one process per batch:
   stdin:  {"records": [{...}, ...]}
   stdout: {"results": [{"output": {...}} | {"error": "message"}, ...]}
-A non-zero exit fails the batch with the tail of stderr. The command runs in
-its own process group, which is killed when the run is cancelled (the
-worker's timeout), so helpers the tool started die with it.
+A non-zero exit fails the batch with the tail of stderr and the limits it ran
+under. The command runs in its own process group, which is killed when the run
+is cancelled (the worker's timeout), so helpers the tool started die with it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import signal
+from pathlib import Path
 from typing import Any
 
 from workers.backends.base import (
@@ -27,16 +33,40 @@ from workers.backends.base import (
     reject_unknown_keys,
     require_mapping,
 )
+from workers.backends.policy import BackendNotAllowed, BackendPolicy, executable_problem
+from workers.backends.sandbox import (
+    CPU_ENV,
+    FILE_ENV,
+    RunLimits,
+    SubprocessLimits,
+    limits_problem,
+    owner_env_problem,
+    private_directory,
+    sandbox_env,
+)
 
 STDERR_TAIL_CHARS = 2000
+_CONFIG_KEYS = ("command", "env", "limits")
+_NO_CWD = (
+    "'cwd' is not accepted: every run gets a fresh private working directory "
+    "(HOME and TMPDIR point at it); ship files the tool needs beside the program"
+)
 
 
 class SubprocessBackend:
     kind = "subprocess"
 
+    def __init__(
+        self, policy: BackendPolicy | None = None, limits: SubprocessLimits | None = None
+    ) -> None:
+        self._policy = policy or BackendPolicy()
+        self._limits = limits or SubprocessLimits()
+
     def check_config(self, config: dict[str, Any]) -> None:
         config = require_mapping(config)
-        reject_unknown_keys(self.kind, config, ("command", "env", "cwd"))
+        if "cwd" in config:
+            raise ValueError(f"subprocess backend config key {_NO_CWD}")
+        reject_unknown_keys(self.kind, config, _CONFIG_KEYS)
         command = config.get("command")
         if (
             not isinstance(command, list)
@@ -48,34 +78,70 @@ class SubprocessBackend:
                 "subprocess backend config key 'command' is required: a non-empty list of "
                 "strings, program first, for example ['/opt/tools/pka', '--json']"
             )
-        env = config.get("env", {})
-        if not isinstance(env, dict) or not all(
-            isinstance(k, str) and k and "=" not in k and isinstance(v, str) for k, v in env.items()
-        ):
-            raise ValueError(
-                "subprocess backend config key 'env' must map variable names (no '=') "
-                "to string values"
-            )
-        cwd = config.get("cwd")
-        if cwd is not None and (not isinstance(cwd, str) or not cwd):
-            raise ValueError("subprocess backend config key 'cwd' must be a non-empty path string")
+        problem = executable_problem(command[0])
+        if problem:
+            raise ValueError(f"subprocess backend command[0] {command[0]!r} {problem}")
+        if any("\x00" in part for part in command):
+            raise ValueError("subprocess backend command contains a NUL character")
+        _check_env(config.get("env", {}))
+        if "limits" in config and (problem := limits_problem(config["limits"])):
+            raise ValueError(f"subprocess backend config key {problem}")
 
     async def run(
         self, records: list[dict[str, Any]], config: dict[str, Any]
     ) -> list[RecordOutcome]:
+        # Refused before anything starts: the operator's list, then the sandbox's rules
+        # (a version stored before them may break them).
+        try:
+            self._policy.check_command(config.get("command"))
+            self.check_config({k: v for k, v in config.items() if k != "timeout_s"})
+        except (BackendNotAllowed, ValueError) as exc:
+            raise BackendError("backend_not_allowed", _message(exc)) from None
+        limits = self._limits.for_run(config.get("limits") or {}, config.get("timeout_s"))
         payload = json.dumps({"records": records}).encode()
-        stdout, stderr, returncode = await _communicate(config, payload)
+        with private_directory() as run_dir:
+            env = sandbox_env(config.get("env") or {}, run_dir)
+            stdout, stderr, returncode = await _communicate(
+                config["command"], env, run_dir, limits, payload
+            )
         if returncode != 0:
-            raise BackendError("model_error", _exit_message(config, returncode, stderr))
+            raise BackendError(
+                "model_error", _exit_message(config["command"][0], returncode, stderr, limits)
+            )
         return _parse_results(stdout, len(records))
 
     async def aclose(self) -> None:
         return None
 
 
-async def _communicate(config: dict[str, Any], payload: bytes) -> tuple[bytes, bytes, int]:
-    command: list[str] = config["command"]
-    env = {**os.environ, **config["env"]} if config.get("env") else None
+def _check_env(env: object) -> None:
+    if not isinstance(env, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+    ):
+        raise ValueError(
+            "subprocess backend config key 'env' must map variable names to string values"
+        )
+    for name in env:
+        problem = owner_env_problem(name)
+        if problem:
+            raise ValueError(f"subprocess backend config key 'env': {problem}")
+
+
+def _message(exc: Exception) -> str:
+    return exc.message if isinstance(exc, BackendNotAllowed) else str(exc)
+
+
+async def _communicate(
+    command: list[str], env: dict[str, str], run_dir: Path, limits: RunLimits, payload: bytes
+) -> tuple[bytes, bytes, int]:
+    rlimits = limits.rlimits()  # computed here: the child only makes system calls
+
+    def limit_child() -> None:
+        # Runs in the child between fork and exec: setrlimit only, nothing that
+        # could wait on a lock another worker thread held at fork time.
+        for which, pair in rlimits:
+            resource.setrlimit(which, pair)
+
     try:
         process = await asyncio.create_subprocess_exec(
             *command,
@@ -83,8 +149,9 @@ async def _communicate(config: dict[str, Any], payload: bytes) -> tuple[bytes, b
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=env,
-            cwd=config.get("cwd"),
+            cwd=run_dir,
             start_new_session=True,  # its own process group, killed as a whole
+            preexec_fn=limit_child,
         )
     except OSError as exc:
         raise BackendError("model_error", f"cannot start {command[0]!r}: {exc}") from exc
@@ -107,11 +174,31 @@ async def _kill_group(process: asyncio.subprocess.Process) -> None:
     await asyncio.shield(process.wait())
 
 
-def _exit_message(config: dict[str, Any], returncode: int, stderr: bytes) -> str:
-    program = config["command"][0]
-    how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with {returncode}"
+def _exit_message(program: str, returncode: int, stderr: bytes, limits: RunLimits) -> str:
+    if returncode == -signal.SIGXCPU:
+        how = (
+            f"was killed by SIGXCPU: it used its CPU limit of {limits.cpu_seconds} s "
+            f"({CPU_ENV} or the version's limits.cpu_seconds)"
+        )
+    elif returncode == -signal.SIGXFSZ:
+        how = (
+            f"was killed by SIGXFSZ: it wrote past its file size limit of {limits.file_mb} MB "
+            f"({FILE_ENV} or the version's limits.file_mb)"
+        )
+    elif returncode < 0:
+        how = f"was killed by {_signal_name(-returncode)}"
+    else:
+        how = f"exited with {returncode}"
     tail = stderr.decode(errors="replace").strip()[-STDERR_TAIL_CHARS:]
-    return f"{program} {how}" + (f": {tail}" if tail else " and wrote nothing to stderr")
+    said = f": {tail}" if tail else " and wrote nothing to stderr"
+    return f"{program} {how}{said} (it ran under {limits.describe()})"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _parse_results(stdout: bytes, expected: int) -> list[RecordOutcome]:

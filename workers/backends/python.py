@@ -5,6 +5,11 @@ of records and returns a list aligned with it, each item an output dict or a
 RecordError instance (that record failed). Synchronous functions run in a
 thread so a slow model never blocks the worker's event loop; coroutine
 functions are awaited.
+
+The module must be within the operator's allow-list (workers.backends.policy),
+checked before anything is imported, and the function must be defined there,
+checked after: an allowed module's imports (its `os`, a `from subprocess import
+run`) are not callables a version may name.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -25,19 +29,17 @@ from workers.backends.base import (
     reject_unknown_keys,
     require_mapping,
 )
-
-_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
-_CALLABLE_PATH = re.compile(rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*:{_IDENTIFIER}(?:\.{_IDENTIFIER})*")
+from workers.backends.policy import CALLABLE_PATH, BackendNotAllowed, BackendPolicy
 
 ModelFunction = Callable[[list[dict[str, Any]]], Any]
 
 
 def resolve_callable(path: str) -> ModelFunction:
-    """Import "package.module:function" (the part after ':' may be a dotted attribute path)."""
-    module_name, _, attribute_path = path.partition(":")
-    target: Any = importlib.import_module(module_name)
-    for attribute in attribute_path.split("."):
-        target = getattr(target, attribute)
+    """Import "package.module:function"; ValueError unless path has that form."""
+    match = CALLABLE_PATH.fullmatch(path)
+    if match is None:
+        raise ValueError(f"{path!r} is not of the form 'package.module:function'")
+    target: Any = getattr(importlib.import_module(match["module"]), match["name"])
     if not callable(target):
         raise TypeError(f"{path} is a {type(target).__name__}, not a callable")
     function: ModelFunction = target
@@ -47,7 +49,8 @@ def resolve_callable(path: str) -> ModelFunction:
 class PythonBackend:
     kind = "python"
 
-    def __init__(self) -> None:
+    def __init__(self, policy: BackendPolicy | None = None) -> None:
+        self._policy = policy or BackendPolicy()
         # Resolved once per path: importing is slow and module state (loaded
         # weights, built catalogues) should be built once per worker.
         self._functions: dict[str, ModelFunction] = {}
@@ -61,10 +64,12 @@ class PythonBackend:
                 "python backend config key 'callable' is required: a string "
                 "'package.module:function', for example 'workers.builtin.chemistry:logp'"
             )
-        if not _CALLABLE_PATH.fullmatch(path):
+        if not CALLABLE_PATH.fullmatch(path):
             raise ValueError(
                 f"python backend config key 'callable' {path!r} is not of the form "
-                "'package.module:function'"
+                "'package.module:function': after ':' comes one public name (letters, "
+                "digits and '_', not starting with '_'), for example "
+                "'workers.builtin.chemistry:logp'"
             )
 
     async def run(
@@ -90,9 +95,17 @@ class PythonBackend:
         function = self._functions.get(path)
         if function is None:
             try:
+                self._policy.check_callable(path)  # before the import runs any of its code
+            except BackendNotAllowed as exc:
+                raise BackendError("backend_not_allowed", exc.message) from None
+            try:
                 function = resolve_callable(path)
             except Exception as exc:
                 raise BackendError("model_error", f"cannot load {path}: {_describe(exc)}") from exc
+            try:
+                self._policy.check_defined_in_allowed_module(path, function)
+            except BackendNotAllowed as exc:
+                raise BackendError("backend_not_allowed", exc.message) from None
             self._functions[path] = function
         return function
 

@@ -1,7 +1,9 @@
 """Registers the built-in models through the registry API, as public models.
 
-Idempotent: a model or version that already exists is left as it is, so a
-worker started with --builtins can run this at every start.
+Idempotent: a model or version that already exists is left as it is, so
+`modelgw builtins register` can run at every `make up`. It needs a superuser's
+token, so it runs as a step of its own and never inside a worker, which runs
+owners' models.
 """
 
 from __future__ import annotations

@@ -1,0 +1,254 @@
+"""`modelgw up` as root: the mesh's worker runs models without the platform's secrets.
+
+The supervisor runs for real, as root, in a process of its own (PostgreSQL, Redis, the
+registry and execution servers, the built-in registration and the worker, on free
+ports). A superuser adds to demo.echo (a queue the mesh's worker serves) a subprocess
+version whose command tries to read the JWT signing key and the worker's own
+environment; the job's output is what a hostile model owner would get.
+
+The worker runs as `nobody`, which must be able to run the interpreter. When this
+checkout's virtualenv is built on a Python nobody cannot reach (pyenv under /root),
+the supervisor runs the worker on a virtualenv it builds under MODELGW_HOME on the
+system's own Python of the same version (Debian 12's /usr/bin/python3.11), reading
+this virtualenv's packages; with neither, it refuses to start, naming the directory
+in the way (test_an_unreachable_python_is_refused_naming_the_directory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import json_format, struct_pb2
+
+from gateway.authn import create_token
+from gateway.config import METRICS_PORTS, GatewayConfig
+from gateway.mesh import MeshError, free_port
+from gateway.mesh.isolation import check_reachable, python_paths, worker_interpreter
+from modelgateway.v1 import execution_pb2, execution_pb2_grpc, job_pb2, model_pb2, registry_pb2_grpc
+from modelgateway.v1 import registry_pb2 as R
+
+TOOL = str(Path(__file__).parents[1] / "workers" / "tool.py")
+PARTS = "registry,execution,builtins,scheduler,worker"
+DECOY_SECRET = "AKIA-decoy-secret-of-the-supervisor"
+CAFFEINE = "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"
+RUN_UP = textwrap.dedent(
+    """
+    import sys
+    from gateway.mesh.services import SERVICES
+    from gateway.mesh.supervisor import MeshConfig, run_mesh
+    parts = sys.argv[1].split(",")
+    sys.exit(run_mesh(MeshConfig.from_env(), [s for s in SERVICES if s.name in parts]))
+    """
+)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="`modelgw up` as root is the case")
+
+
+@pytest.fixture
+def python_for_nobody(scratch_dir: Path) -> str:
+    """The interpreter the mesh's worker will run on: this one, or (pyenv under /root)
+    the one `modelgw up` builds under MODELGW_HOME on the system's Python."""
+    try:
+        return str(worker_interpreter(pwd.getpwnam("nobody"), scratch_dir))
+    except MeshError as unreachable:
+        pytest.skip(f"no Python the nobody user can run: {unreachable}")
+
+
+@dataclass
+class RootMesh:
+    home: Path
+    ports: dict[str, int]
+    process: subprocess.Popen[str]
+    python: str
+
+    def address(self, service: str) -> str:
+        return f"127.0.0.1:{self.ports[service]}"
+
+    def worker_pid(self) -> int:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == self.process.pid and b"worker" in argv:
+                return int(entry.name)
+        raise AssertionError("the mesh's worker is not running")
+
+
+@pytest.fixture
+def root_mesh(python_for_nobody: str, scratch_dir: Path) -> Iterator[RootMesh]:
+    ports = {name: free_port() for name in ("registry", "execution", "admin", "envoy")}
+    env = {
+        **os.environ,
+        **{f"MODELGW_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        **{f"MODELGW_{name.upper()}_METRICS_PORT": "0" for name in METRICS_PORTS},
+        "MODELGW_HOME": str(scratch_dir),
+        "MODELGW_PG_PORT": str(free_port()),
+        "MODELGW_REDIS_PORT": str(free_port()),
+        # The operator allows the interpreter, so that a superuser may register the
+        # probe; everything else about the worker is as `modelgw up` makes it.
+        "MODELGW_ALLOWED_COMMANDS": python_for_nobody,
+        "AWS_SECRET_ACCESS_KEY": DECOY_SECRET,
+    }
+    for name in ("MODELGW_JWT_SIGNING_KEY", "MODELGW_DATABASE_URL", "MODELGW_ALLOWED_CALLABLES"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN_UP, PARTS],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    mesh = RootMesh(scratch_dir, ports, process, python_for_nobody)
+    try:
+        output = []
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if "Stop with Ctrl-C" in line:
+                break
+        assert process.poll() is None, "".join(output)
+        yield mesh
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _superuser(mesh: RootMesh) -> tuple[tuple[str, str], ...]:
+    auth = GatewayConfig.from_env({"MODELGW_HOME": str(mesh.home)}).auth
+    token = create_token(auth, "test-admin", superuser=True, ttl_s=600)
+    return (("authorization", f"Bearer {token}"),)
+
+
+def _wait_registered(stub: registry_pb2_grpc.RegistryServiceStub, md: Any, name: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if stub.GetModel(R.GetModelRequest(name=name), metadata=md).model.resolved_version:
+                return
+        except grpc.RpcError:
+            pass
+        assert time.monotonic() < deadline, f"{name} was not registered"
+        time.sleep(0.2)
+
+
+def _run(mesh: RootMesh, md: Any, model: str, version: str, record: dict[str, Any]) -> job_pb2.Job:
+    with grpc.insecure_channel(mesh.address("execution")) as channel:
+        stub = execution_pb2_grpc.ExecutionServiceStub(channel)
+        message = struct_pb2.Struct()
+        message.update(record)
+        request = execution_pb2.SubmitJobRequest(model=model, version=version, records=[message])
+        job = stub.SubmitJob(request, metadata=md, timeout=10).job
+        deadline = time.monotonic() + 60
+        while job.status not in (job_pb2.JOB_STATUS_SUCCEEDED, job_pb2.JOB_STATUS_FAILED):
+            assert time.monotonic() < deadline, f"job {job.id} did not finish"
+            time.sleep(0.2)
+            job = stub.GetJob(execution_pb2.GetJobRequest(id=job.id), metadata=md).job
+        return job
+
+
+def _add_probe_version(mesh: RootMesh, md: Any, key: Path) -> str:
+    version = model_pb2.ModelVersion(version="0.0.1-probe", notes="reads what it should not")
+    version.backend.kind = "subprocess"
+    version.backend.config.update({"command": [mesh.python, TOOL, "probe", str(key)]})
+    with grpc.insecure_channel(mesh.address("registry")) as channel:
+        stub = registry_pb2_grpc.RegistryServiceStub(channel)
+        stub.CreateModelVersion(
+            R.CreateModelVersionRequest(model="demo.echo", version=version), metadata=md
+        )
+    return version.version
+
+
+def _credentials(pid: int) -> tuple[int, int, list[int]]:
+    """Real uid, real gid and supplementary groups of a process, from /proc."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    groups = [int(g) for g in fields["Groups"].split()]
+    return int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0]), groups
+
+
+def test_the_worker_is_unprivileged_and_its_models_see_no_secret(root_mesh: RootMesh) -> None:
+    md = _superuser(root_mesh)
+    with grpc.insecure_channel(root_mesh.address("registry")) as channel:
+        _wait_registered(registry_pb2_grpc.RegistryServiceStub(channel), md, "demo.echo")
+    key = root_mesh.home / "keys" / "jwt-signing-key.pem"
+    assert "PRIVATE KEY" in key.read_text()  # the servers made it; root may read it
+
+    # The built-in models run in the unprivileged worker under the default allow-list,
+    # and so do the demo consensus models over them (the scheduler fans out to it).
+    logp = _run(root_mesh, md, "rdkit.logp", "", {"smiles": CAFFEINE})
+    assert logp.status == job_pb2.JOB_STATUS_SUCCEEDED, logp.error.message
+    assert logp.results[0].output["logp"] == pytest.approx(-1.0293, abs=1e-3)
+    consensus = _run(root_mesh, md, "demo.paper-consensus", "", {"smiles": CAFFEINE})
+    assert consensus.status == job_pb2.JOB_STATUS_SUCCEEDED, consensus.error.message
+    assert "consensus" in consensus.results[0].output
+
+    job = _run(root_mesh, md, "demo.echo", _add_probe_version(root_mesh, md, key), {})
+    assert job.status == job_pb2.JOB_STATUS_SUCCEEDED, job.error.message
+    seen = json_format.MessageToDict(job.results[0].output)
+    everything = json.dumps(seen)
+    assert "PRIVATE KEY" not in everything
+    assert seen["key"].startswith("PermissionError"), (seen["key"], oct(key.stat().st_mode))
+    assert seen["uid"] != 0
+    for secret in ("MODELGW_DATABASE_URL", "MODELGW_REDIS_URL", "MODELGW_HOME", DECOY_SECRET):
+        assert secret not in everything
+    # The worker is not dumpable: its model cannot read its /proc environ (or ptrace it).
+    assert seen["parent_environ"].startswith("PermissionError"), seen["parent_environ"]
+
+    worker = root_mesh.worker_pid()
+    uid, gid, groups = _credentials(worker)
+    assert uid == seen["uid"] != 0 and gid != 0 and groups == [], "root's groups stayed"
+    environ = Path(f"/proc/{worker}/environ").read_bytes().decode().split("\0")
+    names = {entry.partition("=")[0] for entry in environ if entry}
+    assert not names & {"MODELGW_DATABASE_URL", "MODELGW_JWT_SIGNING_KEY", "AWS_SECRET_ACCESS_KEY"}
+    assert "MODELGW_HOME" not in names
+    assert DECOY_SECRET not in "".join(environ)
+    # What the proof rests on: the key is not readable by the worker's user.
+    assert not key.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH)
+
+
+def test_an_unreachable_python_is_refused_naming_the_directory(scratch_dir: Path) -> None:
+    """As PostgreSQL's check does: a loud, precise refusal instead of a worker that dies."""
+    private = scratch_dir / "private"
+    (private / "venv" / "bin").mkdir(parents=True)
+    python = private / "venv" / "bin" / "python"
+    python.write_text("")
+    python.chmod(0o755)
+    private.chmod(0o700)
+    with pytest.raises(MeshError) as caught:
+        check_reachable(pwd.getpwnam("nobody"), [python])
+    assert f"{private} is not searchable (x) by the 'nobody' user" in str(caught.value)
+    assert f"chmod o+x {private}" in str(caught.value)
+    private.chmod(0o755)
+    python.chmod(0o700)
+    with pytest.raises(MeshError, match=f"{python} is not readable"):
+        check_reachable(pwd.getpwnam("nobody"), [python])
+
+
+def test_what_the_worker_needs_is_checked() -> None:
+    paths = python_paths()
+    assert Path(sys.executable) in paths and Path(sys.prefix) in paths
+    assert Path(__file__).resolve().parents[2] in paths  # the checkout (editable install)
