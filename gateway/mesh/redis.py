@@ -76,7 +76,9 @@ class LocalRedis:
         """Start the server and wait until it answers PING; returns its URL."""
         if self._proc is not None and self._proc.poll() is None:
             return self.url
-        self.data_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        # Its files hold every job's records: the server's user's alone.
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
         self._ensure_password()
         # The configuration holds the password: readable by this user only.
         self.config_path.touch(mode=0o600)

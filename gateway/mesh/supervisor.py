@@ -76,6 +76,11 @@ class MeshConfig:
         return self.service_ports.get(service.port_env) if service.port_env else None
 
 
+# Under MODELGW_HOME, for the supervisor's user only: Redis's data, the processes'
+# logs, the envoy configuration, the audit log and its spool (their default places).
+PRIVATE_DIRS = ("redis", "logs", "envoy", "audit", "audit-spool")
+
+
 class Mesh:
     """The running processes; start() then wait(), and stop() in a finally."""
 
@@ -91,7 +96,7 @@ class Mesh:
 
     def start(self) -> None:
         """Start everything; raises MeshError (with the failing part's log) if a part fails."""
-        self.config.home.mkdir(mode=0o755, parents=True, exist_ok=True)
+        self._prepare_home()
         isolation = self._isolation()
         env = self.child_env(self.postgres.start(), self.redis.start())
         for service in self.services:
@@ -137,6 +142,20 @@ class Mesh:
             "MODELGW_REDIS_URL": redis_url,
             **{name: str(port) for name, port in self.config.service_ports.items()},
         }
+
+    def _prepare_home(self) -> None:
+        """MODELGW_HOME may be traversed (PostgreSQL's and the worker's users go through
+        it) but not listed; what holds job data or logs is the supervisor's user's alone.
+
+        Redis's files hold every job's inputs and results: a model running as the
+        worker's user must not read them off the disk instead of through Redis.
+        """
+        home = self.config.home
+        home.mkdir(mode=0o711, parents=True, exist_ok=True)
+        home.chmod(0o711)
+        for private in PRIVATE_DIRS:
+            (home / private).mkdir(mode=0o700, exist_ok=True)
+            (home / private).chmod(0o700)
 
     def _service_env(self, service: Service, env: Mapping[str, str]) -> dict[str, str]:
         """`env`, and the SQL console role's DSN for the service that runs the console only."""

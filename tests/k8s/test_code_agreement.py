@@ -178,7 +178,7 @@ def test_there_is_a_worker_for_the_rdkit_models_and_one_for_demo_sleep() -> None
     for deployment in _worker_deployments():
         assert set(_models(deployment)) <= builtins
         args = _parser().parse_args(_worker_command(deployment)[1:])
-        assert not args.builtins, "--builtins registers through a local registry: mesh only"
+        assert not args.builtins, "each worker group names its models: --models LIST"
 
 
 @pytest.mark.parametrize("deployment", ["worker-rdkit", "worker-demo-sleep"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -105,6 +106,13 @@ def test_mesh_starts_and_stops_everything(scratch_dir: Path, monkeypatch: pytest
         for password in passwords:
             assert password not in "".join(plain.values()) + "".join(with_console.values())
             assert password not in summary(mesh)
+        # Other users (the worker's) may go through MODELGW_HOME but not read job data.
+        assert stat.S_IMODE(scratch_dir.stat().st_mode) == 0o711
+        for private in ("redis", "logs", "envoy", "audit", "audit-spool", "keys"):
+            path = scratch_dir / private
+            if path.exists():
+                assert stat.S_IMODE(path.stat().st_mode) == 0o700, private
+        assert (scratch_dir / "redis").exists() and (scratch_dir / "logs").exists()
     finally:
         mesh.stop()
     assert mesh.children["fake"].returncode is not None
