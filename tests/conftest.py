@@ -16,7 +16,7 @@ import redis
 
 from gateway.config import METRICS_PORTS
 from gateway.mesh import LocalPostgres, LocalRedis, free_port
-from tests.harness import SERVICES, Mesh, spawn_modelgw, start_server, stop_process, wait_serving
+from tests.harness import SERVICES, Mesh, serving, spawn_modelgw, stop_process
 
 
 def make_scratch_dir(prefix: str) -> Path:
@@ -119,23 +119,8 @@ def mesh(
         logs={s: home / f"{s}.log" for s in SERVICES},
         metrics_ports={s: free_port() for s in SERVICES},
     )
-    for service in SERVICES:
-        start_server(mesh, service)
-    try:
-        for service in SERVICES:
-            wait_serving(mesh, service)
+    with serving(mesh, SERVICES):
         yield mesh
-    finally:
-        for channel in mesh.channels.values():
-            channel.close()
-        for process in mesh.processes.values():
-            process.terminate()
-        for process in mesh.processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
 
 @pytest.fixture(scope="session")
 def builtin_worker(mesh: Mesh) -> Iterator[subprocess.Popen[bytes]]:

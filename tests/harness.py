@@ -3,11 +3,13 @@ loopback, with real tokens and gRPC stubs: the pieces the fixtures build on."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +69,29 @@ def start_server(mesh: Mesh, service: str) -> None:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+
+
+@contextlib.contextmanager
+def serving(mesh: Mesh, services: Iterable[str]) -> Iterator[Mesh]:
+    """Runs `services` of `mesh` as processes until the block ends: started, waited
+    for until they serve, then stopped (SIGTERM, SIGKILL after 15 s) with its channels."""
+    services = list(services)
+    for service in services:
+        start_server(mesh, service)
+    try:
+        for service in services:
+            wait_serving(mesh, service)
+        yield mesh
+    finally:
+        for channel in mesh.channels.values():
+            channel.close()
+        for process in mesh.processes.values():
+            process.terminate()
+        for process in mesh.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def _metrics_env(mesh: Mesh, service: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from modelgateway.v1 import admin_pb2_grpc
-from tests.harness import Mesh, free_port, start_server, wait_serving
+from tests.harness import Mesh, free_port, serving
 
 BUCKET = "modelgw-audit-test"
 PREFIX = "audit"
@@ -142,19 +142,8 @@ def own_servers(base: Mesh, home: Path, services: Sequence[str], **settings: str
     }
     own = Mesh(env=env, addresses={s: f"127.0.0.1:{p}" for s, p in ports.items()},
                logs={s: home / f"{s}.log" for s in ports})
-    for service in ports:
-        start_server(own, service)
-    try:
-        for service in ports:
-            wait_serving(own, service)
+    with serving(own, ports):
         yield own
-    finally:
-        for channel in own.channels.values():
-            channel.close()
-        for process in own.processes.values():
-            process.terminate()
-        for process in own.processes.values():
-            process.wait(timeout=15)
 
 
 def admin_stub(mesh: Mesh, address: str | None = None) -> admin_pb2_grpc.AdminServiceStub:

@@ -111,14 +111,21 @@ def _struct(record: dict[str, Any]) -> struct_pb2.Struct:
 def _register(
     mesh: Mesh, name: str, callable_: str, schema: dict[str, Any], extra: dict[str, Any]
 ) -> None:
+    register_backend(mesh, name, "python", {"callable": callable_, **extra}, schema)
+
+
+def register_backend(
+    mesh: Mesh, name: str, kind: str, config: dict[str, Any], schema: dict[str, Any] = ANY
+) -> None:
+    """A public model `name` (as a superuser) whose version 1.0.0 runs `kind` with `config`."""
     su = mesh.metadata("root", superuser=True)
     registry = mesh.registry()
     registry.CreateModel(
         registry_pb2.CreateModelRequest(model=model_pb2.Model(name=name)), metadata=su
     )
     version = model_pb2.ModelVersion(version="1.0.0")
-    version.backend.kind = "python"
-    version.backend.config.update({"callable": callable_, **extra})
+    version.backend.kind = kind
+    version.backend.config.update(config)
     version.input_schema.update(schema)
     registry.CreateModelVersion(
         registry_pb2.CreateModelVersionRequest(model=name, version=version), metadata=su

@@ -14,32 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from modelgateway.v1 import job_pb2, model_pb2, registry_pb2
+from modelgateway.v1 import job_pb2
 from tests.harness import Mesh, spawn_modelgw, stop_process
 
-from .conftest import ANY, Jobs, _register, wait_visible_to_execution
+from .conftest import ANY, Jobs, _register, register_backend
 
 TOOL = str(Path(__file__).parents[1] / "workers" / "tool.py")
 FAILED = job_pb2.JOB_STATUS_FAILED
 
 
 def _register_command(mesh: Mesh, name: str, command: list[str]) -> None:
-    su = mesh.metadata("root", superuser=True)
-    registry = mesh.registry()
-    registry.CreateModel(
-        registry_pb2.CreateModelRequest(model=model_pb2.Model(name=name)), metadata=su
-    )
-    version = model_pb2.ModelVersion(version="1.0.0")
-    version.backend.kind = "subprocess"
-    version.backend.config.update({"command": command})
-    registry.CreateModelVersion(
-        registry_pb2.CreateModelVersionRequest(model=name, version=version), metadata=su
-    )
-    registry.SetVisibility(
-        registry_pb2.SetVisibilityRequest(name=name, visibility=model_pb2.VISIBILITY_PUBLIC),
-        metadata=su,
-    )
-    wait_visible_to_execution(mesh, name)
+    register_backend(mesh, name, "subprocess", {"command": command}, {})
 
 
 @pytest.fixture(scope="module")
