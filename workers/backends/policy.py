@@ -62,6 +62,18 @@ def executable_problem(path: str) -> str | None:
     return None
 
 
+def _chosen(
+    flag: str | None, flag_name: str, env: Mapping[str, str], env_name: str
+) -> tuple[tuple[str, ...] | None, str]:
+    """The list a worker's flag or else the environment gives (None: neither, the
+    default), and which of the two it came from, for error messages."""
+    if flag is not None:
+        return _items(flag), flag_name
+    if env_name in env:
+        return _items(env[env_name]), env_name
+    return None, env_name
+
+
 @dataclass(frozen=True)
 class BackendPolicy:
     """Which python module prefixes and executable paths a registry accepts and a worker runs."""
@@ -86,21 +98,13 @@ class BackendPolicy:
         Unset means the default; set but empty means nothing is allowed.
         """
         env = os.environ if env is None else env
-        prefixes: tuple[str, ...] = DEFAULT_CALLABLES
-        source = ALLOWED_CALLABLES_ENV
-        if callables is not None:
-            prefixes, source = _items(callables), CALLABLES_FLAG
-        elif ALLOWED_CALLABLES_ENV in env:
-            prefixes = _items(env[ALLOWED_CALLABLES_ENV])
-        _check_prefixes(prefixes, source)
-        paths: tuple[str, ...] = ()
-        source = ALLOWED_COMMANDS_ENV
-        if commands is not None:
-            paths, source = _items(commands), COMMANDS_FLAG
-        elif ALLOWED_COMMANDS_ENV in env:
-            paths = _items(env[ALLOWED_COMMANDS_ENV])
-        _check_commands(paths, source)
-        return cls(callables=prefixes, commands=paths)
+        prefixes, source = _chosen(callables, CALLABLES_FLAG, env, ALLOWED_CALLABLES_ENV)
+        _check_prefixes(DEFAULT_CALLABLES if prefixes is None else prefixes, source)
+        paths, source = _chosen(commands, COMMANDS_FLAG, env, ALLOWED_COMMANDS_ENV)
+        _check_commands(paths or (), source)
+        return cls(
+            callables=DEFAULT_CALLABLES if prefixes is None else prefixes, commands=paths or ()
+        )
 
     def allows_module(self, module: str) -> bool:
         return any(module == p or module.startswith(p + ".") for p in self.callables)
