@@ -115,9 +115,16 @@ def _register(
 
 
 def register_backend(
-    mesh: Mesh, name: str, kind: str, config: dict[str, Any], schema: dict[str, Any] = ANY
+    mesh: Mesh,
+    name: str,
+    kind: str,
+    config: dict[str, Any],
+    schema: dict[str, Any] = ANY,
+    *,
+    public: bool = True,
 ) -> None:
-    """A public model `name` (as a superuser) whose version 1.0.0 runs `kind` with `config`."""
+    """A model `name` (as a superuser) whose version 1.0.0 runs `kind` with `config`,
+    public unless `public` is False."""
     su = mesh.metadata("root", superuser=True)
     registry = mesh.registry()
     registry.CreateModel(
@@ -130,6 +137,8 @@ def register_backend(
     registry.CreateModelVersion(
         registry_pb2.CreateModelVersionRequest(model=name, version=version), metadata=su
     )
+    if not public:
+        return
     registry.SetVisibility(
         registry_pb2.SetVisibilityRequest(name=name, visibility=model_pb2.VISIBILITY_PUBLIC),
         metadata=su,
