@@ -4,7 +4,6 @@ loopback, with real tokens and gRPC stubs: the pieces the fixtures build on."""
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.authn import create_token
 from gateway.config import GatewayConfig
+from gateway.mesh import free_port  # noqa: F401  # re-exported for the tests
 from modelgateway.v1 import model_pb2, registry_pb2_grpc
 
 SERVICES = ("registry", "execution", "admin")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import os
 import pwd
+import random
 import signal
 import socket
 import subprocess
@@ -22,11 +23,52 @@ class MeshError(RuntimeError):
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that nothing listens on right now (the kernel picks it)."""
+    """A TCP port that nothing listens on right now."""
+    return free_port_block(1, host=host)
+
+
+def free_port_block(count: int, *, offset: int = 0, host: str = "127.0.0.1") -> int:
+    """A port P such that P..P+count-1 (and, with `offset`, P+offset..P+offset+count-1,
+    such as a Redis cluster's bus ports) are all free right now.
+
+    Chosen at random below the kernel's ephemeral range: a port the kernel hands
+    out for bind(0) is also what it gives outgoing connections, so one could
+    take it between this check and the server's own bind. Below that range only
+    another caller of this function can, and rarely, picking at random.
+    """
+    low = _ephemeral_low()
+    top = low - offset - count
+    for _ in range(200):
+        base = random.randrange(10_000, top) if top > 11_000 else _kernel_port(host)
+        ports = [base + i for i in range(count)]
+        if offset:
+            ports += [port + offset for port in ports]
+        if all(_bindable(host, port) for port in ports):
+            return base
+    raise MeshError(f"no block of {count} free ports (offset {offset}) on {host}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+def _kernel_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def log_tail(path: Path, lines: int = 40) -> str:

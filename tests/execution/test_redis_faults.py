@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from gateway.mesh import LocalRedis, LocalRedisCluster, free_port
+from gateway.mesh import LocalRedis, LocalRedisCluster, free_port, free_port_block
 from modelgateway.v1 import execution_pb2, job_pb2
 from tests.conftest import make_scratch_dir
 from tests.harness import Mesh, start_server, wait_serving
@@ -86,7 +86,7 @@ def test_redis_down_gives_unavailable_and_recovers_without_restart(
 
 
 def test_submit_execute_result_and_watch_on_a_redis_cluster(jobs: Jobs, scratch: Path) -> None:
-    cluster = LocalRedisCluster(scratch / "cluster", free_port_block())
+    cluster = LocalRedisCluster(scratch / "cluster", free_port_block(LocalRedisCluster.SIZE, offset=10_000))
     cluster.start()
     url = "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in cluster.ports)
     mesh = own_execution_server(jobs, url, scratch)
@@ -111,24 +111,3 @@ def test_submit_execute_result_and_watch_on_a_redis_cluster(jobs: Jobs, scratch:
         stop_server(mesh)
         cluster.stop()
 
-
-def free_port_block() -> int:
-    """A base port whose next five ports and their cluster-bus ports (+10000) look free."""
-    for _ in range(50):
-        base = free_port()
-        if base + 10005 < 65535 and all(
-            _free(p) and _free(p + 10000) for p in range(base, base + 6)
-        ):
-            return base
-    raise RuntimeError("no free block of ports for a Redis cluster")
-
-
-def _free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

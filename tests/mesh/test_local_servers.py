@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import socket
 import stat
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 import redis
 import redis.cluster
 
-from gateway.mesh import LocalPostgres, LocalRedis, LocalRedisCluster, free_port
+from gateway.mesh import LocalPostgres, LocalRedis, LocalRedisCluster, free_port, free_port_block
 
 from ..conftest import create_database
 
@@ -209,22 +208,8 @@ def test_second_redis_is_independent(clean_redis: str, scratch_dir: Path) -> Non
         client.ping()
 
 
-def _free_cluster_base(count: int = LocalRedisCluster.SIZE) -> int:
-    """A base port with `count` free ports above it, and their cluster-bus ports (+10000)."""
-    for _ in range(50):
-        base = random.randrange(20000, 29000)
-        try:
-            for port in [base + i for i in range(count)] + [base + 10000 + i for i in range(count)]:
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port range for a Redis cluster")
-
-
 def test_redis_cluster_serves_all_slots(scratch_dir: Path) -> None:
-    cluster = LocalRedisCluster(scratch_dir, _free_cluster_base())
+    cluster = LocalRedisCluster(scratch_dir, free_port_block(LocalRedisCluster.SIZE, offset=10_000))
     try:
         client = redis.cluster.RedisCluster.from_url(cluster.start())
         try:
@@ -256,3 +241,12 @@ def test_redis_requires_its_password(scratch_dir: Path) -> None:
         assert "password" not in server.display_url and server.password_path.read_text() not in server.display_url
     finally:
         server.stop()
+
+
+def test_free_ports_lie_below_the_ephemeral_range() -> None:
+    """Outgoing connections take ephemeral ports: a test server's port must not be one."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = {free_port() for _ in range(50)}
+    assert all(10_000 <= port < low for port in ports) and len(ports) > 40
+    base = free_port_block(LocalRedisCluster.SIZE, offset=10_000)
+    assert base + 10_000 + LocalRedisCluster.SIZE <= low
