@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import grpc
 
+MAX_MESSAGE = 1024
+"""Characters of a status message: it travels in the trailers, whose size is bounded."""
+
 
 class ApiError(Exception):
     """A failure the caller should see, with the gRPC status that classifies it."""
@@ -16,8 +19,17 @@ class ApiError(Exception):
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
 
     def __init__(self, message: str) -> None:
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 40] + f"... ({len(message)} characters, cut)"
         super().__init__(message)
         self.message = message
+
+
+def shown(value: str, limit: int = 80) -> str:
+    """A caller's value quoted in a message: its first ``limit`` characters at most."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
 
 
 class InvalidArgument(ApiError):
@@ -54,4 +66,4 @@ class DeadlineExceeded(ApiError):
 
 def model_not_found(name: str) -> NotFound:
     """The one answer for a model that is missing or that the caller may not read."""
-    return NotFound(f"model {name!r} not found (or you have no access to it)")
+    return NotFound(f"model {shown(name)} not found (or you have no access to it)")

@@ -75,16 +75,17 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         rule = self._rules.get(method)
+        deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(method, rule, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(method, rule, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler  # no client-streaming RPCs exist in the API
@@ -132,6 +133,11 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             raise PermissionDenied(f"{method} has no authorization rule; refusing it")
         principal = await self._verifier.authenticate(metadata.get("authorization"))
         _principal.set(principal)
+        if isinstance(request, Undecodable):
+            raise InvalidArgument(
+                f"the request is not a valid {method.rsplit('/', 1)[-1]} message "
+                f"({request.reason}): send the message the API defines"
+            )
         await self._authorize(rule, request, principal)
 
     async def _authorize(self, rule: Rule, request: Any, principal: Principal) -> None:
@@ -150,6 +156,29 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if decision is Decision.HIDDEN and model is not None:
             raise model_not_found(model)
         raise PermissionDenied(_denial(action, model))
+
+
+class Undecodable:
+    """What a request that protobuf could not decode becomes, so that the handler's
+    wrapper can answer INVALID_ARGUMENT (grpc.aio itself would answer UNKNOWN)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as exc:  # any bytes that do not decode are the caller's
+            return Undecodable(f"{type(exc).__name__}: {str(exc)[:200]}")
+
+    return deserialize
 
 
 def _budget(context: grpc.aio.ServicerContext) -> float | None:

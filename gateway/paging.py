@@ -19,18 +19,32 @@ def encode(kind: str, cursor: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+MAX_TOKEN = 1024
+"""Longer than any token this module issues: refused before it is decoded."""
+
+
 def decode(kind: str, token: str, default: Any) -> Any:
-    """The cursor in token, or default for an empty token (the first page)."""
+    """The cursor in token, or default for an empty token (the first page).
+
+    A token is hostile input: too long, nested beyond reason, or holding a
+    non-finite number, it is refused as malformed, like any other it did not issue.
+    """
     if not token:
         return default
     try:
+        if len(token) > MAX_TOKEN:
+            raise ValueError("too long")
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        payload = json.loads(raw)
+        payload = json.loads(raw, parse_constant=_refuse_constant)
         if payload["k"] == kind and isinstance(payload["c"], type(default)):
             return payload["c"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
+    except (binascii.Error, ValueError, KeyError, TypeError, RecursionError):
         pass
     raise InvalidArgument(
-        "page_token is not one this call issued: pass next_page_token from the previous "
-        "response unchanged, or empty for the first page"
+        "malformed page_token: it is not one this call issued; pass next_page_token from "
+        "the previous response unchanged, or empty for the first page"
     )
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a cursor")

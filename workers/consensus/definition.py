@@ -33,6 +33,8 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # The output record carries the children's provenance under this key.
 PROVENANCE_KEY = "children"
 MAX_YAML = 200_000
+MAX_NESTING = 32
+"""Levels of lists and mappings a document may nest; Algorithm 1 needs three."""
 # Algorithm 1 as printed wraps names and the formula in typographic quotes.
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u201d": "\u201d", "\u2018": "\u2019"}
 
@@ -226,10 +228,17 @@ def load_algorithm1(text: str) -> Algorithm1Document:
     """
     if len(text) > MAX_YAML:
         raise ValueError(f"the document is longer than {MAX_YAML} characters")
+    too_deep = f"the document nests deeper than {MAX_NESTING} levels"
+    if _flow_depth(text) > MAX_NESTING:
+        raise ValueError(too_deep)  # before PyYAML, whose reader recurses per level
     try:
         document = yaml.load(text, Loader=yaml.BaseLoader)  # plain data only, like safe_load
     except yaml.YAMLError as error:
         raise ValueError(f"not YAML: {error}") from None
+    except RecursionError:  # block nesting: bounded by MAX_YAML, yet deep enough
+        raise ValueError(too_deep) from None
+    if _depth(document) > MAX_NESTING:
+        raise ValueError(too_deep)
     if not isinstance(document, dict) or len(document) != 1:
         raise ValueError("the document must hold exactly one consensus model: NAME: {...}")
     [(raw_name, body)] = document.items()
@@ -312,3 +321,29 @@ def _unquote(text: str) -> str:
     if len(text) >= 2 and _QUOTES.get(text[0]) == text[-1]:
         return text[1:-1].strip()
     return text
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of [ and { outside quotes: cheap, and enough to refuse a
+    document built to exhaust the YAML reader's recursion."""
+    depth = deepest = 0
+    quote = ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
+def _depth(value: object, level: int = 0) -> int:
+    """How deep lists and mappings nest in plain YAML data (stops past MAX_NESTING)."""
+    if level > MAX_NESTING or not isinstance(value, (dict, list)):
+        return level
+    items = value.values() if isinstance(value, dict) else value
+    return max((_depth(item, level + 1) for item in items), default=level + 1)
