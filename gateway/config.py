@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from scheduler.connection import RedisSettings
-from scheduler.queue import QueueSettings
+from scheduler.queue import AdmissionLimits, QueueSettings
 from workers.backends import BackendPolicy, SettingsError
 
 SERVICE_PORTS = {"registry": 50051, "execution": 50052, "admin": 50053}
@@ -195,6 +195,22 @@ class AuditConfig:
         )
 
 
+def _admission(env: Mapping[str, str], max_records: int) -> AdmissionLimits:
+    limits = AdmissionLimits(
+        user_jobs_per_s=_float(env, "MODELGW_USER_JOBS_PER_SECOND", 200.0),
+        user_jobs_burst=_int(env, "MODELGW_USER_JOBS_BURST", 2_000, minimum=1),
+        user_records_per_s=_float(env, "MODELGW_USER_RECORDS_PER_SECOND", 20_000.0),
+        user_records_burst=_int(env, "MODELGW_USER_RECORDS_BURST", 100_000, minimum=1),
+        model_max_queued=_int(env, "MODELGW_MODEL_MAX_QUEUED", 100_000),
+    )
+    if limits.user_records_per_s and limits.user_records_burst < max_records:
+        raise ConfigError(
+            f"MODELGW_USER_RECORDS_BURST={limits.user_records_burst} is below "
+            f"MODELGW_MAX_RECORDS={max_records}: a job of that many records could never run"
+        )
+    return limits
+
+
 @dataclass(frozen=True)
 class GatewayConfig:
     """Settings of one gateway server process."""
@@ -209,6 +225,8 @@ class GatewayConfig:
     redis: RedisSettings
     queue: QueueSettings
     max_records: int
+    # What one user may submit, and how many jobs a model's queue may hold.
+    admission: AdmissionLimits
     watch_heartbeat_s: float
     resolution_cache_s: float
     auth: AuthConfig
@@ -250,6 +268,7 @@ class GatewayConfig:
             audit_inline_bytes=_int(env, "MODELGW_AUDIT_INLINE_BYTES", 65_536),
         )
         max_message_bytes = _int(env, "MODELGW_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, minimum=1024)
+        max_records = _int(env, "MODELGW_MAX_RECORDS", 10_000, minimum=1)
         return cls(
             home=home,
             host=env.get("MODELGW_HOST", "127.0.0.1"),
@@ -264,7 +283,8 @@ class GatewayConfig:
                 socket_timeout_s=_float(env, "MODELGW_REDIS_TIMEOUT", 5.0),
             ),
             queue=queue,
-            max_records=_int(env, "MODELGW_MAX_RECORDS", 10_000, minimum=1),
+            max_records=max_records,
+            admission=_admission(env, max_records),
             watch_heartbeat_s=_float(env, "MODELGW_WATCH_HEARTBEAT", 10.0),
             resolution_cache_s=_float(env, "MODELGW_RESOLUTION_CACHE", 1.0),
             auth=AuthConfig.from_env(env, home),

@@ -64,6 +64,17 @@ class DeadlineExceeded(ApiError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+class ResourceExhausted(ApiError):
+    """Over a limit; ``retry_after_s``, when known, says when the call may succeed
+    (sent as google.rpc.RetryInfo and as retry-after metadata)."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 def model_not_found(name: str) -> NotFound:
     """The one answer for a model that is missing or that the caller may not read."""
     return NotFound(f"model {shown(name)} not found (or you have no access to it)")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import datetime
 import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -18,7 +20,10 @@ from typing import Any
 
 import asyncpg
 import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
 
 from authz.actions import Action
 from authz.enforcer import AccessPolicy, Decision
@@ -210,7 +215,23 @@ async def _abort(
         return
     code, message = status_of(exc)
     _log_call(method, code, started)
-    await context.abort(code, message)
+    retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is None:
+        await context.abort(code, message)
+        return
+    # RetryInfo for gRPC clients; retry-after (whole seconds) for REST ones, which
+    # Envoy passes on as a response header with the 429.
+    delay = duration_pb2.Duration()
+    delay.FromTimedelta(datetime.timedelta(seconds=retry_after))
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+    status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
+    trailers = (
+        *(context.trailing_metadata() or ()),
+        ("retry-after", str(max(1, math.ceil(retry_after)))),
+        ("grpc-status-details-bin", status.SerializeToString()),
+    )
+    await context.abort(code, message, trailing_metadata=trailers)
 
 
 def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
@@ -221,6 +242,11 @@ def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
         # A value PostgreSQL cannot store (a NUL character, an out-of-range
         # number) that validation let through: the caller's input, not a fault.
         return grpc.StatusCode.INVALID_ARGUMENT, f"a value cannot be stored: {exc}"
+    if isinstance(exc, RedisOutOfMemoryError):
+        return (
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "the job store is full (Redis maxmemory): retry once jobs have finished or expired",
+        )
     if isinstance(exc, asyncpg.exceptions.CannotConnectNowError):
         return grpc.StatusCode.UNAVAILABLE, "the database is starting up; retry shortly"
     if isinstance(exc, (OSError, TimeoutError, asyncpg.InterfaceError, RedisConnectionError)):

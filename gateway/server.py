@@ -88,7 +88,7 @@ async def _mount_execution(server: grpc.aio.Server, res: Resources) -> AsyncIter
             resolution_ttl_s=config.resolution_cache_s,
             acquire_timeout_s=config.database_timeout_s,
         )
-        limits = ExecutionLimits(config.max_records, config.watch_heartbeat_s)
+        limits = ExecutionLimits(config.max_records, config.watch_heartbeat_s, config.admission)
         execution_pb2_grpc.add_ExecutionServiceServicer_to_server(
             ExecutionService(queue, events, catalog, res.access, limits), server
         )

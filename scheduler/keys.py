@@ -75,6 +75,15 @@ def user_jobs(user: str) -> str:
     return f"{{mgu:{digest}}}:jobs"
 
 
+def user_budget(user: str, model: str | None = None) -> str:
+    """The user's submission budget (a token bucket). On Redis Cluster a script
+    reaches one slot only, so there it is the user's budget on that model's shard."""
+    digest = hashlib.sha256(user.encode()).hexdigest()[:16]
+    if model is None:
+        return f"{{mgu:{digest}}}:budget"
+    return f"{tag(shard_of_model(model))}:budget:{digest}"
+
+
 def new_job_id(model: str, now_ms: int | None = None) -> str:
     ms = int(time.time() * 1000) if now_ms is None else now_ms
     rand = int.from_bytes(os.urandom(8), "big")

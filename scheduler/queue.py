@@ -37,16 +37,65 @@ class QueueSettings:
     """Inputs up to this size are copied into the audit log; larger ones by sha256 and size."""
 
 
+@dataclass(frozen=True)
+class AdmissionLimits:
+    """What one submission may take: checked by the submission script itself, so
+    that every server process shares them at no extra round trip. 0 turns a
+    limit off."""
+
+    user_jobs_per_s: float = 0.0
+    user_jobs_burst: int = 0
+    """A user's token bucket of jobs: refilled at user_jobs_per_s, holding at most this."""
+    user_records_per_s: float = 0.0
+    user_records_burst: int = 0
+    """The same bucket for the records those jobs carry."""
+    model_max_queued: int = 0
+    """Jobs a model's queue may hold waiting before submissions to it are refused."""
+
+    def argv(self, record_count: int) -> list[Any]:
+        return [
+            self.user_jobs_per_s,
+            self.user_jobs_burst,
+            self.user_records_per_s,
+            self.user_records_burst,
+            self.model_max_queued,
+            record_count,
+        ]
+
+
+NO_LIMITS = AdmissionLimits()
+
+
 class SubmitOutcome(enum.Enum):
     CREATED = "created"
     DUPLICATE = "duplicate"
     CONFLICT = "conflict"
+    LIMITED = "limited"
+    """Over the submitter's rate: `limit` names it, `retry_after_s` says when."""
+    FULL = "full"
+    """The model's queue holds model_max_queued jobs already (`queued`)."""
 
 
 @dataclass(frozen=True)
 class Submission:
     job_id: str
     outcome: SubmitOutcome
+    limit: str = ""
+    retry_after_s: float = 0.0
+    queued: int = 0
+
+
+def _submission(reply: Sequence[Any]) -> Submission:
+    outcome = SubmitOutcome(_text(reply[0]))
+    if outcome is SubmitOutcome.LIMITED:
+        return Submission("", outcome, limit=_text(reply[1]), retry_after_s=float(reply[2]))
+    if outcome is SubmitOutcome.FULL:
+        return Submission("", outcome, queued=int(reply[1]))
+    return Submission(_text(reply[1]), outcome)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass(frozen=True)
@@ -100,7 +149,9 @@ class JobQueue:
         spec: dict[str, Any],
         idempotency_key: str,
         parent_id: str = "",
+        limits: AdmissionLimits = NO_LIMITS,
     ) -> Submission:
+        """Creates the job, or says why not (duplicate, conflict, over a limit)."""
         job_id = keys.new_job_id(model)
         shard = keys.shard_of_model(model)
         fields = {
@@ -121,6 +172,7 @@ class JobQueue:
             self.settings.job_ttl_s,
             fingerprint(requested_version, records) if idempotency_key else "",
             "1" if idempotency_key else "0",
+            *limits.argv(len(records)),
         ]
         for name, value in fields.items():
             argv += [name, value]
@@ -132,6 +184,7 @@ class JobQueue:
             idem_key,
             keys.model_jobs(model),
             *observer_keys(model),
+            keys.user_budget(submitter, model if self._cluster else None),
         ]
         if not self._cluster:
             # One server: the script writes the other indexes too, atomically.
@@ -140,23 +193,22 @@ class JobQueue:
                 script_keys.append(keys.CONSENSUS_MODELS)
         script = ScriptCall(self._submit, keys=script_keys, args=argv)
         if not self._cluster:
-            [(outcome, returned_id)] = await self._batch.run(script)
-            return Submission(returned_id, SubmitOutcome(outcome))
+            [reply] = await self._batch.run(script)
+            return _submission(reply)
         # Redis Cluster: the indexes live in other slots, out of the script's reach.
-        if idempotency_key:
-            # The key may name an earlier job: index only a job this call created.
-            [(outcome, returned_id)] = await self._batch.run(script)
-            submission = Submission(returned_id, SubmitOutcome(outcome))
+        if idempotency_key or limits != NO_LIMITS:
+            # The key may name an earlier job, a limit may refuse this one: index
+            # only a job this call created.
+            [reply] = await self._batch.run(script)
+            submission = _submission(reply)
             if submission.outcome is SubmitOutcome.CREATED:
                 await self._batch.run(*self._index(job_id, model, submitter, consensus))
             return submission
-        # Without a key the job is always created: its indexes ride in the same
-        # round trip, just after it. A lost index entry (a crash between the two)
-        # hides a job from ListJobs; it never loses the job.
-        (outcome, returned_id), *_ = await self._batch.run(
-            script, *self._index(job_id, model, submitter, consensus)
-        )
-        return Submission(returned_id, SubmitOutcome(outcome))
+        # Without a key or limits the job is always created: its indexes ride in
+        # the same round trip, just after it. A lost index entry (a crash between
+        # the two) hides a job from ListJobs; it never loses the job.
+        reply, *_ = await self._batch.run(script, *self._index(job_id, model, submitter, consensus))
+        return _submission(reply)
 
     def _index(self, job_id: str, model: str, submitter: str, consensus: bool) -> list[Command]:
         score = keys_time(job_id)

@@ -75,12 +75,16 @@ end
 local TERMINAL = {SUCCEEDED = true, FAILED = true, CANCELLED = true}
 """
 
-# KEYS: job, queue stream, idempotency key, model index, the 3 observer keys; on a
-#       single server (never on a cluster, where they live in other slots) also
-#       the submitter's index, the index of all jobs, the set of known models and,
-#       for a consensus job, the set of consensus models
+# KEYS: job, queue stream, idempotency key, model index, the 3 observer keys, the
+#       submitter's budget; on a single server (never on a cluster, where they
+#       live in other slots) also the submitter's index, the index of all jobs,
+#       the set of known models and, for a consensus job, the set of consensus models
 # ARGV: events channel, job id, ttl seconds, fingerprint, has-idempotency ('1'|'0'),
-#       then the job's hash fields as name/value pairs
+#       the admission limits (jobs per second, jobs burst, records per second,
+#       records burst, most queued jobs of the model: 0 for none) and the job's
+#       record count, then the job's hash fields as name/value pairs
+# Returns {'created'|'duplicate'|'conflict', job id}, or, refused, {'limited',
+# the limit, seconds until it admits this job} / {'full', jobs queued}.
 SUBMIT = (
     _COMMON
     + """
@@ -94,8 +98,33 @@ if ARGV[5] == '1' then
   end
 end
 local at = now()
+local max_queued = tonumber(ARGV[10])
+if max_queued > 0 then
+  local queued = tonumber(redis.call('HGET', KEYS[5], 'QUEUED') or '0')
+  if queued >= max_queued then return {'full', tostring(queued)} end
+end
+-- Token buckets, refilled continuously: one token a job, one a record.
+local jobs_rate, jobs_burst = tonumber(ARGV[6]), tonumber(ARGV[7])
+local records_rate, records_burst = tonumber(ARGV[8]), tonumber(ARGV[9])
+local cost = tonumber(ARGV[11])
+if jobs_rate > 0 or records_rate > 0 then
+  local b = redis.call('HMGET', KEYS[8], 'jobs', 'records', 'at')
+  local elapsed = math.max(at - (tonumber(b[3]) or at), 0)
+  local jobs = math.min(jobs_burst, (tonumber(b[1]) or jobs_burst) + elapsed * jobs_rate)
+  local records = math.min(records_burst,
+    (tonumber(b[2]) or records_burst) + elapsed * records_rate)
+  if jobs_rate > 0 and jobs < 1 then
+    return {'limited', 'jobs', string.format('%.3f', (1 - jobs) / jobs_rate)}
+  end
+  if records_rate > 0 and records < cost then
+    return {'limited', 'records', string.format('%.3f', (cost - records) / records_rate)}
+  end
+  redis.call('HSET', KEYS[8], 'jobs', string.format('%.6f', jobs - 1),
+    'records', string.format('%.6f', records - cost), 'at', string.format('%.6f', at))
+  redis.call('EXPIRE', KEYS[8], 3600)
+end
 local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], 'created', string.format('%.6f', at), 'attempts', 0, unpack(fields))
 enter(KEYS[1], 'QUEUED', at, 5)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
@@ -104,15 +133,15 @@ if ARGV[5] == '1' then
   redis.call('SET', KEYS[3], ARGV[2] .. '|' .. ARGV[4], 'EX', ARGV[3])
 end
 redis.call('ZADD', KEYS[4], at, ARGV[2])
-if #KEYS > 7 then
+if #KEYS > 8 then
   -- A single Redis server (not a cluster): the indexes in other slots are
   -- written here too, atomically with the job, instead of by separate commands.
   local model = redis.call('HGET', KEYS[1], 'model')
-  redis.call('ZADD', KEYS[8], at, ARGV[2])
-  redis.call('EXPIRE', KEYS[8], ARGV[3])
   redis.call('ZADD', KEYS[9], at, ARGV[2])
-  redis.call('SADD', KEYS[10], model)
-  if KEYS[11] then redis.call('SADD', KEYS[11], model) end
+  redis.call('EXPIRE', KEYS[9], ARGV[3])
+  redis.call('ZADD', KEYS[10], at, ARGV[2])
+  redis.call('SADD', KEYS[11], model)
+  if KEYS[12] then redis.call('SADD', KEYS[12], model) end
 end
 return {'created', ARGV[2]}
 """

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.authn import create_token
 from gateway.config import GatewayConfig
-from gateway.mesh import free_port  # noqa: F401  # re-exported for the tests
+from gateway.mesh import free_port  # re-exported for the tests
 from modelgateway.v1 import model_pb2, registry_pb2_grpc
 
 SERVICES = ("registry", "execution", "admin")
@@ -86,6 +86,23 @@ def serving(mesh: Mesh, services: Iterable[str]) -> Iterator[Mesh]:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextlib.contextmanager
+def own_servers(base: Mesh, home: Path, services: Sequence[str], **settings: str) -> Iterator[Mesh]:
+    """Gateway servers of their own on free ports, with `base`'s environment (the
+    same signing key, so the session's tokens work) and `settings` over it."""
+    ports = {s: free_port() for s in services}
+    env = {
+        **base.env,
+        **settings,
+        **{f"MODELGW_{s.upper()}_PORT": str(p) for s, p in ports.items()},
+        **{f"MODELGW_{s.upper()}_METRICS_PORT": "0" for s in ports},
+    }
+    own = Mesh(env=env, addresses={s: f"127.0.0.1:{p}" for s, p in ports.items()},
+               logs={s: home / f"{s}.log" for s in ports})
+    with serving(own, ports):
+        yield own
 
 
 def _metrics_env(mesh: Mesh, service: str) -> dict[str, str]:

@@ -30,7 +30,13 @@ from authz.actions import Action
 from authz.enforcer import AccessPolicy, Decision
 from authz.principal import Principal
 from gateway import paging
-from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, model_not_found
+from gateway.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    model_not_found,
+)
 from gateway.execution import records as input_records
 from gateway.execution.catalog import ModelCatalog
 from gateway.execution.messages import STATUS_OF_PROTO, job_message
@@ -40,7 +46,7 @@ from modelgateway.v1 import execution_pb2, execution_pb2_grpc
 from scheduler import keys
 from scheduler.events import JobEvents, Watch
 from scheduler.job import JobRecord, JobStatus, Transition
-from scheduler.queue import JobQueue, SubmitOutcome
+from scheduler.queue import NO_LIMITS, AdmissionLimits, JobQueue, Submission, SubmitOutcome
 
 MAX_IDEMPOTENCY_KEY = 128
 
@@ -49,6 +55,7 @@ MAX_IDEMPOTENCY_KEY = 128
 class ExecutionLimits:
     max_records: int
     heartbeat_s: float
+    admission: AdmissionLimits = NO_LIMITS
 
 
 class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ignore[misc]
@@ -97,7 +104,9 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
             records_json=json.dumps(records, separators=(",", ":")),
             spec=runnable.spec,
             idempotency_key=request.idempotency_key,
+            limits=self._limits.admission,
         )
+        _refuse_if_over_a_limit(submission, runnable.model, self._limits.admission)
         if submission.outcome is SubmitOutcome.CONFLICT:
             raise FailedPrecondition(
                 f"idempotency_key {request.idempotency_key!r} was already used for job "
@@ -303,6 +312,27 @@ class SharedWatchMessages:
             if len(self._messages) > self._size:
                 self._messages.popitem(last=False)
         return message
+
+
+def _refuse_if_over_a_limit(submission: Submission, model: str, limits: AdmissionLimits) -> None:
+    if submission.outcome is SubmitOutcome.LIMITED:
+        what = (
+            f"{limits.user_jobs_per_s:g} jobs a second (bursts of {limits.user_jobs_burst})"
+            if submission.limit == "jobs"
+            else f"{limits.user_records_per_s:g} records a second "
+            f"(bursts of {limits.user_records_burst})"
+        )
+        raise ResourceExhausted(
+            f"you are submitting more than {what}: retry in {submission.retry_after_s:.2f} s",
+            retry_after_s=submission.retry_after_s,
+        )
+    if submission.outcome is SubmitOutcome.FULL:
+        raise ResourceExhausted(
+            f"model {model!r} has {submission.queued} jobs waiting, its limit "
+            f"(MODELGW_MODEL_MAX_QUEUED {limits.model_max_queued}): retry when its workers "
+            "have caught up",
+            retry_after_s=5.0,
+        )
 
 
 def _job_id(given: str) -> str:

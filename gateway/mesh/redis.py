@@ -49,8 +49,10 @@ class LocalRedis:
         persistence: bool = True,
         cluster: bool = False,
         timeout: float = 30.0,
+        maxmemory: str = "1gb",
     ) -> None:
         self.data_dir = data_dir.absolute()
+        self.maxmemory = maxmemory
         self.port = port
         self.persistence = persistence
         self.cluster = cluster
@@ -147,6 +149,10 @@ class LocalRedis:
             "logfile": str(self.log_path),
             "daemonize": "no",
             "dbfilename": "dump.rdb",
+            # Full is full: writes are refused (the gateway answers RESOURCE_EXHAUSTED)
+            # rather than jobs evicted, or the machine's memory taken.
+            "maxmemory": self.maxmemory,
+            "maxmemory-policy": "noeviction",
             **(_PERSISTENT if self.persistence else _EPHEMERAL),
         }
         password = self._password()

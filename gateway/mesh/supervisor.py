@@ -42,6 +42,14 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _memory(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = (env.get(name, "").strip() or default).lower()
+    number = raw.removesuffix("b").rstrip("kmg")
+    if not number.isdigit() or int(number) == 0:
+        raise MeshError(f"{name} must be a size such as 512mb or 2gb, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class MeshConfig:
     """Where the mesh keeps its data and where each part listens."""
@@ -50,6 +58,7 @@ class MeshConfig:
     host: str = "127.0.0.1"
     pg_port: int = 55432
     redis_port: int = 56379
+    redis_maxmemory: str = "1gb"
     service_ports: Mapping[str, int] = field(default_factory=dict)
     start_timeout: float = 60.0
     stop_grace: float = 10.0
@@ -65,6 +74,7 @@ class MeshConfig:
             host=env.get("MODELGW_HOST") or "127.0.0.1",
             pg_port=_port(env, "MODELGW_PG_PORT", 55432),
             redis_port=_port(env, "MODELGW_REDIS_PORT", 56379),
+            redis_maxmemory=_memory(env, "MODELGW_REDIS_MAXMEMORY", "1gb"),
             service_ports={
                 s.port_env: _port(env, s.port_env, s.default_port)
                 for s in services
@@ -88,7 +98,9 @@ class Mesh:
         self.config = config
         self.services = list(services)
         self.postgres = LocalPostgres(config.home / "postgres", config.pg_port)
-        self.redis = LocalRedis(config.home / "redis", config.redis_port)
+        self.redis = LocalRedis(
+            config.home / "redis", config.redis_port, maxmemory=config.redis_maxmemory
+        )
         self.children: dict[str, subprocess.Popen[bytes]] = {}
 
     def log_path(self, service: Service) -> Path:

@@ -9,8 +9,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import boto3
 import pytest
 
 from modelgateway.v1 import admin_pb2_grpc
-from tests.harness import Mesh, free_port, serving
+from tests.harness import Mesh, free_port
 
 BUCKET = "modelgw-audit-test"
 PREFIX = "audit"
@@ -127,23 +126,6 @@ class Processes:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
-
-
-@contextmanager
-def own_servers(base: Mesh, home: Path, services: Sequence[str], **settings: str) -> Iterator[Mesh]:
-    """Gateway servers of their own on free ports, with `base`'s environment (the
-    same signing key, so the session's tokens work) and `settings` over it."""
-    ports = {s: free_port() for s in services}
-    env = {
-        **base.env,
-        **settings,
-        **{f"MODELGW_{s.upper()}_PORT": str(p) for s, p in ports.items()},
-        **{f"MODELGW_{s.upper()}_METRICS_PORT": "0" for s in ports},
-    }
-    own = Mesh(env=env, addresses={s: f"127.0.0.1:{p}" for s, p in ports.items()},
-               logs={s: home / f"{s}.log" for s in ports})
-    with serving(own, ports):
-        yield own
 
 
 def admin_stub(mesh: Mesh, address: str | None = None) -> admin_pb2_grpc.AdminServiceStub:

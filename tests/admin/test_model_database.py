@@ -19,9 +19,8 @@ from gateway.mesh import LocalPostgres
 from gateway.mesh.postgres import QUERY_ROLE
 from modelgateway.v1 import admin_pb2 as A
 from modelgateway.v1 import admin_pb2_grpc, model_pb2, registry_pb2, registry_pb2_grpc
-from tests.admin.conftest import own_servers
 from tests.conftest import create_database
-from tests.harness import Mesh
+from tests.harness import Mesh, own_servers
 
 ANY = {"type": "object"}
 CATALOG: dict[str, Any] = {

@@ -22,9 +22,8 @@ from google.protobuf import json_format
 from gateway.mesh import LocalPostgres
 from modelgateway.v1 import admin_pb2 as A
 from modelgateway.v1 import admin_pb2_grpc, model_pb2, registry_pb2
-from tests.admin.conftest import own_servers
 from tests.conftest import create_database
-from tests.harness import Mesh, unique_name
+from tests.harness import Mesh, own_servers, unique_name
 
 DATABASE = "query_tests"
 QUERY_TIMEOUT_S = 3.0

@@ -238,6 +238,9 @@ def test_redis_requires_its_password(scratch_dir: Path) -> None:
             guesser.ping()
         with redis.Redis.from_url(url) as client:
             assert client.ping()
+            # Full is full: writes refused, nothing evicted.
+            assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+            assert client.config_get("maxmemory") == {"maxmemory": str(1024**3)}
         assert "password" not in server.display_url and server.password_path.read_text() not in server.display_url
     finally:
         server.stop()

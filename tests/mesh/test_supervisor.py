@@ -71,6 +71,13 @@ def test_config_rejects_a_bad_port() -> None:
         MeshConfig.from_env({"MODELGW_PG_PORT": "five"})
 
 
+def test_redis_maxmemory_is_a_size() -> None:
+    assert MeshConfig.from_env({"MODELGW_REDIS_MAXMEMORY": "512MB"}).redis_maxmemory == "512mb"
+    for bad in ("lots", "0", "-1gb"):
+        with pytest.raises(MeshError, match="MODELGW_REDIS_MAXMEMORY"):
+            MeshConfig.from_env({"MODELGW_REDIS_MAXMEMORY": bad})
+
+
 def test_config_defaults() -> None:
     config = MeshConfig.from_env({})
     assert (config.pg_port, config.redis_port) == (55432, 56379)
