@@ -43,6 +43,8 @@ class AccessPolicy:
         self._listener: PolicyListener | None = None
         self._version = -1
         self._checked_at = 0.0
+        self._reloaded_at = 0.0
+        self._check_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, pool: asyncpg.Pool, *, listen: bool = True) -> AccessPolicy:
@@ -109,27 +111,30 @@ class AccessPolicy:
             # Building the enforcer is CPU work proportional to the grants: off the loop.
             self.install(await asyncio.to_thread(PolicySnapshot, grants))
             self._version = version
+            self._reloaded_at = time.monotonic()
 
-    async def ensure_fresh(self, min_interval_s: float = 0.05) -> bool:
+    async def ensure_fresh(self) -> bool:
         """Reloads if another process changed the policy since this one loaded it.
 
-        For a negative decision about to be answered: a grant made a moment ago
-        by another process may not have arrived by NOTIFY yet. One small query,
-        at most every min_interval_s, so denials cannot flood the database.
-        Returns True when it reloaded.
+        For a negative decision about to be answered: a grant committed before
+        this call may not have arrived by NOTIFY yet. One small query, and one at
+        a time: callers that waited while a check ran ask again only if that
+        check began before they did, so a flood of denials costs about two
+        queries per check's duration, not one each, and no caller is answered
+        from a check older than its own question. Returns True when the policy
+        was reloaded since the question was asked.
         """
         if self._pool is None:
             return False
-        now = time.monotonic()
-        if now - self._checked_at < min_interval_s:
-            return False
-        self._checked_at = now
-        async with self._pool.acquire() as conn:
-            current = await store.policy_version(conn)
-        if current is None or current <= self._version:
-            return False
-        await self.refresh()
-        return True
+        asked = time.monotonic()
+        async with self._check_lock:
+            if self._checked_at < asked:
+                self._checked_at = time.monotonic()
+                async with self._pool.acquire() as conn:
+                    current = await store.policy_version(conn)
+                if current is not None and current > self._version:
+                    await self.refresh()
+        return self._reloaded_at >= asked
 
     def install(self, snapshot: PolicySnapshot) -> None:
         """Replace the policy (what a reload does) and forget every cached decision."""

@@ -31,6 +31,7 @@ from gateway.execution.catalog import ModelCatalog
 from gateway.execution.service import ExecutionLimits, ExecutionService
 from gateway.interceptor import GatewayInterceptor
 from gateway.metrics import serving_metrics
+from gateway.readiness import Probe, follow_stores
 from gateway.registry.database import migrate, open_pool
 from gateway.registry.service import RegistryService
 from modelgateway.v1 import (
@@ -59,6 +60,9 @@ class Resources:
         self.config = config
         self.pool = pool
         self.access = access
+        # The stores the service needs, whose answers make it ready (readiness.py);
+        # each mount adds its own.
+        self.probes: list[Probe] = [Probe("postgresql", lambda: pool.fetchval("SELECT 1"))]
 
 
 @asynccontextmanager
@@ -79,6 +83,7 @@ async def _mount_registry(server: grpc.aio.Server, res: Resources) -> AsyncItera
 async def _mount_execution(server: grpc.aio.Server, res: Resources) -> AsyncIterator[None]:
     config = res.config
     client = connect(config.redis)
+    res.probes.append(Probe("redis", client.ping))
     queue = JobQueue(client, config.queue)
     events = JobEvents(lambda: connect_node(config.redis), queue.get)
     await events.start()
@@ -103,6 +108,7 @@ async def _mount_execution(server: grpc.aio.Server, res: Resources) -> AsyncIter
 async def _mount_admin(server: grpc.aio.Server, res: Resources) -> AsyncIterator[None]:
     config = res.config
     client = connect(config.redis, max_connections=32)
+    res.probes.append(Probe("redis", client.ping))
     try:
         deps = AdminDeps(
             pool=res.pool,
@@ -189,7 +195,7 @@ async def _run(
     )
     with serving_metrics(config.host, config.metrics_ports[name]):
         async with mount(server, res):
-            await _serve_until_signalled(server, name, full_name, res.config, ready)
+            await _serve_until_signalled(server, name, full_name, res, ready)
 
 
 def _tune_gc() -> None:
@@ -211,9 +217,10 @@ async def _serve_until_signalled(
     server: grpc.aio.Server,
     name: str,
     full_name: str,
-    config: GatewayConfig,
+    res: Resources,
     ready: asyncio.Event | None,
 ) -> None:
+    config = res.config
     health = health_async.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
@@ -229,8 +236,8 @@ async def _serve_until_signalled(
         raise OSError(f"cannot listen on {address}")
     await server.start()
     _tune_gc()
-    for service in ("", full_name):
-        await health.set(service, health_pb2.HealthCheckResponse.SERVING)
+    await health.set("", health_pb2.HealthCheckResponse.SERVING)  # liveness
+    readiness = asyncio.create_task(follow_stores(health, full_name, res.probes))
     log.info("serving", extra={"fields": {"service": full_name, "address": address}})
     if ready is not None:
         ready.set()
@@ -244,6 +251,8 @@ async def _serve_until_signalled(
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        readiness.cancel()
+        await asyncio.gather(readiness, return_exceptions=True)
         await health.enter_graceful_shutdown()
         await server.stop(config.shutdown_grace_s)
         log.info("stopped")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.mesh import LocalRedis, LocalRedisCluster, free_port, free_port_block
 from modelgateway.v1 import execution_pb2, job_pb2
@@ -38,6 +39,22 @@ def own_execution_server(jobs: Jobs, redis_url: str, home: Path) -> Mesh:
     return mesh
 
 
+SERVICE = "modelgateway.v1.ExecutionService"
+SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def _health(mesh: Mesh, service: str) -> int:
+    stub = health_pb2_grpc.HealthStub(mesh.channel("execution"))
+    return int(stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status)
+
+
+def _until_health(mesh: Mesh, service: str, status: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _health(mesh, service) != status:
+        assert time.monotonic() < deadline, f"{service} never became {status}"
+        time.sleep(0.1)
+
+
 def stop_server(mesh: Mesh) -> None:
     for channel in mesh.channels.values():
         channel.close()
@@ -62,7 +79,11 @@ def test_redis_down_gives_unavailable_and_recovers_without_restart(
     own = Jobs(mesh, jobs.prefix)
     try:
         before = own.submit("unserved", [{"x": 1}])
+        _until_health(mesh, SERVICE, SERVING)
         redis.stop()
+        # Readiness follows Redis; liveness does not (the server recovers by itself).
+        _until_health(mesh, SERVICE, NOT_SERVING)
+        assert _health(mesh, "") == SERVING
         for call in (lambda: own.submit("unserved", [{"x": 2}]), lambda: own.get(before.id)):
             started = time.monotonic()
             with pytest.raises(grpc.RpcError) as failure:
@@ -80,6 +101,7 @@ def test_redis_down_gives_unavailable_and_recovers_without_restart(
                 time.sleep(0.2)
         assert again.status == job_pb2.JOB_STATUS_QUEUED
         assert own.submit("unserved", [{"x": 3}]).status == job_pb2.JOB_STATUS_QUEUED
+        _until_health(mesh, SERVICE, SERVING)
     finally:
         stop_server(mesh)
         redis.stop()

@@ -11,6 +11,7 @@ import pytest
 from gateway.cli import _parser
 from gateway.config import METRICS_PORTS, SERVICE_PORTS, GatewayConfig
 from gateway.edge.config import EdgeConfig
+from gateway.server import SERVICES
 from scheduler import keys
 from scheduler.connection import RedisSettings
 from tests.k8s._manifests import (
@@ -59,8 +60,11 @@ def test_server_runs_its_service_on_the_code_s_port(service: str) -> None:
     assert container["command"] == ["modelgw", "serve", service]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"grpc": port, "metrics": METRICS_PORTS[service]}
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    for probe in ("startupProbe", "livenessProbe"):
         assert container[probe]["grpc"] == {"port": port}, probe
+    # Readiness asks for the service by name: NOT_SERVING while its stores are down.
+    full_name, _ = SERVICES[service]
+    assert container["readinessProbe"]["grpc"] == {"port": port, "service": full_name}
     for name in (service, f"{service}-pods"):
         assert [p["port"] for p in named("Service", name).obj["spec"]["ports"]] == [port]
     assert named("Service", f"{service}-pods").obj["spec"]["clusterIP"] == "None"
