@@ -196,11 +196,13 @@ class ModelCatalog:
         return task
 
     def _read_done(self, model: str, task: asyncio.Task[_Known]) -> None:
-        if self._reading.get(model) is task:
+        current = self._reading.get(model) is task  # not superseded by a notification
+        if current:
             del self._reading[model]
         error = None if task.cancelled() else task.exception()
         if isinstance(error, ApiError):  # deleted, say: say so from now on
-            self._known.pop(model, None)
+            if current:
+                self._known.pop(model, None)
         elif error is not None:
             log.warning(
                 "reading a model failed",
