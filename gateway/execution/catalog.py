@@ -160,13 +160,13 @@ class ModelCatalog:
     async def _version_row(self, model: str, requested: str) -> store.VersionRow:
         known = await self._known_now(model)
         version = requested or known.resolved
+        if version is None or version not in known.versions:
+            # Perhaps created since the entry was read: ask before saying no.
+            known = await asyncio.shield(self._read(model))
+            version = requested or known.resolved
         if version is None:
             raise no_versions(model)
         identity = known.versions.get(version)
-        if identity is None and requested:
-            # Perhaps created since the entry was read: ask before saying no.
-            known = await asyncio.shield(self._read(model))
-            identity = known.versions.get(version)
         if identity is None:
             raise store.no_such_version(model, version)
         row = self._rows.get(identity)

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gateway.errors import InvalidArgument, NotFound
+from gateway.errors import FailedPrecondition, InvalidArgument, NotFound
 from gateway.execution.catalog import ModelCatalog
 from gateway.registry import store
 from gateway.registry.database import init_connection, migrate
@@ -122,6 +122,23 @@ async def test_a_deleted_and_recreated_version_is_the_new_row_within_the_ttl(
         runnable.check([{"s": "x"}])
         with pytest.raises(InvalidArgument):
             runnable.check([{"n": 1}])
+
+
+async def test_a_version_created_a_moment_ago_runs_without_waiting(
+    pool: asyncpg.Pool, catalog: ModelCatalog
+) -> None:
+    name = await create_model(pool, {})
+    with pytest.raises(FailedPrecondition):
+        await catalog.runnable(name, "")
+    with pytest.raises(NotFound):
+        await catalog.runnable(name, "1.0.0")
+    async with pool.acquire() as conn:
+        await add_version(conn, name, "1.0.0", NEEDS_N)
+    # No notification, and the clock stands still: a "no" is always asked again.
+    assert (await catalog.runnable(name, "")).version == "1.0.0"
+    async with pool.acquire() as conn:
+        await add_version(conn, name, "2.0.0", NEEDS_N)
+    assert (await catalog.runnable(name, "2.0.0")).version == "2.0.0"
 
 
 async def test_a_slow_refresh_is_awaited_past_the_bound_and_runs_once(
