@@ -9,8 +9,9 @@ trusted for only MODELGW_RESOLUTION_CACHE seconds (the TTL) since the read
 began; after that, calls go on using it while one background read refreshes
 it, so that thousands of concurrent submissions never wait on (or stampede)
 the database together every TTL. That grace is short (STALE_GRACE_S): past it,
-callers wait for the read under way (one per model) instead, so no answer is
-ever older than the TTL plus one read of the registry.
+callers wait for the read under way (one per model) instead, so no cached
+answer older than the TTL plus STALE_GRACE_S is ever served, and a caller that
+waits gets the answer of a read begun at most one read's duration before it called.
 
 A version row and its compiled input-schema validator are cached by the row's
 identity (`store.VersionIdentity`), never by its name: a version deleted and
