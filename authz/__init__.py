@@ -6,7 +6,7 @@ evaluates them, store.py persists them, _listener.py keeps every process current
 """
 
 from authz.actions import GLOBAL_ACTIONS, Action, Role
-from authz.enforcer import AccessPolicy
+from authz.enforcer import AccessPolicy, Subscription
 from authz.principal import Principal
 from authz.rules import Decision, ModelAccess, PolicySnapshot
 
@@ -19,4 +19,5 @@ __all__ = [
     "PolicySnapshot",
     "Principal",
     "Role",
+    "Subscription",
 ]

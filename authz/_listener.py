@@ -1,10 +1,15 @@
-"""Keeps this process's policy in step with the database: LISTEN, reload, reconnect."""
+"""Keeps this process's policy in step with the database: LISTEN, reload, reconnect.
+
+The same connection carries the process's other channels (`PolicyListener.subscribe`),
+so that a process holds one LISTEN connection, whatever it listens to.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -27,6 +32,18 @@ class _Backoff:
         return delay
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """What a channel's subscriber is told: each payload, and that the channel is
+    listened to (again), after which it must assume it missed notifications."""
+
+    on_notify: Callable[[str], None]
+    on_listening: Callable[[], None]
+
+    def deliver(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        self.on_notify(payload)
+
+
 class PolicyListener:
     """LISTENs on `CHANNEL` with a connection held from ``pool`` and calls ``reload`` on news.
 
@@ -34,7 +51,8 @@ class PolicyListener:
     burst of grants costs one or two reloads. After every (re)subscription the
     policy is reloaded too, since notifications sent while nobody listened are
     lost. A lost connection (server gone, or a failed ping) is replaced with
-    exponential backoff; nothing here ever stops the process.
+    exponential backoff; nothing here ever stops the process. Other channels
+    subscribed to are (re)listened to on the same connection.
     """
 
     def __init__(
@@ -52,6 +70,8 @@ class PolicyListener:
         self._reload_backoff = _Backoff(0.1, max_backoff)
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._subscriptions: dict[str, Subscription] = {}
+        self._conn: asyncpg.Connection | None = None
 
     def start(self) -> None:
         self._tasks = [
@@ -65,6 +85,26 @@ class PolicyListener:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def subscribe(self, channel: str, subscription: Subscription) -> None:
+        """LISTEN on ``channel`` too, on this listener's connection, for as long as it runs.
+
+        ``subscription.on_listening`` is called each time the channel is listened to,
+        the first time included; until then nothing is delivered.
+        """
+        if channel == CHANNEL or channel in self._subscriptions:
+            raise ValueError(f"channel {channel!r} is already listened to")
+        self._subscriptions[channel] = subscription
+        conn = self._conn
+        if conn is None:
+            return  # _listen_once subscribes it on connecting
+        try:
+            await conn.add_listener(channel, subscription.deliver)
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            # The connection is going; its replacement subscribes the channel.
+            log.warning("listen on %s failed (%r); it follows the reconnection", channel, exc)
+            return
+        subscription.on_listening()
 
     def _on_notify(self, *_: Any) -> None:
         self._dirty.set()
@@ -102,14 +142,24 @@ class PolicyListener:
 
             conn.add_termination_listener(on_lost)
             await conn.add_listener(CHANNEL, self._on_notify)
+            # Set first: a channel subscribed from here on adds itself to conn.
+            self._conn = conn
             try:
+                subscribed = list(self._subscriptions.items())
+                for channel, subscription in subscribed:
+                    await conn.add_listener(channel, subscription.deliver)
                 self._dirty.set()  # catch up on whatever changed while we were not listening
+                for _, subscription in subscribed:
+                    subscription.on_listening()
                 self._listen_backoff.reset()
                 await self._watch(conn, lost)
             finally:
+                self._conn = None
                 conn.remove_termination_listener(on_lost)
                 if not conn.is_closed():
                     await conn.remove_listener(CHANNEL, self._on_notify)
+                    for channel, subscription in self._subscriptions.items():
+                        await conn.remove_listener(channel, subscription.deliver)
 
     async def _watch(self, conn: asyncpg.Connection, lost: asyncio.Event) -> None:
         """Return only by raising, when the connection is gone or stops answering."""

@@ -8,13 +8,13 @@ import time
 import asyncpg
 
 from authz import store
-from authz._listener import PolicyListener
+from authz._listener import PolicyListener, Subscription
 from authz.actions import Action, Role
 from authz.grants import EVERYONE, Grant
 from authz.principal import Principal
 from authz.rules import Decision, ModelAccess, PolicySnapshot
 
-__all__ = ["AccessPolicy", "Decision", "ModelAccess"]
+__all__ = ["AccessPolicy", "Decision", "ModelAccess", "Subscription"]
 
 _MAX_CACHED_DECISIONS = 100_000
 
@@ -64,6 +64,14 @@ class AccessPolicy:
         if self._listener is not None:
             await self._listener.stop()
             self._listener = None
+
+    async def subscribe(self, channel: str, subscription: Subscription) -> bool:
+        """Hear NOTIFY on another ``channel`` over the policy's LISTEN connection,
+        the one this process holds. False (nothing will be heard) if not listening."""
+        if self._listener is None:
+            return False
+        await self._listener.subscribe(channel, subscription)
+        return True
 
     def decide(self, principal: Principal, action: Action, model: str | None) -> Decision:
         """May ``principal`` do ``action`` on ``model`` (None for the global actions)?"""

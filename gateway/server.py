@@ -32,6 +32,7 @@ from gateway.execution.service import ExecutionLimits, ExecutionService
 from gateway.interceptor import GatewayInterceptor
 from gateway.metrics import serving_metrics
 from gateway.readiness import Probe, follow_stores
+from gateway.registry import store as registry_store
 from gateway.registry.database import migrate, open_pool
 from gateway.registry.service import RegistryService
 from modelgateway.v1 import (
@@ -93,6 +94,8 @@ async def _mount_execution(server: grpc.aio.Server, res: Resources) -> AsyncIter
             resolution_ttl_s=config.resolution_cache_s,
             acquire_timeout_s=config.database_timeout_s,
         )
+        # On the process's one LISTEN connection; without it the TTL alone bounds staleness.
+        await res.access.subscribe(registry_store.CHANNEL, catalog.subscription())
         limits = ExecutionLimits(config.max_records, config.watch_heartbeat_s, config.admission)
         execution_pb2_grpc.add_ExecutionServiceServicer_to_server(
             ExecutionService(queue, events, catalog, res.access, limits), server

@@ -27,6 +27,7 @@ from gateway.errors import FailedPrecondition, InvalidArgument
 from gateway.interceptor import caller
 from gateway.registry import validation
 from gateway.registry.database import migrate_in
+from gateway.registry.store import CHANNEL as REGISTRY_CHANNEL
 from modelgateway.v1 import admin_pb2, admin_pb2_grpc
 from scheduler import stats
 from scheduler.connection import Client
@@ -94,8 +95,10 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
             await self._record(
                 conn, "ResetModelDatabase", [dict(r) for r in before], changes, path
             )
-            # Dropped grants send no notification of their own: every process reloads.
+            # Dropped rows send no notification of their own: every process reloads
+            # its policy and forgets every model it knew (on commit, as for any write).
             await conn.execute("SELECT pg_notify($1, '*')", POLICY_CHANNEL)
+            await conn.execute("SELECT pg_notify($1, '*')", REGISTRY_CHANNEL)
         await self._deps.access.refresh()
         return admin_pb2.ResetModelDatabaseResponse(
             models_dropped=len(before),

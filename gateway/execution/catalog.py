@@ -1,15 +1,24 @@
 """Which version a submission runs and what its records must look like.
 
-Versions are immutable, so a version's row and its compiled input-schema
-validator are cached for the life of the process. Which version a model
-resolves to (its default, else its latest) can change, so that answer is
-cached only for a short time (MODELGW_RESOLUTION_CACHE seconds); once it is
-older, calls go on using it while one background query refreshes it, so that
-thousands of concurrent submissions never wait on (or stampede) the database
-together every second. A resolution that cannot be refreshed is dropped after
-STALE_LIMIT_S, and calls then query (and fail) themselves. A consensus
-version is resolved with its children: each child's version is resolved now
-and recorded in the job, and every record must satisfy every child's schema.
+What a model runs (which version it resolves to, and which version rows it has)
+is read from the registry once and kept until the registry says it changed: a
+committed change to a model is announced on `store.CHANNEL` (migration 0006),
+and `forget` drops that model's entry on the notification, so the next
+submission reads it again. Notifications are at most once, so an entry is also
+trusted for only MODELGW_RESOLUTION_CACHE seconds (the TTL) since the read
+began; after that, calls go on using it while one background read refreshes
+it, so that thousands of concurrent submissions never wait on (or stampede)
+the database together every TTL. That grace is short (STALE_GRACE_S): past it,
+callers wait for the read under way (one per model) instead, so no cached
+answer older than the TTL plus STALE_GRACE_S is ever served, and a caller that
+waits gets the answer of a read begun at most one read's duration before it called.
+
+A version row and its compiled input-schema validator are cached by the row's
+identity (`store.VersionIdentity`), never by its name: a version deleted and
+created again under the same name is another row, with its own schema. A
+consensus version is resolved with its children: each child's version is
+resolved now and recorded in the job, and every record must satisfy every
+child's schema.
 """
 
 from __future__ import annotations
@@ -17,12 +26,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import asyncpg
 import jsonschema
 
+from authz.enforcer import Subscription
 from gateway.errors import ApiError, FailedPrecondition, InvalidArgument
 from gateway.registry import store
 from gateway.registry.resolution import no_versions, resolve_version
@@ -32,7 +44,8 @@ from workers.consensus.verify import OutputFieldError, choose_output_field
 log = logging.getLogger("modelgw.catalog")
 
 DEFAULT_TIMEOUT_S = 300.0
-STALE_LIMIT_S = 30.0
+STALE_GRACE_S = 0.25
+"""How long past its TTL an entry may still answer while its refresh is under way."""
 MAX_CONSENSUS_DEPTH = 8
 
 
@@ -59,19 +72,62 @@ class RunnableVersion:
                     )
 
 
+@dataclass(frozen=True)
+class _Known:
+    """What a model runs, as read from the registry from clock time `at` on."""
+
+    at: float
+    resolved: str | None  # its default version, else its latest; None: it has none
+    versions: Mapping[str, store.VersionIdentity]
+
+
 class ModelCatalog:
     def __init__(
-        self, pool: asyncpg.Pool, *, resolution_ttl_s: float, acquire_timeout_s: float
+        self,
+        pool: asyncpg.Pool,
+        *,
+        resolution_ttl_s: float,
+        acquire_timeout_s: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pool = pool
         self._ttl = resolution_ttl_s
         self._acquire_timeout_s = acquire_timeout_s
-        self._rows: dict[tuple[str, str], store.VersionRow] = {}
-        self._validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
-        # model -> (monotonic time it was resolved, version)
-        self._resolved: dict[str, tuple[float, str]] = {}
-        # One query per (model, requested version) at a time; others await it.
-        self._loading: dict[tuple[str, str], asyncio.Task[store.VersionRow]] = {}
+        self._clock = clock
+        self._known: dict[str, _Known] = {}
+        # One read per model at a time; other callers await it.
+        self._reading: dict[str, asyncio.Task[_Known]] = {}
+        # Notifications heard, per model and for every model: a read begun
+        # before one of its model's is answered, but not kept.
+        self._changes: dict[str, int] = {}
+        self._resets = 0
+        self._rows: dict[store.VersionIdentity, store.VersionRow] = {}
+        self._loading: dict[store.VersionIdentity, asyncio.Task[store.VersionRow]] = {}
+        self._validators: dict[store.VersionIdentity, jsonschema.protocols.Validator] = {}
+
+    def forget(self, model: str) -> None:
+        """The registry changed what ``model`` runs ("*": any model may have changed)."""
+        if model == "*":
+            self.forget_all()
+            return
+        self._changes[model] = self._changes.get(model, 0) + 1
+        self._known.pop(model, None)
+        self._reading.pop(model, None)
+        for identity in [i for i, row in self._rows.items() if row.model == model]:
+            del self._rows[identity]
+            self._validators.pop(identity, None)
+
+    def forget_all(self) -> None:
+        """Anything may have changed (a reset, or notifications that may have been missed)."""
+        self._resets += 1
+        self._known.clear()
+        self._reading.clear()
+        self._rows.clear()
+        self._validators.clear()
+
+    def subscription(self) -> Subscription:
+        """What `AccessPolicy.subscribe` needs to keep this catalog current on store.CHANNEL."""
+        return Subscription(on_notify=self.forget, on_listening=self.forget_all)
 
     async def runnable(self, model: str, requested: str, depth: int = 0) -> RunnableVersion:
         row = await self._version_row(model, requested)
@@ -103,65 +159,104 @@ class ModelCatalog:
         return RunnableVersion(row.model, row.version, spec, row.output_schema, tuple(checks))
 
     async def _version_row(self, model: str, requested: str) -> store.VersionRow:
-        version = requested or self._resolution(model)
-        cached = self._rows.get((model, version)) if version else None
-        if cached is not None:
-            return cached
-        return await asyncio.shield(self._load(model, requested))
+        known = await self._known_now(model)
+        version = requested or known.resolved
+        if version is None or version not in known.versions:
+            # Perhaps created since the entry was read: ask before saying no.
+            known = await asyncio.shield(self._read(model))
+            version = requested or known.resolved
+        if version is None:
+            raise no_versions(model)
+        identity = known.versions.get(version)
+        if identity is None:
+            raise store.no_such_version(model, version)
+        row = self._rows.get(identity)
+        if row is None:
+            row = await asyncio.shield(self._load(model, version, identity))
+        return row
 
-    def _resolution(self, model: str) -> str:
-        """The version model resolves to, if known recently enough; starts a
-        refresh when it is older than the TTL."""
-        entry = self._resolved.get(model)
-        if entry is None:
-            return ""
-        age = time.monotonic() - entry[0]
-        if age >= STALE_LIMIT_S:
-            return ""
-        if age >= self._ttl and (model, "") not in self._loading:
-            self._load(model, "").add_done_callback(lambda task: self._refreshed(model, task))
-        return entry[1]
+    async def _known_now(self, model: str) -> _Known:
+        """The model's entry: read less than the TTL ago, or less than the TTL plus
+        STALE_GRACE_S ago while a refresh is under way; else a read awaited now."""
+        known = self._known.get(model)
+        if known is not None:
+            age = self._clock() - known.at
+            if age < self._ttl:
+                return known
+            if age < self._ttl + STALE_GRACE_S:
+                self._read(model)
+                return known
+        return await asyncio.shield(self._read(model))
 
-    def _load(self, model: str, requested: str) -> asyncio.Task[store.VersionRow]:
-        key = (model, requested)
-        task = self._loading.get(key)
+    def _read(self, model: str) -> asyncio.Task[_Known]:
+        task = self._reading.get(model)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._query(model, requested))
-            self._loading[key] = task
-            task.add_done_callback(lambda _: self._loading.pop(key, None))
+            task = asyncio.get_running_loop().create_task(self._query_model(model))
+            self._reading[model] = task
+            task.add_done_callback(partial(self._read_done, model))
         return task
 
-    def _refreshed(self, model: str, task: asyncio.Task[store.VersionRow]) -> None:
+    def _read_done(self, model: str, task: asyncio.Task[_Known]) -> None:
+        current = self._reading.get(model) is task  # not superseded by a notification
+        if current:
+            del self._reading[model]
         error = None if task.cancelled() else task.exception()
-        if error is None:
-            return
-        if isinstance(error, ApiError):  # deleted, or left without versions: say so now
-            self._resolved.pop(model, None)
-        log.warning(
-            "refreshing a resolution failed",
-            extra={"fields": {"model": model, "error": str(error)}},
-        )
+        if isinstance(error, ApiError):  # deleted, say: say so from now on
+            if current:
+                self._known.pop(model, None)
+        elif error is not None:
+            log.warning(
+                "reading a model failed",
+                extra={"fields": {"model": model, "error": str(error)}},
+            )
 
-    async def _query(self, model: str, requested: str) -> store.VersionRow:
-        async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
+    def _generation(self, model: str) -> tuple[int, int]:
+        return (self._resets, self._changes.get(model, 0))
+
+    async def _query_model(self, model: str) -> _Known:
+        generation = self._generation(model)
+        started = self._clock()  # the answer is at least as new as this
+        async with (
+            self._pool.acquire(timeout=self._acquire_timeout_s) as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
             row = await store.get_model(conn, model)
-            resolution = resolve_version(requested, row.default_version, row.latest_version)
-            if resolution is None:
-                raise no_versions(model)
-            version_row = await store.get_version(conn, model, resolution.version)
-        if not requested:
-            self._resolved[model] = (time.monotonic(), resolution.version)
-        self._rows[(model, version_row.version)] = version_row
-        return version_row
+            versions = await store.version_identities(conn, model)
+        latest = next(reversed(versions), None)
+        resolution = resolve_version("", row.default_version, latest)
+        known = _Known(started, None if resolution is None else resolution.version, versions)
+        if self._generation(model) == generation:
+            self._known[model] = known
+        return known
+
+    def _load(
+        self, model: str, version: str, identity: store.VersionIdentity
+    ) -> asyncio.Task[store.VersionRow]:
+        task = self._loading.get(identity)
+        if task is None:
+            query = self._query_version(model, version, identity)
+            task = asyncio.get_running_loop().create_task(query)
+            self._loading[identity] = task
+            task.add_done_callback(lambda _: self._loading.pop(identity, None))
+        return task
+
+    async def _query_version(
+        self, model: str, version: str, identity: store.VersionIdentity
+    ) -> store.VersionRow:
+        async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
+            row = await store.get_version(conn, model, version)
+        self._rows[row.identity] = row
+        if row.identity != identity:  # re-created since the model's entry was read
+            self._known.pop(model, None)
+        return row
 
     def _validator(self, row: store.VersionRow) -> jsonschema.protocols.Validator:
-        key = (row.model, row.version)
-        validator = self._validators.get(key)
+        validator = self._validators.get(row.identity)
         if validator is None:
             cls = jsonschema.validators.validator_for(
                 row.input_schema, jsonschema.Draft202012Validator
             )
-            validator = self._validators[key] = cls(row.input_schema)
+            validator = self._validators[row.identity] = cls(row.input_schema)
         return validator
 
 

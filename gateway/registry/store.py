@@ -1,7 +1,9 @@
 """The registry's SQL: every query on models and versions, and nothing else.
 
 Values always travel as query parameters; the only identifiers spliced into
-SQL are column names from the fixed UPDATABLE_COLUMNS table below.
+SQL are column names from the fixed UPDATABLE_COLUMNS table below. Every
+committed change to what a model runs (its default version, its versions, the
+model itself) is announced on CHANNEL by the triggers of migration 0006.
 """
 
 from __future__ import annotations
@@ -13,6 +15,15 @@ from typing import Any
 import asyncpg
 
 from gateway.errors import AlreadyExists, NotFound, model_not_found
+
+CHANNEL = "modelgw_registry"
+"""LISTEN/NOTIFY channel announcing a committed change to what a model runs; the
+payload is the model's name, or "*" when every model may have changed."""
+
+VersionIdentity = tuple[int, dt.datetime]
+"""A version row's (seq, create_time): unlike (model, version), never the identity
+of two different rows, even across a deleted and re-created model or a reset
+(which restarts seq)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,10 @@ class VersionRow:
     output_schema: dict[str, Any]
     notes: str
     create_time: dt.datetime
+
+    @property
+    def identity(self) -> VersionIdentity:
+        return (self.seq, self.create_time)
 
 
 # Model fields an UpdateModel field mask may name, and their columns.
@@ -190,10 +205,23 @@ async def get_version(conn: asyncpg.Connection, model: str, version: str) -> Ver
         version,
     )
     if record is None:
-        raise NotFound(
-            f"model {model!r} has no version {version!r}; ListModelVersions shows its versions"
-        )
+        raise no_such_version(model, version)
     return _version(record)
+
+
+def no_such_version(model: str, version: str) -> NotFound:
+    return NotFound(
+        f"model {model!r} has no version {version!r}; ListModelVersions shows its versions"
+    )
+
+
+async def version_identities(conn: asyncpg.Connection, model: str) -> dict[str, VersionIdentity]:
+    """Each version of model and its row's identity, oldest first."""
+    records = await conn.fetch(
+        "SELECT version, seq, create_time FROM model_versions WHERE model = $1 ORDER BY seq",
+        model,
+    )
+    return {r["version"]: (r["seq"], r["create_time"]) for r in records}
 
 
 async def list_versions(

@@ -5,6 +5,7 @@ RPCs rewrite the whole registry, which the session mesh shares)."""
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,14 @@ from google.protobuf import json_format
 from gateway.mesh import LocalPostgres
 from gateway.mesh.postgres import QUERY_ROLE
 from modelgateway.v1 import admin_pb2 as A
-from modelgateway.v1 import admin_pb2_grpc, model_pb2, registry_pb2, registry_pb2_grpc
+from modelgateway.v1 import (
+    admin_pb2_grpc,
+    execution_pb2,
+    execution_pb2_grpc,
+    model_pb2,
+    registry_pb2,
+    registry_pb2_grpc,
+)
 from tests.conftest import create_database
 from tests.harness import Mesh, own_servers
 
@@ -104,7 +112,7 @@ def own_registry(
         "MODELGW_CATALOG": str(catalog),
         "MODELGW_QUERY_TIMEOUT": "1",
     }
-    with own_servers(mesh, home, ("registry", "admin"), **settings) as own:
+    with own_servers(mesh, home, ("registry", "admin", "execution"), **settings) as own:
         yield Registry(own, catalog)
 
 
@@ -193,6 +201,40 @@ def test_reset_refuses_without_confirmation_then_reseeds(own_registry: Registry)
     with pytest.raises(grpc.RpcError) as failure:
         reg.registry().GetModel(registry_pb2.GetModelRequest(name="cat.doomed"), metadata=reg.su)
     assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_after_a_reset_the_execution_server_runs_only_what_the_catalog_holds(
+    own_registry: Registry,
+) -> None:
+    reg = own_registry
+    reg.refresh()
+    doomed = "cat.doomed-run"
+    reg.registry().CreateModel(
+        registry_pb2.CreateModelRequest(model=model_pb2.Model(name=doomed)), metadata=reg.su
+    )
+    version = model_pb2.ModelVersion(version="1.0.0")
+    version.backend.kind = "python"
+    version.backend.config.update({"callable": "workers.builtin.demo:echo"})
+    version.input_schema.update(ANY)
+    reg.registry().CreateModelVersion(
+        registry_pb2.CreateModelVersionRequest(model=doomed, version=version), metadata=reg.su
+    )
+    execution = execution_pb2_grpc.ExecutionServiceStub(reg.mesh.channel("execution"))
+
+    def submit(model: str, version: str) -> str:
+        request = execution_pb2.SubmitJobRequest(model=model, version=version)
+        request.records.add().update({"x": 1})
+        return str(execution.SubmitJob(request, metadata=reg.su, timeout=10).job.version)
+
+    assert submit(doomed, "1.0.0") == "1.0.0"  # cached by the execution server now
+    assert submit("cat.alpha", "") == "1.0.0"
+    reg.admin().ResetModelDatabase(A.ResetModelDatabaseRequest(confirm="RESET"), metadata=reg.su)
+    time.sleep(0.1)  # the NOTIFY's way to the execution server's process
+    for requested in ("1.0.0", ""):
+        with pytest.raises(grpc.RpcError) as failure:
+            submit(doomed, requested)
+        assert failure.value.code() == grpc.StatusCode.NOT_FOUND, failure.value.details()
+    assert submit("cat.alpha", "") == "1.0.0"
 
 
 def test_registry_and_admin_changes_reach_the_outbox(own_registry: Registry) -> None:

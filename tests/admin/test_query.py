@@ -149,7 +149,10 @@ def test_the_gateway_s_sessions_cannot_be_signalled(console: Console) -> None:
         console.get_model()
 
 
-async def test_notifications_never_reach_the_policy_listeners(console: Console, postgres_server: LocalPostgres) -> None:
+@pytest.mark.parametrize("channel", ["modelgw_policy", "modelgw_registry"])
+async def test_notifications_never_reach_the_gateway_s_listeners(
+    console: Console, postgres_server: LocalPostgres, channel: str
+) -> None:
     heard: list[str] = []
     control = asyncio.Event()
 
@@ -159,15 +162,15 @@ async def test_notifications_never_reach_the_policy_listeners(console: Console, 
             control.set()
 
     listener = await asyncpg.connect(postgres_server.dsn_for(DATABASE))
-    await listener.add_listener("modelgw_policy", on_notify)
+    await listener.add_listener(channel, on_notify)
     try:
-        error = await asyncio.to_thread(console.refused, "SELECT pg_notify('modelgw_policy', 'function')")
+        error = await asyncio.to_thread(console.refused, f"SELECT pg_notify('{channel}', 'function')")
         assert error.code() == grpc.StatusCode.PERMISSION_DENIED, error.details()
         assert "pg_notify" in error.details()
         # NOTIFY as a statement needs no privilege, but the console never commits.
-        for sql in ("NOTIFY modelgw_policy, 'statement'", "DO $$ BEGIN NOTIFY modelgw_policy, 'do'; END $$"):
+        for sql in (f"NOTIFY {channel}, 'statement'", f"DO $$ BEGIN NOTIFY {channel}, 'do'; END $$"):
             await asyncio.to_thread(console.query, sql)
-        await listener.execute("NOTIFY modelgw_policy, 'control'")  # delivered after any earlier one
+        await listener.execute(f"NOTIFY {channel}, 'control'")  # delivered after any earlier one
         await asyncio.wait_for(control.wait(), 10)
         assert heard == ["control"]
     finally:

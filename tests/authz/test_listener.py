@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 import pytest
 
-from authz import AccessPolicy, Action, Decision, Principal, Role
+from authz import AccessPolicy, Action, Decision, Principal, Role, Subscription
 
 ANN = Principal("ann")
 
@@ -133,3 +133,34 @@ async def test_a_check_made_just_before_a_grant_does_not_hide_it(pool: asyncpg.P
     finally:
         await writer.close()
         await reader.close()
+
+
+async def test_another_channel_shares_the_connection_and_follows_reconnections(
+    pool: asyncpg.Pool, writer: AccessPolicy
+) -> None:
+    heard: list[str] = []
+    listening: list[bool] = []
+    subscription = Subscription(on_notify=heard.append, on_listening=lambda: listening.append(True))
+    assert await writer.subscribe("test_other", subscription)
+    with pytest.raises(ValueError):
+        await writer.subscribe("test_other", subscription)
+    await eventually(lambda: listening == [True])
+    await pool.execute("SELECT pg_notify('test_other', 'one')")
+    await eventually(lambda: heard == ["one"])
+    listens = (
+        "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+        " AND query LIKE 'LISTEN%' AND datname = current_database()"
+    )
+    assert await pool.fetchval(listens) == 1, "one LISTEN connection for both channels"
+
+    await pool.fetchval(listens.replace("count(*)", "count(pg_terminate_backend(pid))"))
+    await eventually(lambda: listening == [True, True], within=5.0)  # told it may have missed some
+    await pool.execute("SELECT pg_notify('test_other', 'two')")
+    await eventually(lambda: heard == ["one", "two"])
+
+
+async def test_a_policy_that_does_not_listen_subscribes_nothing(pool: asyncpg.Pool) -> None:
+    policy = await AccessPolicy.open(pool, listen=False)
+    subscription = Subscription(on_notify=lambda _: None, on_listening=lambda: None)
+    assert not await policy.subscribe("test_other", subscription)
+    await policy.close()
