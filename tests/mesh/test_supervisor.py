@@ -323,7 +323,7 @@ def test_a_child_that_keeps_crashing_stops_the_mesh(scratch_dir: Path) -> None:
 
 
 def test_sigint_during_a_backoff_stops_without_restarting(scratch_dir: Path) -> None:
-    with supervised(scratch_dir, {"first": 30}) as mesh:
+    with supervised(scratch_dir, {"first": 30, "longest": 30}) as mesh:
         os.kill(mesh.starts()[0], signal.SIGKILL)
         mesh.expect(r"fake was killed by SIGKILL; restarting it in 30s")
         os.kill(mesh.process.pid, signal.SIGINT)
