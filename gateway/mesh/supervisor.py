@@ -120,22 +120,27 @@ class Mesh:
         isolation = self._isolation()
         env = self.child_env(self.postgres.start(), self.redis.start())
         for service in self.services:
-            own_env = self._service_env(service, env)
-            if service.isolated:
-                argv = service.argv()
-                user = None
-                if isolation is not None:
-                    user, python = isolation
-                    if argv[0] == sys.executable:
-                        argv[0] = str(python)
-                env_of = isolated_env(own_env)
-                log = self.log_path(service)
-                launch = partial(spawn, argv, log, env_of, user=user, cwd=ISOLATED_CWD)
-            else:
-                launch = partial(spawn, service.argv(), self.log_path(service), own_env)
+            launch = self._launcher(service, self._service_env(service, env), isolation)
             self._launchers[service.name] = launch
             self.children[service.name] = launch()
             self._await_ready(service)
+
+    def _launcher(
+        self,
+        service: Service,
+        env: dict[str, str],
+        isolation: tuple[pwd.struct_passwd, Path] | None,
+    ) -> Callable[[], subprocess.Popen[bytes]]:
+        """How to start `service`: the first time and after each crash alike."""
+        log = self.log_path(service)
+        if not service.isolated:
+            return partial(spawn, service.argv(), log, env)
+        argv, user = service.argv(), None
+        if isolation is not None:
+            user, python = isolation
+            if argv[0] == sys.executable:
+                argv[0] = str(python)
+        return partial(spawn, argv, log, isolated_env(env), user=user, cwd=ISOLATED_CWD)
 
     def wait(self) -> None:
         """Watch the parts until a signal stops the mesh: start again, after its
