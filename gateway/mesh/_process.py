@@ -152,5 +152,26 @@ def terminate(procs: list[subprocess.Popen[bytes]], grace: float) -> None:
             proc.wait()
 
 
+def exit_reason(code: int) -> str:
+    """How a child ended, from its Popen return code: "exited with code 3" or
+    "was killed by SIGKILL"."""
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        return f"was killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"was killed by signal {-code}"
+
+
+def is_alive(pid: int) -> bool:
+    """Whether process `pid` runs: it exists and is not a zombie waiting to be reaped
+    (a daemon's parent may be slow to reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def is_root() -> bool:
     return os.geteuid() == 0

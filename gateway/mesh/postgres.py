@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from gateway.mesh._pg_auth import ensure_passfile, read_password, scram_verifier, write_hba
-from gateway.mesh._process import MeshError, is_root, log_tail
+from gateway.mesh._process import MeshError, is_alive, is_root, log_tail
 
 DATABASE = "modelgw"
 ROLE = "modelgw"
@@ -113,6 +113,18 @@ class LocalPostgres:
         self._psql("postgres", _ENSURE_DATABASE_SQL)
         self._bootstrap(DATABASE)
         return self.dsn
+
+    def pid(self) -> int | None:
+        """The server's process id while it runs, else None.
+
+        Read from postmaster.pid, without pg_ctl: cheap enough to poll. pg_ctl
+        daemonises the server, so it is nobody's child here and its exit code is lost.
+        """
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            return None
+        return pid if is_alive(pid) else None
 
     def recreate_database(self, name: str) -> str:
         """Drop the database `name` if it exists and create it empty, owned by the

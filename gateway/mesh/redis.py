@@ -74,8 +74,14 @@ class LocalRedis:
         """The URL without its password, for logs and summaries."""
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The server's process: None before start() and after stop()."""
+        return self._proc
+
     def start(self) -> str:
-        """Start the server and wait until it answers PING; returns its URL."""
+        """Start the server (again, if it exited) and wait until it answers PING;
+        returns its URL."""
         if self._proc is not None and self._proc.poll() is None:
             return self.url
         # Its files hold every job's records: the server's user's alone.

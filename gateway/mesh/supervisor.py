@@ -2,7 +2,10 @@
 
 Start order: PostgreSQL, Redis, then SERVICES one by one (each must be ready before
 the next starts, so only one applies database migrations at a time; a one-shot step
-must have exited 0). Stop order is the reverse: the services, then Redis, then
+must have exited 0). A part that fails to start stops the mesh. Once all are up, a
+part that dies (a store or a service; not a one-shot step, which is done) is
+started again as before, after a backoff (gateway.mesh.restarts); one that crashes
+too often stops the mesh. Stop order is the reverse: the services, then Redis, then
 PostgreSQL. An isolated service (the worker) gets only the environment
 gateway.mesh.isolation allows and, when the supervisor runs as root, an
 unprivileged user.
@@ -16,12 +19,21 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
-from gateway.mesh._process import MeshError, is_root, log_tail, spawn, terminate, wait_until
+from gateway.mesh._process import (
+    MeshError,
+    exit_reason,
+    is_root,
+    log_tail,
+    spawn,
+    terminate,
+    wait_until,
+)
 from gateway.mesh.isolation import (
     ISOLATED_CWD,
     isolated_env,
@@ -30,6 +42,7 @@ from gateway.mesh.isolation import (
 )
 from gateway.mesh.postgres import LocalPostgres
 from gateway.mesh.redis import LocalRedis
+from gateway.mesh.restarts import CrashHistory, RestartPolicy
 from gateway.mesh.services import SERVICES, Service, is_ready
 
 QUERY_DATABASE_URL = "MODELGW_QUERY_DATABASE_URL"
@@ -62,6 +75,7 @@ class MeshConfig:
     service_ports: Mapping[str, int] = field(default_factory=dict)
     start_timeout: float = 60.0
     stop_grace: float = 10.0
+    restarts: RestartPolicy = field(default_factory=RestartPolicy)
 
     @classmethod
     def from_env(
@@ -86,6 +100,9 @@ class MeshConfig:
         return self.service_ports.get(service.port_env) if service.port_env else None
 
 
+# The stores' names in the supervisor's messages; the services go by their own.
+POSTGRES, REDIS = "postgres", "redis"
+
 # Under MODELGW_HOME, for the supervisor's user only: Redis's data, the processes'
 # logs, the envoy configuration, the audit log and its spool (their default places).
 PRIVATE_DIRS = ("redis", "logs", "envoy", "audit", "audit-spool")
@@ -102,6 +119,9 @@ class Mesh:
             config.home / "redis", config.redis_port, maxmemory=config.redis_maxmemory
         )
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        # How each service was started: a restart starts it the same way.
+        self._launchers: dict[str, Callable[[], subprocess.Popen[bytes]]] = {}
+        self._crashes: dict[str, CrashHistory] = {}
 
     def log_path(self, service: Service) -> Path:
         return self.config.home / "logs" / f"{service.name}.log"
@@ -112,29 +132,44 @@ class Mesh:
         isolation = self._isolation()
         env = self.child_env(self.postgres.start(), self.redis.start())
         for service in self.services:
-            own_env = self._service_env(service, env)
-            if service.isolated:
-                argv = service.argv()
-                user = None
-                if isolation is not None:
-                    user, python = isolation
-                    if argv[0] == sys.executable:
-                        argv[0] = str(python)
-                child = spawn(
-                    argv, self.log_path(service), isolated_env(own_env), user=user, cwd=ISOLATED_CWD
-                )
-            else:
-                child = spawn(service.argv(), self.log_path(service), own_env)
-            self.children[service.name] = child
+            launch = self._launcher(service, self._service_env(service, env), isolation)
+            self._launchers[service.name] = launch
+            self.children[service.name] = launch()
             self._await_ready(service)
 
+    def _launcher(
+        self,
+        service: Service,
+        env: dict[str, str],
+        isolation: tuple[pwd.struct_passwd, Path] | None,
+    ) -> Callable[[], subprocess.Popen[bytes]]:
+        """How to start `service`: the first time and after each crash alike."""
+        log = self.log_path(service)
+        if not service.isolated:
+            return partial(spawn, service.argv(), log, env)
+        argv, user = service.argv(), None
+        if isolation is not None:
+            user, python = isolation
+            if argv[0] == sys.executable:
+                argv[0] = str(python)
+        return partial(spawn, argv, log, isolated_env(env), user=user, cwd=ISOLATED_CWD)
+
     def wait(self) -> None:
-        """Block until a child exits on its own, then raise MeshError with its output."""
+        """Watch the parts until a signal stops the mesh: start again, after its
+        backoff, one that died; raise MeshError, with its log, when one crashes too often."""
+        due: dict[str, float] = {}  # a dead part's name: when to start it again
         while True:
-            for service in self.services:
-                if service.probe != "exit":
-                    self._check_alive(service)
-            time.sleep(0.5)
+            for name in self._watched():
+                if name not in due and (reason := self._ended(name)) is not None:
+                    due[name] = time.monotonic() + self._backoff(name, reason)
+            for name in [name for name, at in due.items() if at <= time.monotonic()]:
+                del due[name]
+                try:
+                    self._restart(name)
+                except MeshError as error:
+                    reason = f"did not start again ({str(error).splitlines()[0]})"
+                    due[name] = time.monotonic() + self._backoff(name, reason)
+            time.sleep(0.2)
 
     def stop(self) -> None:
         """Stop the services, then Redis, then PostgreSQL. Safe to call twice."""
@@ -214,11 +249,62 @@ class Mesh:
     def _check_alive(self, service: Service) -> None:
         code = self.children[service.name].poll()
         if code is not None:
-            raise MeshError(f"{service.name} exited with code {code}\n{self._tail(service)}")
+            raise MeshError(f"{service.name} {exit_reason(code)}\n{self._tail(service)}")
 
-    def _tail(self, service: Service) -> str:
-        path = self.log_path(service)
+    def _tail(self, part: Service | str) -> str:
+        if part == POSTGRES:
+            path = self.postgres.log_path
+        elif part == REDIS:
+            path = self.redis.log_path
+        else:
+            path = self.log_path(self._service(part))
         return f"--- {path} (tail) ---\n{log_tail(path)}"
+
+    def _service(self, part: Service | str) -> Service:
+        if isinstance(part, Service):
+            return part
+        return next(service for service in self.services if service.name == part)
+
+    def _watched(self) -> list[str]:
+        """What wait() restarts, stores first: a one-shot step is done once it succeeded."""
+        return [POSTGRES, REDIS, *(s.name for s in self.services if s.probe != "exit")]
+
+    def _ended(self, name: str) -> str | None:
+        """How part `name` ended, or None while it runs."""
+        if name == POSTGRES:
+            return None if self.postgres.pid() is not None else "is not running"
+        child = self.redis.process if name == REDIS else self.children[name]
+        if child is None:
+            return "is not running"
+        code = child.poll()
+        return None if code is None else exit_reason(code)
+
+    def _backoff(self, name: str, reason: str) -> float:
+        """Count a crash of `name`: the seconds until its restart, said on stderr; or
+        MeshError, with its log's tail, when it crashed too often."""
+        history = self._crashes.setdefault(name, CrashHistory(self.config.restarts))
+        delay = history.crashed(time.monotonic())
+        if delay is None:
+            raise MeshError(
+                f"{name} {reason}: it crashed {history.recent} times within "
+                f"{self.config.restarts.window:g}s; giving up\n{self._tail(name)}"
+            )
+        _say(f"{name} {reason}; restarting it in {delay:g}s")
+        return delay
+
+    def _restart(self, name: str) -> None:
+        """Start part `name` as it was started first; MeshError if a store fails to."""
+        if name == POSTGRES:
+            self.postgres.start()
+        elif name == REDIS:
+            self.redis.start()
+        else:
+            self.children[name] = self._launchers[name]()
+        _say(f"restarted {name}")
+
+
+def _say(message: str) -> None:
+    print(f"modelgw up: {message}", file=sys.stderr, flush=True)
 
 
 class _StopRequested(BaseException):

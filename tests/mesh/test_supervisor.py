@@ -1,20 +1,29 @@
-"""The supervisor starts its parts in order, reports a failing child, and stops them all."""
+"""The supervisor starts its parts in order, reports a failing child, restarts one that
+dies later, gives up on one that keeps crashing, and stops them all."""
 
 from __future__ import annotations
 
+import json
 import os
+import queue
+import re
 import signal
 import stat
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 import redis
 
 from gateway.mesh import MeshError, free_port
+from gateway.mesh._process import wait_until
 from gateway.mesh.services import Service, grpc_serving
 from gateway.mesh.supervisor import Mesh, MeshConfig, summary
 
@@ -37,16 +46,36 @@ FAKE_SERVER = textwrap.dedent(
     """
 )
 
+# A fake server that notes each start (its pid) in $FAKE_STARTS and says so in its
+# log; with $FAKE_CRASH_AGAIN set, every start after the first exits 3 at once.
+NOTED_SERVER = textwrap.dedent(
+    """
+    import os, sys
+    with open(os.environ["FAKE_STARTS"], "a") as starts:
+        starts.write(f"{os.getpid()}\\n")
+    print("fake started as", os.getpid(), flush=True)
+    with open(os.environ["FAKE_STARTS"]) as starts:
+        if os.environ.get("FAKE_CRASH_AGAIN") and len(starts.read().split()) > 1:
+            print("cannot come back", flush=True)
+            sys.exit(3)
+    """
+) + FAKE_SERVER
+
+# run_mesh on one fake service; an optional last argument is the RestartPolicy as JSON.
 RUN_MESH = textwrap.dedent(
     """
-    import sys
+    import json, sys
+    from dataclasses import replace
     from pathlib import Path
     from gateway.mesh.services import Service
     from gateway.mesh.supervisor import MeshConfig, run_mesh
-    home, pg, rd, port, script = sys.argv[1:]
+    home, pg, rd, port, script, *policy = sys.argv[1:]
     service = Service("fake", "FAKE_PORT", int(port), command=(sys.executable, "-c", script))
     config = MeshConfig(Path(home), pg_port=int(pg), redis_port=int(rd),
                         service_ports={"FAKE_PORT": int(port)})
+    if policy:
+        from gateway.mesh.restarts import RestartPolicy
+        config = replace(config, restarts=RestartPolicy(**json.loads(policy[0])))
     sys.exit(run_mesh(config, [service]))
     """
 )
@@ -160,3 +189,151 @@ def test_run_mesh_stops_everything_on_sigint(scratch_dir: Path) -> None:
     assert not (scratch_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
     with pytest.raises(redis.ConnectionError), redis.Redis(port=redis_port) as client:
         client.ping()
+
+
+@dataclass
+class Supervised:
+    """`modelgw up` (run_mesh) on one noted fake server, in a process of its own."""
+
+    home: Path
+    port: int
+    redis_port: int
+    process: subprocess.Popen[str]
+    lines: queue.Queue[str]
+
+    def expect(self, pattern: str, timeout: float = 20) -> str:
+        """The next line of the supervisor's output matching `pattern`."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            seen.append(line)
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(seen)}")
+
+    def starts(self) -> list[int]:
+        return [int(pid) for pid in (self.home / "starts").read_text().split()]
+
+    def postmaster(self) -> int:
+        return int((self.home / "postgres" / "pgdata" / "postmaster.pid").read_text().split()[0])
+
+    def redis_pid(self) -> int:
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(
+                    b"/usr/bin/redis-server"
+                ) and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == self.process.pid:
+                    return int(entry.name)
+            except OSError:
+                continue
+        raise AssertionError("the mesh's Redis is not running")
+
+    def redis(self) -> redis.Redis:
+        password = (self.home / "redis" / "password").read_text().strip()
+        return redis.Redis(port=self.redis_port, password=password, socket_timeout=2)
+
+
+@contextmanager
+def supervised(
+    home: Path, policy: dict[str, float] | None = None, **env: str
+) -> Iterator[Supervised]:
+    port, pg_port, redis_port = free_port(), free_port(), free_port()
+    argv = [sys.executable, "-c", RUN_MESH, str(home), str(pg_port), str(redis_port), str(port)]
+    argv += [NOTED_SERVER, *([json.dumps(policy)] if policy else [])]
+    process = subprocess.Popen(
+        argv,
+        env={**os.environ, "FAKE_STARTS": str(home / "starts"), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    pump = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)  # type: ignore[union-attr]
+    pump.start()
+    mesh = Supervised(home, port, redis_port, process, lines)
+    try:
+        mesh.expect("Stop with Ctrl-C", timeout=60)
+        yield mesh
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _serving(port: int) -> bool:
+    return grpc_serving("127.0.0.1", port)
+
+
+def _everything_stopped(mesh: Supervised) -> None:
+    assert not _serving(mesh.port)
+    assert not (mesh.home / "postgres" / "pgdata" / "postmaster.pid").exists()
+    with pytest.raises(redis.ConnectionError), mesh.redis() as client:
+        client.ping()
+
+
+def test_a_killed_child_is_restarted_with_its_log_and_environment(scratch_dir: Path) -> None:
+    with supervised(scratch_dir) as mesh:
+        (first,) = mesh.starts()
+        os.kill(first, signal.SIGKILL)
+        mesh.expect(r"fake was killed by SIGKILL; restarting it in 0\.5s")
+        # FAKE_SERVER asserts the mesh's environment: it serves only if it got it again.
+        assert wait_until(lambda: _serving(mesh.port), 10, interval=0.2)
+        assert mesh.process.poll() is None
+        (_, second) = mesh.starts()
+        log = (scratch_dir / "logs" / "fake.log").read_text()
+        assert f"fake started as {first}" in log and f"fake started as {second}" in log
+        # Killed again a little later: the next backoff is longer.
+        os.kill(second, signal.SIGKILL)
+        mesh.expect(r"fake was killed by SIGKILL; restarting it in 1s")
+        assert wait_until(lambda: len(mesh.starts()) == 3 and _serving(mesh.port), 10, interval=0.2)
+        os.kill(mesh.process.pid, signal.SIGINT)
+        assert mesh.process.wait(timeout=60) == 0
+    _everything_stopped(mesh)
+
+
+def test_killed_stores_are_restarted(scratch_dir: Path) -> None:
+    with supervised(scratch_dir) as mesh:
+        os.kill(mesh.redis_pid(), signal.SIGKILL)
+        mesh.expect(r"redis was killed by SIGKILL; restarting it in 0\.5s")
+        mesh.expect(r"restarted redis")
+        with mesh.redis() as client:
+            assert client.ping()
+        postmaster = mesh.postmaster()
+        os.kill(postmaster, signal.SIGKILL)
+        mesh.expect(r"postgres .*; restarting it in 0\.5s")
+        mesh.expect(r"restarted postgres", timeout=30)
+        assert mesh.postmaster() != postmaster
+        assert mesh.process.poll() is None and _serving(mesh.port)
+    _everything_stopped(mesh)
+
+
+def test_a_child_that_keeps_crashing_stops_the_mesh(scratch_dir: Path) -> None:
+    policy = {"first": 0.1, "longest": 0.4, "give_up_after": 3, "window": 60}
+    with supervised(scratch_dir, policy, FAKE_CRASH_AGAIN="1") as mesh:
+        os.kill(mesh.starts()[0], signal.SIGKILL)
+        mesh.expect(r"fake was killed by SIGKILL; restarting it in 0\.1s")
+        mesh.expect(r"fake exited with code 3; restarting it in 0\.2s")
+        mesh.expect(r"fake exited with code 3: it crashed 3 times within 60s; giving up")
+        mesh.expect(r"cannot come back")  # its log's tail
+        assert mesh.process.wait(timeout=60) == 1
+        assert len(mesh.starts()) == 3
+    _everything_stopped(mesh)
+
+
+def test_sigint_during_a_backoff_stops_without_restarting(scratch_dir: Path) -> None:
+    with supervised(scratch_dir, {"first": 30, "longest": 30}) as mesh:
+        os.kill(mesh.starts()[0], signal.SIGKILL)
+        mesh.expect(r"fake was killed by SIGKILL; restarting it in 30s")
+        os.kill(mesh.process.pid, signal.SIGINT)
+        assert mesh.process.wait(timeout=30) == 0
+        assert len(mesh.starts()) == 1
+    _everything_stopped(mesh)

@@ -12,6 +12,9 @@ the supervisor runs the worker on a virtualenv it builds under MODELGW_HOME on t
 system's own Python of the same version (Debian 12's /usr/bin/python3.11), reading
 this virtualenv's packages; with neither, it refuses to start, naming the directory
 in the way (test_an_unreachable_python_is_refused_naming_the_directory).
+
+The same mesh survives its parts: a worker, server, Redis or PostgreSQL killed with
+SIGKILL is restarted by the supervisor, and a job submitted afterwards succeeds.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +42,7 @@ from google.protobuf import json_format, struct_pb2
 from gateway.authn import create_token
 from gateway.config import METRICS_PORTS, GatewayConfig
 from gateway.mesh import MeshError, free_port
+from gateway.mesh._process import is_alive, wait_until
 from gateway.mesh.isolation import check_reachable, python_paths, worker_interpreter
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc, job_pb2, model_pb2, registry_pb2_grpc
 from modelgateway.v1 import registry_pb2 as R
@@ -79,6 +85,13 @@ class RootMesh:
         return f"127.0.0.1:{self.ports[service]}"
 
     def worker_pid(self) -> int:
+        return self.child_pid("worker")
+
+    def child_pid(self, part: str) -> int:
+        """The pid of the supervisor's child running `part` (a service, or redis), or
+        of PostgreSQL's server."""
+        if part == "postgres":
+            return int((self.home / "postgres/pgdata/postmaster.pid").read_text().split()[0])
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -87,13 +100,34 @@ class RootMesh:
                 parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 continue
-            if parent == self.process.pid and b"worker" in argv:
+            if parent == self.process.pid and _runs(argv, part):
                 return int(entry.name)
-        raise AssertionError("the mesh's worker is not running")
+        raise AssertionError(f"the mesh's {part} is not running")
+
+
+def _runs(argv: list[bytes], part: str) -> bool:
+    if part == "redis":
+        return b"redis-server" in argv[0]  # its title: "redis-server host:port"
+    if part == "worker":
+        return b"worker" in argv
+    return argv[-2:] == [b"serve", part.encode()] or argv[-3:-1] == [b"serve", part.encode()]
 
 
 @pytest.fixture
 def root_mesh(python_for_nobody: str, scratch_dir: Path) -> Iterator[RootMesh]:
+    with _running_root_mesh(python_for_nobody, scratch_dir) as mesh:
+        yield mesh
+
+
+@pytest.fixture
+def short_lease_mesh(python_for_nobody: str, scratch_dir: Path) -> Iterator[RootMesh]:
+    """The same mesh with 5 s leases: a job its worker could not start waits one lease."""
+    with _running_root_mesh(python_for_nobody, scratch_dir, MODELGW_LEASE_SECONDS="5") as mesh:
+        yield mesh
+
+
+@contextmanager
+def _running_root_mesh(python_for_nobody: str, scratch_dir: Path, **extra: str) -> Iterator[RootMesh]:
     ports = {name: free_port() for name in ("registry", "execution", "admin", "envoy")}
     env = {
         **os.environ,
@@ -106,6 +140,7 @@ def root_mesh(python_for_nobody: str, scratch_dir: Path) -> Iterator[RootMesh]:
         # probe; everything else about the worker is as `modelgw up` makes it.
         "MODELGW_ALLOWED_COMMANDS": python_for_nobody,
         "AWS_SECRET_ACCESS_KEY": DECOY_SECRET,
+        **extra,
     }
     for name in ("MODELGW_JWT_SIGNING_KEY", "MODELGW_DATABASE_URL", "MODELGW_ALLOWED_CALLABLES"):
         env.pop(name, None)
@@ -228,6 +263,52 @@ def test_the_worker_is_unprivileged_and_its_models_see_no_secret(root_mesh: Root
     assert DECOY_SECRET not in "".join(environ)
     # What the proof rests on: the key is not readable by the worker's user.
     assert not key.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH)
+
+
+def _run_within(
+    mesh: RootMesh, md: Any, seconds: float, record: dict[str, Any]
+) -> job_pb2.Job:
+    """A demo.echo job, submitted (again) until the mesh answers or `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return _run(mesh, md, "demo.echo", "", record)
+        except grpc.RpcError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def _restarted(mesh: RootMesh, part: str, killed: int) -> bool:
+    try:
+        return mesh.child_pid(part) != killed and is_alive(mesh.child_pid(part))
+    except (AssertionError, OSError, ValueError):
+        return False
+
+
+def test_the_mesh_restarts_a_killed_worker_server_or_store(short_lease_mesh: RootMesh) -> None:
+    """A job the worker took in the first moments after a Redis restart may fail to
+    start on a stale connection; it stays pending and is claimed again after its lease."""
+    root_mesh = short_lease_mesh
+    md = _superuser(root_mesh)
+    with grpc.insecure_channel(root_mesh.address("registry")) as channel:
+        _wait_registered(registry_pb2_grpc.RegistryServiceStub(channel), md, "demo.echo")
+    nobody = _credentials(root_mesh.worker_pid())[0]
+    for part in ("worker", "execution", "redis", "postgres"):
+        killed = root_mesh.child_pid(part)
+        os.kill(killed, signal.SIGKILL)
+        started = time.monotonic()
+        back = partial(_restarted, root_mesh, part, killed)
+        assert wait_until(back, 15, interval=0.2), f"{part} was not restarted"
+        job = _run_within(root_mesh, md, 15, {"after": part})
+        assert job.status == job_pb2.JOB_STATUS_SUCCEEDED, (part, job.error.message)
+        # The registry reads the database (the execution server may have the model cached).
+        with grpc.insecure_channel(root_mesh.address("registry")) as channel:
+            _wait_registered(registry_pb2_grpc.RegistryServiceStub(channel), md, "demo.echo")
+        assert time.monotonic() - started < 20, part
+        assert root_mesh.process.poll() is None, part
+    # The restarted worker is as unprivileged as the first.
+    assert _credentials(root_mesh.worker_pid())[0] == nobody != 0
 
 
 def test_an_unreachable_python_is_refused_naming_the_directory(scratch_dir: Path) -> None:
