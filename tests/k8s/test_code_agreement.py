@@ -102,14 +102,14 @@ def test_every_modelgw_command_is_a_valid_cli_invocation() -> None:
         args = _parser().parse_args(command[1:])  # SystemExit on an invalid command
         seen.add(args.command)
         assert args.run is not None, f"{deployment.name}/{container['name']}"
-    assert seen == {"serve", "worker", "scheduler", "envoy-config"}
+    assert seen == {"serve", "worker", "scheduler", "audit", "envoy-config"}
 
 
 def test_config_map_keys_are_settings_the_code_reads() -> None:
     source = "\n".join(
         p.read_text(encoding="utf-8") for d in SOURCE_DIRS for p in (ROOT / d).rglob("*.py")
     )
-    known = set(re.findall(r"MODELGW_[A-Z_]+[A-Z]", source))
+    known = set(re.findall(r"MODELGW_[A-Z0-9_]+[A-Z0-9]", source))
     known |= {f"MODELGW_{name.upper()}_PORT" for name in SERVICE_PORTS}
     known |= set(BACKEND_ALLOW_LIST)
     for config_map in of_kind("ConfigMap"):
@@ -142,7 +142,7 @@ def test_every_metrics_endpoint_is_a_declared_port_on_the_pod_s_address() -> Non
         assert declared.get("metrics") == port, f"{deployment.name}: serves metrics on {port}"
         assert config.host == "0.0.0.0", "metrics bind MODELGW_HOST: the pod IP, for a scrape"
         served.add(process)
-    assert served == {*SERVICE_PORTS, "worker", "scheduler"}
+    assert served == {*SERVICE_PORTS, "worker", "scheduler", "audit"}
 
 
 def test_backend_allow_list_is_one_setting_shared_by_the_registry_and_the_workers() -> None:
@@ -257,3 +257,13 @@ def test_edge_listens_where_the_config_says() -> None:
     hook = envoy["lifecycle"]["preStop"]["exec"]["command"][-1]
     assert f"http://127.0.0.1:{edge.admin_port}/drain_listeners" in hook
     assert pod_spec(deployment)["terminationGracePeriodSeconds"] > prestop_sleep_seconds(envoy)
+
+
+def test_every_metrics_port_is_announced_for_scraping() -> None:
+    for workload, container in all_containers():
+        declared = {p["name"]: p["containerPort"] for p in container.get("ports") or []}
+        if "metrics" not in declared:
+            continue
+        annotations = workload.obj["spec"]["template"]["metadata"].get("annotations", {})
+        assert annotations.get("prometheus.io/scrape") == "true", workload.name
+        assert annotations.get("prometheus.io/port") == str(declared["metrics"]), workload.name

@@ -148,7 +148,8 @@ def test_volume_references_exist() -> None:
                 assert volume["configMap"]["name"] in config_maps
             if "secret" in volume:
                 assert volume["secret"]["secretName"] in secrets
-        names = {v["name"] for v in volumes}
+        claims = deployment.obj["spec"].get("volumeClaimTemplates", [])
+        names = {v["name"] for v in volumes} | {c["metadata"]["name"] for c in claims}
         for container in containers(deployment):
             for mount in container.get("volumeMounts", []):
                 assert mount["name"] in names, f"{deployment.name}: {mount}"

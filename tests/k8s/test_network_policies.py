@@ -178,7 +178,8 @@ def test_only_the_servers_reach_postgresql() -> None:
     postgres, port = _postgres()
     for name, pod in PODS.items():
         allowed = CLUSTER.allows(pod, postgres, port)
-        assert allowed == (ROLE[name] == "server"), f"{name} -> PostgreSQL:{port}: {allowed}"
+        # The servers, and the audit shipper, which reads the registry's outbox.
+        assert allowed == (ROLE[name] in ("server", "audit")), f"{name} -> PostgreSQL:{port}: {allowed}"
     assert not CLUSTER.allows(STRANGER, postgres, port)
 
 
@@ -188,7 +189,7 @@ def test_the_servers_workers_and_scheduler_reach_every_redis_node() -> None:
     for redis, port in nodes:
         for name, pod in PODS.items():
             allowed = CLUSTER.allows(pod, redis, port)
-            expected = ROLE[name] in ("server", "worker", "scheduler")
+            expected = ROLE[name] in ("server", "worker", "scheduler", "audit")
             assert allowed == expected, f"{name} -> {redis.name}:{port}: {allowed}"
         assert not CLUSTER.allows(STRANGER, redis, port)
 

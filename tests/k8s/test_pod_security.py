@@ -164,14 +164,14 @@ def test_worker_settings_load_without_the_database_url_or_a_signing_key(name: st
     assert "MODELGW_JWT_SIGNING_KEY" not in env
 
 
-def test_only_the_servers_can_read_the_database_url() -> None:
+def test_only_the_servers_and_the_audit_shipper_can_read_the_database_url() -> None:
     holding = {
         w.name
         for w in workloads()
         if any("MODELGW_DATABASE_URL" in _secret_keys(s) for s in secrets_referenced(w))
         or any("MODELGW_DATABASE_URL" in environment(c) for c in containers(w))
     }
-    assert holding == set(_of_role("server"))
+    assert holding == {*_of_role("server"), *_of_role("audit")}
 
 
 def test_only_the_admin_server_can_log_in_as_the_sql_console() -> None:
