@@ -4,7 +4,7 @@
 requests {"callable", "records"} arriving as JSON frames on the socket N and
 answers each with {"outcomes": [{"output": {...}} | {"error": "..."}]} or
 {"failure": {"reason", "message"}}. Each callable is imported once and serves
-every later batch; coroutine functions run on one event loop kept for the
+every following batch; coroutine functions run on one event loop kept for the
 process's life.
 
 Whatever the model does, the answer is a frame: an exception is model_error,
