@@ -75,4 +75,14 @@ def hangs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return []
 
 
+def spawns_and_hangs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Starts a long `sleep`, writes its pid to records[0]["pid_file"], then hangs."""
+    import subprocess
+
+    sleeper = subprocess.Popen(["sleep", "600"])
+    with open(records[0]["pid_file"], "w") as pid_file:
+        pid_file.write(str(sleeper.pid))
+    return hangs(records)
+
+
 NOT_CALLABLE = 3

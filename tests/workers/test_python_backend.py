@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 import pytest
 
@@ -113,6 +114,36 @@ async def test_cancellation_propagates_and_kills_the_model_process(
     assert not child.alive
     (outcome,) = await backend.run([{"smiles": "C"}], config("lengths"))
     assert outcome.output and outcome.output["pid"] != child.pid
+
+
+async def test_killing_a_model_process_kills_what_the_model_started(
+    python_backend: MakeBackend, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "sleeper.pid"
+    task = asyncio.create_task(
+        python_backend(POLICY, 1).run([{"pid_file": str(pid_file)}], config("spawns_and_hangs"))
+    )
+    for _ in range(200):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        await asyncio.sleep(0.025)
+    sleeper = int(pid_file.read_text())
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(200):
+        if _state(sleeper) == "Z":
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"the model's own child {sleeper} outlived its model process")
+
+
+def _state(pid: int) -> str:
+    """A zombie ('Z') is dead, waiting for its (init) parent to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "Z"
 
 
 @pytest.mark.parametrize(

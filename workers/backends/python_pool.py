@@ -69,7 +69,9 @@ class ModelProcess:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=sys.stderr.fileno(),  # a model's prints join the worker's log
                 env=child_env(os.environ),
-                start_new_session=True,  # a terminal's Ctrl-C goes to the worker alone
+                # A group of its own: a terminal's Ctrl-C goes to the worker alone, and
+                # kill() takes down what the model started too.
+                start_new_session=True,
             )
         except BaseException:
             ours.close()
@@ -121,8 +123,11 @@ class ModelProcess:
         return f"the model process {describe_exit(code)} while running the batch"
 
     def kill(self) -> None:
+        """SIGKILL the child and whatever it started: it leads a process group of its own."""
         self._writer.close()
         if self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError):
                 self._process.kill()
 
