@@ -85,4 +85,12 @@ def spawns_and_hangs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return hangs(records)
 
 
+def naps(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A synchronous second's work: it holds its model process the whole time."""
+    import time
+
+    time.sleep(1)
+    return [{"pid": os.getpid()} for _ in records]
+
+
 NOT_CALLABLE = 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,24 @@ async def test_a_pool_of_one_queues_batches(python_backend: MakeBackend) -> None
     outcomes = await asyncio.gather(*runs)
     assert [o[0].output["length"] for o in outcomes if o[0].output] == [1, 2, 3]
     assert len({o[0].output["pid"] for o in outcomes if o[0].output}) == 1
+
+
+async def test_waiting_batches_grow_the_pool_up_to_its_size(python_backend: MakeBackend) -> None:
+    backend = python_backend(POLICY, 4)
+    started = time.monotonic()
+    outcomes = await asyncio.gather(*(backend.run([{}], config("naps")) for _ in range(6)))
+    elapsed = time.monotonic() - started
+    pids = {o[0].output["pid"] for o in outcomes if o[0].output}
+    assert len(pids) == 4 == len(backend.pool.processes), "four at once, then two"
+    assert 2 <= elapsed < 4.5, elapsed
+
+
+async def test_a_burst_of_fast_batches_needs_few_processes(python_backend: MakeBackend) -> None:
+    backend = python_backend(POLICY, 16)
+    await backend.run([{"smiles": "C"}], config("async_lengths"))
+    runs = [backend.run([{"smiles": "C"}], config("async_lengths")) for _ in range(200)]
+    assert all(o[0].ok for o in await asyncio.gather(*runs))
+    assert len(backend.pool.processes) < 16
 
 
 async def test_empty_batch(python_backend: MakeBackend) -> None:

@@ -1,9 +1,10 @@
 """A python model process: runs a worker's python callables, one batch at a time.
 
-`python -m workers.backends.python_child --fd N --allow-callables PREFIXES` serves
-requests {"callable", "records"} arriving as JSON frames on the socket N and
-answers each with {"outcomes": [{"output": {...}} | {"error": "..."}]} or
-{"failure": {"reason", "message"}}. Each callable is imported once and serves
+`python -m workers.backends.python_child --fd N --allow-callables PREFIXES` says
+{"ready": pid} on the socket N once its interpreter is up, then serves requests
+{"callable", "records"} arriving there as JSON frames and answers each with
+{"outcomes": [{"output": {...}} | {"error": "..."}]} or {"failure": {"reason",
+"message"}}. Each callable is imported once and serves
 every following batch; coroutine functions run on one event loop kept for the
 process's life.
 
@@ -122,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
     models = _Models(BackendPolicy.from_env({}, callables=args.allow_callables))
     with socket.socket(fileno=args.fd) as sock:
+        sock.sendall(_frames.encode({"ready": os.getpid()}))
         while (request := _frames.read_blocking(sock)) is not None:
             sock.sendall(_reply(models.serve(request)))
     return 0

@@ -9,8 +9,8 @@ only the batch it ran, at once, with reason model_crashed, and the next batch
 gets a new child. A batch cancelled by its worker (its timeout, CancelJob, a
 drain) kills its child, since nothing else stops a synchronous model.
 
-Children are started when needed, up to the pool's size, and kept; a batch
-prefers an idle child that already imported its callable.
+Children are started while batches wait for one, up to the pool's size, and
+kept; a batch prefers an idle child that already imported its callable.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Coroutine
 from typing import Any
 
 from workers.backends import _frames
@@ -28,6 +29,7 @@ from workers.backends.base import FAILURE_REASONS, BackendError, RecordOutcome
 from workers.backends.policy import BackendPolicy
 
 CHILD_MODULE = "workers.backends.python_child"
+STARTUP_TIMEOUT_S = 60.0
 
 
 class ModelProcess:
@@ -79,7 +81,24 @@ class ModelProcess:
         finally:
             theirs.close()
         reader, writer = await asyncio.open_unix_connection(sock=ours)
-        return cls(process, reader, writer)
+        child = cls(process, reader, writer)
+        try:
+            # Ready: its interpreter is up and imports work.
+            hello = await asyncio.wait_for(_frames.read(reader), timeout=STARTUP_TIMEOUT_S)
+        except Exception as exc:
+            child.kill()
+            await child.wait()
+            raise OSError(
+                f"the model process {describe_exit(process.returncode or 0)} before it was "
+                f"ready ({type(exc).__name__})"
+            ) from None
+        except BaseException:
+            child.kill()
+            raise
+        if not isinstance(hello, dict) or hello.get("ready") != process.pid:
+            child.kill()
+            raise OSError(f"the model process said {hello!r}, not that it was ready")
+        return child
 
     async def run(self, path: str, records: list[dict[str, Any]]) -> list[RecordOutcome]:
         """The batch's outcomes; BackendError as the model failed; the child is killed
@@ -178,17 +197,29 @@ def child_env(env: dict[str, str] | os._Environ[str]) -> dict[str, str]:
 
 
 class ModelProcessPool:
-    """Up to `size` model processes; run() waits for a free one when all are busy."""
+    """Up to `size` model processes; run() waits for a free one when all are busy.
 
-    def __init__(self, policy: BackendPolicy, size: int) -> None:
+    The pool grows only while batches wait: a waiting batch takes whichever comes
+    first, a child another batch gives back or one just started, and at most
+    `starting_at_once` children start together. A burst of fast batches is then
+    served by a few warm children instead of waiting for `size` interpreters to
+    start at once.
+    """
+
+    def __init__(
+        self, policy: BackendPolicy, size: int, starting_at_once: int | None = None
+    ) -> None:
         if size < 1:
             raise ValueError(f"a pool of model processes needs at least one, not {size}")
         self._policy = policy
         self._size = size
-        self._free = asyncio.Semaphore(size)
+        self._starting_at_once = starting_at_once or os.cpu_count() or 1
         self._idle: list[ModelProcess] = []
         self._busy: set[ModelProcess] = set()
-        self._dead: set[asyncio.Task[None]] = set()
+        self._starting = 0
+        self._waiters: list[asyncio.Future[ModelProcess]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     @property
     def size(self) -> int:
@@ -199,40 +230,110 @@ class ModelProcessPool:
         return [*self._idle, *self._busy]
 
     async def run(self, path: str, records: list[dict[str, Any]]) -> list[RecordOutcome]:
-        async with self._free:
-            child = await self._take(path)
-            try:
-                return await child.run(path, records)
-            finally:
-                self._busy.discard(child)
-                if child.alive:
-                    self._idle.append(child)
-                else:
-                    self._bury(child)
+        child = await self._take(path)
+        try:
+            return await child.run(path, records)
+        finally:
+            self._busy.discard(child)
+            if child.alive:
+                self._give(child)
+            else:
+                self._bury(child)
+                self._grow()
 
     async def _take(self, path: str) -> ModelProcess:
         self._idle = [child for child in self._idle if child.alive]
-        child = next((c for c in reversed(self._idle) if path in c.loaded), None)
-        if child is None and self._idle:
-            child = self._idle[-1]
-        if child is None:
-            child = await ModelProcess.start(self._policy)
-        else:
+        if self._idle:
+            child = next((c for c in reversed(self._idle) if path in c.loaded), self._idle[-1])
             self._idle.remove(child)
-        self._busy.add(child)
-        return child
+            self._busy.add(child)
+            return child
+        waiter: asyncio.Future[ModelProcess] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._grow()
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                child = waiter.result()  # handed over just as the batch was cancelled
+                self._busy.discard(child)
+                self._give(child)
+            raise
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+
+    def _give(self, child: ModelProcess) -> None:
+        """A free child goes to the longest-waiting batch, else joins the idle ones."""
+        while self._waiters:
+            waiter = self._waiters.pop(0)
+            if not waiter.done():
+                self._busy.add(child)
+                waiter.set_result(child)
+                return
+        if self._closed:
+            self._bury(child)
+        else:
+            self._idle.append(child)
+
+    def _grow(self) -> None:
+        """Starts children while batches wait, within the size and the starts at once."""
+        live = len(self._idle) + len(self._busy) + self._starting
+        wanted = sum(1 for w in self._waiters if not w.done()) - self._starting
+        while (
+            wanted > 0
+            and live < self._size
+            and self._starting < self._starting_at_once
+            and not self._closed
+        ):
+            self._starting += 1
+            live += 1
+            wanted -= 1
+            self._background(self._start())
+
+    async def _start(self) -> None:
+        try:
+            child = await ModelProcess.start(self._policy)
+        except Exception as exc:
+            self._starting -= 1
+            self._fail_one_waiter(exc)
+            self._grow()
+            return
+        self._starting -= 1
+        self._give(child)
+        self._grow()
+
+    def _fail_one_waiter(self, exc: Exception) -> None:
+        while self._waiters:
+            waiter = self._waiters.pop(0)
+            if not waiter.done():
+                waiter.set_exception(
+                    BackendError(
+                        "backend_unavailable",
+                        f"cannot start a python model process: {exc}",
+                        retryable=True,
+                    )
+                )
+                return
 
     def _bury(self, child: ModelProcess) -> None:
-        """Reaps a killed child in the background, so that no zombie stays."""
+        """Kills a child and reaps it in the background, so that no zombie stays."""
         child.kill()
-        task = asyncio.create_task(child.wait())
-        self._dead.add(task)
-        task.add_done_callback(self._dead.discard)
+        self._background(child.wait())
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def aclose(self) -> None:
         """Stops every child (a busy one's batch fails); safe to call twice."""
+        self._closed = True
         children, self._idle = [*self._idle, *self._busy], []
         self._busy.clear()
         for child in children:
             child.kill()
-        await asyncio.gather(*(c.wait() for c in children), *self._dead, return_exceptions=True)
+        await asyncio.gather(*(c.wait() for c in children), *self._tasks, return_exceptions=True)
+        for child in [*self._idle, *self._busy]:  # started while closing
+            child.kill()
+            await child.wait()
