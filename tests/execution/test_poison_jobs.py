@@ -4,6 +4,7 @@ own job, at once, with reason model_crashed, and the next job runs."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,11 +54,12 @@ def worker(jobs: Jobs) -> Iterator[int]:
 
 
 def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its parent (or init) to reap it."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_poison_jobs_fail_at_once_and_the_next_job_runs(jobs: Jobs, worker: int) -> None:
@@ -115,3 +117,20 @@ def test_a_cancelled_model_is_killed(jobs: Jobs, worker: int, tmp_path: Path) ->
     _wait_gone(model_pid)
     assert jobs.wait(job.id).status == C
     assert jobs.wait(jobs.submit("poison-pid", [{}]).id, timeout_s=10).status == S
+
+
+def test_the_model_process_ends_with_its_killed_worker(jobs: Jobs, tmp_path: Path) -> None:
+    model = jobs.model("orphan")
+    _register(jobs.mesh, model, "tests.execution.callables:hang", ANY, {})
+    doomed = start_worker(jobs.mesh, [model], "orphaning", concurrency=1)
+    try:
+        pid_file = tmp_path / "orphan.pid"
+        job = jobs.submit("orphan", [{"pid_file": str(pid_file)}])
+        model_pid = _pid_of_hanging_model(pid_file)
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.wait()
+        _wait_gone(model_pid)
+    finally:
+        stop_worker(doomed)
+    stub = jobs.stub()
+    stub.CancelJob(execution_pb2.CancelJobRequest(id=job.id), metadata=jobs.mesh.metadata("alice"))

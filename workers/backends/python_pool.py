@@ -69,7 +69,7 @@ class ModelProcess:
                 ",".join(policy.callables),
                 pass_fds=(theirs.fileno(),),
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=sys.stderr.fileno(),  # a model's prints join the worker's log
+                stdout=2,  # a model's prints join the worker's log (its stderr)
                 env=child_env(os.environ),
                 # A group of its own: a terminal's Ctrl-C goes to the worker alone, and
                 # kill() takes down what the model started too.
