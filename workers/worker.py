@@ -278,6 +278,9 @@ class Worker:
             if task is not None and task.cancelling():
                 raise
             raise BackendError("model_error", "the model's run was cancelled from within") from None
+        except (RedisError, OSError) as exc:
+            # Redis or the network (a consensus job's children): delivered again later.
+            raise BackendError("backend_unavailable", str(exc), retryable=True) from exc
         except BaseException as exc:
             log.exception("the backend failed", extra={"fields": {"job": delivery.job_id}})
             raise BackendError("model_error", f"{type(exc).__name__}: {exc}") from None
