@@ -30,6 +30,8 @@ from workers.backends.policy import BackendPolicy
 
 CHILD_MODULE = "workers.backends.python_child"
 STARTUP_TIMEOUT_S = 60.0
+GROW_AFTER_S = 0.05
+"""A batch waits this long for a busy child before the pool starts another."""
 
 
 class ModelProcess:
@@ -199,9 +201,10 @@ def child_env(env: dict[str, str] | os._Environ[str]) -> dict[str, str]:
 class ModelProcessPool:
     """Up to `size` model processes; run() waits for a free one when all are busy.
 
-    The pool grows only while batches wait: a waiting batch takes whichever comes
-    first, a child another batch gives back or one just started, and at most
-    `starting_at_once` children start together. A burst of fast batches is then
+    The pool grows only while batches wait (for GROW_AFTER_S when children are
+    busy): a waiting batch takes whichever comes first, a child another batch
+    gives back or one just started, and at most `starting_at_once` children
+    start together. A burst of fast batches is then
     served by a few warm children instead of waiting for `size` interpreters to
     start at once.
     """
@@ -248,9 +251,15 @@ class ModelProcessPool:
             self._idle.remove(child)
             self._busy.add(child)
             return child
-        waiter: asyncio.Future[ModelProcess] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[ModelProcess] = loop.create_future()
         self._waiters.append(waiter)
-        self._grow()
+        if self._busy:
+            # A busy child usually frees up sooner than a new one starts (fast models
+            # answer in a millisecond, an interpreter takes a fifth of a second of CPU).
+            loop.call_later(GROW_AFTER_S, self._grow)
+        else:
+            self._grow()
         try:
             return await waiter
         except asyncio.CancelledError:
