@@ -78,6 +78,7 @@ def _worker(args: argparse.Namespace) -> int:
     settings = WorkerSettings(
         models=tuple(models),
         concurrency=args.concurrency,
+        model_processes=args.model_processes,
         drain_grace_s=args.drain_grace,
         consensus=args.consensus,
         policy=BackendPolicy.from_env(callables=args.allow_callables, commands=args.allow_commands),
@@ -281,7 +282,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run consensus jobs, of every consensus model, found as they appear",
     )
-    worker.add_argument("--concurrency", type=int, default=16, help="jobs run at once")
+    worker.add_argument("--concurrency", type=_positive, default=16, help="jobs run at once")
+    worker.add_argument(
+        "--model-processes",
+        type=_positive,
+        help="python model processes, each running one batch at a time (default: the "
+        "concurrency); fewer queue python batches for a free one",
+    )
     worker.add_argument(
         "--drain-grace", type=float, default=30.0, help="seconds running jobs get on SIGTERM"
     )

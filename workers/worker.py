@@ -33,6 +33,7 @@ from workers.backends import (
     BackendPolicy,
     Backends,
     RecordOutcome,
+    SettingsError,
     SubprocessLimits,
 )
 from workers.consensus_runner import ConsensusRunner
@@ -55,6 +56,16 @@ class WorkerSettings:
     """The python callables and commands this worker runs; a job outside fails at once."""
     limits: SubprocessLimits = field(default_factory=SubprocessLimits)
     """The ceiling of every model subprocess's resource limits."""
+    model_processes: int | None = None
+    """Python model processes, each running one batch at a time; None: the concurrency."""
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise SettingsError(f"a worker's concurrency is at least 1, not {self.concurrency}")
+        if self.model_processes is not None and self.model_processes < 1:
+            raise SettingsError(
+                f"a worker's model processes are at least 1, not {self.model_processes}"
+            )
 
 
 class Worker:
@@ -67,7 +78,9 @@ class Worker:
         self._queue = JobQueue(self._client, queue_settings)
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._running: dict[str, tuple[Delivery, asyncio.Task[None]]] = {}
-        self._backends = Backends(settings.policy, settings.limits)
+        self._backends = Backends(
+            settings.policy, settings.limits, settings.model_processes or settings.concurrency
+        )
         self._stopping = asyncio.Event()
         self._readers: dict[str, asyncio.Task[None]] = {}
         self._events: JobEvents | None = None
@@ -253,6 +266,26 @@ class Worker:
         )
 
     async def _execute(self, delivery: Delivery) -> list[RecordOutcome]:
+        """The job's outcomes; whatever the backend raises becomes a BackendError here,
+        inside the task, where a SystemExit cannot yet reach the event loop and end
+        the worker. Only this task's own cancellation goes through."""
+        try:
+            return await self._outcomes_of(delivery)
+        except BackendError:
+            raise
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            raise BackendError("model_error", "the model's run was cancelled from within") from None
+        except (RedisError, OSError) as exc:
+            # Redis or the network (a consensus job's children): delivered again later.
+            raise BackendError("backend_unavailable", str(exc), retryable=True) from exc
+        except BaseException as exc:
+            log.exception("the backend failed", extra={"fields": {"job": delivery.job_id}})
+            raise BackendError("model_error", f"{type(exc).__name__}: {exc}") from None
+
+    async def _outcomes_of(self, delivery: Delivery) -> list[RecordOutcome]:
         if delivery.spec.get("kind") != "consensus":
             return await self._backends.run(delivery.spec, delivery.records)
         if self._consensus is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from typing import Any
 
 from workers.backends import RecordError
@@ -21,4 +22,36 @@ def picky(records: list[dict[str, Any]]) -> list[dict[str, Any] | RecordError]:
 
 async def slow(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     await asyncio.sleep(float(records[0].get("seconds", 1)))
+    return [{"pid": os.getpid()} for _ in records]
+
+
+def exits(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    raise SystemExit(3)
+
+
+async def exits_async(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    raise SystemExit("the model gave up")
+
+
+def hard_exit(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    os._exit(7)
+
+
+def segfault(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    import ctypes
+
+    ctypes.string_at(0)
+    return []
+
+
+def hang(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Writes the pid of the process running it to records[0]["pid_file"], then blocks
+    in a way no cancellation reaches (a sync sleep, as a stuck native call would)."""
+    with open(records[0]["pid_file"], "w") as pid_file:
+        pid_file.write(str(os.getpid()))
+    time.sleep(600)
+    return []
+
+
+def pid(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"pid": os.getpid()} for _ in records]

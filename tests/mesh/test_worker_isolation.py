@@ -225,6 +225,19 @@ def _credentials(pid: int) -> tuple[int, int, list[int]]:
     return int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0]), groups
 
 
+def _python_model_processes(worker: int) -> list[int]:
+    pids = [
+        int(pid)
+        for task in Path(f"/proc/{worker}/task").iterdir()
+        for pid in (task / "children").read_text().split()
+    ]
+    return [
+        pid
+        for pid in pids
+        if b"workers.backends.python_child" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
 def test_the_worker_is_unprivileged_and_its_models_see_no_secret(root_mesh: RootMesh) -> None:
     md = _superuser(root_mesh)
     with grpc.insecure_channel(root_mesh.address("registry")) as channel:
@@ -261,6 +274,14 @@ def test_the_worker_is_unprivileged_and_its_models_see_no_secret(root_mesh: Root
     assert not names & {"MODELGW_DATABASE_URL", "MODELGW_JWT_SIGNING_KEY", "AWS_SECRET_ACCESS_KEY"}
     assert "MODELGW_HOME" not in names
     assert DECOY_SECRET not in "".join(environ)
+    # rdkit.logp ran in one of the worker's python model processes: the same user, and
+    # not even the worker's reduced environment (its Redis URL) reaches the model's code.
+    children = _python_model_processes(worker)
+    assert children, "the worker started a python model process"
+    for child in children:
+        assert _credentials(child) == (uid, gid, groups)
+        child_environ = Path(f"/proc/{child}/environ").read_bytes().decode()
+        assert "MODELGW_" not in child_environ and DECOY_SECRET not in child_environ
     # What the proof rests on: the key is not readable by the worker's user.
     assert not key.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from subprocess import getoutput  # noqa: F401  # imported into an allowed module, not a model
 from typing import Any
@@ -15,7 +16,7 @@ CALLS = {"sync": 0}
 def lengths(records: list[dict[str, Any]]) -> list[dict[str, Any] | RecordError]:
     CALLS["sync"] += 1
     return [
-        {"length": len(r["smiles"]), "thread": threading.current_thread().name}
+        {"length": len(r["smiles"]), "pid": os.getpid(), "calls": CALLS["sync"]}
         if r.get("smiles")
         else RecordError(f"no smiles in {r}")
         for r in records
@@ -24,9 +25,7 @@ def lengths(records: list[dict[str, Any]]) -> list[dict[str, Any] | RecordError]
 
 async def async_lengths(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     await asyncio.sleep(0)
-    return [
-        {"length": len(r["smiles"]), "thread": threading.current_thread().name} for r in records
-    ]
+    return [{"length": len(r["smiles"]), "pid": os.getpid()} for r in records]
 
 
 def raises(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -56,6 +55,42 @@ def not_a_list(records: list[dict[str, Any]]) -> dict[str, Any]:
 async def slow(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     await asyncio.sleep(30)
     return [{} for _ in records]
+
+
+def exits(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    raise SystemExit(2)
+
+
+def interrupted(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    raise KeyboardInterrupt
+
+
+def aborts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    os.abort()
+
+
+def hangs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Blocks where no cancellation reaches: only killing its process stops it."""
+    threading.Event().wait()
+    return []
+
+
+def spawns_and_hangs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Starts a long `sleep`, writes its pid to records[0]["pid_file"], then hangs."""
+    import subprocess
+
+    sleeper = subprocess.Popen(["sleep", "600"])
+    with open(records[0]["pid_file"], "w") as pid_file:
+        pid_file.write(str(sleeper.pid))
+    return hangs(records)
+
+
+def naps(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A synchronous second's work: it holds its model process the whole time."""
+    import time
+
+    time.sleep(1)
+    return [{"pid": os.getpid()} for _ in records]
 
 
 NOT_CALLABLE = 3

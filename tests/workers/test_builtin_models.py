@@ -9,7 +9,8 @@ import pytest
 from rdkit import Chem
 from rdkit.Chem import QED, Crippen, Descriptors, Lipinski, rdMolDescriptors
 
-from workers.backends import PythonBackend, RecordError, RecordOutcome
+from tests.workers.conftest import MakeBackend
+from workers.backends import RecordError, RecordOutcome
 from workers.builtin import chemistry, demo
 
 CAFFEINE = "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"
@@ -93,8 +94,8 @@ def test_an_invalid_smiles_fails_alone(function: Any) -> None:
     assert isinstance(results[3], RecordError) and "'smiles' is required" in str(results[3])
 
 
-async def test_a_batch_through_the_python_backend() -> None:
-    outcomes = await PythonBackend().run(
+async def test_a_batch_through_the_python_backend(python_backend: MakeBackend) -> None:
+    outcomes = await python_backend().run(
         [{"smiles": CAFFEINE}, {"smiles": "not a molecule"}],
         {"callable": "workers.builtin.chemistry:mol_weight"},
     )

@@ -8,10 +8,10 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests.workers.conftest import MakeBackend
 from workers.backends import (
     BACKEND_KINDS,
     BackendPolicy,
-    PythonBackend,
     backend_for,
     check_backend_spec,
 )
@@ -73,11 +73,11 @@ def test_backend_spec_is_valid_and_its_callable_imports(model: BuiltinModel) -> 
 
 @MODELS
 async def test_a_sample_input_validates_and_its_output_fits_the_output_schema(
-    model: BuiltinModel,
+    model: BuiltinModel, python_backend: MakeBackend
 ) -> None:
     record = SAMPLE_INPUT.get(model.name, CAFFEINE)
     jsonschema.Draft202012Validator(model.input_schema).validate(record)
-    (outcome,) = await PythonBackend().run([record], model.backend["config"])
+    (outcome,) = await python_backend().run([record], model.backend["config"])
     assert outcome.output is not None, outcome.error
     jsonschema.Draft202012Validator(model.output_schema).validate(outcome.output)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.workers.conftest import MakeBackend
 from workers.backends import BackendError, BackendNotAllowed, BackendPolicy, PythonBackend
 from workers.backends.base import SettingsError
 from workers.backends.policy import DEFAULT_CALLABLES
@@ -131,18 +132,24 @@ def test_commands_are_compared_as_written_never_resolved() -> None:
         policy.check_command(["/usr/bin/python3", "-V"])
 
 
-async def test_an_object_imported_into_an_allowed_module_is_refused() -> None:
+async def test_an_object_imported_into_an_allowed_module_is_refused(
+    python_backend: MakeBackend,
+) -> None:
     """tests.workers.callables imports subprocess.getoutput: allowed module, foreign object."""
-    backend = PythonBackend(BackendPolicy(callables=("tests.workers",)))
+    backend = python_backend(BackendPolicy(callables=("tests.workers",)))
     with pytest.raises(BackendError) as caught:
         await backend.run([{}], {"callable": "tests.workers.callables:getoutput"})
     assert caught.value.reason == "backend_not_allowed"
     assert "defined in module 'subprocess'" in caught.value.message
 
 
-async def test_a_class_re_exported_by_a_built_in_module_is_refused() -> None:
+async def test_a_class_re_exported_by_a_built_in_module_is_refused(
+    python_backend: MakeBackend,
+) -> None:
     with pytest.raises(BackendError) as caught:
-        await PythonBackend().run([{}], {"callable": "workers.builtin.chemistry:FilterCatalog"})
+        await python_backend().run(
+            [{}], {"callable": "workers.builtin.chemistry:FilterCatalog"}
+        )
     assert caught.value.reason == "backend_not_allowed"
     assert "rdkit" in caught.value.message
 

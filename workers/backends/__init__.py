@@ -3,10 +3,11 @@
 A version's spec is {"kind": ..., "config": {...}}. backend_for(kind) gives a
 fresh backend of that kind (to check configs); a worker keeps one per kind for
 its whole life (Backends does that and closes them), so the http backend's
-connection pool and the python backend's imported callables are shared by every
-job. Backends built for a worker carry its allow-list (policy.BackendPolicy) and
-its subprocess limits (sandbox.SubprocessLimits). The "consensus" kind is a
-formula over other models and is run elsewhere.
+connection pool and the python backend's model processes (with the callables
+they imported) are shared by every job. Backends built for a worker carry its
+allow-list (policy.BackendPolicy), its subprocess limits
+(sandbox.SubprocessLimits) and the size of its pool of python model processes.
+The "consensus" kind is a formula over other models and is run elsewhere.
 """
 
 from __future__ import annotations
@@ -60,10 +61,14 @@ class Backends:
     """One backend per kind for a worker's lifetime; `async with` closes them all."""
 
     def __init__(
-        self, policy: BackendPolicy | None = None, limits: SubprocessLimits | None = None
+        self,
+        policy: BackendPolicy | None = None,
+        limits: SubprocessLimits | None = None,
+        model_processes: int | None = None,
     ) -> None:
         self._policy = policy or BackendPolicy()
         self._limits = limits or SubprocessLimits()
+        self._model_processes = model_processes
         self._backends: dict[str, Backend] = {}
 
     def get(self, kind: str) -> Backend:
@@ -74,7 +79,7 @@ class Backends:
 
     def _new(self, kind: str) -> Backend:
         if kind == "python":
-            return PythonBackend(self._policy)
+            return PythonBackend(self._policy, self._model_processes)
         if kind == "subprocess":
             return SubprocessBackend(self._policy, self._limits)
         return backend_for(kind)

@@ -14,10 +14,22 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 FailureReason = Literal[
-    "model_error", "backend_unavailable", "invalid_output", "timeout", "backend_not_allowed"
+    "model_error",
+    "model_crashed",
+    "backend_unavailable",
+    "invalid_output",
+    "timeout",
+    "backend_not_allowed",
 ]
 FAILURE_REASONS: frozenset[str] = frozenset(
-    {"model_error", "backend_unavailable", "invalid_output", "timeout", "backend_not_allowed"}
+    {
+        "model_error",
+        "model_crashed",
+        "backend_unavailable",
+        "invalid_output",
+        "timeout",
+        "backend_not_allowed",
+    }
 )
 
 

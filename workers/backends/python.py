@@ -2,9 +2,11 @@
 
 config: {"callable": "package.module:function"}. The function takes the list
 of records and returns a list aligned with it, each item an output dict or a
-RecordError instance (that record failed). Synchronous functions run in a
-thread so a slow model never blocks the worker's event loop; coroutine
-functions are awaited.
+RecordError instance (that record failed). Both synchronous and coroutine
+functions run out of the worker, in its pool of model processes
+(workers.backends.python_pool), one batch per process at a time: model code
+cannot end the worker, and a process that dies fails only its batch, with
+reason model_crashed.
 
 The module must be within the operator's allow-list (workers.backends.policy),
 checked before anything is imported, and the function must be defined there,
@@ -14,9 +16,8 @@ run`) are not callables a version may name.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
-import inspect
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ from workers.backends.base import (
     require_mapping,
 )
 from workers.backends.policy import CALLABLE_PATH, BackendNotAllowed, BackendPolicy
+from workers.backends.python_pool import ModelProcessPool
 
 ModelFunction = Callable[[list[dict[str, Any]]], Any]
 
@@ -49,11 +51,14 @@ def resolve_callable(path: str) -> ModelFunction:
 class PythonBackend:
     kind = "python"
 
-    def __init__(self, policy: BackendPolicy | None = None) -> None:
+    def __init__(self, policy: BackendPolicy | None = None, processes: int | None = None) -> None:
         self._policy = policy or BackendPolicy()
-        # Resolved once per path: importing is slow and module state (loaded
-        # weights, built catalogues) should be built once per worker.
-        self._functions: dict[str, ModelFunction] = {}
+        # Started when first needed: a backend built to check configs starts none.
+        self._pool = ModelProcessPool(self._policy, processes or default_model_processes())
+
+    @property
+    def pool(self) -> ModelProcessPool:
+        return self._pool
 
     def check_config(self, config: dict[str, Any]) -> None:
         config = require_mapping(config)
@@ -75,42 +80,25 @@ class PythonBackend:
     async def run(
         self, records: list[dict[str, Any]], config: dict[str, Any]
     ) -> list[RecordOutcome]:
-        function = self._function(config)
-        try:
-            if inspect.iscoroutinefunction(function):
-                results = await function(records)
-            else:
-                results = await asyncio.to_thread(function, records)
-        except Exception as exc:
-            raise BackendError("model_error", _describe(exc)) from exc
-        return _outcomes(results, len(records))
-
-    async def aclose(self) -> None:
-        self._functions.clear()
-
-    def _function(self, config: dict[str, Any]) -> ModelFunction:
         path = config.get("callable")
         if not isinstance(path, str):
             raise BackendError("model_error", "python backend config has no 'callable' string")
-        function = self._functions.get(path)
-        if function is None:
-            try:
-                self._policy.check_callable(path)  # before the import runs any of its code
-            except BackendNotAllowed as exc:
-                raise BackendError("backend_not_allowed", exc.message) from None
-            try:
-                function = resolve_callable(path)
-            except Exception as exc:
-                raise BackendError("model_error", f"cannot load {path}: {_describe(exc)}") from exc
-            try:
-                self._policy.check_defined_in_allowed_module(path, function)
-            except BackendNotAllowed as exc:
-                raise BackendError("backend_not_allowed", exc.message) from None
-            self._functions[path] = function
-        return function
+        try:
+            self._policy.check_callable(path)  # before a model process imports anything
+        except BackendNotAllowed as exc:
+            raise BackendError("backend_not_allowed", exc.message) from None
+        return await self._pool.run(path, records)
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
 
 
-def _outcomes(results: object, expected: int) -> list[RecordOutcome]:
+def default_model_processes() -> int:
+    """Without a worker's --model-processes: one per core."""
+    return os.cpu_count() or 1
+
+
+def outcomes(results: object, expected: int) -> list[RecordOutcome]:
     if not isinstance(results, list | tuple):
         raise BackendError(
             "invalid_output",
@@ -126,6 +114,6 @@ def _outcomes(results: object, expected: int) -> list[RecordOutcome]:
     ]
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -13,8 +13,9 @@ MAX_SLEEP_S = 600.0
 async def sleep(records: list[dict[str, Any]]) -> list[dict[str, Any] | RecordError]:
     """Sleep each record's {"seconds"}; the records of a batch sleep concurrently.
 
-    Asynchronous, so a sleeping batch holds no thread: one worker can keep
-    many of them in flight, as a model server waiting on a GPU would.
+    Asynchronous, so a sleeping batch holds no thread of its model process,
+    as a model server waiting on a GPU would not; a worker keeps one batch in
+    flight per model process (--model-processes).
     """
     durations = [_seconds(record) for record in records]
     await asyncio.gather(

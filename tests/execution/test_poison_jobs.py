@@ -1,0 +1,136 @@
+"""Model code cannot end its worker: SystemExit, os._exit and a segfault fail only their
+own job, at once, with reason model_crashed, and the next job runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelgateway.v1 import execution_pb2, job_pb2
+
+from .conftest import Jobs, _register, start_worker, stop_worker
+
+S, F, R, C = (
+    job_pb2.JOB_STATUS_SUCCEEDED,
+    job_pb2.JOB_STATUS_FAILED,
+    job_pb2.JOB_STATUS_RUNNING,
+    job_pb2.JOB_STATUS_CANCELLED,
+)
+ANY = {"type": "object"}
+POISON = {
+    "exits": "the model raised SystemExit: 3",
+    "exits_async": "the model raised SystemExit: the model gave up",
+    "hard_exit": "exited with code 7",
+    "segfault": "killed by signal SIGSEGV",
+}
+# model suffix -> (callable in tests.execution.callables, extra backend config)
+MODELS = {
+    **{name.replace("_", "-"): (name, {}) for name in POISON},
+    "pid": ("pid", {}),
+    "hang": ("hang", {"timeout_s": 2}),
+    "stuck": ("hang", {}),
+}
+
+
+@pytest.fixture(scope="module")
+def worker(jobs: Jobs) -> Iterator[int]:
+    """One worker running one job at a time, so the jobs after a poison one wait for it."""
+    for name, (function, extra) in MODELS.items():
+        callable_ = f"tests.execution.callables:{function}"
+        _register(jobs.mesh, jobs.model(f"poison-{name}"), callable_, ANY, extra)
+    process = start_worker(
+        jobs.mesh, [jobs.model(f"poison-{name}") for name in MODELS], "poison", concurrency=1
+    )
+    try:
+        yield process.pid
+    finally:
+        assert process.poll() is None, "the worker outlived every poison job"
+        stop_worker(process)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its parent (or init) to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_poison_jobs_fail_at_once_and_the_next_job_runs(jobs: Jobs, worker: int) -> None:
+    started = time.monotonic()
+    poison = {
+        name: jobs.submit(f"poison-{name.replace('_', '-')}", [{"x": 1}]).id for name in POISON
+    }
+    healthy = jobs.submit("poison-pid", [{"x": 2}]).id
+    done = jobs.wait(healthy, timeout_s=20)
+    assert done.status == S, done.error
+    assert time.monotonic() - started < 10, "no poison job waited for a lease"
+    assert done.results[0].output["pid"] != worker, "python models run out of the worker"
+    for name, fragment in POISON.items():
+        failed = jobs.get(poison[name])
+        assert (failed.status, failed.error.reason) == (F, "model_crashed"), (name, failed)
+        assert fragment in failed.error.message, (name, failed.error.message)
+        assert failed.attempts == 1, name
+    assert _alive(worker)
+
+
+def _pid_of_hanging_model(pid_file: Path) -> int:
+    deadline = time.monotonic() + 15
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the hanging model never started"
+        time.sleep(0.05)
+    return int(pid_file.read_text())
+
+
+def _wait_gone(pid: int, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"the model's process {pid} still runs"
+        time.sleep(0.05)
+
+
+def test_a_model_past_its_timeout_is_killed(jobs: Jobs, worker: int, tmp_path: Path) -> None:
+    pid_file = tmp_path / "hang.pid"
+    job = jobs.submit("poison-hang", [{"pid_file": str(pid_file)}])
+    model_pid = _pid_of_hanging_model(pid_file)
+    assert model_pid != worker
+    done = jobs.wait(job.id, timeout_s=20)
+    assert (done.status, done.error.reason) == (F, "timeout")
+    _wait_gone(model_pid)
+    assert jobs.wait(jobs.submit("poison-pid", [{}]).id, timeout_s=10).status == S
+
+
+def test_a_cancelled_model_is_killed(jobs: Jobs, worker: int, tmp_path: Path) -> None:
+    pid_file = tmp_path / "stuck.pid"
+    job = jobs.submit("poison-stuck", [{"pid_file": str(pid_file)}])
+    model_pid = _pid_of_hanging_model(pid_file)
+    assert jobs.get(job.id).status == R
+    jobs.stub().CancelJob(
+        execution_pb2.CancelJobRequest(id=job.id), metadata=jobs.mesh.metadata("alice")
+    )
+    _wait_gone(model_pid)
+    assert jobs.wait(job.id).status == C
+    assert jobs.wait(jobs.submit("poison-pid", [{}]).id, timeout_s=10).status == S
+
+
+def test_the_model_process_ends_with_its_killed_worker(jobs: Jobs, tmp_path: Path) -> None:
+    model = jobs.model("orphan")
+    _register(jobs.mesh, model, "tests.execution.callables:hang", ANY, {})
+    doomed = start_worker(jobs.mesh, [model], "orphaning", concurrency=1)
+    try:
+        pid_file = tmp_path / "orphan.pid"
+        job = jobs.submit("orphan", [{"pid_file": str(pid_file)}])
+        model_pid = _pid_of_hanging_model(pid_file)
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.wait()
+        _wait_gone(model_pid)
+    finally:
+        stop_worker(doomed)
+    stub = jobs.stub()
+    stub.CancelJob(execution_pb2.CancelJobRequest(id=job.id), metadata=jobs.mesh.metadata("alice"))
