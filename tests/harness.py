@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -137,6 +138,33 @@ class Fixture:
     name: str
     owner: str
     reader: str
+
+
+HOSTILE_NAMES = (
+    "owner", "reader", "superuser", "role:owner", "role:reader", "group:everyone",
+    "user:owner", "everyone", "role:", "user:", "*:", ":",
+)
+"""User names that spell a role, the public group or the namespace separators of
+the Casbin lines (authz/grants.py): each must fare as any stranger does."""
+
+
+def matrix_cases(
+    matrix: dict[str, Any], roles: tuple[str, ...], names: tuple[str, ...] = HOSTILE_NAMES
+) -> list[Any]:
+    """pytest params (rpc, role, expected) of a role matrix, plus a stranger
+    named after each of `names` expecting what a stranger gets."""
+    import pytest
+
+    cases = [
+        pytest.param(rpc, role, expected[i], id=f"{rpc}-{role}")
+        for rpc, (_, expected) in matrix.items()
+        for i, role in enumerate(roles)
+    ]
+    return cases + [
+        pytest.param(rpc, f"named:{name}", expected[roles.index("stranger")], id=f"{rpc}-named:{name}")
+        for rpc, (_, expected) in matrix.items()
+        for name in names
+    ]
 
 
 def unique_name(prefix: str = "m") -> str:

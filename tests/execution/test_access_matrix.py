@@ -20,7 +20,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc, model_pb2, registry_pb2
-from tests.harness import Mesh, unique_name
+from tests.harness import Mesh, matrix_cases, unique_name
 
 from .conftest import register_backend
 
@@ -72,15 +72,7 @@ MATRIX: dict[str, tuple[Call, tuple[Any, ...]]] = {
 # Who finds the submitter's job in ListJobs of the model, among those it answers.
 LISTS_THE_JOB = {"superuser", "owner", "submitter"}
 
-CASES = [
-    pytest.param(rpc, role, expected[i], id=f"{rpc}-{role}")
-    for rpc, (_, expected) in MATRIX.items()
-    for i, role in enumerate(ROLES)
-] + [
-    pytest.param(rpc, f"named:{name}", expected[ROLES.index("stranger")], id=f"{rpc}-named:{name}")
-    for rpc, (_, expected) in MATRIX.items()
-    for name in HOSTILE_NAMES
-]
+CASES = matrix_cases(MATRIX, ROLES, HOSTILE_NAMES)
 
 
 @pytest.fixture

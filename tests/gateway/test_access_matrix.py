@@ -26,15 +26,12 @@ from modelgateway.v1 import (
     registry_pb2,
     registry_pb2_grpc,
 )
+from tests.harness import HOSTILE_NAMES, matrix_cases
 
 from .conftest import Fixture, Mesh, any_object_version, unique_name
 
 OK, NF, PD = "OK", grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED
 ROLES = ("superuser", "owner", "reader", "stranger", "public")
-HOSTILE_NAMES = (
-    "owner", "reader", "superuser", "role:owner", "role:reader", "group:everyone",
-    "user:owner", "everyone", "role:", "user:", "*:", ":",
-)
 
 Stub = registry_pb2_grpc.RegistryServiceStub
 Call = Callable[[Stub, Fixture, Any], Any]
@@ -145,15 +142,7 @@ def _algorithm_1(child: str, name: str = "consensus-under-test") -> str:
     )
 
 
-CASES = [
-    pytest.param(rpc, role, expected[i], id=f"{rpc}-{role}")
-    for rpc, (_, expected) in MATRIX.items()
-    for i, role in enumerate(ROLES)
-] + [
-    pytest.param(rpc, f"named:{name}", expected[ROLES.index("stranger")], id=f"{rpc}-named:{name}")
-    for rpc, (_, expected) in MATRIX.items()
-    for name in HOSTILE_NAMES
-]
+CASES = matrix_cases(MATRIX, ROLES)
 
 
 def caller_metadata(mesh: Mesh, model: Fixture, role: str) -> Any:

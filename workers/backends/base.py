@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 FailureReason = Literal[
     "model_error",
@@ -21,16 +21,7 @@ FailureReason = Literal[
     "timeout",
     "backend_not_allowed",
 ]
-FAILURE_REASONS: frozenset[str] = frozenset(
-    {
-        "model_error",
-        "model_crashed",
-        "backend_unavailable",
-        "invalid_output",
-        "timeout",
-        "backend_not_allowed",
-    }
-)
+FAILURE_REASONS: frozenset[str] = frozenset(get_args(FailureReason))
 
 
 class SettingsError(ValueError):
