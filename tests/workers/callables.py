@@ -85,6 +85,20 @@ def spawns_and_hangs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return hangs(records)
 
 
+def exits_on_poison(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fast, but a record {"poison": true} ends its process with no answer."""
+    if any(r.get("poison") for r in records):
+        os._exit(3)
+    return [{"pid": os.getpid()} for _ in records]
+
+
+def hangs_on_flag(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fast, but a record {"hang": true} blocks it for good."""
+    if any(r.get("hang") for r in records):
+        hangs(records)
+    return [{"pid": os.getpid()} for _ in records]
+
+
 def naps(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A synchronous second's work: it holds its model process the whole time."""
     import time

@@ -195,6 +195,59 @@ async def test_a_burst_of_fast_batches_needs_few_processes(python_backend: MakeB
     assert len(backend.pool.processes) < 16
 
 
+async def test_batches_started_together_share_one_frame(python_backend: MakeBackend) -> None:
+    backend = python_backend(POLICY, 1)
+    backend.pool.frame_budget_s = 60.0  # however slow this machine is today
+    await backend.run([{"smiles": "C"}], config("lengths"))  # imported
+    before = (await backend.run([{"smiles": "C"}], config("lengths")))[0].output
+    (child,) = backend.pool.processes
+    frames = child.frames
+    runs = [backend.run([{"smiles": "C" * n}], config("lengths")) for n in range(1, 11)]
+    outcomes = await asyncio.gather(*runs)
+    assert child.frames == frames + 1, "ten batches, one frame"
+    assert [o[0].output["length"] for o in outcomes if o[0].output] == list(range(1, 11))
+    calls = [o[0].output["calls"] for o in outcomes if o[0].output]
+    assert calls == list(range(before["calls"] + 1, before["calls"] + 11)), "in order, one child"
+
+
+async def test_a_crash_in_a_shared_frame_fails_only_the_batch_that_crashed(
+    python_backend: MakeBackend,
+) -> None:
+    backend = python_backend(POLICY, 1)
+    backend.pool.frame_budget_s = 60.0
+    for _ in range(2):  # imported, then its run time is known: its batches share frames
+        await backend.run([{}], config("exits_on_poison"))
+    (child,) = backend.pool.processes
+    frames = child.frames
+    records = [[{}], [{}], [{"poison": True}], [{}], [{}]]
+    runs = [backend.run(r, config("exits_on_poison")) for r in records]
+    outcomes = await asyncio.gather(*runs, return_exceptions=True)
+    assert child.frames == frames + 1 and not child.alive, "all five were in its last frame"
+    crashed = outcomes[2]
+    assert isinstance(crashed, BackendError) and crashed.reason == "model_crashed", crashed
+    assert "exited with code 3" in crashed.message
+    assert all(isinstance(o, list) and o[0].ok for i, o in enumerate(outcomes) if i != 2)
+
+
+async def test_cancelling_a_batch_in_a_shared_frame_runs_the_others(
+    python_backend: MakeBackend,
+) -> None:
+    backend = python_backend(POLICY, 1)
+    backend.pool.frame_budget_s = 60.0
+    for _ in range(2):
+        await backend.run([{}], config("hangs_on_flag"))
+    (child,) = backend.pool.processes
+    frames = child.frames
+    records: list[dict[str, object]] = [{}, {"hang": True}, {}]
+    runs = [asyncio.ensure_future(backend.run([r], config("hangs_on_flag"))) for r in records]
+    await asyncio.sleep(0.5)
+    assert child.frames == frames + 1, "the three share a frame"
+    runs[1].cancel()
+    first, third = await asyncio.wait_for(asyncio.gather(runs[0], runs[2]), timeout=10)
+    assert first[0].ok and third[0].ok, "run again in a new process"
+    assert runs[1].cancelled() and not child.alive
+
+
 async def test_empty_batch(python_backend: MakeBackend) -> None:
     assert await python_backend(POLICY).run([], config("lengths")) == []
 

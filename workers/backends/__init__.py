@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workers.backends.base import (
     FAILURE_REASONS,
@@ -25,16 +25,25 @@ from workers.backends.base import (
     RecordOutcome,
     SettingsError,
 )
-from workers.backends.oip import HttpBackend
 from workers.backends.policy import BackendNotAllowed, BackendPolicy
 from workers.backends.process import SubprocessBackend
 from workers.backends.python import PythonBackend
 from workers.backends.sandbox import SubprocessLimits
 
+if TYPE_CHECKING:
+    from workers.backends.oip import HttpBackend
+
+
+def _http_backend() -> Backend:
+    from workers.backends.oip import HttpBackend
+
+    return HttpBackend()
+
+
 _FACTORIES: dict[str, Callable[[], Backend]] = {
     "python": PythonBackend,
     "subprocess": SubprocessBackend,
-    "http": HttpBackend,
+    "http": _http_backend,
 }
 BACKEND_KINDS: frozenset[str] = frozenset(_FACTORIES)
 
@@ -108,6 +117,16 @@ class Backends:
         traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def __getattr__(name: str) -> Any:
+    # The http backend imports httpx (a fifth of a second): imported when first used,
+    # so that a python model process, which imports this package, starts without it.
+    if name == "HttpBackend":
+        from workers.backends.oip import HttpBackend
+
+        return HttpBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

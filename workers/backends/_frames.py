@@ -24,7 +24,19 @@ class FrameError(Exception):
 
 def encode(message: dict[str, Any]) -> bytes:
     """A frame: a 4-byte big-endian length, then strict JSON (no NaN or Infinity)."""
+    return frame(encode_body(message))
+
+
+def encode_body(message: dict[str, Any]) -> bytes:
+    """A message as a frame's body: strict JSON (no NaN or Infinity); ValueError else."""
     body = json.dumps(message, allow_nan=False, separators=(",", ":")).encode()
+    if len(body) > MAX_FRAME_BYTES:
+        raise FrameError(f"a frame of {len(body)} bytes is above {MAX_FRAME_BYTES}")
+    return body
+
+
+def frame(body: bytes) -> bytes:
+    """The frame of an already encoded body (several bodies joined into one message)."""
     if len(body) > MAX_FRAME_BYTES:
         raise FrameError(f"a frame of {len(body)} bytes is above {MAX_FRAME_BYTES}")
     return _HEADER.pack(len(body)) + body

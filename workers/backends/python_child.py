@@ -1,10 +1,12 @@
 """A python model process: runs a worker's python callables, one batch at a time.
 
 `python -m workers.backends.python_child --fd N --allow-callables PREFIXES` says
-{"ready": pid} on the socket N once its interpreter is up, then serves requests
-{"callable", "records"} arriving there as JSON frames and answers each with
+{"ready": pid} on the socket N once its interpreter is up, then serves frames
+{"batches": [{"callable", "records"}, ...]} arriving there as JSON. It runs a
+frame's batches in order and answers each, in order, with
 {"outcomes": [{"output": {...}} | {"error": "..."}]} or {"failure": {"reason",
-"message"}}. Each callable is imported once and serves
+"message"}}; the answers leave together at the end of the frame, or every
+FLUSH_AFTER_S while it takes longer. Each callable is imported once and serves
 every following batch; coroutine functions run on one event loop kept for the
 process's life.
 
@@ -23,12 +25,15 @@ import inspect
 import os
 import socket
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 from workers.backends import _frames
-from workers.backends.base import BackendError
+from workers.backends.base import BackendError, RecordError, RecordOutcome
 from workers.backends.policy import BackendNotAllowed, BackendPolicy
 from workers.backends.python import ModelFunction, describe, outcomes, resolve_callable
+from workers.backends.python_pool import FLUSH_AFTER_S
 from workers.backends.sandbox import make_undumpable
 
 _PR_SET_PDEATHSIG = 1
@@ -43,20 +48,29 @@ class _Models:
         self._functions: dict[str, ModelFunction] = {}
         self._loop = asyncio.new_event_loop()
 
-    def serve(self, request: object) -> dict[str, Any]:
+    def serve_frame(self, batches: list[object], answer: Callable[[bytes], None]) -> None:
+        """Answers each batch in order. A frame holds one callable's batches: a coroutine
+        function's all run in one turn of the loop (starting the loop costs more than
+        an echo model's whole run), a plain function's are called one by one."""
+        calls = [self._call_of(batch) for batch in batches]
+        if any(isinstance(call, _AsyncCall) for call in calls):
+            self._loop.run_until_complete(_answer_all(calls, answer))
+            return
+        for call in calls:
+            answer(call if isinstance(call, bytes) else call.run_sync())
+
+    def _call_of(self, request: object) -> _AsyncCall | _SyncCall | bytes:
+        """What to run for one batch, or its answer already (a malformed request)."""
         try:
             if not isinstance(request, dict) or not isinstance(request.get("records"), list):
                 raise BackendError("model_error", "a request without a list of records")
-            records: list[dict[str, Any]] = request["records"]
-            results = self._call(self._function(request.get("callable")), records)
-            return {
-                "outcomes": [
-                    {"error": o.error} if o.error is not None else {"output": o.output}
-                    for o in outcomes(results, len(records))
-                ]
-            }
+            function = self._function(request.get("callable"))
         except BackendError as exc:
-            return {"failure": {"reason": exc.reason, "message": exc.message}}
+            return _failure(exc)
+        records: list[dict[str, Any]] = request["records"]
+        if inspect.iscoroutinefunction(function):
+            return _AsyncCall(function, records)
+        return _SyncCall(function, records)
 
     def _function(self, path: object) -> ModelFunction:
         if not isinstance(path, str):
@@ -74,34 +88,81 @@ class _Models:
             self._functions[path] = function
         return function
 
-    def _call(self, function: ModelFunction, records: list[dict[str, Any]]) -> object:
+
+class _SyncCall:
+    def __init__(self, function: ModelFunction, records: list[dict[str, Any]]) -> None:
+        self.function, self.records = function, records
+
+    def run_sync(self) -> bytes:
         try:
-            if inspect.iscoroutinefunction(function):
-                return self._loop.run_until_complete(_awaited(function, records))
-            return function(records)
-        except _Raised as raised:
-            exc: BaseException = raised.exc
-        except BaseException as caught:
-            exc = caught
-        if isinstance(exc, Exception):
-            raise BackendError("model_error", describe(exc))
-        raise BackendError("model_crashed", f"the model raised {describe(exc)}")
+            results = self.function(self.records)
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt too: see _crashed
+            return _failure(_crashed(exc))
+        return _outcomes(results, len(self.records))
 
 
-class _Raised(Exception):
-    """Carries what a coroutine raised out of the loop: SystemExit raised in a task
-    would otherwise stop the loop itself."""
+class _AsyncCall(_SyncCall):
+    async def run(self) -> bytes:
+        try:
+            results = await self.function(self.records)
+        except BaseException as exc:  # nothing in this process cancels the model's task
+            return _failure(_crashed(exc))
+        return _outcomes(results, len(self.records))
 
-    def __init__(self, exc: BaseException) -> None:
-        super().__init__(describe(exc))
-        self.exc = exc
+
+async def _answer_all(
+    calls: list[_AsyncCall | _SyncCall | bytes], answer: Callable[[bytes], None]
+) -> None:
+    for call in calls:
+        if isinstance(call, bytes):
+            answer(call)
+        elif isinstance(call, _AsyncCall):
+            answer(await call.run())
+        else:
+            answer(call.run_sync())
 
 
-async def _awaited(function: ModelFunction, records: list[dict[str, Any]]) -> object:
+def _crashed(exc: BaseException) -> BackendError:
+    """An exception is the model failing; SystemExit or KeyboardInterrupt is the model
+    trying to end this process."""
+    if isinstance(exc, Exception):
+        return BackendError("model_error", describe(exc))
+    return BackendError("model_crashed", f"the model raised {describe(exc)}")
+
+
+def _outcomes(results: object, expected: int) -> bytes:
+    """The answer's frame for what the model returned, encoded once: the checks of each
+    output (a dict, strict JSON) run only when the whole does not encode, to name the
+    output at fault."""
     try:
-        return await function(records)
-    except BaseException as exc:  # nothing in this process cancels the model's task
-        raise _Raised(exc) from None
+        if not isinstance(results, list | tuple) or len(results) != expected:
+            raise TypeError("checked below")
+        answers = [
+            {"error": str(item) or type(item).__name__}
+            if isinstance(item, RecordError)
+            else {"output": item}
+            for item in results
+            if isinstance(item, dict | RecordError)
+        ]
+        if len(answers) != expected:
+            raise TypeError("checked below")
+        return _frames.encode({"outcomes": answers})
+    except (TypeError, ValueError, _frames.FrameError):
+        pass
+    try:
+        checked = outcomes(results, expected)
+        message = {"outcomes": [_outcome_message(o) for o in checked]}
+    except BackendError as exc:
+        return _failure(exc)
+    return _reply(message)
+
+
+def _outcome_message(outcome: RecordOutcome) -> dict[str, Any]:
+    return {"error": outcome.error} if outcome.error is not None else {"output": outcome.output}
+
+
+def _failure(exc: BackendError) -> bytes:
+    return _frames.encode({"failure": {"reason": exc.reason, "message": exc.message}})
 
 
 def _die_with_parent() -> None:
@@ -125,8 +186,36 @@ def main(argv: list[str] | None = None) -> int:
     with socket.socket(fileno=args.fd) as sock:
         sock.sendall(_frames.encode({"ready": os.getpid()}))
         while (request := _frames.read_blocking(sock)) is not None:
-            sock.sendall(_reply(models.serve(request)))
+            answers = _Answers(sock)
+            models.serve_frame(_batches(request), answers.add)
+            answers.flush()
     return 0
+
+
+class _Answers:
+    """A frame's answers, sent together, or every FLUSH_AFTER_S while its batches take
+    longer (the worker's pool relies on their order)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._held = bytearray()
+        self._flushed = time.monotonic()
+
+    def add(self, answer: bytes) -> None:
+        self._held += answer
+        if time.monotonic() - self._flushed >= FLUSH_AFTER_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._held:
+            self._sock.sendall(self._held)
+            self._held.clear()
+        self._flushed = time.monotonic()
+
+
+def _batches(request: object) -> list[object]:
+    batches = request.get("batches") if isinstance(request, dict) else None
+    return batches if isinstance(batches, list) else [request]  # served as a malformed one
 
 
 def _reply(message: dict[str, Any]) -> bytes:

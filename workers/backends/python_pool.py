@@ -1,4 +1,4 @@
-"""A worker's python model processes: each runs one batch at a time, out of the worker.
+"""A worker's python model processes: batches run out of the worker, one at a time each.
 
 Model code in the worker's own process could end it (SystemExit, os._exit, a
 segfault in a native library), and with it every job it ran; each redelivery of
@@ -9,19 +9,35 @@ only the batch it ran, at once, with reason model_crashed, and the next batch
 gets a new child. A batch cancelled by its worker (its timeout, CancelJob, a
 drain) kills its child, since nothing else stops a synchronous model.
 
-Children are started while batches wait for one, up to the pool's size, and
-kept; a batch prefers an idle child that already imported its callable.
+A child is sent a *frame* of batches and runs them in order. A frame holds one
+batch, or, for a callable that has been fast, as many of its waiting batches as
+fit in FRAME_BUDGET_S of its recent run time; the batches a worker starts together
+(it starts a whole read of its queue at once) then cross to the child and back
+together, and their jobs finish together in one Redis pipeline. Crossing costs
+two process wake-ups and a frame each way, which a model answering in
+microseconds would otherwise pay per job. The child answers a frame's batches
+together, or every FLUSH_AFTER_S while they take longer. When a child dies with
+one batch of its frame unanswered, that batch fails with model_crashed; with
+several, which one ended it is not known, so each of them runs again in a frame
+of its own, and the one that ends a child alone fails.
+
+Children are started while batches wait and none has come free for a while, up
+to the pool's size, and kept; a frame prefers an idle child that already
+imported its callable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from typing import Any
 
 from workers.backends import _frames
@@ -31,11 +47,31 @@ from workers.backends.policy import BackendPolicy
 CHILD_MODULE = "workers.backends.python_child"
 STARTUP_TIMEOUT_S = 60.0
 GROW_AFTER_S = 0.05
-"""A batch waits this long for a busy child before the pool starts another."""
+"""Batches wait this long with no child coming free before the pool starts another."""
+FRAME_BUDGET_S = 0.005
+"""A frame takes more waiting batches while their estimated run time fits in this."""
+MAX_FRAME_BATCHES = 64
+FLUSH_AFTER_S = 0.005
+"""A child holds a frame's answers at most this long (see workers.backends.python_child)."""
+FRAME_MAX_BYTES = 1 << 20
+"""Nor more than this many bytes of records: a large batch goes alone."""
+
+
+@dataclass(eq=False)
+class _Batch:
+    path: str
+    body: bytes
+    """The batch's request as JSON, encoded once."""
+    records: int
+    result: asyncio.Future[list[RecordOutcome]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    alone: bool = False
+    """It was unanswered, with others, in a frame whose child died: it runs by itself."""
 
 
 class ModelProcess:
-    """One child process and its socket; run() one batch at a time."""
+    """One child process and its socket; serve() one frame of batches at a time."""
 
     def __init__(
         self,
@@ -48,6 +84,12 @@ class ModelProcess:
         self._writer = writer
         self.loaded: set[str] = set()
         """The callables this child has imported."""
+        self.frame: list[_Batch] = []
+        """The batches this child has been sent and has not answered yet."""
+        self.killed = False
+        """Killed by the pool (a batch was cancelled), rather than dead by itself."""
+        self.frames = 0
+        """How many frames this child has been sent."""
 
     @property
     def pid(self) -> int:
@@ -102,38 +144,56 @@ class ModelProcess:
             raise OSError(f"the model process said {hello!r}, not that it was ready")
         return child
 
-    async def run(self, path: str, records: list[dict[str, Any]]) -> list[RecordOutcome]:
-        """The batch's outcomes; BackendError as the model failed; the child is killed
-        when the batch is cancelled or the child sends what it must not."""
-        try:
-            request = _frames.encode({"callable": path, "records": records})
-        except (_frames.FrameError, ValueError, TypeError) as exc:
-            raise BackendError("model_error", f"the records cannot be sent: {exc}") from None
-        try:
-            self._writer.write(request)
-            await self._writer.drain()
-            reply = await _frames.read(self._reader)
-        except (asyncio.IncompleteReadError, ConnectionError) as exc:
-            raise BackendError("model_crashed", await self._exit_reason()) from exc
-        except _frames.FrameError as exc:
-            self.kill()
-            raise BackendError("invalid_output", f"the model process sent {exc}") from None
-        except BaseException:
-            self.kill()  # cancelled mid-batch: only killing stops a synchronous model
-            raise
-        self.loaded.add(path)
-        return self._outcomes(reply, len(records))
+    async def serve(self, frame: list[_Batch]) -> list[_Batch]:
+        """Runs the frame, settling each batch's result as its answer arrives; returns
+        the batches to queue again: those still unanswered when the child died or
+        was killed."""
+        self.frame = list(frame)
+        self.frames += 1
+        self._writer.write(_frames.frame(b'{"batches":[%s]}' % b",".join(b.body for b in frame)))
+        await self._writer.drain()
+        while self.frame:
+            batch = self.frame[0]
+            try:
+                reply = await _frames.read(self._reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return await self._unanswered()
+            except _frames.FrameError as exc:
+                self.kill()
+                self.frame.pop(0)
+                sent = f"the model process sent {exc}"
+                _settle(batch, error=BackendError("invalid_output", sent))
+                return self._take_frame()
+            self.frame.pop(0)
+            try:
+                outcomes = _parse_reply(reply, batch.records)
+            except BackendError as exc:
+                _settle(batch, error=exc)
+            except (TypeError, ValueError, KeyError) as exc:
+                self.kill()
+                malformed = f"the model process sent a malformed reply: {exc}"
+                _settle(batch, error=BackendError("invalid_output", malformed))
+                return self._take_frame()
+            else:
+                _settle(batch, outcomes=outcomes)
+            self.loaded.add(batch.path)
+        return []
 
-    def _outcomes(self, reply: object, expected: int) -> list[RecordOutcome]:
-        try:
-            return _parse_reply(reply, expected)
-        except BackendError:
-            raise
-        except (TypeError, ValueError, KeyError) as exc:
-            self.kill()
-            raise BackendError(
-                "invalid_output", f"the model process sent a malformed reply: {exc}"
-            ) from None
+    async def _unanswered(self) -> list[_Batch]:
+        if self.killed:
+            return self._take_frame()
+        reason = await self._exit_reason()
+        if len(self.frame) == 1:
+            _settle(self.frame.pop(), error=BackendError("model_crashed", reason))
+            return []
+        again = self._take_frame()
+        for batch in again:
+            batch.alone = True
+        return again
+
+    def _take_frame(self) -> list[_Batch]:
+        left, self.frame = self.frame, []
+        return [batch for batch in left if not batch.result.done()]
 
     async def _exit_reason(self) -> str:
         try:
@@ -145,6 +205,7 @@ class ModelProcess:
 
     def kill(self) -> None:
         """SIGKILL the child and whatever it started: it leads a process group of its own."""
+        self.killed = True
         self._writer.close()
         if self._process.returncode is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -155,6 +216,20 @@ class ModelProcess:
     async def wait(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             await self._process.wait()
+
+
+def _settle(
+    batch: _Batch,
+    *,
+    outcomes: list[RecordOutcome] | None = None,
+    error: BackendError | None = None,
+) -> None:
+    if batch.result.done():  # its caller gave up on it
+        return
+    if error is not None:
+        batch.result.set_exception(error)
+    else:
+        batch.result.set_result(outcomes or [])
 
 
 def _parse_reply(reply: object, expected: int) -> list[RecordOutcome]:
@@ -198,29 +273,63 @@ def child_env(env: dict[str, str] | os._Environ[str]) -> dict[str, str]:
     return {name: value for name, value in env.items() if not name.startswith("MODELGW_")}
 
 
-class ModelProcessPool:
-    """Up to `size` model processes; run() waits for a free one when all are busy.
+class _RunTimes:
+    """Each callable's recent run time per record, as the worker sees it (a frame's time
+    over its batches, crossing to the child and back included; a frame that imported a
+    callable is not a sample): what decides how many batches of it share a frame. A
+    callable not yet seen runs alone."""
 
-    The pool grows only while batches wait (for GROW_AFTER_S when children are
-    busy): a waiting batch takes whichever comes first, a child another batch
-    gives back or one just started, and at most `starting_at_once` children
-    start together. A burst of fast batches is then
-    served by a few warm children instead of waiting for `size` interpreters to
-    start at once.
+    def __init__(self) -> None:
+        self._per_record: dict[str, float] = {}
+
+    def estimate(self, batch: _Batch) -> float:
+        per_record = self._per_record.get(batch.path)
+        return float("inf") if per_record is None else per_record * max(1, batch.records)
+
+    def observe(self, batch: _Batch, seconds: float) -> None:
+        sample = seconds / max(1, batch.records)
+        last = self._per_record.get(batch.path)
+        self._per_record[batch.path] = sample if last is None else 0.8 * last + 0.2 * sample
+
+
+class ModelProcessPool:
+    """Up to `size` model processes; run() queues a batch until a child takes it.
+
+    While batches wait, the pool starts children up to one per core at once,
+    and beyond that only while it is stalled: batches wait and no child has
+    come free for GROW_AFTER_S. At most `starting_at_once` children start
+    together. Fast batches are then served by a few warm children, each
+    freeing up in a millisecond, instead of by `size` interpreters started for
+    a burst (each costs a tenth of a second of CPU and its memory); slow ones
+    grow the pool a few children every GROW_AFTER_S plus a start.
     """
 
     def __init__(
-        self, policy: BackendPolicy, size: int, starting_at_once: int | None = None
+        self,
+        policy: BackendPolicy,
+        size: int,
+        starting_at_once: int | None = None,
+        frame_budget_s: float = FRAME_BUDGET_S,
     ) -> None:
         if size < 1:
             raise ValueError(f"a pool of model processes needs at least one, not {size}")
         self._policy = policy
         self._size = size
         self._starting_at_once = starting_at_once or os.cpu_count() or 1
+        self._cores = min(size, os.cpu_count() or 1)
+        """Children started as soon as batches wait: one per core runs them in parallel."""
+        self.frame_budget_s = frame_budget_s
+        """How much estimated run time a frame of several batches may hold."""
         self._idle: list[ModelProcess] = []
         self._busy: set[ModelProcess] = set()
         self._starting = 0
-        self._waiters: list[asyncio.Future[ModelProcess]] = []
+        self._queue: collections.deque[_Batch] = collections.deque()
+        self._run_times = _RunTimes()
+        self._stall_clock = 0.0
+        """When the oldest batch now queued began to wait, or a child last came free
+        after it: the pool is stalled GROW_AFTER_S after this."""
+        self._grow_timer: asyncio.Handle | None = None
+        self._dispatch_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -233,96 +342,153 @@ class ModelProcessPool:
         return [*self._idle, *self._busy]
 
     async def run(self, path: str, records: list[dict[str, Any]]) -> list[RecordOutcome]:
-        child = await self._take(path)
+        """The batch's outcomes; BackendError as the model failed. Cancelling the call
+        drops the batch, or kills the child running it."""
         try:
-            return await child.run(path, records)
-        finally:
-            self._busy.discard(child)
-            if child.alive:
-                self._give(child)
-            else:
-                self._bury(child)
-                self._grow()
+            body = _frames.encode_body({"callable": path, "records": records})
+        except (_frames.FrameError, ValueError, TypeError) as exc:
+            raise BackendError("model_error", f"the records cannot be sent: {exc}") from None
+        if self._closed:
+            raise BackendError("backend_unavailable", "the worker is stopping", retryable=True)
+        batch = _Batch(path, body, len(records))
+        batch.result.add_done_callback(lambda _: self._dropped(batch))
+        if not self._queue:
+            self._stall_clock = time.monotonic()
+        self._queue.append(batch)
+        if not self._dispatch_scheduled:
+            # At the end of this loop turn: the batches a worker starts together share it.
+            self._dispatch_scheduled = True
+            asyncio.get_running_loop().call_soon(self._dispatch)
+        return await batch.result
 
-    async def _take(self, path: str) -> ModelProcess:
-        self._idle = [child for child in self._idle if child.alive]
-        if self._idle:
-            child = next((c for c in reversed(self._idle) if path in c.loaded), self._idle[-1])
+    def _dropped(self, batch: _Batch) -> None:
+        """A batch cancelled in a child's frame: only killing stops a synchronous model
+        (the frame's other unanswered batches are queued again)."""
+        if batch.result.cancelled():
+            for child in self._busy:
+                if batch in child.frame:
+                    child.kill()
+
+    def _dispatch(self) -> None:
+        """Gives queued batches to idle children, then grows the pool if it is stalled."""
+        self._dispatch_scheduled = False
+        for child in [c for c in self._idle if not c.alive]:  # died while idle
+            self._idle.remove(child)
+            self._bury(child)
+        while self._idle:
+            frame = self._next_frame()
+            if not frame:
+                break
+            wanted = frame[0].path
+            child = next((c for c in reversed(self._idle) if wanted in c.loaded), self._idle[-1])
             self._idle.remove(child)
             self._busy.add(child)
-            return child
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[ModelProcess] = loop.create_future()
-        self._waiters.append(waiter)
-        if self._busy:
-            # A busy child usually frees up sooner than a new one starts (fast models
-            # answer in a millisecond, an interpreter takes a fifth of a second of CPU).
-            loop.call_later(GROW_AFTER_S, self._grow)
-        else:
-            self._grow()
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                child = waiter.result()  # handed over just as the batch was cancelled
-                self._busy.discard(child)
-                self._give(child)
-            raise
-        finally:
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
+            self._background(self._serve(child, frame))
+        self._grow()
 
-    def _give(self, child: ModelProcess) -> None:
-        """A free child goes to the longest-waiting batch, else joins the idle ones."""
-        while self._waiters:
-            waiter = self._waiters.pop(0)
-            if not waiter.done():
-                self._busy.add(child)
-                waiter.set_result(child)
-                return
-        if self._closed:
-            self._bury(child)
+    def _next_frame(self) -> list[_Batch]:
+        """The oldest waiting batch and, while they fit the budget, the next ones of its
+        callable: a frame holds one model's batches, so that one model being slow for
+        once holds up none of another's."""
+        while self._queue and self._queue[0].result.done():  # cancelled while it waited
+            self._queue.popleft()
+        if not self._queue:
+            return []
+        head = self._queue.popleft()
+        frame = [head]
+        if head.alone:
+            return frame
+        seconds = self.frame_budget_s - self._run_times.estimate(head)
+        size = FRAME_MAX_BYTES - len(head.body)
+        for batch in list(self._queue):
+            if len(frame) == MAX_FRAME_BATCHES:
+                break
+            if batch.path != head.path or batch.alone or batch.result.done():
+                continue
+            cost = self._run_times.estimate(batch)
+            if cost > seconds or len(batch.body) > size:
+                break
+            self._queue.remove(batch)
+            frame.append(batch)
+            seconds -= cost
+            size -= len(batch.body)
+        return frame
+
+    async def _serve(self, child: ModelProcess, frame: list[_Batch]) -> None:
+        started = time.monotonic()
+        importing = {batch.path for batch in frame} - child.loaded
+        try:
+            unstarted = await child.serve(frame)
+        except (OSError, RuntimeError, _frames.FrameError) as exc:  # not written
+            child.kill()
+            failed = BackendError("model_crashed", f"the model process took no batch: {exc}")
+            for batch in frame:
+                _settle(batch, error=failed)
         else:
+            answered = [b for b in frame if b not in unstarted and b.result.done()]
+            for batch in answered if not importing else ():  # an import is not a run
+                self._run_times.observe(batch, (time.monotonic() - started) / len(answered))
+            self._queue.extendleft(reversed(unstarted))
+        finally:
+            self._busy.discard(child)
+        if child.alive and not self._closed:
+            self._stall_clock = time.monotonic()
             self._idle.append(child)
+        else:
+            self._bury(child)
+        self._dispatch()
 
     def _grow(self) -> None:
-        """Starts children while batches wait, within the size and the starts at once."""
+        """Starts children while the pool is stalled, within the size and the starts at
+        once; otherwise looks again when it would be."""
         live = len(self._idle) + len(self._busy) + self._starting
-        wanted = sum(1 for w in self._waiters if not w.done()) - self._starting
-        while (
-            wanted > 0
-            and live < self._size
-            and self._starting < self._starting_at_once
-            and not self._closed
-        ):
+        wanted = sum(1 for b in self._queue if not b.result.done()) - self._starting
+        if wanted <= 0 or live >= self._size or self._closed:
+            return
+        stalled_in = self._stall_clock + GROW_AFTER_S - time.monotonic()
+        if live >= self._cores and stalled_in > 0:
+            if self._grow_timer is None:
+                self._grow_timer = asyncio.get_running_loop().call_later(
+                    stalled_in, self._grow_when_timed
+                )
+            return
+        while wanted > 0 and live < self._size and self._starting < self._starting_at_once:
             self._starting += 1
             live += 1
             wanted -= 1
             self._background(self._start())
+
+    def _grow_when_timed(self) -> None:
+        # One loop turn more: answers that arrived while this worker waited for the CPU
+        # are read before the timer's turn ends, and a child they free is no stall.
+        self._grow_timer = asyncio.get_running_loop().call_soon(self._grow_when_due)
+
+    def _grow_when_due(self) -> None:
+        self._grow_timer = None
+        self._grow()
 
     async def _start(self) -> None:
         try:
             child = await ModelProcess.start(self._policy)
         except Exception as exc:
             self._starting -= 1
-            self._fail_one_waiter(exc)
+            self._fail_oldest(exc)
             self._grow()
             return
         self._starting -= 1
-        self._give(child)
-        self._grow()
+        if self._closed:
+            self._bury(child)
+            return
+        self._stall_clock = time.monotonic()
+        self._idle.append(child)
+        self._dispatch()
 
-    def _fail_one_waiter(self, exc: Exception) -> None:
-        while self._waiters:
-            waiter = self._waiters.pop(0)
-            if not waiter.done():
-                waiter.set_exception(
-                    BackendError(
-                        "backend_unavailable",
-                        f"cannot start a python model process: {exc}",
-                        retryable=True,
-                    )
-                )
+    def _fail_oldest(self, exc: Exception) -> None:
+        while self._queue:
+            batch = self._queue.popleft()
+            if not batch.result.done():
+                message = f"cannot start a python model process: {exc}"
+                _settle(batch, error=BackendError("backend_unavailable", message, retryable=True))
                 return
 
     def _bury(self, child: ModelProcess) -> None:
@@ -336,10 +502,17 @@ class ModelProcessPool:
         task.add_done_callback(self._tasks.discard)
 
     async def aclose(self) -> None:
-        """Stops every child (a busy one's batch fails); safe to call twice."""
+        """Stops every child (a running batch fails, a queued one too); safe to call twice."""
         self._closed = True
+        if self._grow_timer is not None:
+            self._grow_timer.cancel()
+            self._grow_timer = None
+        while self._queue:
+            _settle(
+                self._queue.popleft(),
+                error=BackendError("backend_unavailable", "the worker is stopping", retryable=True),
+            )
         children, self._idle = [*self._idle, *self._busy], []
-        self._busy.clear()
         for child in children:
             child.kill()
         await asyncio.gather(*(c.wait() for c in children), *self._tasks, return_exceptions=True)
