@@ -114,12 +114,17 @@ class AdminConfig:
     query_max_rows: int
     # Most bytes of rows one console reply carries.
     query_max_bytes: int
-    # A queue consumer seen more recently than this counts as a live worker.
+    # A worker that announced itself more recently than this counts as live.
     worker_live_ms: int
 
     @classmethod
     def from_env(
-        cls, env: Mapping[str, str], *, lease_ms: int, database_url: str, max_message_bytes: int
+        cls,
+        env: Mapping[str, str],
+        *,
+        worker_live_s: float,
+        database_url: str,
+        max_message_bytes: int,
     ) -> AdminConfig:
         query_timeout_s = _float(env, "MODELGW_QUERY_TIMEOUT", 5.0)
         if query_timeout_s <= 0:
@@ -130,7 +135,7 @@ class AdminConfig:
             query_timeout_s=query_timeout_s,
             query_max_rows=_int(env, "MODELGW_QUERY_MAX_ROWS", 10_000, minimum=1),
             query_max_bytes=_query_max_bytes(env, max_message_bytes),
-            worker_live_ms=max(lease_ms, 10_000),
+            worker_live_ms=int(worker_live_s * 1000),
         )
 
 
@@ -195,6 +200,24 @@ class AuditConfig:
         )
 
 
+def _presence_s(env: Mapping[str, str]) -> float:
+    value = _float(env, "MODELGW_WORKER_PRESENCE_SECONDS", 5.0)
+    if value <= 0:
+        raise ConfigError(f"MODELGW_WORKER_PRESENCE_SECONDS={value} must be positive")
+    return value
+
+
+def _no_worker_warning_s(env: Mapping[str, str], presence_s: float) -> float:
+    value = _float(env, "MODELGW_NO_WORKER_WARNING_SECONDS", 30.0)
+    if 0 < value < 2 * presence_s:
+        # Between two announcements of a live worker the warning would come and go.
+        raise ConfigError(
+            f"MODELGW_NO_WORKER_WARNING_SECONDS={value:g} must be 0 (no warning) or at "
+            f"least twice MODELGW_WORKER_PRESENCE_SECONDS ({presence_s:g})"
+        )
+    return value
+
+
 def _admission(env: Mapping[str, str], max_records: int) -> AdmissionLimits:
     limits = AdmissionLimits(
         user_jobs_per_s=_float(env, "MODELGW_USER_JOBS_PER_SECOND", 200.0),
@@ -228,6 +251,9 @@ class GatewayConfig:
     # What one user may submit, and how many jobs a model's queue may hold.
     admission: AdmissionLimits
     watch_heartbeat_s: float
+    # A QUEUED job warns that it may wait forever when no worker serving its model
+    # announced itself for this long; 0 turns the warning off.
+    no_worker_warning_s: float
     resolution_cache_s: float
     auth: AuthConfig
     max_message_bytes: int
@@ -266,6 +292,7 @@ class GatewayConfig:
             delivery_limit=_int(env, "MODELGW_DELIVERY_LIMIT", 3, minimum=1),
             lease_ms=int(_float(env, "MODELGW_LEASE_SECONDS", 30.0) * 1000),
             audit_inline_bytes=_int(env, "MODELGW_AUDIT_INLINE_BYTES", 65_536),
+            presence_s=_presence_s(env),
         )
         max_message_bytes = _int(env, "MODELGW_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, minimum=1024)
         max_records = _int(env, "MODELGW_MAX_RECORDS", 10_000, minimum=1)
@@ -286,6 +313,7 @@ class GatewayConfig:
             max_records=max_records,
             admission=_admission(env, max_records),
             watch_heartbeat_s=_float(env, "MODELGW_WATCH_HEARTBEAT", 10.0),
+            no_worker_warning_s=_no_worker_warning_s(env, queue.presence_s),
             resolution_cache_s=_float(env, "MODELGW_RESOLUTION_CACHE", 1.0),
             auth=AuthConfig.from_env(env, home),
             max_message_bytes=max_message_bytes,
@@ -302,7 +330,7 @@ class GatewayConfig:
             },
             admin=AdminConfig.from_env(
                 env,
-                lease_ms=queue.lease_ms,
+                worker_live_s=queue.live_s,
                 database_url=database_url,
                 max_message_bytes=max_message_bytes,
             ),

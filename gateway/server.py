@@ -96,7 +96,12 @@ async def _mount_execution(server: grpc.aio.Server, res: Resources) -> AsyncIter
         )
         # On the process's one LISTEN connection; without it the TTL alone bounds staleness.
         await res.access.subscribe(registry_store.CHANNEL, catalog.subscription())
-        limits = ExecutionLimits(config.max_records, config.watch_heartbeat_s, config.admission)
+        limits = ExecutionLimits(
+            config.max_records,
+            config.watch_heartbeat_s,
+            config.admission,
+            config.no_worker_warning_s,
+        )
         execution_pb2_grpc.add_ExecutionServiceServicer_to_server(
             ExecutionService(queue, events, catalog, res.access, limits), server
         )

@@ -1,8 +1,9 @@
 """`modelgw scheduler`: the background duties of the job protocol.
 
 - expiry: job records, results and idempotency keys expire by Redis TTL on
-  their own; the job indexes and the finished indexes (sorted sets) are
-  trimmed here of entries older than the TTL;
+  their own; the job indexes, the finished indexes and the waiting indexes
+  (sorted sets) are trimmed here of entries older than the TTL (a job that
+  waited that long expired without ever leaving its waiting index);
 - consumer hygiene: consumers of a queue's group that hold nothing and have
   been idle for an hour (workers that scaled down) are removed, so that
   XINFO and KEDA see only live workers.
@@ -52,6 +53,7 @@ async def run_once(
     consumers = 0
     for model in sorted(str(m) for m in await client.smembers(keys.KNOWN_MODELS)):
         trimmed += int(await client.zremrangebyscore(keys.model_jobs(model), "-inf", horizon))
+        trimmed += int(await client.zremrangebyscore(keys.waiting(model), "-inf", horizon))
         trimmed += await stats.trim_finished(client, model, horizon)
         consumers += await _remove_stale_consumers(client, model, stale_consumer_ms)
     return {"trimmed": trimmed, "consumers_removed": consumers}

@@ -27,7 +27,8 @@ ALL_JOBS = "mg:jobs"
 """Sorted set of every job id, scored by submission time (superusers' ListJobs)."""
 
 KNOWN_MODELS = "mg:models"
-"""Set of model names that have ever had a queue (for the scheduler's duties)."""
+"""Set of model names that have ever had a queue: a submission or a worker serving
+the model creates one (for the scheduler's duties and the job statistics)."""
 
 CONSENSUS_MODELS = "mg:consensus-models"
 """Set of consensus model names that have had jobs (the consensus runner's queues)."""
@@ -60,6 +61,13 @@ def start_counter(model: str) -> str:
 def model_jobs(model: str) -> str:
     """Sorted set of the model's job ids by submission time."""
     return f"{tag(shard_of_model(model))}:jobs:{model}"
+
+
+def workers(model: str) -> str:
+    """Sorted set of the names of workers serving the model, scored by when each
+    last announced itself (Redis time): a worker is seen while idle, not only
+    once a job was delivered to it (XINFO CONSUMERS lists a consumer only then)."""
+    return f"{tag(shard_of_model(model))}:workers:{model}"
 
 
 def idempotency(model: str, user: str, key: str) -> str:
@@ -128,3 +136,9 @@ def counts(model: str) -> str:
 def finished(model: str) -> str:
     """Sorted set of finished jobs by end time; members 'id|STATUS|exec_s|wait_s'."""
     return f"{tag(shard_of_model(model))}:finished:{model}"
+
+
+def waiting(model: str) -> str:
+    """Sorted set of the model's QUEUED job ids by submission time: the jobs that
+    precede one in it are the jobs ahead of it in the queue."""
+    return f"{tag(shard_of_model(model))}:waiting:{model}"

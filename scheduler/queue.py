@@ -35,6 +35,13 @@ class QueueSettings:
     """A running job whose worker has not renewed it for this long is delivered again."""
     audit_inline_bytes: int = 65_536
     """Inputs up to this size are copied into the audit log; larger ones by sha256 and size."""
+    presence_s: float = 5.0
+    """How often a worker announces the models it serves (JobQueue.announce)."""
+
+    @property
+    def live_s(self) -> float:
+        """A worker unseen for this long is not live: it missed three announcements."""
+        return 3 * self.presence_s
 
 
 @dataclass(frozen=True)
@@ -77,12 +84,37 @@ class SubmitOutcome(enum.Enum):
 
 
 @dataclass(frozen=True)
+class QueuePlace:
+    """Where a QUEUED job stands, read atomically on its model's shard."""
+
+    jobs_ahead: int | None
+    """QUEUED jobs of the model submitted before this one; None once it left the queue."""
+    worker_seen: float | None
+    """When a worker serving the model last announced itself (scheduler.presence),
+    Redis time; None if none did within the presence keep time."""
+    now: float
+    """Redis time when the place was read."""
+
+    @property
+    def worker_silent_s(self) -> float | None:
+        """Seconds since a worker serving the model was last seen; None: never."""
+        return None if self.worker_seen is None else max(self.now - self.worker_seen, 0.0)
+
+
+def _place(reply: Sequence[Any]) -> QueuePlace:
+    ahead, seen, now = int(reply[0]), _text(reply[1]), float(reply[2])
+    return QueuePlace(ahead if ahead >= 0 else None, float(seen) if seen else None, now)
+
+
+@dataclass(frozen=True)
 class Submission:
     job_id: str
     outcome: SubmitOutcome
     limit: str = ""
     retry_after_s: float = 0.0
     queued: int = 0
+    place: QueuePlace | None = None
+    """The created job's place in its queue, from the submission script itself."""
 
 
 def _submission(reply: Sequence[Any]) -> Submission:
@@ -91,6 +123,8 @@ def _submission(reply: Sequence[Any]) -> Submission:
         return Submission("", outcome, limit=_text(reply[1]), retry_after_s=float(reply[2]))
     if outcome is SubmitOutcome.FULL:
         return Submission("", outcome, queued=int(reply[1]))
+    if outcome is SubmitOutcome.CREATED:
+        return Submission(_text(reply[1]), outcome, place=_place(reply[2:5]))
     return Submission(_text(reply[1]), outcome)
 
 
@@ -127,6 +161,8 @@ class JobQueue:
         self._cancel = client.register_script(scripts.CANCEL)
         self._release = client.register_script(scripts.RELEASE)
         self._progress = client.register_script(scripts.PROGRESS)
+        self._place = client.register_script(scripts.PLACE)
+        self._presence = client.register_script(scripts.PRESENCE)
         self._clock = RunClock()
         # Submissions and lookups of concurrent calls share round trips.
         self._batch = CommandBatcher(client)
@@ -185,6 +221,7 @@ class JobQueue:
             keys.model_jobs(model),
             *observer_keys(model),
             keys.user_budget(submitter, model if self._cluster else None),
+            keys.workers(model),
         ]
         if not self._cluster:
             # One server: the script writes the other indexes too, atomically.
@@ -232,6 +269,18 @@ class JobQueue:
         [values] = await self._batch.run(("HGETALL", keys.job(job_id, shard)))
         return JobRecord.from_hash(values) if values else None
 
+    async def place(self, job: JobRecord) -> QueuePlace:
+        """Where a QUEUED job stands in its model's queue: one more round trip,
+        which callers pay only for a job they read as QUEUED."""
+        [reply] = await self._batch.run(
+            ScriptCall(
+                self._place,
+                keys=[keys.waiting(job.model), keys.workers(job.model)],
+                args=[job.id],
+            )
+        )
+        return _place(reply)
+
     async def get_many(self, job_ids: Sequence[str]) -> list[JobRecord | None]:
         commands = []
         for job_id in job_ids:
@@ -264,6 +313,31 @@ class JobQueue:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+
+    async def announce(self, models: Sequence[str], worker: str) -> None:
+        """Says that this worker serves these models now, idle or busy: what GetJob's
+        no-worker warning and GetJobStats' live workers read. One round trip for all
+        the models, repeated every `presence_s`; a name is kept for the job retention,
+        so that a warning can say a worker was seen before."""
+        if not models:
+            return
+        await self._batch.run(
+            *(
+                ScriptCall(
+                    self._presence,
+                    keys=[keys.workers(model)],
+                    args=[worker, self.settings.job_ttl_s],
+                )
+                for model in models
+            ),
+            # The statistics list a served model before its first job.
+            ("SADD", keys.KNOWN_MODELS, *models),
+        )
+
+    async def leave(self, models: Sequence[str], worker: str) -> None:
+        """A stopping worker no longer serves these models: it stops counting at once."""
+        if models:
+            await self._batch.run(*(("ZREM", keys.workers(m), worker) for m in models))
 
     async def start(self, model: str, job_id: str, entry_id: str, worker: str) -> Delivery | str:
         """Marks the job RUNNING for this worker; returns what to run, or why not."""
@@ -353,10 +427,10 @@ class JobQueue:
 
 
 @functools.lru_cache(maxsize=4096)
-def observer_keys(model: str) -> tuple[str, str, str]:
+def observer_keys(model: str) -> tuple[str, str, str, str]:
     """The keys every transition script also writes (scheduler.scripts, observe);
     computed once per model, as every transition needs them."""
-    return keys.counts(model), keys.finished(model), keys.audit(model)
+    return keys.counts(model), keys.finished(model), keys.audit(model), keys.waiting(model)
 
 
 def _audited_input(records_json: str, inline_bytes: int) -> dict[str, Any]:

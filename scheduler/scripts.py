@@ -9,8 +9,10 @@ and worker. Status only moves forward: QUEUED -> RUNNING -> SUCCEEDED | FAILED
 
 Every transition is also *observed* by the same script (`observe` below): an
 audit entry is appended to the model's audit stream, the model's status
-counters move, and a finished job joins the model's finished index. Those keys
-(scheduler.keys.counts, finished, audit: the "observer keys") are declared in
+counters move, a job joins the model's waiting index while it is QUEUED and
+leaves it when it starts or ends, and a finished job joins the model's
+finished index. Those keys (scheduler.keys.counts, finished, audit, waiting:
+the "observer keys") are declared in
 KEYS like every other key a script touches, and share the job's hash tag, so
 they live in the same slot and the one atomic script covers them on a single
 Redis and on Redis Cluster alike; a transition can therefore never happen
@@ -25,14 +27,18 @@ local function now()
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 local ACTIVE = {QUEUED = true, RUNNING = true}
--- counts, finished, audit: the observer keys, KEYS[o], KEYS[o + 1], KEYS[o + 2].
+-- counts, finished, audit, waiting: the observer keys, KEYS[o] to KEYS[o + 3].
 local function observe(job, before, status, at, o)
   local f = redis.call('HMGET', job, 'id', 'model', 'version', 'submitter', 'created',
     'started', 'attempt_started', 'records', 'input_sha256', 'input_bytes',
     'error_reason', 'error_message', 'attempts', 'worker', 'parent')
-  local counts, finished, audit = KEYS[o], KEYS[o + 1], KEYS[o + 2]
+  local counts, finished, audit, waiting = KEYS[o], KEYS[o + 1], KEYS[o + 2], KEYS[o + 3]
   if before and ACTIVE[before] then redis.call('HINCRBY', counts, before, -1) end
   redis.call('HINCRBY', counts, status, 1)
+  -- The waiting index is the ordered twin of the QUEUED counter: a job's place
+  -- in the queue is its rank there, an O(log n) count.
+  if before == 'QUEUED' then redis.call('ZREM', waiting, f[1]) end
+  if status == 'QUEUED' then redis.call('ZADD', waiting, at, f[1]) end
   local entry = {'job', f[1], 'model', f[2], 'version', f[3] or '', 'user', f[4] or '',
     'status', status, 'time', string.format('%.6f', at), 'parent', f[15] or ''}
   if status == 'QUEUED' then
@@ -75,16 +81,34 @@ end
 local TERMINAL = {SUCCEEDED = true, FAILED = true, CANCELLED = true}
 """
 
-# KEYS: job, queue stream, idempotency key, model index, the 3 observer keys, the
-#       submitter's budget; on a single server (never on a cluster, where they
-#       live in other slots) also the submitter's index, the index of all jobs,
-#       the set of known models and, for a consensus job, the set of consensus models
+# Where a QUEUED job stands: the jobs ahead of it in its model's waiting index
+# (the job's own score from ZSCORE, so no float is ever formatted in Lua) and
+# when a worker serving the model last announced itself (see PRESENCE).
+# Returns {jobs ahead or -1 if the job is not waiting, newest worker's last-seen
+# time or '' if none, the server's time now}.
+_PLACE = """
+local function place(waiting, workers, id, at)
+  local ahead = -1
+  local score = redis.call('ZSCORE', waiting, id)
+  if score then ahead = redis.call('ZCOUNT', waiting, '-inf', '(' .. score) end
+  local newest = redis.call('ZREVRANGE', workers, 0, 0, 'WITHSCORES')
+  return {ahead, newest[2] or '', string.format('%.6f', at)}
+end
+"""
+
+# KEYS: job, queue stream, idempotency key, model index, the 4 observer keys, the
+#       submitter's budget, the model's workers; on a single server (never on a
+#       cluster, where they live in other slots) also the submitter's index, the
+#       index of all jobs, the set of known models and, for a consensus job, the
+#       set of consensus models
 # ARGV: events channel, job id, ttl seconds, fingerprint, has-idempotency ('1'|'0'),
 #       the admission limits (jobs per second, jobs burst, records per second,
 #       records burst, most queued jobs of the model: 0 for none) and the job's
 #       record count, then the job's hash fields as name/value pairs
-# Returns {'created'|'duplicate'|'conflict', job id}, or, refused, {'limited',
-# the limit, seconds until it admits this job} / {'full', jobs queued}.
+# Returns {'created', job id, then the job's place as _PLACE gives it}, {'duplicate'|
+# 'conflict', job id}, or, refused, {'limited', the limit, seconds until it admits
+# this job} / {'full', jobs queued}. The place rides in the same round trip, so a
+# submission learns its queue position and whether any worker is there for free.
 SUBMIT = (
     _COMMON
     + """
@@ -108,7 +132,7 @@ local jobs_rate, jobs_burst = tonumber(ARGV[6]), tonumber(ARGV[7])
 local records_rate, records_burst = tonumber(ARGV[8]), tonumber(ARGV[9])
 local cost = tonumber(ARGV[11])
 if jobs_rate > 0 or records_rate > 0 then
-  local b = redis.call('HMGET', KEYS[8], 'jobs', 'records', 'at')
+  local b = redis.call('HMGET', KEYS[9], 'jobs', 'records', 'at')
   local elapsed = math.max(at - (tonumber(b[3]) or at), 0)
   local jobs = math.min(jobs_burst, (tonumber(b[1]) or jobs_burst) + elapsed * jobs_rate)
   local records = math.min(records_burst,
@@ -119,9 +143,9 @@ if jobs_rate > 0 or records_rate > 0 then
   if records_rate > 0 and records < cost then
     return {'limited', 'records', string.format('%.3f', (cost - records) / records_rate)}
   end
-  redis.call('HSET', KEYS[8], 'jobs', string.format('%.6f', jobs - 1),
+  redis.call('HSET', KEYS[9], 'jobs', string.format('%.6f', jobs - 1),
     'records', string.format('%.6f', records - cost), 'at', string.format('%.6f', at))
-  redis.call('EXPIRE', KEYS[8], 3600)
+  redis.call('EXPIRE', KEYS[9], 3600)
 end
 local fields = {}
 for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
@@ -133,21 +157,24 @@ if ARGV[5] == '1' then
   redis.call('SET', KEYS[3], ARGV[2] .. '|' .. ARGV[4], 'EX', ARGV[3])
 end
 redis.call('ZADD', KEYS[4], at, ARGV[2])
-if #KEYS > 8 then
+if #KEYS > 10 then
   -- A single Redis server (not a cluster): the indexes in other slots are
   -- written here too, atomically with the job, instead of by separate commands.
   local model = redis.call('HGET', KEYS[1], 'model')
-  redis.call('ZADD', KEYS[9], at, ARGV[2])
-  redis.call('EXPIRE', KEYS[9], ARGV[3])
-  redis.call('ZADD', KEYS[10], at, ARGV[2])
-  redis.call('SADD', KEYS[11], model)
-  if KEYS[12] then redis.call('SADD', KEYS[12], model) end
+  redis.call('ZADD', KEYS[11], at, ARGV[2])
+  redis.call('EXPIRE', KEYS[11], ARGV[3])
+  redis.call('ZADD', KEYS[12], at, ARGV[2])
+  redis.call('SADD', KEYS[13], model)
+  if KEYS[14] then redis.call('SADD', KEYS[14], model) end
 end
-return {'created', ARGV[2]}
+-- Every other waiting job came first: no rank to look up for a new job.
+local newest = redis.call('ZREVRANGE', KEYS[10], 0, 0, 'WITHSCORES')
+return {'created', ARGV[2], redis.call('ZCARD', KEYS[8]) - 1, newest[2] or '',
+  string.format('%.6f', at)}
 """
 )
 
-# KEYS: job, queue stream, the model's start counter, the 3 observer keys
+# KEYS: job, queue stream, the model's start counter, the 4 observer keys
 # ARGV: events channel, stream entry id, worker name, delivery limit
 # Returns {'run', spec, records, created} or {'skip', status}.
 START = (
@@ -178,7 +205,7 @@ return {'run', job[1], job[2], job[3], job[4]}
 """
 )
 
-# KEYS: job, queue stream, the 3 observer keys
+# KEYS: job, queue stream, the 4 observer keys
 # ARGV: events channel, stream entry id, final status, result json, error reason,
 #       error message, ttl seconds
 # Returns the job's status afterwards.
@@ -199,7 +226,7 @@ return ARGV[3]
 """
 )
 
-# KEYS: job, the 3 observer keys
+# KEYS: job, the 4 observer keys
 # ARGV: events channel, message
 # Returns the job's status afterwards, or 'EXPIRED'.
 CANCEL = (
@@ -241,3 +268,30 @@ redis.call('HINCRBY', KEYS[1], 'rev', 1)
 redis.call('PUBLISH', ARGV[1], redis.call('HGET', KEYS[1], 'id') .. ' ' .. status)
 return status
 """
+
+# KEYS: the model's waiting index, the model's workers
+# ARGV: job id
+# A QUEUED job's place (see _PLACE), for GetJob and WatchJob: read only for a
+# job that is QUEUED, so that reading any other job costs what it always did.
+PLACE = (
+    _COMMON
+    + _PLACE
+    + """
+return place(KEYS[1], KEYS[2], ARGV[1], now())
+"""
+)
+
+# KEYS: the model's workers
+# ARGV: worker name, seconds a silent worker's name is kept
+# A worker announces that it serves the model, idle or busy; names not seen for
+# the keep time are dropped, and the whole key goes with its last worker.
+PRESENCE = (
+    _COMMON
+    + """
+local at = now()
+redis.call('ZADD', KEYS[1], at, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', at - tonumber(ARGV[2]))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 'ok'
+"""
+)

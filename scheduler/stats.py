@@ -5,9 +5,13 @@
 - finished jobs, their execution time and queue wait, success rate and
   throughput: the model's finished index (scheduler.keys.finished), scored by
   end time, read over the window;
-- live and busy workers: the consumers of the model's queue group (XINFO
-  CONSUMERS) that read or renewed recently, and of those the ones holding
-  entries.
+- live and busy workers: the workers that announced themselves for the model
+  recently (scheduler.keys.workers, written by JobQueue.announce every few
+  seconds, idle or busy), and of those the ones whose consumer of the queue
+  group (XINFO CONSUMERS) holds entries. Presence is not read from XINFO
+  CONSUMERS alone: on Redis 7.0 a consumer appears there only once XREADGROUP
+  delivered it an entry, and an empty read does not refresh its idle time, so
+  a worker idle on a model that never had a job would not count.
 """
 
 from __future__ import annotations
@@ -115,8 +119,10 @@ async def known_models(client: Client) -> list[str]:
 async def model_stats(
     client: Client, model: str, *, window_s: float, live_ms: int, now: float | None = None
 ) -> ModelStats:
-    """The model's statistics; finished jobs are those that ended within window_s."""
-    since = (time.time() if now is None else now) - window_s
+    """The model's statistics; finished jobs are those that ended within window_s,
+    live workers those that announced themselves within live_ms."""
+    now = time.time() if now is None else now
+    since = now - window_s
     counts: dict[str, str] = await client.hgetall(keys.counts(model))  # type: ignore[assignment]
     members: list[str] = await client.zrangebyscore(keys.finished(model), since, "+inf")  # type: ignore[assignment]
     finished: dict[str, int] = {}
@@ -129,7 +135,7 @@ async def model_stats(
             execution.append(float(exec_s))
         if wait_s:
             wait.append(float(wait_s))
-    live, busy = await _workers(client, model, live_ms)
+    live, busy = await _workers(client, model, since=now - live_ms / 1000)
     return ModelStats(
         model=model,
         queued=max(int(counts.get("QUEUED", 0)), 0),
@@ -143,14 +149,17 @@ async def model_stats(
     )
 
 
-async def _workers(client: Client, model: str, live_ms: int) -> tuple[int, int]:
-    """(live, busy) consumers of the model's queue group."""
+async def _workers(client: Client, model: str, *, since: float) -> tuple[int, int]:
+    """(live, busy) workers of the model: announced since `since`, and of those
+    the ones holding entries of its queue."""
+    live = {str(name) for name in await client.zrangebyscore(keys.workers(model), since, "+inf")}
+    if not live:
+        return 0, 0
     try:
         consumers = await client.xinfo_consumers(keys.queue(model), keys.GROUP)
     except ResponseError:
-        return 0, 0  # no queue or no group yet
-    live = [c for c in consumers if int(c["idle"]) < live_ms]
-    return len(live), sum(1 for c in live if int(c["pending"]) > 0)
+        return len(live), 0  # no queue or no group yet
+    return len(live), sum(1 for c in consumers if c["name"] in live and int(c["pending"]) > 0)
 
 
 async def trim_finished(client: Client, model: str, horizon: float) -> int:

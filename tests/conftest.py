@@ -104,6 +104,10 @@ def mesh(
         "MODELGW_SHUTDOWN_GRACE": "5",
         "MODELGW_WATCH_HEARTBEAT": "1",
         "MODELGW_LEASE_SECONDS": "3",
+        # Workers announce themselves twice a second (live for 1.5 s after the last
+        # announcement), and a job warns after 2 s without a worker of its model.
+        "MODELGW_WORKER_PRESENCE_SECONDS": "0.5",
+        "MODELGW_NO_WORKER_WARNING_SECONDS": "2",
         # The operator's allow-list of the session: the built-in models, the test models
         # of tests/execution (which fail, sleep and check records on purpose) and this
         # interpreter as a command, so that subprocess versions can be registered.

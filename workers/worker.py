@@ -7,6 +7,11 @@ watches for cancellation; a worker that dies stops renewing, and after the
 lease another worker claims the entry (XAUTOCLAIM) and runs the job again.
 On SIGTERM the worker drains: it stops reading, gives running jobs a grace
 period, and hands the rest back so another worker picks them up at once.
+
+Every few seconds (QueueSettings.presence_s) the worker announces the models
+whose queues it reads, idle or busy, so that a job waiting for a model nobody
+serves says so; a model whose reader is failing is not announced, and a
+stopping worker withdraws at once.
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ class Worker:
         )
         self._stopping = asyncio.Event()
         self._readers: dict[str, asyncio.Task[None]] = {}
+        self._failing: set[str] = set()  # models whose last queue read failed
         self._events: JobEvents | None = None
         self._consensus: ConsensusRunner | None = None
 
@@ -95,6 +101,7 @@ class Worker:
         for model in self._settings.models:
             await self._serve(model)
         renewer = asyncio.create_task(self._renew_forever())
+        presence = asyncio.create_task(self._announce_forever())
         discovery: list[asyncio.Task[None]] = []
         if self._settings.consensus:
             self._events = JobEvents(lambda: connect_node(self._redis), self._queue.get)
@@ -108,9 +115,13 @@ class Worker:
             await stop.wait()
         finally:
             self._stopping.set()
-            for task in [*discovery, *self._readers.values()]:
+            for task in [*discovery, *self._readers.values(), presence]:
                 task.cancel()
-            await asyncio.gather(*discovery, *self._readers.values(), return_exceptions=True)
+            await asyncio.gather(
+                *discovery, *self._readers.values(), presence, return_exceptions=True
+            )
+            with contextlib.suppress(RedisError, OSError):
+                await self._queue.leave(list(self._readers), self.name)
             await self._drain()
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
@@ -175,11 +186,13 @@ class Worker:
                         entries = reply[0][1] if reply else []  # type: ignore[index,assignment]
                 except (RedisError, OSError) as exc:
                     self._give_back(free)
+                    self._failing.add(model)
                     log.warning(
                         "queue read failed; retrying", extra={"fields": {"error": str(exc)}}
                     )
                     await asyncio.sleep(1.0)
                     continue
+                self._failing.discard(model)
                 free -= await self._start_in_order(model, entries)
                 self._give_back(free)
         finally:
@@ -323,6 +336,22 @@ class Worker:
             if not runner.done():
                 runner.cancel()
                 await asyncio.gather(runner, return_exceptions=True)
+
+    async def _announce_forever(self) -> None:
+        """Announces the models this worker reads, every presence_s: a task of its
+        own, not a step of the read loops, which wait for a free slot while the
+        worker is busy (and a busy worker still serves its models)."""
+        while True:
+            serving = [
+                model
+                for model, reader in self._readers.items()
+                if not reader.done() and model not in self._failing
+            ]
+            try:
+                await self._queue.announce(serving, self.name)
+            except (RedisError, OSError) as exc:
+                log.warning("presence announcement failed", extra={"fields": {"error": str(exc)}})
+            await asyncio.sleep(self._queue.settings.presence_s)
 
     async def _renew_forever(self) -> None:
         interval = self._queue.settings.lease_ms / 3000

@@ -17,7 +17,8 @@ STATUS = {
 STATUS_OF_PROTO = {value: key for key, value in STATUS.items()}
 
 
-def _stamp(epoch: float | None) -> timestamp_pb2.Timestamp | None:
+def stamp(epoch: float | None) -> timestamp_pb2.Timestamp | None:
+    """The Timestamp of epoch seconds; None (not set) stays None."""
     if epoch is None:
         return None
     # The constructor, not FromNanoseconds: a pure-Python helper, several times
@@ -36,9 +37,9 @@ def job_message(record: JobRecord, *, with_results: bool) -> job_pb2.Job:
         record_count=record.record_count,
         attempts=record.attempts,
         idempotency_key=record.idempotency_key,
-        create_time=_stamp(record.created),
-        start_time=_stamp(record.started),
-        end_time=_stamp(record.ended),
+        create_time=stamp(record.created),
+        start_time=stamp(record.started),
+        end_time=stamp(record.ended),
         queue_seconds=(record.started - record.created) if record.started else 0.0,
         run_seconds=record.run_seconds or 0.0,
     )
@@ -52,7 +53,7 @@ def job_message(record: JobRecord, *, with_results: bool) -> job_pb2.Job:
             status=STATUS.get(JobStatus(child["status"]), 0) if child.get("status") else 0,
         )
     for transition in record.transitions:
-        job.transitions.add(status=STATUS[transition.status], time=_stamp(transition.time))
+        job.transitions.add(status=STATUS[transition.status], time=stamp(transition.time))
     if record.error_reason:
         job.error.reason = record.error_reason
         job.error.message = record.error_message

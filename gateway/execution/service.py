@@ -40,9 +40,10 @@ from gateway.errors import (
 from gateway.execution import records as input_records
 from gateway.execution.catalog import ModelCatalog
 from gateway.execution.messages import STATUS_OF_PROTO, job_message
+from gateway.execution.waiting import with_place
 from gateway.interceptor import caller, status_of
 from gateway.registry import validation
-from modelgateway.v1 import execution_pb2, execution_pb2_grpc
+from modelgateway.v1 import execution_pb2, execution_pb2_grpc, job_pb2
 from scheduler import keys
 from scheduler.events import JobEvents, Watch
 from scheduler.job import JobRecord, JobStatus, Transition
@@ -56,6 +57,8 @@ class ExecutionLimits:
     max_records: int
     heartbeat_s: float
     admission: AdmissionLimits = NO_LIMITS
+    no_worker_warning_s: float = 30.0
+    """A QUEUED job warns when no worker of its model was seen for this long; 0: never."""
 
 
 class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ignore[misc]
@@ -117,7 +120,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
             if earlier is None:
                 raise NotFound(f"job {submission.job_id} has expired")
             return execution_pb2.SubmitJobResponse(
-                job=job_message(earlier, with_results=False), deduplicated=True
+                job=await self._message(earlier, with_results=False), deduplicated=True
             )
         now = time.time()
         queued = JobRecord(
@@ -131,13 +134,28 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
             transitions=(Transition(JobStatus.QUEUED, now),),
             idempotency_key=request.idempotency_key,
         )
-        return execution_pb2.SubmitJobResponse(job=job_message(queued, with_results=False))
+        # The submission script read the job's place: no second round trip.
+        message = with_place(
+            job_message(queued, with_results=False),
+            submission.place,
+            self._limits.no_worker_warning_s,
+        )
+        return execution_pb2.SubmitJobResponse(job=message)
 
     async def GetJob(
         self, request: execution_pb2.GetJobRequest, context: grpc.aio.ServicerContext
     ) -> execution_pb2.GetJobResponse:
         job = await self._visible_job(request.id)
-        return execution_pb2.GetJobResponse(job=job_message(job, with_results=True))
+        return execution_pb2.GetJobResponse(job=await self._message(job, with_results=True))
+
+    async def _message(self, job: JobRecord, *, with_results: bool) -> job_pb2.Job:
+        """The job's message; a QUEUED job's with its place in the queue, which
+        costs one more round trip that no other job pays."""
+        message = job_message(job, with_results=with_results)
+        if job.status is not JobStatus.QUEUED:
+            return message
+        place = await self._queue.place(job)
+        return with_place(message, place, self._limits.no_worker_warning_s)
 
     async def WatchJob(
         self, request: execution_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
@@ -161,20 +179,40 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
     async def _follow(
         self, job: JobRecord, watch: Watch
     ) -> AsyncIterator[execution_pb2.WatchJobResponse]:
-        yield self._watch_messages.of(job)
-        seen = job.revision
+        message = await self._watch_message(job)
+        yield message
+        seen, shown = job.revision, _place_of(message)
         while not job.status.terminal:
             try:
                 news = await watch.next(self._limits.heartbeat_s)
             except TimeoutError:
-                yield execution_pb2.WatchJobResponse(heartbeat=True)
+                # While QUEUED, a heartbeat's turn also looks at the job's place:
+                # jobs ahead started, or a worker came or went. A job found out of
+                # the queue has started: its own event brings the news.
+                update = await self._watch_message(job) if job.status is JobStatus.QUEUED else None
+                if update is not None and update.job.HasField("queue_place") and (
+                    _place_of(update) != shown
+                ):
+                    shown = _place_of(update)
+                    yield update
+                else:
+                    yield execution_pb2.WatchJobResponse(heartbeat=True)
                 continue
             fresh = news if news is not None else await self._queue.get(job.id)
             if fresh is None:
                 raise NotFound(f"job {job.id} expired while being watched")
             if fresh.revision > seen:  # news may arrive out of order
                 job, seen = fresh, fresh.revision
-                yield self._watch_messages.of(job)
+                message = await self._watch_message(job)
+                shown = _place_of(message)
+                yield message
+
+    async def _watch_message(self, job: JobRecord) -> execution_pb2.WatchJobResponse:
+        """A QUEUED job's message is its own (its place is read now); any other is
+        built once and shared by every stream watching that state of the job."""
+        if job.status is JobStatus.QUEUED:
+            return execution_pb2.WatchJobResponse(job=await self._message(job, with_results=False))
+        return self._watch_messages.of(job)
 
     async def CancelJob(
         self, request: execution_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
@@ -333,6 +371,14 @@ def _refuse_if_over_a_limit(submission: Submission, model: str, limits: Admissio
             "have caught up",
             retry_after_s=5.0,
         )
+
+
+def _place_of(message: execution_pb2.WatchJobResponse) -> tuple[bool, int, str]:
+    """What a watcher is told again when it changes: whether the job waits, how many
+    jobs are ahead of it, and the warning (worker_seen_time alone moves every few
+    seconds and is no news)."""
+    place = message.job.queue_place
+    return message.job.HasField("queue_place"), place.jobs_ahead, place.warning
 
 
 def _job_id(given: str) -> str:

@@ -120,6 +120,12 @@ def test_submit_execute_result_and_watch_on_a_redis_cluster(jobs: Jobs, scratch:
             done = own.wait(job.id)
             assert done.status == job_pb2.JOB_STATUS_SUCCEEDED
         assert [int(own.get(j.id).results[0].output["echo"]["i"]) for j in quick] == list(range(20))
+        # A queued job's place and the no-worker warning come from the model's slot too.
+        waiting = [own.submit("unserved", [{"i": i}]) for i in range(2)]
+        assert [own.get(j.id).queue_place.jobs_ahead for j in waiting] == [0, 1]
+        assert all("no worker serving model" in j.queue_place.warning for j in waiting)
+        for job in waiting:
+            own.stub().CancelJob(execution_pb2.CancelJobRequest(id=job.id), metadata=mesh.metadata("alice"))
         slow = own.submit("sleep", [{"seconds": 1}])
         stream = own.stub().WatchJob(
             execution_pb2.WatchJobRequest(id=slow.id), metadata=mesh.metadata("alice"), timeout=30

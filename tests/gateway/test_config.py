@@ -1,4 +1,5 @@
-"""GatewayConfig.from_env: the database settings and the SQL console's limits."""
+"""GatewayConfig.from_env: the database settings, the SQL console's limits and the
+timing of worker presence."""
 
 from __future__ import annotations
 
@@ -43,3 +44,20 @@ def test_console_limits() -> None:
         with pytest.raises(ConfigError, match=complaint):
             GatewayConfig.from_env(env)
 
+
+
+def test_worker_presence_and_the_no_worker_warning() -> None:
+    config = GatewayConfig.from_env({})
+    assert (config.queue.presence_s, config.no_worker_warning_s) == (5.0, 30.0)
+    assert config.admin.worker_live_ms == 15_000  # three announcements
+    quick = GatewayConfig.from_env(
+        {"MODELGW_WORKER_PRESENCE_SECONDS": "0.5", "MODELGW_NO_WORKER_WARNING_SECONDS": "1"}
+    )
+    assert (quick.queue.live_s, quick.admin.worker_live_ms, quick.no_worker_warning_s) == (1.5, 1500, 1.0)
+    assert GatewayConfig.from_env({"MODELGW_NO_WORKER_WARNING_SECONDS": "0"}).no_worker_warning_s == 0
+    for env, complaint in (
+        ({"MODELGW_WORKER_PRESENCE_SECONDS": "0"}, "must be positive"),
+        ({"MODELGW_NO_WORKER_WARNING_SECONDS": "9"}, "at least twice MODELGW_WORKER_PRESENCE_SECONDS"),
+    ):
+        with pytest.raises(ConfigError, match=complaint):
+            GatewayConfig.from_env(env)

@@ -27,7 +27,7 @@ JOB_STATUS_FAILED: JobStatus
 JOB_STATUS_CANCELLED: JobStatus
 
 class Job(_message.Message):
-    __slots__ = ("id", "model", "version", "status", "submitter", "transitions", "record_count", "results", "error", "attempts", "idempotency_key", "create_time", "start_time", "end_time", "queue_seconds", "run_seconds", "children", "parent_id")
+    __slots__ = ("id", "model", "version", "status", "submitter", "transitions", "record_count", "results", "error", "attempts", "idempotency_key", "create_time", "start_time", "end_time", "queue_seconds", "run_seconds", "children", "parent_id", "queue_place")
     ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +46,7 @@ class Job(_message.Message):
     RUN_SECONDS_FIELD_NUMBER: _ClassVar[int]
     CHILDREN_FIELD_NUMBER: _ClassVar[int]
     PARENT_ID_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_PLACE_FIELD_NUMBER: _ClassVar[int]
     id: str
     model: str
     version: str
@@ -64,7 +65,18 @@ class Job(_message.Message):
     run_seconds: float
     children: _containers.RepeatedCompositeFieldContainer[ChildJob]
     parent_id: str
-    def __init__(self, id: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., submitter: _Optional[str] = ..., transitions: _Optional[_Iterable[_Union[JobTransition, _Mapping]]] = ..., record_count: _Optional[int] = ..., results: _Optional[_Iterable[_Union[RecordResult, _Mapping]]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., attempts: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., queue_seconds: _Optional[float] = ..., run_seconds: _Optional[float] = ..., children: _Optional[_Iterable[_Union[ChildJob, _Mapping]]] = ..., parent_id: _Optional[str] = ...) -> None: ...
+    queue_place: QueuePlace
+    def __init__(self, id: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., submitter: _Optional[str] = ..., transitions: _Optional[_Iterable[_Union[JobTransition, _Mapping]]] = ..., record_count: _Optional[int] = ..., results: _Optional[_Iterable[_Union[RecordResult, _Mapping]]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., attempts: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., queue_seconds: _Optional[float] = ..., run_seconds: _Optional[float] = ..., children: _Optional[_Iterable[_Union[ChildJob, _Mapping]]] = ..., parent_id: _Optional[str] = ..., queue_place: _Optional[_Union[QueuePlace, _Mapping]] = ...) -> None: ...
+
+class QueuePlace(_message.Message):
+    __slots__ = ("jobs_ahead", "worker_seen_time", "warning")
+    JOBS_AHEAD_FIELD_NUMBER: _ClassVar[int]
+    WORKER_SEEN_TIME_FIELD_NUMBER: _ClassVar[int]
+    WARNING_FIELD_NUMBER: _ClassVar[int]
+    jobs_ahead: int
+    worker_seen_time: _timestamp_pb2.Timestamp
+    warning: str
+    def __init__(self, jobs_ahead: _Optional[int] = ..., worker_seen_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warning: _Optional[str] = ...) -> None: ...
 
 class ChildJob(_message.Message):
     __slots__ = ("alias", "model", "version", "job_id", "status")
