@@ -84,6 +84,13 @@ def user_budget(user: str, model: str | None = None) -> str:
     return f"{tag(shard_of_model(model))}:budget:{digest}"
 
 
+def user_model_budget(user: str, model: str) -> str:
+    """The user's submission budget on one model (a token bucket), for a model
+    whose limits give each user a rate of their own there."""
+    digest = hashlib.sha256(user.encode()).hexdigest()[:16]
+    return f"{tag(shard_of_model(model))}:model-budget:{model}:{digest}"
+
+
 def new_job_id(model: str, now_ms: int | None = None) -> str:
     ms = int(time.time() * 1000) if now_ms is None else now_ms
     rand = int.from_bytes(os.urandom(8), "big")
@@ -121,8 +128,15 @@ def audit(model: str) -> str:
 
 
 def counts(model: str) -> str:
-    """Hash of the model's job counts: QUEUED and RUNNING now; terminal statuses ever."""
+    """Hash of the model's job counts: QUEUED and RUNNING now; terminal statuses
+    ever; QUEUED_RECORDS, the records the waiting jobs carry."""
     return f"{tag(shard_of_model(model))}:counts:{model}"
+
+
+def waiting(model: str) -> str:
+    """Hash of the model's waiting jobs, job id to record count: what a job takes
+    off QUEUED_RECORDS when it leaves the queue, even once its record has expired."""
+    return f"{tag(shard_of_model(model))}:waiting:{model}"
 
 
 def finished(model: str) -> str:
