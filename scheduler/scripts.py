@@ -300,14 +300,22 @@ return status
 # A job whose record expired while it waited leaves the queue's counts here
 # (the scheduler's duties), even when no worker ever reaches its stream entry;
 # START does the same for an entry a worker does reach. Returns how many left.
+# A job still waiting by the hash but no longer QUEUED left the queue under a
+# script that kept no waiting hash (a worker of an earlier release, during a
+# rolling upgrade): its records leave too, its QUEUED count having left then.
 FORGET_EXPIRED = (
     _COMMON
     + """
 local forgotten = 0
 for i, id in ipairs(ARGV) do
-  if redis.call('EXISTS', KEYS[i + 2]) == 0 and unwait(KEYS[1], KEYS[2], id) then
-    redis.call('HINCRBY', KEYS[1], 'QUEUED', -1)
-    forgotten = forgotten + 1
+  local status = redis.call('HGET', KEYS[i + 2], 'status')
+  if not status then
+    if unwait(KEYS[1], KEYS[2], id) then
+      redis.call('HINCRBY', KEYS[1], 'QUEUED', -1)
+      forgotten = forgotten + 1
+    end
+  elseif status ~= 'QUEUED' then
+    unwait(KEYS[1], KEYS[2], id)
   end
 end
 return forgotten

@@ -112,6 +112,23 @@ async def test_a_job_that_expired_while_waiting_leaves_the_counts(client: Client
         await queue.close()
 
 
+async def test_records_a_job_took_out_under_an_earlier_release_leave_at_its_ttl(client: Client) -> None:
+    settings = QueueSettings(job_ttl_s=60)
+    queue = JobQueue(client, settings)
+    try:
+        _, job_id, _ = await _submit(queue, 5)
+        # A worker of the release before QUEUED_RECORDS: RUNNING, the waiting hash untouched.
+        job = keys.job(job_id, keys.shard_of_model(MODEL))
+        await client.hset(job, "status", "RUNNING")  # type: ignore[misc]
+        await client.hincrby(keys.counts(MODEL), "QUEUED", -1)  # type: ignore[misc]
+        assert await _counts(client) == (0, 5, 1)
+        done = await run_once(client, QueueSettings(job_ttl_s=0))  # its index entry is trimmed
+        assert done["expired_waiting"] == 0  # not expired: only its records leave
+        assert await _counts(client) == (0, 0, 0)
+    finally:
+        await queue.close()
+
+
 async def test_the_script_refuses_records_over_the_models_limit(client: Client) -> None:
     queue = JobQueue(client, QueueSettings())
     limits = AdmissionLimits(model=ModelAdmission(max_queued_records=10))
