@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from gateway.registry.limits import LimitValues, PlatformLimits
+from scheduler.admission import UserRates
 from scheduler.connection import RedisSettings
-from scheduler.queue import AdmissionLimits, QueueSettings
+from scheduler.queue import QueueSettings
 from workers.backends import BackendPolicy, SettingsError
 
 SERVICE_PORTS = {"registry": 50051, "execution": 50052, "admin": 50053}
@@ -218,19 +220,55 @@ def _no_worker_warning_s(env: Mapping[str, str], presence_s: float) -> float:
     return value
 
 
-def _admission(env: Mapping[str, str], max_records: int) -> AdmissionLimits:
-    limits = AdmissionLimits(
-        user_jobs_per_s=_float(env, "MODELGW_USER_JOBS_PER_SECOND", 200.0),
-        user_jobs_burst=_int(env, "MODELGW_USER_JOBS_BURST", 2_000, minimum=1),
-        user_records_per_s=_float(env, "MODELGW_USER_RECORDS_PER_SECOND", 20_000.0),
-        user_records_burst=_int(env, "MODELGW_USER_RECORDS_BURST", 100_000, minimum=1),
-        model_max_queued=_int(env, "MODELGW_MODEL_MAX_QUEUED", 100_000),
+def _user_rates(env: Mapping[str, str], max_records: int) -> UserRates:
+    rates = UserRates(
+        jobs_per_s=_float(env, "MODELGW_USER_JOBS_PER_SECOND", 200.0),
+        jobs_burst=_int(env, "MODELGW_USER_JOBS_BURST", 2_000, minimum=1),
+        records_per_s=_float(env, "MODELGW_USER_RECORDS_PER_SECOND", 20_000.0),
+        records_burst=_int(env, "MODELGW_USER_RECORDS_BURST", 100_000, minimum=1),
     )
-    if limits.user_records_per_s and limits.user_records_burst < max_records:
+    if rates.records_per_s and rates.records_burst < max_records:
         raise ConfigError(
-            f"MODELGW_USER_RECORDS_BURST={limits.user_records_burst} is below "
+            f"MODELGW_USER_RECORDS_BURST={rates.records_burst} is below "
             f"MODELGW_MAX_RECORDS={max_records}: a job of that many records could never run"
         )
+    return rates
+
+
+def _model_limits(env: Mapping[str, str], max_records: int) -> PlatformLimits:
+    """Every model's limits unless its owners set their own, and the caps on
+    what they may set; each cap defaults to its limit, so owners may lower a
+    limit but only a superuser may let a model go above the default."""
+    jobs = _int(env, "MODELGW_MODEL_MAX_QUEUED", 100_000)
+    records = _int(env, "MODELGW_MODEL_MAX_QUEUED_RECORDS", 1_000_000)
+    rate = _float(env, "MODELGW_MODEL_USER_JOBS_PER_SECOND", 0.0)
+    limits = PlatformLimits(
+        defaults=LimitValues(jobs, records, rate),
+        caps=LimitValues(
+            _int(env, "MODELGW_MODEL_MAX_QUEUED_CAP", jobs),
+            _int(env, "MODELGW_MODEL_MAX_QUEUED_RECORDS_CAP", records),
+            _float(env, "MODELGW_MODEL_USER_JOBS_PER_SECOND_CAP", rate),
+        ),
+    )
+    for name, default, cap in (
+        ("MODELGW_MODEL_MAX_QUEUED", jobs, limits.caps.max_queued_jobs),
+        ("MODELGW_MODEL_MAX_QUEUED_RECORDS", records, limits.caps.max_queued_records),
+        ("MODELGW_MODEL_USER_JOBS_PER_SECOND", rate, limits.caps.user_jobs_per_second),
+    ):
+        if cap and (not default or default > cap):
+            raise ConfigError(
+                f"{name}_CAP={cap:g} is below {name}={default:g} (0 is no limit): "
+                "the cap must be at least the default"
+            )
+    for name, most in (
+        ("MODELGW_MODEL_MAX_QUEUED_RECORDS", records),
+        ("MODELGW_MODEL_MAX_QUEUED_RECORDS_CAP", limits.caps.max_queued_records),
+    ):
+        if most and most < max_records:
+            raise ConfigError(
+                f"{name}={most} is below MODELGW_MAX_RECORDS={max_records}: "
+                "a job of that many records could never be queued"
+            )
     return limits
 
 
@@ -248,8 +286,11 @@ class GatewayConfig:
     redis: RedisSettings
     queue: QueueSettings
     max_records: int
-    # What one user may submit, and how many jobs a model's queue may hold.
-    admission: AdmissionLimits
+    # What one user may submit, across every model.
+    user_rates: UserRates
+    # What a model's queue may hold and each user may submit to it, unless its
+    # owners set their own; the caps on what they may set.
+    model_limits: PlatformLimits
     watch_heartbeat_s: float
     # A QUEUED job warns that it may wait forever when no worker serving its model
     # announced itself for this long; 0 turns the warning off.
@@ -311,7 +352,8 @@ class GatewayConfig:
             ),
             queue=queue,
             max_records=max_records,
-            admission=_admission(env, max_records),
+            user_rates=_user_rates(env, max_records),
+            model_limits=_model_limits(env, max_records),
             watch_heartbeat_s=_float(env, "MODELGW_WATCH_HEARTBEAT", 10.0),
             no_worker_warning_s=_no_worker_warning_s(env, queue.presence_s),
             resolution_cache_s=_float(env, "MODELGW_RESOLUTION_CACHE", 1.0),

@@ -74,6 +74,7 @@ async def _mount_registry(server: grpc.aio.Server, res: Resources) -> AsyncItera
             res.access,
             acquire_timeout_s=res.config.database_timeout_s,
             backends=res.config.backends,
+            model_limits=res.config.model_limits,
         ),
         server,
     )
@@ -93,13 +94,14 @@ async def _mount_execution(server: grpc.aio.Server, res: Resources) -> AsyncIter
             res.pool,
             resolution_ttl_s=config.resolution_cache_s,
             acquire_timeout_s=config.database_timeout_s,
+            model_limits=config.model_limits,
         )
         # On the process's one LISTEN connection; without it the TTL alone bounds staleness.
         await res.access.subscribe(registry_store.CHANNEL, catalog.subscription())
         limits = ExecutionLimits(
             config.max_records,
             config.watch_heartbeat_s,
-            config.admission,
+            config.user_rates,
             config.no_worker_warning_s,
         )
         execution_pb2_grpc.add_ExecutionServiceServicer_to_server(

@@ -2,8 +2,10 @@
 
 - expiry: job records, results and idempotency keys expire by Redis TTL on
   their own; the job indexes, the finished indexes and the waiting indexes
-  (sorted sets) are trimmed here of entries older than the TTL (a job that
-  waited that long expired without ever leaving its waiting index);
+  (sorted sets) are trimmed here of entries older than the TTL, and a job
+  whose record expired while it waited leaves its model's queue counts (which
+  admission limits) as it leaves the waiting index, though no worker ever
+  reached it;
 - consumer hygiene: consumers of a queue's group that hold nothing and have
   been idle for an hour (workers that scaled down) are removed, so that
   XINFO and KEDA see only live workers.
@@ -23,13 +25,15 @@ import time
 
 from redis.exceptions import RedisError
 
-from scheduler import keys, stats
+from scheduler import keys, scripts, stats
 from scheduler.connection import Client
 from scheduler.queue import QueueSettings
 
 log = logging.getLogger("modelgw.scheduler")
 
 STALE_CONSUMER_MS = 3600 * 1000
+FORGET_BATCH = 500
+"""Waiting jobs per call of the forgetting script: a bounded time inside Redis."""
 
 
 async def run_duties(
@@ -50,13 +54,28 @@ async def run_once(
     """One round of duties; returns counts of what it removed."""
     horizon = time.time() - settings.job_ttl_s
     trimmed = int(await client.zremrangebyscore(keys.ALL_JOBS, "-inf", horizon))
-    consumers = 0
+    consumers = forgotten = 0
     for model in sorted(str(m) for m in await client.smembers(keys.KNOWN_MODELS)):
+        forgotten += await _forget_expired_waiting(client, model, horizon)
         trimmed += int(await client.zremrangebyscore(keys.model_jobs(model), "-inf", horizon))
-        trimmed += int(await client.zremrangebyscore(keys.waiting(model), "-inf", horizon))
         trimmed += await stats.trim_finished(client, model, horizon)
         consumers += await _remove_stale_consumers(client, model, stale_consumer_ms)
-    return {"trimmed": trimmed, "consumers_removed": consumers}
+    return {"trimmed": trimmed, "consumers_removed": consumers, "expired_waiting": forgotten}
+
+
+async def _forget_expired_waiting(client: Client, model: str, horizon: float) -> int:
+    """Takes the model's jobs that expired while waiting off its waiting index and
+    its queue counts: those that entered it longer ago than the TTL."""
+    members: list[str] = await client.zrangebyscore(keys.waiting(model), "-inf", horizon)  # type: ignore[assignment]
+    forget = client.register_script(scripts.FORGET_EXPIRED)
+    shard = keys.shard_of_model(model)
+    forgotten = 0
+    for start in range(0, len(members), FORGET_BATCH):
+        batch = members[start : start + FORGET_BATCH]
+        job_keys = [keys.job(keys.waiting_job(member), shard) for member in batch]
+        script_keys = [keys.counts(model), keys.waiting(model), *job_keys]
+        forgotten += int(await forget(keys=script_keys, args=batch))
+    return forgotten
 
 
 async def _remove_stale_consumers(client: Client, model: str, stale_ms: int) -> int:

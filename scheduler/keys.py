@@ -92,6 +92,13 @@ def user_budget(user: str, model: str | None = None) -> str:
     return f"{tag(shard_of_model(model))}:budget:{digest}"
 
 
+def user_model_budget(user: str, model: str) -> str:
+    """The user's submission budget on one model (a token bucket), for a model
+    whose limits give each user a rate of their own there."""
+    digest = hashlib.sha256(user.encode()).hexdigest()[:16]
+    return f"{tag(shard_of_model(model))}:model-budget:{model}:{digest}"
+
+
 def new_job_id(model: str, now_ms: int | None = None) -> str:
     ms = int(time.time() * 1000) if now_ms is None else now_ms
     rand = int.from_bytes(os.urandom(8), "big")
@@ -129,7 +136,8 @@ def audit(model: str) -> str:
 
 
 def counts(model: str) -> str:
-    """Hash of the model's job counts: QUEUED and RUNNING now; terminal statuses ever."""
+    """Hash of the model's job counts: QUEUED and RUNNING now; terminal statuses
+    ever; QUEUED_RECORDS, the records the waiting jobs carry."""
     return f"{tag(shard_of_model(model))}:counts:{model}"
 
 
@@ -139,6 +147,18 @@ def finished(model: str) -> str:
 
 
 def waiting(model: str) -> str:
-    """Sorted set of the model's QUEUED job ids by submission time: the jobs that
-    precede one in it are the jobs ahead of it in the queue."""
+    """Sorted set of the model's QUEUED jobs by submission time: the jobs that
+    precede one in it are the jobs ahead of it in the queue. Members are
+    waiting_member(id, records): a job's records leave QUEUED_RECORDS with it,
+    even once its record has expired."""
     return f"{tag(shard_of_model(model))}:waiting:{model}"
+
+
+def waiting_member(job_id: str, record_count: int) -> str:
+    """A job's member of its model's waiting index (the scripts' `waiter`)."""
+    return f"{job_id}|{record_count}"
+
+
+def waiting_job(member: str) -> str:
+    """The job id of a member of a waiting index."""
+    return member.split("|", 1)[0]

@@ -19,6 +19,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from scheduler import keys, scripts
+from scheduler.admission import NO_LIMITS, AdmissionLimits, Limit
 from scheduler.batch import Command, CommandBatcher, ScriptCall
 from scheduler.connection import Client
 from scheduler.job import JobRecord, JobStatus
@@ -44,43 +45,14 @@ class QueueSettings:
         return 3 * self.presence_s
 
 
-@dataclass(frozen=True)
-class AdmissionLimits:
-    """What one submission may take: checked by the submission script itself, so
-    that every server process shares them at no extra round trip. 0 turns a
-    limit off."""
-
-    user_jobs_per_s: float = 0.0
-    user_jobs_burst: int = 0
-    """A user's token bucket of jobs: refilled at user_jobs_per_s, holding at most this."""
-    user_records_per_s: float = 0.0
-    user_records_burst: int = 0
-    """The same bucket for the records those jobs carry."""
-    model_max_queued: int = 0
-    """Jobs a model's queue may hold waiting before submissions to it are refused."""
-
-    def argv(self, record_count: int) -> list[Any]:
-        return [
-            self.user_jobs_per_s,
-            self.user_jobs_burst,
-            self.user_records_per_s,
-            self.user_records_burst,
-            self.model_max_queued,
-            record_count,
-        ]
-
-
-NO_LIMITS = AdmissionLimits()
-
-
 class SubmitOutcome(enum.Enum):
     CREATED = "created"
     DUPLICATE = "duplicate"
     CONFLICT = "conflict"
     LIMITED = "limited"
-    """Over the submitter's rate: `limit` names it, `retry_after_s` says when."""
+    """Over a rate: `limit` names the bucket, `retry_after_s` says when it admits the job."""
     FULL = "full"
-    """The model's queue holds model_max_queued jobs already (`queued`)."""
+    """The model's queue is full: `limit` says of what, `queued` how many wait."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +82,7 @@ def _place(reply: Sequence[Any]) -> QueuePlace:
 class Submission:
     job_id: str
     outcome: SubmitOutcome
-    limit: str = ""
+    limit: Limit | None = None
     retry_after_s: float = 0.0
     queued: int = 0
     place: QueuePlace | None = None
@@ -120,9 +92,9 @@ class Submission:
 def _submission(reply: Sequence[Any]) -> Submission:
     outcome = SubmitOutcome(_text(reply[0]))
     if outcome is SubmitOutcome.LIMITED:
-        return Submission("", outcome, limit=_text(reply[1]), retry_after_s=float(reply[2]))
+        return Submission("", outcome, Limit(_text(reply[1])), retry_after_s=float(reply[2]))
     if outcome is SubmitOutcome.FULL:
-        return Submission("", outcome, queued=int(reply[1]))
+        return Submission("", outcome, Limit(_text(reply[1])), queued=int(reply[2]))
     if outcome is SubmitOutcome.CREATED:
         return Submission(_text(reply[1]), outcome, place=_place(reply[2:5]))
     return Submission(_text(reply[1]), outcome)
@@ -221,6 +193,7 @@ class JobQueue:
             keys.model_jobs(model),
             *observer_keys(model),
             keys.user_budget(submitter, model if self._cluster else None),
+            keys.user_model_budget(submitter, model),
             keys.workers(model),
         ]
         if not self._cluster:
@@ -276,7 +249,7 @@ class JobQueue:
             ScriptCall(
                 self._place,
                 keys=[keys.waiting(job.model), keys.workers(job.model)],
-                args=[job.id],
+                args=[keys.waiting_member(job.id, job.record_count)],
             )
         )
         return _place(reply)
@@ -351,7 +324,12 @@ class JobQueue:
                     keys.start_counter(model),
                     *observer_keys(model),
                 ],
-                args=[keys.EVENTS_CHANNEL, entry_id, worker, self.settings.delivery_limit],
+                args=[
+                    keys.EVENTS_CHANNEL,
+                    entry_id,
+                    worker,
+                    self.settings.delivery_limit,
+                ],
             )
         )
         if reply[0] != "run":

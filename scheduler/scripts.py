@@ -9,10 +9,12 @@ and worker. Status only moves forward: QUEUED -> RUNNING -> SUCCEEDED | FAILED
 
 Every transition is also *observed* by the same script (`observe` below): an
 audit entry is appended to the model's audit stream, the model's status
-counters move, a job joins the model's waiting index while it is QUEUED and
-leaves it when it starts or ends, and a finished job joins the model's
-finished index. Those keys (scheduler.keys.counts, finished, audit, waiting:
-the "observer keys") are declared in
+counters move, a finished job joins the model's finished index, and a job
+entering or leaving QUEUED enters or leaves the model's waiting index: its
+place in the queue is its rank there, and the records of the jobs there are
+summed in the counters (QUEUED_RECORDS, which admission limits). Those keys
+(scheduler.keys.counts, finished, audit, waiting: the "observer keys") are
+declared in
 KEYS like every other key a script touches, and share the job's hash tag, so
 they live in the same slot and the one atomic script covers them on a single
 Redis and on Redis Cluster alike; a transition can therefore never happen
@@ -27,18 +29,36 @@ local function now()
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 local ACTIVE = {QUEUED = true, RUNNING = true}
+-- The waiting index's member for a job: its id and its record count, so that the
+-- records leave QUEUED_RECORDS with the job even once its record has expired.
+local function waiter(id, records)
+  return id .. '|' .. (records or '0')
+end
+-- A job leaves the queue: its records stop counting. Only a job the waiting index
+-- holds counted them, so a job queued before QUEUED_RECORDS existed takes nothing
+-- off, and a job that leaves twice (its record expired, say) leaves once.
+-- Returns whether it was waiting.
+local function unwait(counts, waiting, member)
+  if redis.call('ZREM', waiting, member) == 0 then return false end
+  local records = string.match(member, '|(%d+)$')
+  redis.call('HINCRBY', counts, 'QUEUED_RECORDS', -tonumber(records or '0'))
+  return true
+end
 -- counts, finished, audit, waiting: the observer keys, KEYS[o] to KEYS[o + 3].
 local function observe(job, before, status, at, o)
   local f = redis.call('HMGET', job, 'id', 'model', 'version', 'submitter', 'created',
     'started', 'attempt_started', 'records', 'input_sha256', 'input_bytes',
-    'error_reason', 'error_message', 'attempts', 'worker', 'parent')
+    'error_reason', 'error_message', 'attempts', 'worker', 'parent', 'record_count')
   local counts, finished, audit, waiting = KEYS[o], KEYS[o + 1], KEYS[o + 2], KEYS[o + 3]
   if before and ACTIVE[before] then redis.call('HINCRBY', counts, before, -1) end
   redis.call('HINCRBY', counts, status, 1)
   -- The waiting index is the ordered twin of the QUEUED counter: a job's place
   -- in the queue is its rank there, an O(log n) count.
-  if before == 'QUEUED' then redis.call('ZREM', waiting, f[1]) end
-  if status == 'QUEUED' then redis.call('ZADD', waiting, at, f[1]) end
+  if before == 'QUEUED' then unwait(counts, waiting, waiter(f[1], f[16])) end
+  if status == 'QUEUED' then
+    redis.call('ZADD', waiting, at, waiter(f[1], f[16]))
+    redis.call('HINCRBY', counts, 'QUEUED_RECORDS', f[16] or 0)
+  end
   local entry = {'job', f[1], 'model', f[2], 'version', f[3] or '', 'user', f[4] or '',
     'status', status, 'time', string.format('%.6f', at), 'parent', f[15] or ''}
   if status == 'QUEUED' then
@@ -82,14 +102,15 @@ local TERMINAL = {SUCCEEDED = true, FAILED = true, CANCELLED = true}
 """
 
 # Where a QUEUED job stands: the jobs ahead of it in its model's waiting index
-# (the job's own score from ZSCORE, so no float is ever formatted in Lua) and
+# (member: see waiter; the job's own score from ZSCORE, so no float is ever
+# formatted in Lua) and
 # when a worker serving the model last announced itself (see PRESENCE).
 # Returns {jobs ahead or -1 if the job is not waiting, newest worker's last-seen
 # time or '' if none, the server's time now}.
 _PLACE = """
-local function place(waiting, workers, id, at)
+local function place(waiting, workers, member, at)
   local ahead = -1
-  local score = redis.call('ZSCORE', waiting, id)
+  local score = redis.call('ZSCORE', waiting, member)
   if score then ahead = redis.call('ZCOUNT', waiting, '-inf', '(' .. score) end
   local newest = redis.call('ZREVRANGE', workers, 0, 0, 'WITHSCORES')
   return {ahead, newest[2] or '', string.format('%.6f', at)}
@@ -97,18 +118,22 @@ end
 """
 
 # KEYS: job, queue stream, idempotency key, model index, the 4 observer keys, the
-#       submitter's budget, the model's workers; on a single server (never on a
-#       cluster, where they live in other slots) also the submitter's index, the
-#       index of all jobs, the set of known models and, for a consensus job, the
-#       set of consensus models
+#       submitter's budget, the submitter's budget on this model, the model's
+#       workers; on a single server (never on a cluster, where they live in other slots) also the
+#       submitter's index, the index of all jobs, the set of known models and,
+#       for a consensus job, the set of consensus models
 # ARGV: events channel, job id, ttl seconds, fingerprint, has-idempotency ('1'|'0'),
-#       the admission limits (jobs per second, jobs burst, records per second,
-#       records burst, most queued jobs of the model: 0 for none) and the job's
-#       record count, then the job's hash fields as name/value pairs
-# Returns {'created', job id, then the job's place as _PLACE gives it}, {'duplicate'|
-# 'conflict', job id}, or, refused, {'limited', the limit, seconds until it admits
-# this job} / {'full', jobs queued}. The place rides in the same round trip, so a
-# submission learns its queue position and whether any worker is there for free.
+#       the admission limits (scheduler.admission: the user's jobs per second,
+#       jobs burst, records per second, records burst; the model's most queued
+#       jobs, most queued records, each user's jobs per second and burst on it;
+#       0 for none) and the job's record count, then the job's hash fields as
+#       name/value pairs
+# Returns {'created', job id, then the job's place as _PLACE gives it},
+# {'duplicate'|'conflict', job id}, or, refused, {'limited', the bucket
+# (scheduler.queue.Limit), seconds until it admits this job} / {'full',
+# 'queued_jobs'|'queued_records', how many wait}. The place rides in the same
+# round trip, so a submission learns its queue position and whether any worker
+# is there for free.
 SUBMIT = (
     _COMMON
     + """
@@ -122,33 +147,56 @@ if ARGV[5] == '1' then
   end
 end
 local at = now()
-local max_queued = tonumber(ARGV[10])
-if max_queued > 0 then
-  local queued = tonumber(redis.call('HGET', KEYS[5], 'QUEUED') or '0')
-  if queued >= max_queued then return {'full', tostring(queued)} end
+local cost = tonumber(ARGV[14])
+local max_jobs, max_records = tonumber(ARGV[10]), tonumber(ARGV[11])
+if max_jobs > 0 or max_records > 0 then
+  local c = redis.call('HMGET', KEYS[5], 'QUEUED', 'QUEUED_RECORDS')
+  local jobs, records = tonumber(c[1] or '0'), tonumber(c[2] or '0')
+  if max_jobs > 0 and jobs >= max_jobs then return {'full', 'queued_jobs', tostring(jobs)} end
+  if max_records > 0 and records + cost > max_records then
+    return {'full', 'queued_records', tostring(records)}
+  end
 end
--- Token buckets, refilled continuously: one token a job, one a record.
+-- Token buckets, refilled continuously: one token a job, one a record. Every
+-- bucket is checked before any is charged, so a refusal costs nothing.
+local function refill(tokens, burst, rate, since)
+  local elapsed = math.max(at - (tonumber(since) or at), 0)
+  return math.min(burst, (tonumber(tokens) or burst) + elapsed * rate)
+end
 local jobs_rate, jobs_burst = tonumber(ARGV[6]), tonumber(ARGV[7])
 local records_rate, records_burst = tonumber(ARGV[8]), tonumber(ARGV[9])
-local cost = tonumber(ARGV[11])
+local model_rate, model_burst = tonumber(ARGV[12]), tonumber(ARGV[13])
+local jobs, records, model_jobs
 if jobs_rate > 0 or records_rate > 0 then
   local b = redis.call('HMGET', KEYS[9], 'jobs', 'records', 'at')
-  local elapsed = math.max(at - (tonumber(b[3]) or at), 0)
-  local jobs = math.min(jobs_burst, (tonumber(b[1]) or jobs_burst) + elapsed * jobs_rate)
-  local records = math.min(records_burst,
-    (tonumber(b[2]) or records_burst) + elapsed * records_rate)
+  jobs = refill(b[1], jobs_burst, jobs_rate, b[3])
+  records = refill(b[2], records_burst, records_rate, b[3])
   if jobs_rate > 0 and jobs < 1 then
-    return {'limited', 'jobs', string.format('%.3f', (1 - jobs) / jobs_rate)}
+    return {'limited', 'user_jobs', string.format('%.3f', (1 - jobs) / jobs_rate)}
   end
   if records_rate > 0 and records < cost then
-    return {'limited', 'records', string.format('%.3f', (cost - records) / records_rate)}
+    return {'limited', 'user_records', string.format('%.3f', (cost - records) / records_rate)}
   end
+end
+if model_rate > 0 then
+  local b = redis.call('HMGET', KEYS[10], 'jobs', 'at')
+  model_jobs = refill(b[1], model_burst, model_rate, b[2])
+  if model_jobs < 1 then
+    return {'limited', 'model_user_jobs', string.format('%.3f', (1 - model_jobs) / model_rate)}
+  end
+end
+if jobs then
   redis.call('HSET', KEYS[9], 'jobs', string.format('%.6f', jobs - 1),
     'records', string.format('%.6f', records - cost), 'at', string.format('%.6f', at))
   redis.call('EXPIRE', KEYS[9], 3600)
 end
+if model_jobs then
+  redis.call('HSET', KEYS[10], 'jobs', string.format('%.6f', model_jobs - 1),
+    'at', string.format('%.6f', at))
+  redis.call('EXPIRE', KEYS[10], 3600)
+end
 local fields = {}
-for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 15, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], 'created', string.format('%.6f', at), 'attempts', 0, unpack(fields))
 enter(KEYS[1], 'QUEUED', at, 5)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
@@ -157,18 +205,18 @@ if ARGV[5] == '1' then
   redis.call('SET', KEYS[3], ARGV[2] .. '|' .. ARGV[4], 'EX', ARGV[3])
 end
 redis.call('ZADD', KEYS[4], at, ARGV[2])
-if #KEYS > 10 then
+if #KEYS > 11 then
   -- A single Redis server (not a cluster): the indexes in other slots are
   -- written here too, atomically with the job, instead of by separate commands.
   local model = redis.call('HGET', KEYS[1], 'model')
-  redis.call('ZADD', KEYS[11], at, ARGV[2])
-  redis.call('EXPIRE', KEYS[11], ARGV[3])
   redis.call('ZADD', KEYS[12], at, ARGV[2])
-  redis.call('SADD', KEYS[13], model)
-  if KEYS[14] then redis.call('SADD', KEYS[14], model) end
+  redis.call('EXPIRE', KEYS[12], ARGV[3])
+  redis.call('ZADD', KEYS[13], at, ARGV[2])
+  redis.call('SADD', KEYS[14], model)
+  if KEYS[15] then redis.call('SADD', KEYS[15], model) end
 end
 -- Every other waiting job came first: no rank to look up for a new job.
-local newest = redis.call('ZREVRANGE', KEYS[10], 0, 0, 'WITHSCORES')
+local newest = redis.call('ZREVRANGE', KEYS[11], 0, 0, 'WITHSCORES')
 return {'created', ARGV[2], redis.call('ZCARD', KEYS[8]) - 1, newest[2] or '',
   string.format('%.6f', at)}
 """
@@ -176,7 +224,8 @@ return {'created', ARGV[2], redis.call('ZCARD', KEYS[8]) - 1, newest[2] or '',
 
 # KEYS: job, queue stream, the model's start counter, the 4 observer keys
 # ARGV: events channel, stream entry id, worker name, delivery limit
-# Returns {'run', spec, records, created} or {'skip', status}.
+# Returns {'run', spec, records, created} or {'skip', status}. A job whose record
+# expired while it waited leaves the queue's counts by FORGET_EXPIRED.
 START = (
     _COMMON
     + """
@@ -270,7 +319,7 @@ return status
 """
 
 # KEYS: the model's waiting index, the model's workers
-# ARGV: job id
+# ARGV: the job's member of the waiting index (its id and record count: see waiter)
 # A QUEUED job's place (see _PLACE), for GetJob and WatchJob: read only for a
 # job that is QUEUED, so that reading any other job costs what it always did.
 PLACE = (
@@ -293,5 +342,33 @@ redis.call('ZADD', KEYS[1], at, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', at - tonumber(ARGV[2]))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 'ok'
+"""
+)
+
+# KEYS: the model's counts and waiting index (observer keys 1 and 4), then the job
+#       key of each member in ARGV
+# ARGV: members of the waiting index (see waiter) older than the job TTL
+# A job whose record expired while it waited leaves the queue's counts and its
+# place here (the scheduler's duties), whether or not a worker ever reaches its
+# stream entry. Returns how many left.
+# A job still in the index but no longer QUEUED left the queue under a script
+# that kept no index (a worker of an earlier release, during a rolling
+# upgrade): its records leave too, its QUEUED count having left then.
+FORGET_EXPIRED = (
+    _COMMON
+    + """
+local forgotten = 0
+for i, member in ipairs(ARGV) do
+  local status = redis.call('HGET', KEYS[i + 2], 'status')
+  if not status then
+    if unwait(KEYS[1], KEYS[2], member) then
+      redis.call('HINCRBY', KEYS[1], 'QUEUED', -1)
+      forgotten = forgotten + 1
+    end
+  elseif status ~= 'QUEUED' then
+    unwait(KEYS[1], KEYS[2], member)
+  end
+end
+return forgotten
 """
 )

@@ -13,6 +13,10 @@ callers wait for the read under way (one per model) instead, so no cached
 answer older than the TTL plus STALE_GRACE_S is ever served, and a caller that
 waits gets the answer of a read begun at most one read's duration before it called.
 
+The model's effective admission limits (gateway.registry.limits) are part of
+that entry: read in the same query, announced by the same notification, so a
+submission checks them without a query of its own.
+
 A version row and its compiled input-schema validator are cached by the row's
 identity (`store.VersionIdentity`), never by its name: a version deleted and
 created again under the same name is another row, with its own schema. A
@@ -37,6 +41,7 @@ import jsonschema
 from authz.enforcer import Subscription
 from gateway.errors import ApiError, FailedPrecondition, InvalidArgument
 from gateway.registry import store
+from gateway.registry.limits import EffectiveLimits, PlatformLimits, effective
 from gateway.registry.resolution import no_versions, resolve_version
 from workers.consensus.definition import ConsensusDefinition
 from workers.consensus.verify import OutputFieldError, choose_output_field
@@ -58,6 +63,8 @@ class RunnableVersion:
     checks: tuple[tuple[str, jsonschema.protocols.Validator], ...]
     """(whose schema, its validator): the version's own, and for a consensus
     version every child's too, since the children run on the same records."""
+    limits: EffectiveLimits
+    """The model's admission limits, as its catalog entry holds them."""
 
     def check(self, records: list[dict[str, Any]]) -> None:
         """Raises InvalidArgument naming the first bad record and field."""
@@ -79,6 +86,7 @@ class _Known:
     at: float
     resolved: str | None  # its default version, else its latest; None: it has none
     versions: Mapping[str, store.VersionIdentity]
+    limits: EffectiveLimits
 
 
 class ModelCatalog:
@@ -88,9 +96,11 @@ class ModelCatalog:
         *,
         resolution_ttl_s: float,
         acquire_timeout_s: float,
+        model_limits: PlatformLimits,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pool = pool
+        self._model_limits = model_limits
         self._ttl = resolution_ttl_s
         self._acquire_timeout_s = acquire_timeout_s
         self._clock = clock
@@ -130,10 +140,12 @@ class ModelCatalog:
         return Subscription(on_notify=self.forget, on_listening=self.forget_all)
 
     async def runnable(self, model: str, requested: str, depth: int = 0) -> RunnableVersion:
-        row = await self._version_row(model, requested)
+        row, limits = await self._version_row(model, requested)
         own = (f"{row.model} {row.version}", self._validator(row))
         if row.backend_kind != "consensus":
-            return RunnableVersion(row.model, row.version, _spec(row), row.output_schema, (own,))
+            return RunnableVersion(
+                row.model, row.version, _spec(row), row.output_schema, (own,), limits
+            )
         if depth >= MAX_CONSENSUS_DEPTH:
             raise FailedPrecondition(
                 f"consensus model {model!r} nests deeper than {MAX_CONSENSUS_DEPTH} levels "
@@ -156,9 +168,13 @@ class ModelCatalog:
             }
             checks += [(f"child {child.alias} ({whose})", v) for whose, v in runnable.checks]
         spec = {**_spec(row), "children": children}
-        return RunnableVersion(row.model, row.version, spec, row.output_schema, tuple(checks))
+        return RunnableVersion(
+            row.model, row.version, spec, row.output_schema, tuple(checks), limits
+        )
 
-    async def _version_row(self, model: str, requested: str) -> store.VersionRow:
+    async def _version_row(
+        self, model: str, requested: str
+    ) -> tuple[store.VersionRow, EffectiveLimits]:
         known = await self._known_now(model)
         version = requested or known.resolved
         if version is None or version not in known.versions:
@@ -173,7 +189,7 @@ class ModelCatalog:
         row = self._rows.get(identity)
         if row is None:
             row = await asyncio.shield(self._load(model, version, identity))
-        return row
+        return row, known.limits
 
     async def _known_now(self, model: str) -> _Known:
         """The model's entry: read less than the TTL ago, or less than the TTL plus
@@ -224,7 +240,12 @@ class ModelCatalog:
             versions = await store.version_identities(conn, model)
         latest = next(reversed(versions), None)
         resolution = resolve_version("", row.default_version, latest)
-        known = _Known(started, None if resolution is None else resolution.version, versions)
+        known = _Known(
+            started,
+            None if resolution is None else resolution.version,
+            versions,
+            effective(row.limits, row.limit_caps, self._model_limits),
+        )
         if self._generation(model) == generation:
             self._known[model] = known
         return known

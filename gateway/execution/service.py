@@ -30,13 +30,8 @@ from authz.actions import Action
 from authz.enforcer import AccessPolicy, Decision
 from authz.principal import Principal
 from gateway import paging
-from gateway.errors import (
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    ResourceExhausted,
-    model_not_found,
-)
+from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, model_not_found
+from gateway.execution import admission
 from gateway.execution import records as input_records
 from gateway.execution.catalog import ModelCatalog
 from gateway.execution.messages import STATUS_OF_PROTO, job_message
@@ -45,9 +40,10 @@ from gateway.interceptor import caller, status_of
 from gateway.registry import validation
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc, job_pb2
 from scheduler import keys
+from scheduler.admission import NO_RATES, AdmissionLimits, UserRates
 from scheduler.events import JobEvents, Watch
 from scheduler.job import JobRecord, JobStatus, Transition
-from scheduler.queue import NO_LIMITS, AdmissionLimits, JobQueue, Submission, SubmitOutcome
+from scheduler.queue import JobQueue, SubmitOutcome
 
 MAX_IDEMPOTENCY_KEY = 128
 
@@ -56,7 +52,8 @@ MAX_IDEMPOTENCY_KEY = 128
 class ExecutionLimits:
     max_records: int
     heartbeat_s: float
-    admission: AdmissionLimits = NO_LIMITS
+    user_rates: UserRates = NO_RATES
+    """Each user's rates across every model; each model's own limits come with it."""
     no_worker_warning_s: float = 30.0
     """A QUEUED job warns when no worker of its model was seen for this long; 0: never."""
 
@@ -95,6 +92,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
                 f"idempotency_key is longer than {MAX_IDEMPOTENCY_KEY} characters"
             )
         runnable = await self._catalog.runnable(request.model, request.version)
+        admission.check_fits(runnable.model, count, runnable.limits)
         records = [input_records.record(r) for r in request.records]
         runnable.check(records)
         user = caller().user
@@ -107,9 +105,13 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
             records_json=json.dumps(records, separators=(",", ":")),
             spec=runnable.spec,
             idempotency_key=request.idempotency_key,
-            limits=self._limits.admission,
+            limits=AdmissionLimits(self._limits.user_rates, runnable.limits.admission),
         )
-        _refuse_if_over_a_limit(submission, runnable.model, self._limits.admission)
+        refusal = admission.refusal(
+            submission, runnable.model, self._limits.user_rates, runnable.limits, count
+        )
+        if refusal is not None:
+            raise refusal
         if submission.outcome is SubmitOutcome.CONFLICT:
             raise FailedPrecondition(
                 f"idempotency_key {request.idempotency_key!r} was already used for job "
@@ -350,27 +352,6 @@ class SharedWatchMessages:
             if len(self._messages) > self._size:
                 self._messages.popitem(last=False)
         return message
-
-
-def _refuse_if_over_a_limit(submission: Submission, model: str, limits: AdmissionLimits) -> None:
-    if submission.outcome is SubmitOutcome.LIMITED:
-        what = (
-            f"{limits.user_jobs_per_s:g} jobs a second (bursts of {limits.user_jobs_burst})"
-            if submission.limit == "jobs"
-            else f"{limits.user_records_per_s:g} records a second "
-            f"(bursts of {limits.user_records_burst})"
-        )
-        raise ResourceExhausted(
-            f"you are submitting more than {what}: retry in {submission.retry_after_s:.2f} s",
-            retry_after_s=submission.retry_after_s,
-        )
-    if submission.outcome is SubmitOutcome.FULL:
-        raise ResourceExhausted(
-            f"model {model!r} has {submission.queued} jobs waiting, its limit "
-            f"(MODELGW_MODEL_MAX_QUEUED {limits.model_max_queued}): retry when its workers "
-            "have caught up",
-            retry_after_s=5.0,
-        )
 
 
 def _place_of(message: execution_pb2.WatchJobResponse) -> tuple[bool, int, str]:

@@ -7,6 +7,7 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from authz.enforcer import ModelAccess
+from gateway.registry.limits import PlatformLimits, effective
 from gateway.registry.resolution import resolve_version
 from gateway.registry.store import ModelRow, VersionRow
 from modelgateway.v1 import model_pb2
@@ -30,7 +31,8 @@ def plain(message: struct_pb2.Struct) -> dict[str, Any]:
     return value
 
 
-def model_message(row: ModelRow, access: ModelAccess) -> model_pb2.Model:
+def model_message(row: ModelRow, access: ModelAccess, platform: PlatformLimits) -> model_pb2.Model:
+    """The model as the API shows it; platform fills in its effective limits."""
     resolution = resolve_version(None, row.default_version, row.latest_version)
     return model_pb2.Model(
         name=row.name,
@@ -46,6 +48,9 @@ def model_message(row: ModelRow, access: ModelAccess) -> model_pb2.Model:
         versions=row.versions,
         create_time=_timestamp(row.create_time),
         update_time=_timestamp(row.update_time),
+        limits=row.limits.message(),
+        limit_caps=row.limit_caps.message(),
+        effective_limits=effective(row.limits, row.limit_caps, platform).values().message(),
     )
 
 

@@ -20,7 +20,7 @@ from gateway.audit import outbox
 from gateway.authn import check_user_name
 from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from gateway.interceptor import caller
-from gateway.registry import consensus, store, validation
+from gateway.registry import consensus, limits, store, validation
 from gateway.registry.messages import model_message, plain, version_message
 from gateway.registry.resolution import no_versions, resolve_version
 from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
@@ -39,11 +39,13 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         *,
         acquire_timeout_s: float,
         backends: BackendPolicy,
+        model_limits: limits.PlatformLimits,
     ) -> None:
         self._pool = pool
         self._access = access
         self._acquire_timeout_s = acquire_timeout_s
         self._backends = backends
+        self._model_limits = model_limits
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -59,7 +61,8 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
             yield conn
 
     async def _model(self, conn: asyncpg.Connection, name: str) -> model_pb2.Model:
-        return model_message(await store.get_model(conn, name), self._access.access_of(name))
+        row = await store.get_model(conn, name)
+        return model_message(row, self._access.access_of(name), self._model_limits)
 
     async def CreateModel(
         self, request: registry_pb2.CreateModelRequest, context: grpc.aio.ServicerContext
@@ -90,31 +93,32 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
             )
         page = rows[:limit]
         return registry_pb2.ListModelsResponse(
-            models=[model_message(r, self._access.access_of(r.name)) for r in page],
+            models=[
+                model_message(r, self._access.access_of(r.name), self._model_limits) for r in page
+            ],
             next_page_token=paging.encode("models", page[-1].name) if len(rows) > limit else "",
         )
 
     async def UpdateModel(
         self, request: registry_pb2.UpdateModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.UpdateModelResponse:
-        paths = list(dict.fromkeys(request.update_mask.paths))
-        if not paths:
-            raise InvalidArgument(
-                "update_mask is required: name the fields to change, any of "
-                + ", ".join(store.UPDATABLE_COLUMNS)
-            )
-        unknown = [p for p in paths if p not in store.UPDATABLE_COLUMNS]
-        if unknown:
-            raise InvalidArgument(
-                f"update_mask names fields that cannot be updated: {', '.join(unknown)}; "
-                f"updatable are {', '.join(store.UPDATABLE_COLUMNS)}"
-            )
-        changes = _descriptive_fields(request.model, paths)
+        descriptive, limit_fields = _update_mask(request.update_mask.paths)
+        changes = _descriptive_fields(request.model, descriptive)
+        name = request.model.name
         async with self._transaction() as conn:
-            await store.update_model(conn, request.model.name, changes)
-            return registry_pb2.UpdateModelResponse(
-                model=await self._model(conn, request.model.name)
-            )
+            if limit_fields:
+                row = await store.get_model(conn, name, lock=True)
+                new_limits, new_caps = limits.updated(
+                    request.model,
+                    limit_fields,
+                    (row.limits, row.limit_caps),
+                    self._model_limits,
+                    superuser=caller().superuser,
+                )
+                await store.set_limits(conn, name, new_limits, new_caps)
+            if changes:
+                await store.update_model(conn, name, changes)
+            return registry_pb2.UpdateModelResponse(model=await self._model(conn, name))
 
     async def DeleteModel(
         self, request: registry_pb2.DeleteModelRequest, context: grpc.aio.ServicerContext
@@ -310,6 +314,35 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
             )
             model = await self._model(conn, name)
         return registry_pb2.ImportConsensusModelResponse(model=model, version=version_message(row))
+
+
+_UPDATABLE = ", ".join([*store.UPDATABLE_COLUMNS, *limits.MASK_PATHS])
+
+
+def _update_mask(given: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """An UpdateModel's mask as the descriptive fields and the limits it names."""
+    paths = list(dict.fromkeys(given))
+    if not paths:
+        raise InvalidArgument(
+            f"update_mask is required: name the fields to change, any of {_UPDATABLE}"
+        )
+    descriptive = [p for p in paths if p in store.UPDATABLE_COLUMNS]
+    limit_fields: list[tuple[str, str]] = []
+    unknown = []
+    for path in paths:
+        if path in store.UPDATABLE_COLUMNS:
+            continue
+        named = limits.mask_fields(path)
+        if named is None:
+            unknown.append(path)
+        else:
+            limit_fields += [f for f in named if f not in limit_fields]
+    if unknown:
+        raise InvalidArgument(
+            f"update_mask names fields that cannot be updated: {', '.join(unknown)}; "
+            f"updatable are {_UPDATABLE}"
+        )
+    return descriptive, limit_fields
 
 
 def _descriptive_fields(

@@ -3,7 +3,8 @@
 Values always travel as query parameters; the only identifiers spliced into
 SQL are column names from the fixed UPDATABLE_COLUMNS table below. Every
 committed change to what a model runs (its default version, its versions, the
-model itself) is announced on CHANNEL by the triggers of migration 0006.
+model itself) is announced on CHANNEL by the triggers of migration 0006, and
+so is a change to its admission limits (0007).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from gateway.errors import AlreadyExists, NotFound, model_not_found
+from gateway.registry.limits import LimitValues
 
 CHANNEL = "modelgw_registry"
 """LISTEN/NOTIFY channel announcing a committed change to what a model runs; the
@@ -37,6 +39,10 @@ class ModelRow:
     versions: list[str]  # oldest first
     create_time: dt.datetime
     update_time: dt.datetime
+    limits: LimitValues
+    """As its owners set them; 0 for the platform's default."""
+    limit_caps: LimitValues
+    """As superusers set them; 0 for the platform's cap."""
 
     @property
     def latest_version(self) -> str | None:
@@ -71,6 +77,8 @@ UPDATABLE_COLUMNS = {
 _MODEL_SELECT = """
 SELECT m.name, m.display_name, m.description, m.tags, m.backend, m.default_version,
        m.create_time, m.update_time,
+       m.limit_max_queued_jobs, m.limit_max_queued_records, m.limit_user_jobs_per_second,
+       m.cap_max_queued_jobs, m.cap_max_queued_records, m.cap_user_jobs_per_second,
        COALESCE((SELECT array_agg(v.version ORDER BY v.seq)
                  FROM model_versions v WHERE v.model = m.name), '{}') AS versions
 FROM models m
@@ -83,7 +91,16 @@ _VERSION_COLUMNS = (
 
 
 def _model(record: asyncpg.Record) -> ModelRow:
-    return ModelRow(**dict(record))
+    values = dict(record)
+    limits, caps = (
+        LimitValues(
+            values.pop(f"{prefix}_max_queued_jobs"),
+            values.pop(f"{prefix}_max_queued_records"),
+            values.pop(f"{prefix}_user_jobs_per_second"),
+        )
+        for prefix in ("limit", "cap")
+    )
+    return ModelRow(**values, limits=limits, limit_caps=caps)
 
 
 def _version(record: asyncpg.Record) -> VersionRow:
@@ -142,6 +159,27 @@ async def update_model(conn: asyncpg.Connection, name: str, changes: dict[str, A
     assignments.append("update_time = clock_timestamp()")
     status = await conn.execute(
         f"UPDATE models SET {', '.join(assignments)} WHERE name = $1", name, *changes.values()
+    )
+    if status.endswith(" 0"):
+        raise model_not_found(name)
+
+
+async def set_limits(
+    conn: asyncpg.Connection, name: str, limits: LimitValues, caps: LimitValues
+) -> None:
+    """Stores the model's limits and caps (validated by gateway.registry.limits)."""
+    status = await conn.execute(
+        "UPDATE models SET limit_max_queued_jobs = $2, limit_max_queued_records = $3,"
+        " limit_user_jobs_per_second = $4, cap_max_queued_jobs = $5,"
+        " cap_max_queued_records = $6, cap_user_jobs_per_second = $7,"
+        " update_time = clock_timestamp() WHERE name = $1",
+        name,
+        limits.max_queued_jobs,
+        limits.max_queued_records,
+        limits.user_jobs_per_second,
+        caps.max_queued_jobs,
+        caps.max_queued_records,
+        caps.user_jobs_per_second,
     )
     if status.endswith(" 0"):
         raise model_not_found(name)

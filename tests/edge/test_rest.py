@@ -72,6 +72,19 @@ def test_update_model_with_update_mask(edge: Edge, model: Fixture) -> None:
     _assert_error(edge.call("PATCH", no_mask, {"description": "no"}, headers=owner), 400, 3)
 
 
+def test_model_limits_over_rest(edge: Edge, model: Fixture) -> None:
+    owner = edge.bearer(model.owner)
+    path = f"/v1/models/{model.name}?update_mask=limits.maxQueuedJobs"
+    status, body = edge.call("PATCH", path, {"limits": {"max_queued_jobs": 7}}, headers=owner)
+    assert status == 200, body
+    assert body["model"]["limits"]["max_queued_jobs"] == 7
+    assert body["model"]["effective_limits"]["max_queued_jobs"] == 7
+    above = edge.call("PATCH", path, {"limits": {"max_queued_jobs": 10**9}}, headers=owner)
+    assert "above its cap" in str(_assert_error(above, 400, 3)["message"])
+    caps = f"/v1/models/{model.name}?update_mask=limit_caps"
+    _assert_error(edge.call("PATCH", caps, {"limit_caps": {"max_queued_jobs": 5}}, headers=owner), 403, 7)
+
+
 def test_versions_routes(edge: Edge, model: Fixture) -> None:
     owner, reader = edge.bearer(model.owner), edge.bearer(model.reader)
     base = f"/v1/models/{model.name}/versions"

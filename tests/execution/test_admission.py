@@ -82,6 +82,7 @@ def test_a_flood_is_refused_while_another_user_submits(mesh: Mesh, limited: Mesh
     assert 20 <= accepted <= 30 and refused >= 10
     assert first_refusal is not None
     assert "5 jobs a second" in first_refusal.details()
+    assert "the platform's limit for each user (MODELGW_USER_JOBS_PER_SECOND)" in first_refusal.details()
     assert 0 < _retry_delay(first_refusal) <= 1.0
     assert ("retry-after", "1") in tuple(first_refusal.trailing_metadata() or ())
     # Another user is unaffected, and the flooder is admitted again after the delay.
@@ -107,6 +108,7 @@ def test_a_models_queue_has_a_cap(mesh: Mesh, limited: Mesh) -> None:
         _submit(limited, model, unique_name("late"))
     assert failure.value.code() == EXHAUSTED
     assert "60 jobs waiting" in failure.value.details()
+    assert "the platform's default (MODELGW_MODEL_MAX_QUEUED = 60)" in failure.value.details()
     _submit(limited, _model(mesh), unique_name("other-model"))  # other models unaffected
 
 

@@ -16,6 +16,7 @@ from gateway.errors import FailedPrecondition, InvalidArgument, NotFound
 from gateway.execution.catalog import ModelCatalog
 from gateway.registry import store
 from gateway.registry.database import init_connection, migrate
+from gateway.registry.limits import PlatformLimits
 
 TTL_S = 1.0
 # What MODELGW_RESOLUTION_CACHE promises: no answer older than it plus one read
@@ -50,7 +51,13 @@ def clock() -> Clock:
 @pytest.fixture
 def catalog(pool: asyncpg.Pool, clock: Clock) -> ModelCatalog:
     """A catalog that hears no NOTIFY: nothing calls its forget."""
-    return ModelCatalog(pool, resolution_ttl_s=TTL_S, acquire_timeout_s=5.0, clock=clock)
+    return ModelCatalog(
+        pool,
+        resolution_ttl_s=TTL_S,
+        acquire_timeout_s=5.0,
+        model_limits=PlatformLimits(),
+        clock=clock,
+    )
 
 
 async def create_model(

@@ -60,6 +60,26 @@ MATRIX: dict[str, tuple[Call, tuple[Any, ...]]] = {
         ),
         (OK, OK, PD, NF, PD),
     ),
+    "UpdateModel(limits)": (
+        lambda s, f, md: s.UpdateModel(
+            R.UpdateModelRequest(
+                model=model_pb2.Model(name=f.name, limits=model_pb2.ModelLimits(max_queued_jobs=5)),
+                update_mask=field_mask_pb2.FieldMask(paths=["limits.max_queued_jobs"]),
+            ),
+            metadata=md,
+        ),
+        (OK, OK, PD, NF, PD),
+    ),
+    "UpdateModel(limit_caps)": (
+        lambda s, f, md: s.UpdateModel(
+            R.UpdateModelRequest(
+                model=model_pb2.Model(name=f.name, limit_caps=model_pb2.ModelLimits(max_queued_jobs=5)),
+                update_mask=field_mask_pb2.FieldMask(paths=["limit_caps.max_queued_jobs"]),
+            ),
+            metadata=md,
+        ),
+        (OK, PD, PD, NF, PD),  # owners may set limits, never the caps on them
+    ),
     "DeleteModel": (
         lambda s, f, md: s.DeleteModel(R.DeleteModelRequest(name=f.name), metadata=md),
         (OK, OK, PD, NF, PD),

@@ -1,11 +1,12 @@
-"""GatewayConfig.from_env: the database settings, the SQL console's limits and the
-timing of worker presence."""
+"""GatewayConfig.from_env: the database, the SQL console's limits, the timing of worker
+presence and the models' limits."""
 
 from __future__ import annotations
 
 import pytest
 
 from gateway.config import ConfigError, GatewayConfig
+from gateway.registry.limits import LimitValues
 
 CONSOLE = "postgresql://modelgw_query@db:5432/modelgw"
 
@@ -58,6 +59,21 @@ def test_worker_presence_and_the_no_worker_warning() -> None:
     for env, complaint in (
         ({"MODELGW_WORKER_PRESENCE_SECONDS": "0"}, "must be positive"),
         ({"MODELGW_NO_WORKER_WARNING_SECONDS": "9"}, "at least twice MODELGW_WORKER_PRESENCE_SECONDS"),
+    ):
+        with pytest.raises(ConfigError, match=complaint):
+            GatewayConfig.from_env(env)
+
+
+def test_model_limits_and_their_caps() -> None:
+    limits = GatewayConfig.from_env({}).model_limits
+    assert limits.defaults == LimitValues(100_000, 1_000_000, 0.0)
+    assert limits.caps == limits.defaults  # owners may lower a limit; superusers raise the cap
+    raised = GatewayConfig.from_env({"MODELGW_MODEL_MAX_QUEUED_CAP": "500000"}).model_limits
+    assert (raised.defaults.max_queued_jobs, raised.caps.max_queued_jobs) == (100_000, 500_000)
+    for env, complaint in (
+        ({"MODELGW_MODEL_MAX_QUEUED_CAP": "10"}, "MODELGW_MODEL_MAX_QUEUED_CAP=10 is below MODELGW_MODEL_MAX_QUEUED=100000"),
+        ({"MODELGW_MODEL_USER_JOBS_PER_SECOND_CAP": "5"}, "is below MODELGW_MODEL_USER_JOBS_PER_SECOND=0 \\(0 is no limit\\)"),
+        ({"MODELGW_MODEL_MAX_QUEUED_RECORDS": "50"}, "below MODELGW_MAX_RECORDS=10000"),
     ):
         with pytest.raises(ConfigError, match=complaint):
             GatewayConfig.from_env(env)

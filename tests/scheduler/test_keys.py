@@ -33,6 +33,9 @@ def test_every_key_of_a_model_shares_its_hash_tag(model: str) -> None:
         keys.model_jobs(model),
         keys.start_counter(model),
         keys.idempotency(model, "user{with}braces", "key"),
+        keys.counts(model),
+        keys.waiting(model),
+        keys.user_model_budget("user{with}braces", model),
     ):
         assert key.startswith(tag)
         assert key.count("{") == 1, "user input must not add a hash tag"

@@ -75,7 +75,7 @@ async def test_jobs_ahead_count_only_queued_jobs_before_this_one(queue: JobQueue
     assert await ahead(queue, first) is None  # running: it has no place any more
     assert await ahead(queue, third) == 0
     await queue.finish(delivery, JobStatus.SUCCEEDED, results=[{"output": {}}])
-    assert await queue.client.zrange(keys.waiting(MODEL), 0, -1) == [third]
+    assert await queue.client.zrange(keys.waiting(MODEL), 0, -1) == [keys.waiting_member(third, 1)]
 
 
 async def test_an_idle_worker_is_live_before_any_job_and_not_after_it_leaves(
@@ -120,6 +120,7 @@ async def test_a_worker_holding_a_job_counts_busy(queue: JobQueue) -> None:
 
 async def test_waiting_entries_of_expired_jobs_are_trimmed(queue: JobQueue) -> None:
     job_id = await submit(queue)
-    await queue.client.zadd(keys.waiting(MODEL), {"expired": time.time() - 7200})
+    expired = keys.waiting_member(keys.new_job_id(MODEL), 1)  # a job whose record is gone
+    await queue.client.zadd(keys.waiting(MODEL), {expired: time.time() - 7200})
     await run_once(queue.client, QueueSettings(job_ttl_s=3600))
-    assert await queue.client.zrange(keys.waiting(MODEL), 0, -1) == [job_id]
+    assert await queue.client.zrange(keys.waiting(MODEL), 0, -1) == [keys.waiting_member(job_id, 1)]

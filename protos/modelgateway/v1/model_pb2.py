@@ -26,23 +26,25 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmodelgateway/v1/model.proto\x12\x0fmodelgateway.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd8\x02\n\x05Model\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\x12/\n\nvisibility\x18\x06 \x01(\x0e\x32\x1b.modelgateway.v1.Visibility\x12\x0e\n\x06owners\x18\x07 \x03(\t\x12\x0f\n\x07readers\x18\x08 \x03(\t\x12\x17\n\x0f\x64\x65\x66\x61ult_version\x18\t \x01(\t\x12\x18\n\x10resolved_version\x18\n \x01(\t\x12\x10\n\x08versions\x18\x0b \x03(\t\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xfc\x01\n\x0cModelVersion\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12-\n\x07\x62\x61\x63kend\x18\x03 \x01(\x0b\x32\x1c.modelgateway.v1.BackendSpec\x12-\n\x0cinput_schema\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\routput_schema\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05notes\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x0b\x42\x61\x63kendSpec\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\'\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"F\n\x0b\x41\x63\x63\x65ssGrant\x12\x0c\n\x04user\x18\x01 \x01(\t\x12)\n\x04role\x18\x02 \x01(\x0e\x32\x1b.modelgateway.v1.AccessRole*W\n\nVisibility\x12\x1a\n\x16VISIBILITY_UNSPECIFIED\x10\x00\x12\x16\n\x12VISIBILITY_PRIVATE\x10\x01\x12\x15\n\x11VISIBILITY_PUBLIC\x10\x02*X\n\nAccessRole\x12\x1b\n\x17\x41\x43\x43\x45SS_ROLE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41\x43\x43\x45SS_ROLE_READER\x10\x01\x12\x15\n\x11\x41\x43\x43\x45SS_ROLE_OWNER\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmodelgateway/v1/model.proto\x12\x0fmodelgateway.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\x03\n\x05Model\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\x12/\n\nvisibility\x18\x06 \x01(\x0e\x32\x1b.modelgateway.v1.Visibility\x12\x0e\n\x06owners\x18\x07 \x03(\t\x12\x0f\n\x07readers\x18\x08 \x03(\t\x12\x17\n\x0f\x64\x65\x66\x61ult_version\x18\t \x01(\t\x12\x18\n\x10resolved_version\x18\n \x01(\t\x12\x10\n\x08versions\x18\x0b \x03(\t\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x06limits\x18\x0e \x01(\x0b\x32\x1c.modelgateway.v1.ModelLimits\x12\x30\n\nlimit_caps\x18\x0f \x01(\x0b\x32\x1c.modelgateway.v1.ModelLimits\x12\x36\n\x10\x65\x66\x66\x65\x63tive_limits\x18\x10 \x01(\x0b\x32\x1c.modelgateway.v1.ModelLimits\"`\n\x0bModelLimits\x12\x17\n\x0fmax_queued_jobs\x18\x01 \x01(\x05\x12\x1a\n\x12max_queued_records\x18\x02 \x01(\x05\x12\x1c\n\x14user_jobs_per_second\x18\x03 \x01(\x01\"\xfc\x01\n\x0cModelVersion\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12-\n\x07\x62\x61\x63kend\x18\x03 \x01(\x0b\x32\x1c.modelgateway.v1.BackendSpec\x12-\n\x0cinput_schema\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\routput_schema\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05notes\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x0b\x42\x61\x63kendSpec\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\'\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"F\n\x0b\x41\x63\x63\x65ssGrant\x12\x0c\n\x04user\x18\x01 \x01(\t\x12)\n\x04role\x18\x02 \x01(\x0e\x32\x1b.modelgateway.v1.AccessRole*W\n\nVisibility\x12\x1a\n\x16VISIBILITY_UNSPECIFIED\x10\x00\x12\x16\n\x12VISIBILITY_PRIVATE\x10\x01\x12\x15\n\x11VISIBILITY_PUBLIC\x10\x02*X\n\nAccessRole\x12\x1b\n\x17\x41\x43\x43\x45SS_ROLE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41\x43\x43\x45SS_ROLE_READER\x10\x01\x12\x15\n\x11\x41\x43\x43\x45SS_ROLE_OWNER\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'modelgateway.v1.model_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VISIBILITY']._serialized_start=855
-  _globals['_VISIBILITY']._serialized_end=942
-  _globals['_ACCESSROLE']._serialized_start=944
-  _globals['_ACCESSROLE']._serialized_end=1032
+  _globals['_VISIBILITY']._serialized_start=1105
+  _globals['_VISIBILITY']._serialized_end=1192
+  _globals['_ACCESSROLE']._serialized_start=1194
+  _globals['_ACCESSROLE']._serialized_end=1282
   _globals['_MODEL']._serialized_start=112
-  _globals['_MODEL']._serialized_end=456
-  _globals['_MODELVERSION']._serialized_start=459
-  _globals['_MODELVERSION']._serialized_end=711
-  _globals['_BACKENDSPEC']._serialized_start=713
-  _globals['_BACKENDSPEC']._serialized_end=781
-  _globals['_ACCESSGRANT']._serialized_start=783
-  _globals['_ACCESSGRANT']._serialized_end=853
+  _globals['_MODEL']._serialized_end=608
+  _globals['_MODELLIMITS']._serialized_start=610
+  _globals['_MODELLIMITS']._serialized_end=706
+  _globals['_MODELVERSION']._serialized_start=709
+  _globals['_MODELVERSION']._serialized_end=961
+  _globals['_BACKENDSPEC']._serialized_start=963
+  _globals['_BACKENDSPEC']._serialized_end=1031
+  _globals['_ACCESSGRANT']._serialized_start=1033
+  _globals['_ACCESSGRANT']._serialized_end=1103
 # @@protoc_insertion_point(module_scope)

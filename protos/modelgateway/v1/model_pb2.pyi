@@ -30,7 +30,7 @@ ACCESS_ROLE_READER: AccessRole
 ACCESS_ROLE_OWNER: AccessRole
 
 class Model(_message.Message):
-    __slots__ = ("name", "display_name", "description", "tags", "backend", "visibility", "owners", "readers", "default_version", "resolved_version", "versions", "create_time", "update_time")
+    __slots__ = ("name", "display_name", "description", "tags", "backend", "visibility", "owners", "readers", "default_version", "resolved_version", "versions", "create_time", "update_time", "limits", "limit_caps", "effective_limits")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,9 @@ class Model(_message.Message):
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_CAPS_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_LIMITS_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     description: str
@@ -57,7 +60,20 @@ class Model(_message.Message):
     versions: _containers.RepeatedScalarFieldContainer[str]
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., backend: _Optional[str] = ..., visibility: _Optional[_Union[Visibility, str]] = ..., owners: _Optional[_Iterable[str]] = ..., readers: _Optional[_Iterable[str]] = ..., default_version: _Optional[str] = ..., resolved_version: _Optional[str] = ..., versions: _Optional[_Iterable[str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    limits: ModelLimits
+    limit_caps: ModelLimits
+    effective_limits: ModelLimits
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., backend: _Optional[str] = ..., visibility: _Optional[_Union[Visibility, str]] = ..., owners: _Optional[_Iterable[str]] = ..., readers: _Optional[_Iterable[str]] = ..., default_version: _Optional[str] = ..., resolved_version: _Optional[str] = ..., versions: _Optional[_Iterable[str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limits: _Optional[_Union[ModelLimits, _Mapping]] = ..., limit_caps: _Optional[_Union[ModelLimits, _Mapping]] = ..., effective_limits: _Optional[_Union[ModelLimits, _Mapping]] = ...) -> None: ...
+
+class ModelLimits(_message.Message):
+    __slots__ = ("max_queued_jobs", "max_queued_records", "user_jobs_per_second")
+    MAX_QUEUED_JOBS_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUEUED_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    USER_JOBS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    max_queued_jobs: int
+    max_queued_records: int
+    user_jobs_per_second: float
+    def __init__(self, max_queued_jobs: _Optional[int] = ..., max_queued_records: _Optional[int] = ..., user_jobs_per_second: _Optional[float] = ...) -> None: ...
 
 class ModelVersion(_message.Message):
     __slots__ = ("model", "version", "backend", "input_schema", "output_schema", "notes", "create_time")

@@ -151,8 +151,9 @@ class RegistryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateModel(self, request, context):
-        """Changes a model's descriptive metadata: display_name, description, tags
-        and backend, as named by update_mask. Owners and superusers.
+        """Changes a model's descriptive metadata (display_name, description, tags,
+        backend) and its admission limits, as named by update_mask. Owners and
+        superusers; only superusers change the caps on the limits (limit_caps).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
