@@ -295,6 +295,8 @@ class GatewayConfig:
     # A QUEUED job warns that it may wait forever when no worker serving its model
     # announced itself for this long; 0 turns the warning off.
     no_worker_warning_s: float
+    queue_place_fresh_s: float
+    """How long a QUEUED job's place, once read, answers its GetJob and WatchJob."""
     resolution_cache_s: float
     auth: AuthConfig
     max_message_bytes: int
@@ -356,6 +358,7 @@ class GatewayConfig:
             model_limits=_model_limits(env, max_records),
             watch_heartbeat_s=_float(env, "MODELGW_WATCH_HEARTBEAT", 10.0),
             no_worker_warning_s=_no_worker_warning_s(env, queue.presence_s),
+            queue_place_fresh_s=_float(env, "MODELGW_QUEUE_PLACE_SECONDS", 1.0),
             resolution_cache_s=_float(env, "MODELGW_RESOLUTION_CACHE", 1.0),
             auth=AuthConfig.from_env(env, home),
             max_message_bytes=max_message_bytes,

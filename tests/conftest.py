@@ -108,6 +108,7 @@ def mesh(
         # announcement), and a job warns after 2 s without a worker of its model.
         "MODELGW_WORKER_PRESENCE_SECONDS": "0.5",
         "MODELGW_NO_WORKER_WARNING_SECONDS": "2",
+        "MODELGW_QUEUE_PLACE_SECONDS": "0",  # every read of a place reaches Redis
         # The operator's allow-list of the session: the built-in models, the test models
         # of tests/execution (which fail, sleep and check records on purpose) and this
         # interpreter as a command, so that subprocess versions can be registered.

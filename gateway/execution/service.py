@@ -35,7 +35,7 @@ from gateway.execution import admission
 from gateway.execution import records as input_records
 from gateway.execution.catalog import ModelCatalog
 from gateway.execution.messages import STATUS_OF_PROTO, job_message
-from gateway.execution.waiting import with_place
+from gateway.execution.waiting import RecentPlaces, with_place
 from gateway.interceptor import caller, status_of
 from gateway.registry import validation
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc, job_pb2
@@ -56,6 +56,8 @@ class ExecutionLimits:
     """Each user's rates across every model; each model's own limits come with it."""
     no_worker_warning_s: float = 30.0
     """A QUEUED job warns when no worker of its model was seen for this long; 0: never."""
+    queue_place_fresh_s: float = 1.0
+    """How long a QUEUED job's place, once read, answers its GetJob and WatchJob."""
 
 
 class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ignore[misc]
@@ -73,6 +75,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         self._access = access
         self._limits = limits
         self._watch_messages = SharedWatchMessages()
+        self._places = RecentPlaces(queue.place, limits.queue_place_fresh_s)
 
     async def SubmitJob(
         self, request: execution_pb2.SubmitJobRequest, context: grpc.aio.ServicerContext
@@ -156,7 +159,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         message = job_message(job, with_results=with_results)
         if job.status is not JobStatus.QUEUED:
             return message
-        place = await self._queue.place(job)
+        place = await self._places.of(job)
         return with_place(message, place, self._limits.no_worker_warning_s)
 
     async def WatchJob(

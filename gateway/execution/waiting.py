@@ -4,9 +4,17 @@ model nobody serves would wait in silence, possibly forever."""
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+
 from gateway.execution.messages import stamp
 from modelgateway.v1 import job_pb2
+from scheduler.job import JobRecord
 from scheduler.queue import QueuePlace
+
+PLACE_FRESH_S = 1.0
+"""How long a job's place, once read, answers its GetJob and WatchJob calls."""
 
 
 def no_worker_warning(model: str, silent_s: float | None, warn_after_s: float) -> str:
@@ -38,3 +46,32 @@ def with_place(job: job_pb2.Job, place: QueuePlace | None, warn_after_s: float) 
     if place is not None and place.jobs_ahead is not None:
         job.queue_place.CopyFrom(queue_place_message(place, job.model, warn_after_s))
     return job
+
+
+class RecentPlaces:
+    """Each QUEUED job's place as last read, for PLACE_FRESH_S: a client polling
+    its job every 20 ms would otherwise add a Redis call to each poll, for a
+    figure that moves as other jobs start. The most recent `size` are kept."""
+
+    def __init__(
+        self,
+        read: Callable[[JobRecord], Awaitable[QueuePlace]],
+        fresh_s: float = PLACE_FRESH_S,
+        size: int = 65_536,
+    ) -> None:
+        self._read = read
+        self._fresh_s = fresh_s
+        self._size = size
+        self._places: OrderedDict[str, tuple[float, QueuePlace]] = OrderedDict()
+
+    async def of(self, job: JobRecord) -> QueuePlace:
+        now = time.monotonic()
+        known = self._places.get(job.id)
+        if known is not None and now - known[0] < self._fresh_s:
+            return known[1]
+        place = await self._read(job)
+        self._places[job.id] = (now, place)
+        self._places.move_to_end(job.id)
+        if len(self._places) > self._size:
+            self._places.popitem(last=False)
+        return place

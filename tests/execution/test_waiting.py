@@ -10,8 +10,9 @@ from __future__ import annotations
 import time
 import uuid
 
-from gateway.execution.waiting import no_worker_warning, queue_place_message
+from gateway.execution.waiting import RecentPlaces, no_worker_warning, queue_place_message
 from modelgateway.v1 import execution_pb2, job_pb2
+from scheduler.job import JobRecord, JobStatus
 from scheduler.queue import QueuePlace
 
 from .conftest import Jobs, register_backend, start_worker, stop_worker
@@ -133,3 +134,30 @@ def test_watch_tells_a_queued_job_s_place_and_each_change(jobs: Jobs) -> None:
     cancel(jobs, job.id)
     rest = [m for m in stream if not m.heartbeat]
     assert rest[-1].job.status == C and not rest[-1].job.HasField("queue_place")
+
+
+async def test_a_place_read_answers_the_next_reads_while_it_is_fresh() -> None:
+    reads: list[str] = []
+
+    async def read(job: JobRecord) -> QueuePlace:
+        reads.append(job.id)
+        return QueuePlace(jobs_ahead=len(reads), worker_seen=None, now=0.0)
+
+    def job(job_id: str) -> JobRecord:
+        return JobRecord(
+            id=job_id, model="m", version="1", submitter="u", status=JobStatus.QUEUED,
+            created=0.0, record_count=1,
+        )  # fmt: skip
+
+    places = RecentPlaces(read, fresh_s=0.2, size=2)
+    assert [(await places.of(job("a"))).jobs_ahead for _ in range(3)] == [1, 1, 1]
+    time.sleep(0.25)
+    assert (await places.of(job("a"))).jobs_ahead == 2, "read again once stale"
+    await places.of(job("b"))
+    await places.of(job("c"))  # a third job: the oldest is forgotten
+    assert (await places.of(job("a"))).jobs_ahead == 5
+    assert reads == ["a", "a", "b", "c", "a"]
+    fresh = RecentPlaces(read, fresh_s=0)
+    await fresh.of(job("d"))
+    await fresh.of(job("d"))
+    assert reads[-2:] == ["d", "d"], "0: every call reads"

@@ -4,11 +4,12 @@
 {"ready": pid} on the socket N once its interpreter is up, then serves frames
 {"batches": [{"callable", "records"}, ...]} arriving there as JSON. It runs a
 frame's batches in order and answers each, in order, with
-{"outcomes": [{"output": {...}} | {"error": "..."}]} or {"failure": {"reason",
-"message"}}; the answers leave together at the end of the frame, or every
-FLUSH_AFTER_S while it takes longer. Each callable is imported once and serves
-every following batch; coroutine functions run on one event loop kept for the
-process's life.
+{"outcomes": [{"output": {...}} | {"error": "..."}], "seconds": s} or
+{"failure": {"reason", "message"}, "seconds": s}, s being how long the model
+ran (what the worker sizes frames and its pool by); the answers leave
+together at the end of the frame, or every FLUSH_AFTER_S while it takes
+longer. Each callable is imported once and serves every following batch;
+coroutine functions run on one event loop kept for the process's life.
 
 Whatever the model does, the answer is a frame: an exception is model_error,
 and SystemExit or KeyboardInterrupt (a model trying to end its process) is
@@ -94,20 +95,22 @@ class _SyncCall:
         self.function, self.records = function, records
 
     def run_sync(self) -> bytes:
+        began = time.perf_counter()
         try:
             results = self.function(self.records)
         except BaseException as exc:  # SystemExit and KeyboardInterrupt too: see _crashed
-            return _failure(_crashed(exc))
-        return _outcomes(results, len(self.records))
+            return _failure(_crashed(exc), time.perf_counter() - began)
+        return _outcomes(results, len(self.records), time.perf_counter() - began)
 
 
 class _AsyncCall(_SyncCall):
     async def run(self) -> bytes:
+        began = time.perf_counter()
         try:
             results = await self.function(self.records)
         except BaseException as exc:  # nothing in this process cancels the model's task
-            return _failure(_crashed(exc))
-        return _outcomes(results, len(self.records))
+            return _failure(_crashed(exc), time.perf_counter() - began)
+        return _outcomes(results, len(self.records), time.perf_counter() - began)
 
 
 async def _answer_all(
@@ -130,7 +133,7 @@ def _crashed(exc: BaseException) -> BackendError:
     return BackendError("model_crashed", f"the model raised {describe(exc)}")
 
 
-def _outcomes(results: object, expected: int) -> bytes:
+def _outcomes(results: object, expected: int, seconds: float) -> bytes:
     """The answer's frame for what the model returned, encoded once: the checks of each
     output (a dict, strict JSON) run only when the whole does not encode, to name the
     output at fault."""
@@ -146,14 +149,14 @@ def _outcomes(results: object, expected: int) -> bytes:
         ]
         if len(answers) != expected:
             raise TypeError("checked below")
-        return _frames.encode({"outcomes": answers})
+        return _frames.encode({"outcomes": answers, "seconds": seconds})
     except (TypeError, ValueError, _frames.FrameError):
         pass
     try:
         checked = outcomes(results, expected)
-        message = {"outcomes": [_outcome_message(o) for o in checked]}
+        message = {"outcomes": [_outcome_message(o) for o in checked], "seconds": seconds}
     except BackendError as exc:
-        return _failure(exc)
+        return _failure(exc, seconds)
     return _reply(message)
 
 
@@ -161,8 +164,11 @@ def _outcome_message(outcome: RecordOutcome) -> dict[str, Any]:
     return {"error": outcome.error} if outcome.error is not None else {"output": outcome.output}
 
 
-def _failure(exc: BackendError) -> bytes:
-    return _frames.encode({"failure": {"reason": exc.reason, "message": exc.message}})
+def _failure(exc: BackendError, seconds: float | None = None) -> bytes:
+    message: dict[str, Any] = {"failure": {"reason": exc.reason, "message": exc.message}}
+    if seconds is not None:
+        message["seconds"] = seconds
+    return _frames.encode(message)
 
 
 def _die_with_parent() -> None:

@@ -51,6 +51,8 @@ GROW_AFTER_S = 0.05
 FRAME_BUDGET_S = 0.005
 """A frame takes more waiting batches while their estimated run time fits in this."""
 MAX_FRAME_BATCHES = 64
+SLOW_BATCH_S = 0.005
+"""Beyond one per core, the pool grows only for batches that take this long."""
 FLUSH_AFTER_S = 0.005
 """A child holds a frame's answers at most this long (see workers.backends.python_child)."""
 FRAME_MAX_BYTES = 1 << 20
@@ -68,6 +70,8 @@ class _Batch:
     )
     alone: bool = False
     """It was unanswered, with others, in a frame whose child died: it runs by itself."""
+    seconds: float | None = None
+    """How long the model ran it, as its answer says."""
 
 
 class ModelProcess:
@@ -165,6 +169,7 @@ class ModelProcess:
                 _settle(batch, error=BackendError("invalid_output", sent))
                 return self._take_frame()
             self.frame.pop(0)
+            batch.seconds = _seconds(reply)
             try:
                 outcomes = _parse_reply(reply, batch.records)
             except BackendError as exc:
@@ -232,6 +237,15 @@ def _settle(
         batch.result.set_result(outcomes or [])
 
 
+def _seconds(reply: object) -> float | None:
+    """How long the model ran, as its process says: trusted only to size the frames of
+    the same callable and the pool, where a lie costs its own model alone."""
+    seconds = reply.get("seconds") if isinstance(reply, dict) else None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+        return None
+    return float(seconds)
+
+
 def _parse_reply(reply: object, expected: int) -> list[RecordOutcome]:
     """The outcomes a child's reply carries, checked: the child runs owners' code."""
     if not isinstance(reply, dict):
@@ -274,9 +288,8 @@ def child_env(env: dict[str, str] | os._Environ[str]) -> dict[str, str]:
 
 
 class _RunTimes:
-    """Each callable's recent run time per record, as the worker sees it (a frame's time
-    over its batches, crossing to the child and back included; a frame that imported a
-    callable is not a sample): what decides how many batches of it share a frame. A
+    """Each callable's recent run time per record, as its model processes say: what
+    decides how many batches of it share a frame, and whether more processes help. A
     callable not yet seen runs alone."""
 
     def __init__(self) -> None:
@@ -296,11 +309,12 @@ class ModelProcessPool:
     """Up to `size` model processes; run() queues a batch until a child takes it.
 
     While batches wait, the pool starts children up to one per core at once,
-    and beyond that only while it is stalled: batches wait and no child has
-    come free for GROW_AFTER_S. At most `starting_at_once` children start
-    together. Fast batches are then served by a few warm children, each
-    freeing up in a millisecond, instead of by `size` interpreters started for
-    a burst (each costs a tenth of a second of CPU and its memory); slow ones
+    and beyond that only while it is stalled: batches of a callable that takes
+    SLOW_BATCH_S or more wait and no child has come free for GROW_AFTER_S (on a
+    busy machine fast batches stall too, and more processes only add to it).
+    At most `starting_at_once` children start together. Fast batches are then
+    served by a few warm children, each freeing up in a millisecond, instead
+    of by `size` interpreters started for a burst (each costs a tenth of a second of CPU and its memory); slow ones
     grow the pool a few children every GROW_AFTER_S plus a start.
     """
 
@@ -415,8 +429,6 @@ class ModelProcessPool:
         return frame
 
     async def _serve(self, child: ModelProcess, frame: list[_Batch]) -> None:
-        started = time.monotonic()
-        importing = {batch.path for batch in frame} - child.loaded
         try:
             unstarted = await child.serve(frame)
         except (OSError, RuntimeError, _frames.FrameError) as exc:  # not written
@@ -425,9 +437,9 @@ class ModelProcessPool:
             for batch in frame:
                 _settle(batch, error=failed)
         else:
-            answered = [b for b in frame if b not in unstarted and b.result.done()]
-            for batch in answered if not importing else ():  # an import is not a run
-                self._run_times.observe(batch, (time.monotonic() - started) / len(answered))
+            for batch in frame:
+                if batch.seconds is not None:
+                    self._run_times.observe(batch, batch.seconds)
             self._queue.extendleft(reversed(unstarted))
         finally:
             self._busy.discard(child)
@@ -446,6 +458,8 @@ class ModelProcessPool:
         if wanted <= 0 or live >= self._size or self._closed:
             return
         stalled_in = self._stall_clock + GROW_AFTER_S - time.monotonic()
+        if live >= self._cores and not self._slow_batches_wait():
+            return  # more processes than cores make fast batches no faster
         if live >= self._cores and stalled_in > 0:
             if self._grow_timer is None:
                 self._grow_timer = asyncio.get_running_loop().call_later(
@@ -457,6 +471,15 @@ class ModelProcessPool:
             live += 1
             wanted -= 1
             self._background(self._start())
+
+    def _slow_batches_wait(self) -> bool:
+        """Whether a waiting batch is of a callable whose batches take SLOW_BATCH_S or
+        more (or is not known yet): the stalls more processes can end."""
+        return any(
+            self._run_times.estimate(batch) >= SLOW_BATCH_S
+            for batch in self._queue
+            if not batch.result.done()
+        )
 
     def _grow_when_timed(self) -> None:
         # One loop turn more: answers that arrived while this worker waited for the CPU
