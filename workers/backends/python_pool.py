@@ -314,8 +314,9 @@ class ModelProcessPool:
     busy machine fast batches stall too, and more processes only add to it).
     At most `starting_at_once` children start together. Fast batches are then
     served by a few warm children, each freeing up in a millisecond, instead
-    of by `size` interpreters started for a burst (each costs a tenth of a second of CPU and its memory); slow ones
-    grow the pool a few children every GROW_AFTER_S plus a start.
+    of by `size` interpreters started for a burst (each costs a tenth of a
+    second of CPU and its memory); slow ones grow the pool a few children
+    every GROW_AFTER_S plus a start.
     """
 
     def __init__(
