@@ -98,6 +98,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Works until stop is set, then drains."""
+        self._backends.warm()
         for model in self._settings.models:
             await self._serve(model)
         renewer = asyncio.create_task(self._renew_forever())

@@ -308,3 +308,19 @@ def test_a_malformed_reply_of_a_model_process_is_refused(reply: object) -> None:
 def test_a_model_process_reply_is_strict_json() -> None:
     with pytest.raises(FrameError):
         decode(b'{"outcomes": [{"output": {"v": NaN}}]}')
+
+
+async def test_warming_starts_a_process_per_core_before_any_batch(
+    python_backend: MakeBackend,
+) -> None:
+    backend = python_backend(POLICY, 8)
+    backend.pool.warm()
+    expected = min(8, os.cpu_count() or 1)
+    for _ in range(200):
+        if len(backend.pool.processes) == expected:
+            break
+        await asyncio.sleep(0.025)
+    assert len(backend.pool.processes) == expected
+    warm = {child.pid for child in backend.pool.processes}
+    (outcome,) = await backend.run([{"smiles": "C"}], config("lengths"))
+    assert outcome.output and outcome.output["pid"] in warm

@@ -93,6 +93,12 @@ class Backends:
             return SubprocessBackend(self._policy, self._limits)
         return backend_for(kind)
 
+    def warm(self) -> None:
+        """Starts the python backend's model processes ahead of the first job."""
+        python = self.get("python")
+        assert isinstance(python, PythonBackend)
+        python.pool.warm()
+
     async def run(self, spec: dict[str, Any], records: list[dict[str, Any]]) -> list[RecordOutcome]:
         """Run records through the backend the spec names."""
         kind = str(spec.get("kind", ""))

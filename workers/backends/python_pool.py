@@ -356,6 +356,14 @@ class ModelProcessPool:
     def processes(self) -> list[ModelProcess]:
         return [*self._idle, *self._busy]
 
+    def warm(self) -> None:
+        """Starts one process per core in the background, so that a worker's first
+        batches need not wait for interpreters to start."""
+        live = len(self._idle) + len(self._busy) + self._starting
+        for _ in range(min(self._cores, self._starting_at_once) - live):
+            self._starting += 1
+            self._background(self._start())
+
     async def run(self, path: str, records: list[dict[str, Any]]) -> list[RecordOutcome]:
         """The batch's outcomes; BackendError as the model failed. Cancelling the call
         drops the batch, or kills the child running it."""
