@@ -11,7 +11,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.mesh import LocalRedis, LocalRedisCluster, free_port, free_port_block
+from gateway.mesh import LocalRedis, LocalRedisCluster, free_port
 from modelgateway.v1 import execution_pb2, job_pb2
 from tests.conftest import make_scratch_dir
 from tests.harness import Mesh, start_server, wait_serving
@@ -108,10 +108,10 @@ def test_redis_down_gives_unavailable_and_recovers_without_restart(
         redis.stop()
 
 
-def test_submit_execute_result_and_watch_on_a_redis_cluster(jobs: Jobs, scratch: Path) -> None:
-    cluster = LocalRedisCluster(scratch / "cluster", free_port_block(LocalRedisCluster.SIZE, offset=10_000))
-    cluster.start()
-    url = "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in cluster.ports)
+def test_submit_execute_result_and_watch_on_a_redis_cluster(
+    jobs: Jobs, scratch: Path, redis_cluster: LocalRedisCluster
+) -> None:
+    url = "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in redis_cluster.ports)
     mesh = own_execution_server(jobs, url, scratch)
     own = Jobs(mesh, jobs.prefix)
     worker = start_worker(mesh, [jobs.model("echo"), jobs.model("sleep")], "cluster", concurrency=4)
@@ -132,7 +132,8 @@ def test_submit_execute_result_and_watch_on_a_redis_cluster(jobs: Jobs, scratch:
     finally:
         stop_worker(worker)
         stop_server(mesh)
-        cluster.stop()
+
+
 
 
 def _submit_until_served(own: Jobs, suffix: str, record: dict[str, int], timeout_s: float = 20) -> job_pb2.Job:
