@@ -74,8 +74,8 @@ bench: install system-packages
 
 # The same generator with tiny durations and client counts: that it works, not the figures.
 bench-smoke: install system-packages
-	$(PY) -m loadtest.bench --levels 1,10 --duration 1 --drain 3 \
-	  --processes 0 --server-processes 1 --pause 0.1 --watch-finish 20 --json $${BENCH_JSON:-/tmp/modelgw-bench-smoke.json}
+	$(PY) -m loadtest.bench --levels 1,10 --duration 0.25 --drain 10 \
+	  --processes 0 --server-processes 1 --pause 0 --watch-finish 20 --jobs-per-user 4 --json $${BENCH_JSON:-/tmp/modelgw-bench-smoke.json}
 
 clean:
 	rm -rf $(VENV) build *.egg-info

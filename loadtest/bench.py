@@ -3,7 +3,7 @@ JSON and the Markdown tables of docs/benchmarks.md, and stops everything.
 
     python -m loadtest.bench [--levels 1,10,100,1000,10000,100000] [--duration 8]
         [--burst-timeout 10000:60,100000:90] [--processes 2] [--server-processes 2]
-        [--scenarios echo,submit,...]
+        [--scenarios echo,submit,...] [--jobs-per-user 64]
         [--json loadtest/results/bench.json] [--markdown docs/benchmarks.md]
 """
 
@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
         "--watch-finish", type=float, default=60.0, help="seconds streams get to end after release"
     )
     p.add_argument("--pause", type=float, default=1.0, help="seconds between runs")
+    p.add_argument(
+        "--jobs-per-user",
+        type=int,
+        default=Settings.jobs_per_user,
+        help="finished jobs each bench user has before the get scenario reads them",
+    )
     p.add_argument("--json", type=Path, default=Path("loadtest/results/bench.json"))
     p.add_argument("--markdown", type=Path, help="replace the measured section of this file")
     p.add_argument("--keep-home", action="store_true", help="keep the scratch MODELGW_HOME (logs)")
@@ -117,6 +123,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         drain_s=args.drain,
         watch_finish_s=args.watch_finish,
         pause_s=args.pause,
+        jobs_per_user=args.jobs_per_user,
     )
     results: dict[str, Any] = {
         "command": " ".join(

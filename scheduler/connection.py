@@ -4,7 +4,8 @@ A URL of the form redis+cluster://host:port[,host:port...] selects Redis
 Cluster; redis:// or rediss:// a single server. The pool blocks callers for a
 bounded time when every connection is busy (redis-py's default pool raises at
 100 connections instead), and a Redis that is down fails fast with
-ConnectionError, which the gateway answers as UNAVAILABLE.
+ConnectionError (after two quick retries), which the gateway answers as
+UNAVAILABLE.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 
 Client = aioredis.Redis | RedisCluster
 
@@ -47,6 +48,10 @@ def _common(settings: RedisSettings) -> dict[str, Any]:
         "decode_responses": True,
         "socket_timeout": settings.socket_timeout_s,
         "socket_connect_timeout": settings.connect_timeout_s,
+        # A command that fails on a broken connection (a pooled connection to a
+        # Redis that has since restarted) is sent again on a new one. The asyncio
+        # Retry: redis.retry's synchronous one returns the command's coroutine
+        # without awaiting it, so it never sees the error and retries nothing.
         "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
     }
 

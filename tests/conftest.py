@@ -8,14 +8,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 import redis
 
 from gateway.config import METRICS_PORTS
-from gateway.mesh import LocalPostgres, LocalRedis, free_port
+from gateway.mesh import LocalPostgres, LocalRedis, LocalRedisCluster, free_port, free_port_block
 from tests.harness import SERVICES, Mesh, serving, spawn_modelgw, stop_process
 
 
@@ -37,17 +38,31 @@ def scratch_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[LocalPostgres]:
-    """A PostgreSQL 15 server that lives as long as the test session."""
-    path = make_scratch_dir("pg")
-    server = LocalPostgres(path, free_port(), durable=False)
+class _Server(Protocol):
+    def start(self) -> str: ...
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Server)
+
+
+def _for_the_session(prefix: str, make: Callable[[Path], S]) -> Iterator[S]:
+    """The server `make` builds in a fresh scratch directory, started; at the end
+    stopped, and its directory removed."""
+    path = make_scratch_dir(prefix)
+    server = make(path)
     try:
         server.start()
         yield server
     finally:
         server.stop()
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[LocalPostgres]:
+    """A PostgreSQL 15 server that lives as long as the test session."""
+    yield from _for_the_session("pg", lambda path: LocalPostgres(path, free_port(), durable=False))
 
 
 @pytest.fixture(scope="session")
@@ -59,13 +74,15 @@ def postgres_dsn(postgres_server: LocalPostgres) -> str:
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """The URL of a Redis server (no persistence) that lives as long as the test session."""
-    path = make_scratch_dir("redis")
-    server = LocalRedis(path, free_port(), persistence=False)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-        shutil.rmtree(path, ignore_errors=True)
+    for server in _for_the_session("redis", lambda path: LocalRedis(path, free_port(), persistence=False)):
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalRedisCluster]:
+    """A six-node Redis Cluster (three masters, three replicas) for the session."""
+    base = free_port_block(LocalRedisCluster.SIZE, offset=10_000)
+    yield from _for_the_session("cluster", lambda path: LocalRedisCluster(path, base))
 
 
 @pytest.fixture

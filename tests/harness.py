@@ -8,13 +8,17 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
+import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from gateway.authn import create_token
 from gateway.config import GatewayConfig
@@ -83,10 +87,7 @@ def serving(mesh: Mesh, services: Iterable[str]) -> Iterator[Mesh]:
         for process in mesh.processes.values():
             process.terminate()
         for process in mesh.processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            wait_or_kill(process, 15)
 
 
 @contextlib.contextmanager
@@ -167,6 +168,13 @@ def matrix_cases(
     ]
 
 
+def redis_once(**connection: Any) -> redis.Redis:
+    """A Redis client that tries each call once: for asserting that a server is down
+    or refuses a password (redis-py's default retries ten times, with backoff: about
+    4 s before the error)."""
+    return redis.Redis(retry=Retry(NoBackoff(), 0), **connection)
+
+
 def unique_name(prefix: str = "m") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
@@ -200,7 +208,19 @@ def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 15.0) -> N
     """SIGTERM (the drain a process gets in production), then SIGKILL past timeout_s."""
     if process.poll() is None:
         process.terminate()
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        wait_or_kill(process, timeout_s)
+
+
+def wait_or_kill(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Waits for a process sent SIGTERM; past timeout_s, SIGKILL and a warning (shown
+    in pytest's summary): a process that does not stop when asked is a fault."""
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        warnings.warn(
+            f"{' '.join(map(str, process.args))[-200:]} did not stop within {timeout_s} s "
+            "of SIGTERM: killed",
+            stacklevel=2,
+        )

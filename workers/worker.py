@@ -226,7 +226,8 @@ class Worker:
         launched = 0
         for (entry_id, values), delivery in zip(entries, starts, strict=True):
             if isinstance(delivery, (RedisError, OSError)):
-                # The entry stays pending and is claimed again after its lease.
+                # Redis failed again after the client's retries (scheduler.connection):
+                # the entry stays pending and is claimed again after its lease.
                 log.warning(
                     "could not start job",
                     extra={"fields": {"job": values.get("job", ""), "error": str(delivery)}},

@@ -169,6 +169,13 @@ class LocalRedis:
                 "cluster-enabled": "yes",
                 "cluster-config-file": "nodes.conf",
                 "cluster-node-timeout": "2000",
+                # CLUSTER SLOTS lists a replica once it has synced and its
+                # replication offset has moved. A new test cluster gets there in
+                # about a second: the first sync starts at once (not after 5 s
+                # waiting for more replicas), and an idle master pings its
+                # replicas, moving the offset, every second (not every 10 s).
+                "repl-diskless-sync-delay": "0",
+                "repl-ping-replica-period": "1",
             }
         return "".join(f"{key} {value}\n" for key, value in settings.items())
 

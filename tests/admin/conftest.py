@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from modelgateway.v1 import admin_pb2_grpc
-from tests.harness import Mesh, free_port
+from tests.harness import Mesh, free_port, wait_or_kill
 
 BUCKET = "modelgw-audit-test"
 PREFIX = "audit"
@@ -122,10 +122,7 @@ class Processes:
             if process.poll() is None:
                 process.terminate()
         for process in self.started:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            wait_or_kill(process, 15)
 
 
 def admin_stub(mesh: Mesh, address: str | None = None) -> admin_pb2_grpc.AdminServiceStub:

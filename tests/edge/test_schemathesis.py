@@ -41,7 +41,9 @@ def test_no_server_errors_and_responses_match_the_schema(edge: Edge, tmp_path: P
             "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance",
             "--mode", "all",
             "--phases", "examples,coverage,fuzzing",
-            "--max-examples", "40",
+            # Per operation, in the fuzzing phase: most of its bodies fail validation
+            # alike; the coverage phase (boundaries of every field) runs in full.
+            "--max-examples", "20",
             "--seed", "5",
             "--workers", "1",  # one thread: the same requests in the same order every run
             "--include-path-regex", OPERATIONS,

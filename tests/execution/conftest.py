@@ -130,13 +130,7 @@ def register_backend(
     registry.CreateModel(
         registry_pb2.CreateModelRequest(model=model_pb2.Model(name=name)), metadata=su
     )
-    version = model_pb2.ModelVersion(version="1.0.0")
-    version.backend.kind = kind
-    version.backend.config.update(config)
-    version.input_schema.update(schema)
-    registry.CreateModelVersion(
-        registry_pb2.CreateModelVersionRequest(model=name, version=version), metadata=su
-    )
+    add_version(mesh, name, "1.0.0", kind, config, schema)
     if not public:
         return
     registry.SetVisibility(
@@ -144,6 +138,25 @@ def register_backend(
         metadata=su,
     )
     wait_visible_to_execution(mesh, name)
+
+
+def add_version(
+    mesh: Mesh,
+    name: str,
+    version: str,
+    kind: str,
+    config: dict[str, Any],
+    schema: dict[str, Any] = ANY,
+) -> None:
+    """A version of model `name` (as a superuser) running `kind` with `config`."""
+    message = model_pb2.ModelVersion(version=version)
+    message.backend.kind = kind
+    message.backend.config.update(config)
+    message.input_schema.update(schema)
+    mesh.registry().CreateModelVersion(
+        registry_pb2.CreateModelVersionRequest(model=name, version=message),
+        metadata=mesh.metadata("root", superuser=True),
+    )
 
 
 def wait_visible_to_execution(mesh: Mesh, name: str, timeout_s: float = 5.0) -> None:

@@ -77,6 +77,23 @@ CASES = matrix_cases(MATRIX, ROLES, HOSTILE_NAMES)
 
 @pytest.fixture
 def scene(mesh: Mesh) -> Scene:
+    return make_scene(mesh)
+
+
+@pytest.fixture(scope="module")
+def shared_scene(mesh: Mesh) -> Scene:
+    """A scene for the cases that change nothing in it: every refusal and every call
+    but a cancellation, by any role but those that change the model (public, revoked)."""
+    return make_scene(mesh)
+
+
+def scene_for(request: pytest.FixtureRequest, rpc: str, role: str, expected: Any) -> Scene:
+    changes = role in ("public", "revoked") or (rpc == "CancelJob" and expected == OK)
+    scene: Scene = request.getfixturevalue("scene" if changes else "shared_scene")
+    return scene
+
+
+def make_scene(mesh: Mesh) -> Scene:
     name = unique_name("xm")
     register_backend(mesh, name, "python", {"callable": "workers.builtin.demo:echo"}, public=False)
     su = mesh.metadata("root", superuser=True)
@@ -131,8 +148,11 @@ def _until_hidden(mesh: Mesh, scene: Scene, timeout_s: float = 5.0) -> None:
 
 
 @pytest.mark.parametrize(("rpc", "role", "expected"), CASES)
-def test_role_against_rpc(mesh: Mesh, scene: Scene, rpc: str, role: str, expected: Any) -> None:
+def test_role_against_rpc(
+    mesh: Mesh, request: pytest.FixtureRequest, rpc: str, role: str, expected: Any
+) -> None:
     call, _ = MATRIX[rpc]
+    scene = scene_for(request, rpc, role, expected)
     metadata = caller_metadata(mesh, scene, role)
     stub = Stub(mesh.channel("execution"))
     if expected != OK:

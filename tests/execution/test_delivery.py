@@ -142,7 +142,8 @@ def test_sigterm_drains_finishing_short_jobs_and_handing_back_long_ones(jobs: Jo
     successor = None
     try:
         short = jobs.submit("drainable", [{"seconds": 1}])
-        long = jobs.submit("drainable", [{"seconds": 8}])
+        # Longer than the 2 s grace with room to spare, and run twice (the hand-back).
+        long = jobs.submit("drainable", [{"seconds": 5}])
         _wait_running(jobs, short.id)
         _wait_running(jobs, long.id)
         started = time.monotonic()

@@ -8,12 +8,13 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from modelgateway.v1 import execution_pb2, job_pb2
 
-from .conftest import Jobs, _register, start_worker, stop_worker
+from .conftest import Jobs, _register, add_version, register_backend, start_worker, stop_worker
 
 S, F, R, C = (
     job_pb2.JOB_STATUS_SUCCEEDED,
@@ -28,8 +29,8 @@ POISON = {
     "hard_exit": "exited with code 7",
     "segfault": "killed by signal SIGSEGV",
 }
-# model suffix -> (callable in tests.execution.callables, extra backend config)
-MODELS = {
+# version of the poison model -> (callable in tests.execution.callables, extra backend config)
+VERSIONS = {
     **{name.replace("_", "-"): (name, {}) for name in POISON},
     "pid": ("pid", {}),
     "hang": ("hang", {"timeout_s": 2}),
@@ -39,18 +40,27 @@ MODELS = {
 
 @pytest.fixture(scope="module")
 def worker(jobs: Jobs) -> Iterator[int]:
-    """One worker running one job at a time, so the jobs after a poison one wait for it."""
-    for name, (function, extra) in MODELS.items():
-        callable_ = f"tests.execution.callables:{function}"
-        _register(jobs.mesh, jobs.model(f"poison-{name}"), callable_, ANY, extra)
-    process = start_worker(
-        jobs.mesh, [jobs.model(f"poison-{name}") for name in MODELS], "poison", concurrency=1
-    )
+    """One worker running one job at a time, so the jobs after a poison one wait for it.
+
+    Each callable is a version of one model: the worker reads one queue. (With one
+    slot and several queues, each queue's reader holds the slot for a blocking read
+    in turn, and a job waits for its queue's turn.)
+    """
+    model = jobs.model("crashing")
+    register_backend(jobs.mesh, model, "python", {"callable": "tests.execution.callables:pid"})
+    for version, (function, extra) in VERSIONS.items():
+        config = {"callable": f"tests.execution.callables:{function}", **extra}
+        add_version(jobs.mesh, model, version, "python", config)
+    process = start_worker(jobs.mesh, [model], "poison", concurrency=1)
     try:
         yield process.pid
     finally:
         assert process.poll() is None, "the worker outlived every poison job"
         stop_worker(process)
+
+
+def _submit(jobs: Jobs, version: str, record: dict[str, Any]) -> str:
+    return jobs.submit("crashing", [record], version=version).id
 
 
 def _alive(pid: int) -> bool:
@@ -64,10 +74,8 @@ def _alive(pid: int) -> bool:
 
 def test_poison_jobs_fail_at_once_and_the_next_job_runs(jobs: Jobs, worker: int) -> None:
     started = time.monotonic()
-    poison = {
-        name: jobs.submit(f"poison-{name.replace('_', '-')}", [{"x": 1}]).id for name in POISON
-    }
-    healthy = jobs.submit("poison-pid", [{"x": 2}]).id
+    poison = {name: _submit(jobs, name.replace("_", "-"), {"x": 1}) for name in POISON}
+    healthy = _submit(jobs, "pid", {"x": 2})
     done = jobs.wait(healthy, timeout_s=20)
     assert done.status == S, done.error
     assert time.monotonic() - started < 10, "no poison job waited for a lease"
@@ -97,26 +105,26 @@ def _wait_gone(pid: int, timeout_s: float = 5.0) -> None:
 
 def test_a_model_past_its_timeout_is_killed(jobs: Jobs, worker: int, tmp_path: Path) -> None:
     pid_file = tmp_path / "hang.pid"
-    job = jobs.submit("poison-hang", [{"pid_file": str(pid_file)}])
+    job = _submit(jobs, "hang", {"pid_file": str(pid_file)})
     model_pid = _pid_of_hanging_model(pid_file)
     assert model_pid != worker
-    done = jobs.wait(job.id, timeout_s=20)
+    done = jobs.wait(job, timeout_s=20)
     assert (done.status, done.error.reason) == (F, "timeout")
     _wait_gone(model_pid)
-    assert jobs.wait(jobs.submit("poison-pid", [{}]).id, timeout_s=10).status == S
+    assert jobs.wait(_submit(jobs, "pid", {}), timeout_s=10).status == S
 
 
 def test_a_cancelled_model_is_killed(jobs: Jobs, worker: int, tmp_path: Path) -> None:
     pid_file = tmp_path / "stuck.pid"
-    job = jobs.submit("poison-stuck", [{"pid_file": str(pid_file)}])
+    job = _submit(jobs, "stuck", {"pid_file": str(pid_file)})
     model_pid = _pid_of_hanging_model(pid_file)
-    assert jobs.get(job.id).status == R
+    assert jobs.get(job).status == R
     jobs.stub().CancelJob(
-        execution_pb2.CancelJobRequest(id=job.id), metadata=jobs.mesh.metadata("alice")
+        execution_pb2.CancelJobRequest(id=job), metadata=jobs.mesh.metadata("alice")
     )
     _wait_gone(model_pid)
-    assert jobs.wait(job.id).status == C
-    assert jobs.wait(jobs.submit("poison-pid", [{}]).id, timeout_s=10).status == S
+    assert jobs.wait(job).status == C
+    assert jobs.wait(_submit(jobs, "pid", {}), timeout_s=10).status == S
 
 
 def test_the_model_process_ends_with_its_killed_worker(jobs: Jobs, tmp_path: Path) -> None:

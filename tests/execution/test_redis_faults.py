@@ -11,7 +11,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.mesh import LocalRedis, LocalRedisCluster, free_port, free_port_block
+from gateway.mesh import LocalRedis, LocalRedisCluster, free_port
 from modelgateway.v1 import execution_pb2, job_pb2
 from tests.conftest import make_scratch_dir
 from tests.harness import Mesh, start_server, wait_serving
@@ -19,13 +19,14 @@ from tests.harness import Mesh, start_server, wait_serving
 from .conftest import Jobs, start_worker, stop_worker
 
 
-def own_execution_server(jobs: Jobs, redis_url: str, home: Path) -> Mesh:
+def own_execution_server(jobs: Jobs, redis_url: str, home: Path, **settings: str) -> Mesh:
     port = free_port()
     env = {
         **jobs.mesh.env,
         "MODELGW_HOME": str(home),
         "MODELGW_REDIS_URL": redis_url,
         "MODELGW_EXECUTION_PORT": str(port),
+        **settings,
     }
     mesh = Mesh(
         env=env,
@@ -107,10 +108,10 @@ def test_redis_down_gives_unavailable_and_recovers_without_restart(
         redis.stop()
 
 
-def test_submit_execute_result_and_watch_on_a_redis_cluster(jobs: Jobs, scratch: Path) -> None:
-    cluster = LocalRedisCluster(scratch / "cluster", free_port_block(LocalRedisCluster.SIZE, offset=10_000))
-    cluster.start()
-    url = "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in cluster.ports)
+def test_submit_execute_result_and_watch_on_a_redis_cluster(
+    jobs: Jobs, scratch: Path, redis_cluster: LocalRedisCluster
+) -> None:
+    url = "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in redis_cluster.ports)
     mesh = own_execution_server(jobs, url, scratch)
     own = Jobs(mesh, jobs.prefix)
     worker = start_worker(mesh, [jobs.model("echo"), jobs.model("sleep")], "cluster", concurrency=4)
@@ -137,5 +138,40 @@ def test_submit_execute_result_and_watch_on_a_redis_cluster(jobs: Jobs, scratch:
     finally:
         stop_worker(worker)
         stop_server(mesh)
-        cluster.stop()
 
+
+
+
+def _submit_until_served(own: Jobs, suffix: str, record: dict[str, int], timeout_s: float = 20) -> job_pb2.Job:
+    """A job submitted as soon as the execution server reaches Redis again."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return own.submit(suffix, [record])
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.UNAVAILABLE and time.monotonic() < deadline
+            time.sleep(0.1)
+
+
+def test_a_job_submitted_after_a_redis_restart_runs_without_waiting_a_lease(
+    jobs: Jobs, scratch: Path
+) -> None:
+    """The worker's pooled connections are stale after the restart: its first start of
+    a job fails on one and must be retried on a fresh connection, not left pending
+    for a 30 s lease."""
+    redis = LocalRedis(scratch / "redis", free_port(), persistence=True)
+    redis.start()
+    mesh = own_execution_server(jobs, redis.url, scratch, MODELGW_LEASE_SECONDS="30")
+    own = Jobs(mesh, jobs.prefix)
+    worker = start_worker(mesh, [jobs.model("echo")], "restart", concurrency=2)
+    try:
+        first = own.submit("echo", [{"i": 1}])
+        assert own.wait(first.id).status == job_pb2.JOB_STATUS_SUCCEEDED
+        redis.stop()
+        redis.start()
+        job = _submit_until_served(own, "echo", {"i": 2})
+        assert own.wait(job.id, timeout_s=5).status == job_pb2.JOB_STATUS_SUCCEEDED
+    finally:
+        stop_worker(worker)
+        stop_server(mesh)
+        redis.stop()

@@ -18,6 +18,11 @@ from tests.harness import (  # noqa: F401  # re-exported: the test modules impor
 
 @pytest.fixture
 def model(mesh: Mesh) -> Fixture:
+    return create_model(mesh)
+
+
+def create_model(mesh: Mesh) -> Fixture:
+    """A private model with versions 1.0.0 and 2.0.0, an owner and a reader."""
     su = mesh.metadata("root", superuser=True)
     stub = mesh.registry()
     name = unique_name()

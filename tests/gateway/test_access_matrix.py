@@ -28,7 +28,7 @@ from modelgateway.v1 import (
 )
 from tests.harness import HOSTILE_NAMES, matrix_cases
 
-from .conftest import Fixture, Mesh, any_object_version, unique_name
+from .conftest import Fixture, Mesh, any_object_version, create_model, unique_name
 
 OK, NF, PD = "OK", grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED
 ROLES = ("superuser", "owner", "reader", "stranger", "public")
@@ -163,6 +163,33 @@ def _algorithm_1(child: str, name: str = "consensus-under-test") -> str:
 
 
 CASES = matrix_cases(MATRIX, ROLES)
+# The calls that change the model they are given when they succeed: those get a fresh
+# model each. Every other case (every refusal, every read) shares the module's models.
+CHANGES_THE_MODEL = {
+    "UpdateModel", "DeleteModel", "CreateModelVersion", "SetDefaultVersion", "SetVisibility",
+    "GrantAccess(reader)", "GrantAccess(owner)", "RevokeAccess(reader)", "RevokeAccess(owner)",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def shared_models(mesh: Mesh) -> dict[str, Fixture]:
+    """A private model, and a public one for the public role, as the `model` fixture
+    makes them. Cases that change nothing share them: a refused call that changed
+    one anyway would show in the cases after it."""
+    private, public = create_model(mesh), create_model(mesh)
+    mesh.registry().SetVisibility(
+        R.SetVisibilityRequest(name=public.name, visibility=model_pb2.VISIBILITY_PUBLIC),
+        metadata=mesh.metadata("root", superuser=True),
+    )
+    return {"private": private, "public": public}
+
+
+def model_for(request: pytest.FixtureRequest, rpc: str, role: str, expected: Any) -> Fixture:
+    if expected == OK and rpc in CHANGES_THE_MODEL:
+        model: Fixture = request.getfixturevalue("model")
+        return model
+    shared: dict[str, Fixture] = request.getfixturevalue("shared_models")
+    return shared["public" if role == "public" else "private"]
 
 
 def caller_metadata(mesh: Mesh, model: Fixture, role: str) -> Any:
@@ -183,8 +210,11 @@ def caller_metadata(mesh: Mesh, model: Fixture, role: str) -> Any:
 
 
 @pytest.mark.parametrize(("rpc", "role", "expected"), CASES)
-def test_role_against_rpc(mesh: Mesh, model: Fixture, rpc: str, role: str, expected: Any) -> None:
+def test_role_against_rpc(
+    mesh: Mesh, request: pytest.FixtureRequest, rpc: str, role: str, expected: Any
+) -> None:
     call, _ = MATRIX[rpc]
+    model = model_for(request, rpc, role, expected)
     metadata = caller_metadata(mesh, model, role)
     if expected == OK:
         call(mesh.registry(), model, metadata)
@@ -222,8 +252,9 @@ def test_owner_named_like_a_role_makes_no_one_else_an_owner(mesh: Mesh, model: F
     [("superuser", True), ("owner", True), ("reader", True), ("stranger", False), ("public", True)],
 )
 def test_list_models_shows_only_readable(
-    mesh: Mesh, model: Fixture, role: str, visible: bool
+    mesh: Mesh, shared_models: dict[str, Fixture], role: str, visible: bool
 ) -> None:
+    model = shared_models["public" if role == "public" else "private"]
     metadata = caller_metadata(mesh, model, role)
     page = mesh.registry().ListModels(R.ListModelsRequest(tag=model.name), metadata=metadata)
     assert [m.name for m in page.models] == ([model.name] if visible else [])
@@ -236,7 +267,10 @@ def test_every_rpc_is_in_the_matrix() -> None:
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
-def test_user_named_like_a_role_cannot_list_a_models_jobs(mesh: Mesh, model: Fixture, name: str) -> None:
+def test_user_named_like_a_role_cannot_list_a_models_jobs(
+    mesh: Mesh, shared_models: dict[str, Fixture], name: str
+) -> None:
+    model = shared_models["private"]
     jobs = execution_pb2_grpc.ExecutionServiceStub(mesh.channel("execution"))
     request = execution_pb2.ListJobsRequest(model=model.name)
     jobs.ListJobs(request, metadata=mesh.metadata(model.owner))

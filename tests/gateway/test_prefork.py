@@ -150,7 +150,7 @@ def test_server_processes_must_be_positive() -> None:
         GatewayConfig.from_env({"MODELGW_SERVER_PROCESSES": "0"})
 
 
-def test_both_children_serve_and_the_parent_sums_their_metrics(
+def test_both_children_serve_the_parent_sums_their_metrics_and_sigterm_stops_all(
     prefork: Mesh, model: Fixture, tmp_path: Path
 ) -> None:
     calls = submit_over_separate_connections(prefork, model)
@@ -165,19 +165,14 @@ def test_both_children_serve_and_the_parent_sums_their_metrics(
     assert summed == calls
 
     metrics_dir = Path(str(log_entries(prefork, "serving")[0]["metrics_dir"]))
+    pids = child_pids(prefork)
     per_child = [
-        submits_counted(one_child_registry(metrics_dir, pid, tmp_path / str(pid)))
-        for pid in child_pids(prefork)
+        submits_counted(one_child_registry(metrics_dir, pid, tmp_path / str(pid))) for pid in pids
     ]
     assert len(per_child) == 2 and all(n > 0 for n in per_child), per_child
     assert sum(per_child) == calls
 
-
-def test_sigterm_stops_every_child_and_the_parent_exits_0(prefork: Mesh) -> None:
-    pids = child_pids(prefork)
-    metrics_dir = Path(str(log_entries(prefork, "serving")[0]["metrics_dir"]))
-    assert metrics_dir.is_dir()
-
+    # SIGTERM stops every child; the parent exits 0 and removes the metrics directory.
     prefork.processes["execution"].send_signal(signal.SIGTERM)
     code, took = wait_exit(prefork.processes["execution"], timeout_s=15)
 

@@ -17,6 +17,7 @@ import redis.cluster
 from gateway.mesh import LocalPostgres, LocalRedis, LocalRedisCluster, free_port, free_port_block
 
 from ..conftest import create_database
+from ..harness import redis_once
 
 
 async def test_postgres_fixture_accepts_connections(postgres_dsn: str) -> None:
@@ -204,24 +205,20 @@ def test_second_redis_is_independent(clean_redis: str, scratch_dir: Path) -> Non
             assert client.get("only-in-other") is None
     finally:
         other.stop()
-    with pytest.raises(redis.ConnectionError), redis.Redis(port=other.port) as client:
+    with pytest.raises(redis.ConnectionError), redis_once(port=other.port) as client:
         client.ping()
 
 
-def test_redis_cluster_serves_all_slots(scratch_dir: Path) -> None:
-    cluster = LocalRedisCluster(scratch_dir, free_port_block(LocalRedisCluster.SIZE, offset=10_000))
+def test_redis_cluster_serves_all_slots(redis_cluster: LocalRedisCluster) -> None:
+    client = redis.cluster.RedisCluster.from_url(redis_cluster.url)
     try:
-        client = redis.cluster.RedisCluster.from_url(cluster.start())
-        try:
-            assert len(client.get_primaries()) == 3
-            assert len(client.get_replicas()) == 3
-            for key in ("a", "b", "c", "{job}:1"):
-                client.set(key, key)
-                assert client.get(key) == key.encode()
-        finally:
-            client.close()
+        assert len(client.get_primaries()) == 3
+        assert len(client.get_replicas()) == 3
+        for key in ("a", "b", "c", "{job}:1"):
+            client.set(key, key)
+            assert client.get(key) == key.encode()
     finally:
-        cluster.stop()
+        client.close()
 
 
 def test_redis_requires_its_password(scratch_dir: Path) -> None:
@@ -230,10 +227,10 @@ def test_redis_requires_its_password(scratch_dir: Path) -> None:
         url = server.start()
         assert stat.S_IMODE(server.password_path.stat().st_mode) == 0o600
         assert stat.S_IMODE(server.config_path.stat().st_mode) == 0o600
-        anonymous = redis.Redis(host="127.0.0.1", port=server.port)
+        anonymous = redis_once(host="127.0.0.1", port=server.port)
         with anonymous, pytest.raises(redis.AuthenticationError):
             anonymous.set("k", "v")
-        guesser = redis.Redis(host="127.0.0.1", port=server.port, password="guess")
+        guesser = redis_once(host="127.0.0.1", port=server.port, password="guess")
         with guesser, pytest.raises(redis.AuthenticationError):
             guesser.ping()
         with redis.Redis.from_url(url) as client:

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import re
 import signal
 import stat
-import subprocess
 import sys
 import textwrap
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -26,6 +21,9 @@ from gateway.mesh import MeshError, free_port
 from gateway.mesh._process import wait_until
 from gateway.mesh.services import Service, grpc_serving
 from gateway.mesh.supervisor import Mesh, MeshConfig, summary
+from tests.harness import redis_once
+
+from ._launch import Supervisor, supervisor
 
 # A stand-in gateway server: grpc.health.v1 on $FAKE_PORT (or the variable named
 # by its argument), given the mesh's env.
@@ -153,7 +151,7 @@ def test_mesh_starts_and_stops_everything(scratch_dir: Path, monkeypatch: pytest
         mesh.stop()
     assert mesh.children["fake"].returncode is not None
     assert not (mesh.postgres.pgdata / "postmaster.pid").exists()
-    with pytest.raises(redis.ConnectionError), redis.Redis(port=mesh.redis.port) as client:
+    with pytest.raises(redis.ConnectionError), redis_once(port=mesh.redis.port) as client:
         client.ping()
     mesh.stop()  # twice is harmless
 
@@ -169,51 +167,13 @@ def test_a_dying_child_is_reported_with_its_output(scratch_dir: Path) -> None:
         mesh.stop()
 
 
-def test_run_mesh_stops_everything_on_sigint(scratch_dir: Path) -> None:
-    port, pg_port, redis_port = free_port(), free_port(), free_port()
-    argv = [sys.executable, "-c", RUN_MESH, str(scratch_dir), str(pg_port), str(redis_port)]
-    proc = subprocess.Popen(
-        [*argv, str(port), FAKE_SERVER], stdout=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "Stop with Ctrl-C" in line:
-                break
-        assert grpc_serving("127.0.0.1", port)
-        os.kill(proc.pid, signal.SIGINT)
-        assert proc.wait(timeout=60) == 0
-    finally:
-        proc.kill()
-    assert not grpc_serving("127.0.0.1", port)
-    assert not (scratch_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
-    with pytest.raises(redis.ConnectionError), redis.Redis(port=redis_port) as client:
-        client.ping()
-
-
 @dataclass
-class Supervised:
+class Supervised(Supervisor):
     """`modelgw up` (run_mesh) on one noted fake server, in a process of its own."""
 
     home: Path
     port: int
     redis_port: int
-    process: subprocess.Popen[str]
-    lines: queue.Queue[str]
-
-    def expect(self, pattern: str, timeout: float = 20) -> str:
-        """The next line of the supervisor's output matching `pattern`."""
-        seen = []
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                break
-            seen.append(line)
-            if re.search(pattern, line):
-                return line
-        raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(seen)}")
 
     def starts(self) -> list[int]:
         return [int(pid) for pid in (self.home / "starts").read_text().split()]
@@ -222,19 +182,11 @@ class Supervised:
         return int((self.home / "postgres" / "pgdata" / "postmaster.pid").read_text().split()[0])
 
     def redis_pid(self) -> int:
-        for entry in Path("/proc").iterdir():
-            try:
-                if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(
-                    b"/usr/bin/redis-server"
-                ) and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == self.process.pid:
-                    return int(entry.name)
-            except OSError:
-                continue
-        raise AssertionError("the mesh's Redis is not running")
+        return self.child_pid(lambda argv: b"redis-server" in argv[0], "Redis")
 
     def redis(self) -> redis.Redis:
         password = (self.home / "redis" / "password").read_text().strip()
-        return redis.Redis(port=self.redis_port, password=password, socket_timeout=2)
+        return redis_once(port=self.redis_port, password=password, socket_timeout=2)
 
 
 @contextmanager
@@ -242,31 +194,11 @@ def supervised(
     home: Path, policy: dict[str, float] | None = None, **env: str
 ) -> Iterator[Supervised]:
     port, pg_port, redis_port = free_port(), free_port(), free_port()
-    argv = [sys.executable, "-c", RUN_MESH, str(home), str(pg_port), str(redis_port), str(port)]
-    argv += [NOTED_SERVER, *([json.dumps(policy)] if policy else [])]
-    process = subprocess.Popen(
-        argv,
-        env={**os.environ, "FAKE_STARTS": str(home / "starts"), **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    pump = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)  # type: ignore[union-attr]
-    pump.start()
-    mesh = Supervised(home, port, redis_port, process, lines)
-    try:
-        mesh.expect("Stop with Ctrl-C", timeout=60)
-        yield mesh
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    args = [str(home), str(pg_port), str(redis_port), str(port), NOTED_SERVER]
+    args += [json.dumps(policy)] if policy else []
+    env = {**os.environ, "FAKE_STARTS": str(home / "starts"), **env}
+    with supervisor(RUN_MESH, args, env) as up:
+        yield Supervised(up.process, up.lines, home, port, redis_port)
 
 
 def _serving(port: int) -> bool:
@@ -280,7 +212,9 @@ def _everything_stopped(mesh: Supervised) -> None:
         client.ping()
 
 
-def test_a_killed_child_is_restarted_with_its_log_and_environment(scratch_dir: Path) -> None:
+def test_killed_children_and_stores_are_restarted_and_sigint_stops_everything(
+    scratch_dir: Path,
+) -> None:
     with supervised(scratch_dir) as mesh:
         (first,) = mesh.starts()
         os.kill(first, signal.SIGKILL)
@@ -295,13 +229,8 @@ def test_a_killed_child_is_restarted_with_its_log_and_environment(scratch_dir: P
         os.kill(second, signal.SIGKILL)
         mesh.expect(r"fake was killed by SIGKILL; restarting it in 1s")
         assert wait_until(lambda: len(mesh.starts()) == 3 and _serving(mesh.port), 10, interval=0.2)
-        os.kill(mesh.process.pid, signal.SIGINT)
-        assert mesh.process.wait(timeout=60) == 0
-    _everything_stopped(mesh)
 
-
-def test_killed_stores_are_restarted(scratch_dir: Path) -> None:
-    with supervised(scratch_dir) as mesh:
+        # The stores have backoffs of their own.
         os.kill(mesh.redis_pid(), signal.SIGKILL)
         mesh.expect(r"redis was killed by SIGKILL; restarting it in 0\.5s")
         mesh.expect(r"restarted redis")
@@ -313,6 +242,9 @@ def test_killed_stores_are_restarted(scratch_dir: Path) -> None:
         mesh.expect(r"restarted postgres", timeout=30)
         assert mesh.postmaster() != postmaster
         assert mesh.process.poll() is None and _serving(mesh.port)
+
+        # Ctrl-C: run_mesh stops the service, Redis and PostgreSQL, and exits 0.
+        assert mesh.interrupt() == 0
     _everything_stopped(mesh)
 
 
@@ -333,7 +265,6 @@ def test_sigint_during_a_backoff_stops_without_restarting(scratch_dir: Path) -> 
     with supervised(scratch_dir, {"first": 30, "longest": 30}) as mesh:
         os.kill(mesh.starts()[0], signal.SIGKILL)
         mesh.expect(r"fake was killed by SIGKILL; restarting it in 30s")
-        os.kill(mesh.process.pid, signal.SIGINT)
-        assert mesh.process.wait(timeout=30) == 0
+        assert mesh.interrupt(timeout=30) == 0
         assert len(mesh.starts()) == 1
     _everything_stopped(mesh)
