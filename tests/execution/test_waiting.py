@@ -7,6 +7,7 @@ jobs_ahead counts the jobs ahead: 0 for the next job to start."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -151,7 +152,7 @@ async def test_a_place_read_answers_the_next_reads_while_it_is_fresh() -> None:
 
     places = RecentPlaces(read, fresh_s=0.2, size=2)
     assert [(await places.of(job("a"))).jobs_ahead for _ in range(3)] == [1, 1, 1]
-    time.sleep(0.25)
+    await asyncio.sleep(0.25)
     assert (await places.of(job("a"))).jobs_ahead == 2, "read again once stale"
     await places.of(job("b"))
     await places.of(job("c"))  # a third job: the oldest is forgotten
