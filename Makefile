@@ -45,8 +45,8 @@ proto: install
 
 lint: install
 	$(VENV)/bin/buf lint
-	$(VENV)/bin/ruff check gateway authz scheduler workers loadtest tests
-	$(VENV)/bin/mypy gateway authz scheduler workers loadtest
+	$(VENV)/bin/ruff check gateway authz scheduler workers consensus loadtest tests
+	$(VENV)/bin/mypy gateway authz scheduler workers consensus loadtest
 
 # Debian's Chromium, for the browser test of /docs (Playwright drives it; it
 # never downloads a browser of its own).

@@ -23,13 +23,13 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from consensus.aggregate import combine
+from consensus.definition import ConsensusDefinition
+from consensus.formula import parse
 from scheduler.events import JobEvents, Watch
 from scheduler.job import JobRecord, JobStatus
 from scheduler.queue import Delivery, JobQueue
 from workers.backends import BackendError
-from workers.consensus.aggregate import combine
-from workers.consensus.definition import ConsensusDefinition
-from workers.consensus.formula import parse
 
 log = logging.getLogger("modelgw.consensus")
 

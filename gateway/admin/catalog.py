@@ -187,9 +187,9 @@ def builtin_entries() -> list[dict[str, Any]]:
 
 def _consensus_entries() -> list[dict[str, Any]]:
     """The demo consensus models, exactly as ImportConsensusModel stores them."""
+    from consensus.definition import load_algorithm1
     from gateway.registry.consensus import output_schema
     from workers.builtin.consensus_models import CONSENSUS_DOCUMENTS
-    from workers.consensus.definition import load_algorithm1
 
     entries = []
     for document in map(load_algorithm1, CONSENSUS_DOCUMENTS):

@@ -39,12 +39,12 @@ import asyncpg
 import jsonschema
 
 from authz.enforcer import Subscription
+from consensus.definition import ConsensusDefinition
+from consensus.verify import OutputFieldError, choose_output_field
 from gateway.errors import ApiError, FailedPrecondition, InvalidArgument
 from gateway.registry import store
 from gateway.registry.limits import EffectiveLimits, PlatformLimits, effective
 from gateway.registry.resolution import no_versions, resolve_version
-from workers.consensus.definition import ConsensusDefinition
-from workers.consensus.verify import OutputFieldError, choose_output_field
 
 log = logging.getLogger("modelgw.catalog")
 

@@ -18,12 +18,12 @@ import asyncpg
 from authz.actions import Action
 from authz.enforcer import AccessPolicy, Decision
 from authz.principal import Principal
+from consensus.definition import ConsensusDefinition, from_algorithm1_yaml
+from consensus.verify import ChildInfo, Report, verify
 from gateway.errors import InvalidArgument, NotFound
 from gateway.registry import store
 from gateway.registry.resolution import resolve_version
 from modelgateway.v1 import registry_pb2
-from workers.consensus.definition import ConsensusDefinition, from_algorithm1_yaml
-from workers.consensus.verify import ChildInfo, Report, verify
 
 
 class RegistryChildLookup:

@@ -15,6 +15,7 @@ import grpc
 
 from authz.actions import Role
 from authz.enforcer import AccessPolicy
+from consensus.definition import load_algorithm1
 from gateway import paging
 from gateway.audit import outbox
 from gateway.authn import check_user_name
@@ -25,7 +26,6 @@ from gateway.registry.messages import model_message, plain, version_message
 from gateway.registry.resolution import no_versions, resolve_version
 from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
 from workers.backends import BackendPolicy
-from workers.consensus.definition import load_algorithm1
 
 _ROLES = {model_pb2.ACCESS_ROLE_READER: Role.READER, model_pb2.ACCESS_ROLE_OWNER: Role.OWNER}
 _VISIBILITIES = {model_pb2.VISIBILITY_PUBLIC: True, model_pb2.VISIBILITY_PRIVATE: False}

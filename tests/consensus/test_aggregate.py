@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from consensus.aggregate import combine
+from consensus.definition import Child, ConsensusDefinition, from_algorithm1_yaml
+from consensus.formula import Formula, parse
 from tests.consensus.test_definition import PAPER_YAML
-from workers.consensus.aggregate import combine
-from workers.consensus.definition import Child, ConsensusDefinition, from_algorithm1_yaml
-from workers.consensus.formula import Formula, parse
 
 VERSIONS = {"CHILDMODEL1": "1.0.0", "CHILDMODEL2": "2.0.0"}
 

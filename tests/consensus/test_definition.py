@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from workers.consensus.definition import (
+from consensus.definition import (
     Child,
     ConsensusDefinition,
     from_algorithm1_yaml,
     load_algorithm1,
 )
-from workers.consensus.formula import parse
+from consensus.formula import parse
 
 PAPER_YAML = """"CONSENSUSMODEL":
   CHILDMODELS:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from workers.consensus.formula import MAX_DEPTH, MAX_LENGTH, EvaluationError, FormulaError, parse
+from consensus.formula import MAX_DEPTH, MAX_LENGTH, EvaluationError, FormulaError, parse
 
 PAPER = "ChildModel1 <= 0 ? ChildModel1+ChildModel2 : ChildModel1*ChildModel2"
 PAPER_FOLDED = "ChildModel1 <= 0 ?\nChildModel1+ChildModel2 :\nChildModel1*ChildModel2"

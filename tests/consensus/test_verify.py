@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.consensus.test_definition import PAPER_YAML
-from workers.consensus.definition import Child, ConsensusDefinition, from_algorithm1_yaml
-from workers.consensus.verify import (
+from consensus.definition import Child, ConsensusDefinition, from_algorithm1_yaml
+from consensus.verify import (
     ChildInfo,
     OutputFieldError,
     Problem,
@@ -17,6 +16,7 @@ from workers.consensus.verify import (
     choose_output_field,
     verify,
 )
+from tests.consensus.test_definition import PAPER_YAML
 
 
 def number_output(*fields: str, **others: str) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from workers.consensus.definition import PROVENANCE_KEY, Child, ConsensusDefinition
-from workers.consensus.formula import EvaluationError, Formula
+from consensus.definition import PROVENANCE_KEY, Child, ConsensusDefinition
+from consensus.formula import EvaluationError, Formula
 
 Record = dict[str, Any]
 

@@ -38,7 +38,7 @@ from typing import Any
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from workers.consensus._functions import FUNCTIONS
+from consensus._functions import FUNCTIONS
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 100  # nested operators and calls; the compiled closures recurse this deep

@@ -25,13 +25,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from workers.consensus.definition import (
+from consensus.definition import (
     MODEL_NAME,
     MODEL_NAME_MAX,
     Child,
     ConsensusDefinition,
 )
-from workers.consensus.formula import EvaluationError, Formula, FormulaError, parse
+from consensus.formula import EvaluationError, Formula, FormulaError, parse
 
 MAX_NESTING = 16
 NUMERIC_TYPES = frozenset({"number", "integer"})

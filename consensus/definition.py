@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from workers.consensus.formula import RESERVED_WORDS
+from consensus.formula import RESERVED_WORDS
 
 MAX_CHILDREN = 64
 MAX_FORMULA = 10_000
