@@ -11,6 +11,7 @@ shard, then random bits.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -122,9 +123,14 @@ def shard_of_job(job_id: str) -> int | None:
     return (parsed.int >> 46) & _SHARD_MASK
 
 
-# -- observation: audit, counters, finished index ----------------------------
-# The transition scripts derive these from the job key's hash tag (see
-# scheduler.scripts); the functions below must build the same names.
+def time_of_job(job_id: str) -> float:
+    """The submission time (epoch seconds) a job id carries in its first 48 bits."""
+    return int(job_id.replace("-", "")[:12], 16) / 1000.0
+
+
+# -- observation: audit, counters, finished and waiting indexes --------------
+# Every transition script also writes these (scheduler.scripts, `observe`): the
+# caller declares them in KEYS, in the order observer_keys gives.
 
 AUDIT_GROUP = "audit"
 """The consumer group the audit shipper reads every audit stream through."""
@@ -162,3 +168,10 @@ def waiting_member(job_id: str, record_count: int) -> str:
 def waiting_job(member: str) -> str:
     """The job id of a member of a waiting index."""
     return member.split("|", 1)[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def observer_keys(model: str) -> tuple[str, str, str, str]:
+    """The keys every transition script also writes, in the order the scripts read
+    them; computed once per model, as every transition needs them."""
+    return counts(model), finished(model), audit(model), waiting(model)

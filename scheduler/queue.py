@@ -8,7 +8,6 @@ start, renew, finish and release jobs. Every state change is one Lua script
 from __future__ import annotations
 
 import enum
-import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -191,7 +190,7 @@ class JobQueue:
             keys.queue(model),
             idem_key,
             keys.model_jobs(model),
-            *observer_keys(model),
+            *keys.observer_keys(model),
             keys.user_budget(submitter, model if self._cluster else None),
             keys.user_model_budget(submitter, model),
             keys.workers(model),
@@ -221,7 +220,7 @@ class JobQueue:
         return _submission(reply)
 
     def _index(self, job_id: str, model: str, submitter: str, consensus: bool) -> list[Command]:
-        score = keys_time(job_id)
+        score = keys.time_of_job(job_id)
         user_jobs = keys.user_jobs(submitter)
         commands: list[Command] = [
             ("ZADD", user_jobs, score, job_id),
@@ -265,7 +264,7 @@ class JobQueue:
     async def cancel(self, job: JobRecord, message: str) -> str:
         shard = keys.shard_of_model(job.model)
         status: str = await self._cancel(
-            keys=[keys.job(job.id, shard), *observer_keys(job.model)],
+            keys=[keys.job(job.id, shard), *keys.observer_keys(job.model)],
             args=[keys.EVENTS_CHANNEL, message],
         )
         return status
@@ -322,7 +321,7 @@ class JobQueue:
                     keys.job(job_id, shard),
                     keys.queue(model),
                     keys.start_counter(model),
-                    *observer_keys(model),
+                    *keys.observer_keys(model),
                 ],
                 args=[
                     keys.EVENTS_CHANNEL,
@@ -356,7 +355,7 @@ class JobQueue:
             keys=[
                 keys.job(delivery.job_id, shard),
                 keys.queue(delivery.model),
-                *observer_keys(delivery.model),
+                *keys.observer_keys(delivery.model),
             ],
             args=[
                 keys.EVENTS_CHANNEL,
@@ -404,13 +403,6 @@ class JobQueue:
         return status
 
 
-@functools.lru_cache(maxsize=4096)
-def observer_keys(model: str) -> tuple[str, str, str, str]:
-    """The keys every transition script also writes (scheduler.scripts, observe);
-    computed once per model, as every transition needs them."""
-    return keys.counts(model), keys.finished(model), keys.audit(model), keys.waiting(model)
-
-
 def _audited_input(records_json: str, inline_bytes: int) -> dict[str, Any]:
     """Job fields telling the transition scripts to audit a large input by hash only."""
     size = len(records_json.encode())
@@ -418,7 +410,3 @@ def _audited_input(records_json: str, inline_bytes: int) -> dict[str, Any]:
         return {}
     return {"input_sha256": hashlib.sha256(records_json.encode()).hexdigest(), "input_bytes": size}
 
-
-def keys_time(job_id: str) -> float:
-    """The submission time (epoch seconds) a job id carries in its first 48 bits."""
-    return int(job_id.replace("-", "")[:12], 16) / 1000.0

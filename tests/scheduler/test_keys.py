@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from scheduler import keys
 from scheduler.job import JobStatus, parse_transitions
-from scheduler.queue import fingerprint, keys_time
+from scheduler.queue import fingerprint
 
 model_names = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z0-9]{1,10}){0,2}", fullmatch=True)
 
@@ -20,7 +20,7 @@ def test_job_ids_are_uuid8_carrying_the_model_shard_and_time(model: str, ms: int
     parsed = uuid.UUID(job_id)
     assert parsed.version == 8 and parsed.variant == uuid.RFC_4122
     assert keys.shard_of_job(job_id) == keys.shard_of_model(model)
-    assert keys_time(job_id) == ms / 1000
+    assert keys.time_of_job(job_id) == ms / 1000
 
 
 @given(model_names)
