@@ -53,6 +53,11 @@ StreamBehavior = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 
 class GatewayInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Wraps each method's handler once, when grpc.aio first looks it up: the
+    wrapper authenticates the call, enforces its access rule (gateway.access_rules)
+    with the request in hand, logs it and maps any ApiError, store outage or
+    unexpected exception to its gRPC status."""
+
     def __init__(
         self, verifier: TokenVerifier, access: AccessPolicy, rules: Mapping[str, Rule]
     ) -> None:

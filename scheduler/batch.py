@@ -54,6 +54,9 @@ class _Pending:
 
 
 class CommandBatcher:
+    """Queues Redis commands and sends each loop turn's as one pipeline (see the
+    module's docstring); run() gives a call its own replies, in order."""
+
     def __init__(self, client: Client, *, max_commands: int = 512, max_in_flight: int = 4) -> None:
         self._client = client
         self._max_commands = max_commands

@@ -123,6 +123,12 @@ def fingerprint(version: str, records: Sequence[Any]) -> str:
 
 
 class JobQueue:
+    """The job protocol on Redis, for both sides: the gateway submits, reads, lists
+    and cancels jobs; a worker starts, renews, finishes and hands them back. Each
+    state change is one Lua script of scheduler.scripts, atomic on the model's
+    shard, and the calls of concurrent callers share round trips (CommandBatcher).
+    """
+
     def __init__(self, client: Client, settings: QueueSettings) -> None:
         self.client = client
         self.settings = settings
@@ -158,7 +164,10 @@ class JobQueue:
         parent_id: str = "",
         limits: AdmissionLimits = NO_LIMITS,
     ) -> Submission:
-        """Creates the job, or says why not (duplicate, conflict, over a limit)."""
+        """Creates the job in one round trip: its record, its queue entry, its indexes
+        and its audit entry, after the idempotency key and the admission limits
+        were checked by the same script. Returns the new job's id and place, the
+        earlier job an idempotency key names, or why it was refused."""
         job_id = keys.new_job_id(model)
         shard = keys.shard_of_model(model)
         fields = {

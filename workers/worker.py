@@ -74,6 +74,11 @@ class WorkerSettings:
 
 
 class Worker:
+    """Runs the jobs of its models: one reader per model queue, at most
+    `concurrency` jobs at once, each through its backend (python callables in the
+    worker's model processes), with its lease renewed while it runs. run() works
+    until its stop event, then drains."""
+
     def __init__(
         self, redis: RedisSettings, queue_settings: QueueSettings, settings: WorkerSettings
     ) -> None:

@@ -61,6 +61,11 @@ class ExecutionLimits:
 
 
 class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ignore[misc]
+    """SubmitJob, GetJob, WatchJob, ListJobs and CancelJob: validates a submission
+    against the version it resolves to, hands it to the job queue, and shows a
+    caller the jobs it may see. The interceptor has authenticated the caller and
+    decided the model-level permission before a handler runs."""
+
     def __init__(
         self,
         queue: JobQueue,
