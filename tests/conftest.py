@@ -16,7 +16,14 @@ import pytest
 import redis
 
 from gateway.config import METRICS_PORTS
-from gateway.mesh import LocalPostgres, LocalRedis, LocalRedisCluster, free_port, free_port_block
+from gateway.mesh import (
+    LocalPostgres,
+    LocalRedis,
+    LocalRedisCluster,
+    MeshError,
+    free_port,
+    free_port_block,
+)
 from tests.harness import SERVICES, Mesh, serving, spawn_modelgw, stop_process
 
 
@@ -48,14 +55,23 @@ S = TypeVar("S", bound=_Server)
 
 def _for_the_session(prefix: str, make: Callable[[Path], S]) -> Iterator[S]:
     """The server `make` builds in a fresh scratch directory, started; at the end
-    stopped, and its directory removed."""
+    stopped, and its directory removed. `make` picks its ports: a server whose port
+    was taken before it bound it (by another test run on the machine) is made again."""
     path = make_scratch_dir(prefix)
-    server = make(path)
     try:
-        server.start()
-        yield server
+        for attempt in range(3):
+            server = make(path)
+            try:
+                server.start()
+                break
+            except MeshError as failed:
+                if "Address already in use" not in str(failed) or attempt == 2:
+                    raise
+        try:
+            yield server
+        finally:
+            server.stop()
     finally:
-        server.stop()
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -81,8 +97,10 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[LocalRedisCluster]:
     """A six-node Redis Cluster (three masters, three replicas) for the session."""
-    base = free_port_block(LocalRedisCluster.SIZE, offset=10_000)
-    yield from _for_the_session("cluster", lambda path: LocalRedisCluster(path, base))
+    yield from _for_the_session(
+        "cluster",
+        lambda path: LocalRedisCluster(path, free_port_block(LocalRedisCluster.SIZE, offset=10_000)),
+    )
 
 
 @pytest.fixture

@@ -112,15 +112,56 @@ def _metrics_env(mesh: Mesh, service: str) -> dict[str, str]:
     return {} if port is None else {f"MODELGW_{service.upper()}_METRICS_PORT": str(port)}
 
 
+class ServerExited(RuntimeError):
+    """A server process ended before it served; `log` is its log's tail."""
+
+    def __init__(self, service: str, code: int, log: str) -> None:
+        super().__init__(f"{service} server exited {code}:\n{log}")
+        self.log = log
+
+
+# What a server says when a port it was given is taken (the gRPC port, the metrics one).
+PORT_TAKEN = ("cannot listen on", "Address already in use")
+
+
 def wait_serving(mesh: Mesh, service: str, timeout_s: float = 30.0) -> None:
+    """Until `service` answers its health check as SERVING.
+
+    A server that lost a port it was given to another process, between free_port()
+    and its own bind (other test runs on the machine pick from the same range), is
+    started again on new ports, twice at the most.
+    """
+    for _ in range(2):
+        try:
+            _until_serving(mesh, service, timeout_s)
+            return
+        except ServerExited as exited:
+            if not any(words in exited.log for words in PORT_TAKEN):
+                raise
+        _move(mesh, service)
+        start_server(mesh, service)
+    _until_serving(mesh, service, timeout_s)
+
+
+def _move(mesh: Mesh, service: str) -> None:
+    """New ports for `service`, in the addresses, the environment and the metrics ports."""
+    port = free_port()
+    mesh.env[f"MODELGW_{service.upper()}_PORT"] = str(port)
+    mesh.addresses[service] = f"127.0.0.1:{port}"
+    if service in mesh.metrics_ports:
+        mesh.metrics_ports[service] = free_port()
+    channel = mesh.channels.pop(service, None)
+    if channel is not None:
+        channel.close()
+
+
+def _until_serving(mesh: Mesh, service: str, timeout_s: float) -> None:
     stub = health_pb2_grpc.HealthStub(mesh.channel(service))
     deadline = time.monotonic() + timeout_s
     while True:
         process = mesh.processes[service]
         if process.poll() is not None:
-            raise RuntimeError(
-                f"{service} server exited {process.returncode}:\n{mesh.logs[service].read_text()[-3000:]}"
-            )
+            raise ServerExited(service, process.returncode, mesh.logs[service].read_text()[-3000:])
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
             if reply.status == health_pb2.HealthCheckResponse.SERVING:
