@@ -192,6 +192,12 @@ def test_every_job_is_in_the_bucket(ran: Run, s3: S3Server) -> None:
     assert keys and all(k.startswith(f"{PREFIX}/dt=") and "/hour=" in k and k.endswith(".jsonl.gz") for k in keys)
 
 
+def _failed_uploads(run: Run) -> int:
+    """Upload rounds the audit shipper has logged as failed so far."""
+    log = run.jobs.mesh.logs["registry"].parent / "admin-audit.log"
+    return log.read_text().count("upload failed; kept in the spool")
+
+
 def test_an_s3_outage_loses_nothing(ran: Run, s3: S3Server, mesh: Mesh) -> None:
     s3.stop()
     try:
@@ -202,7 +208,8 @@ def test_an_s3_outage_loses_nothing(ran: Run, s3: S3Server, mesh: Mesh) -> None:
             ran.finish(job_id)
         # Spooled on disk while S3 is down.
         wait_for(lambda: list(ran.spool.rglob("*.jsonl.gz")), 20, "spooled objects")
-        time.sleep(1.5)  # a few failed upload rounds
+        failed_before = _failed_uploads(ran)
+        wait_for(lambda: _failed_uploads(ran) >= failed_before + 2, 20, "failed upload rounds")
     finally:
         s3.start()  # a fresh moto: an empty bucket
     def audited() -> dict[str, list[dict[str, Any]]] | None:

@@ -7,8 +7,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+import redis
 
 from modelgateway.v1 import execution_pb2, job_pb2, model_pb2, registry_pb2
+from scheduler import keys
 
 from .conftest import Jobs, rpc_error, status_name
 
@@ -93,6 +95,13 @@ def test_version_timeout(jobs: Jobs) -> None:
     assert (done.status, done.error.reason) == (F, "timeout")
 
 
+def _queued_entry(jobs: Jobs, suffix: str, job_id: str) -> bool:
+    """Whether the model's queue stream still holds an entry of the job."""
+    with redis.Redis.from_url(jobs.mesh.env["MODELGW_REDIS_URL"], decode_responses=True) as client:
+        entries = client.xrange(keys.queue(jobs.model(suffix)))
+    return any(values.get("job") == job_id for _, values in entries)
+
+
 def test_cancel_queued_and_running_jobs(jobs: Jobs) -> None:
     queued = jobs.submit("unserved", [{"x": 1}])
     cancelled = (
@@ -113,7 +122,12 @@ def test_cancel_queued_and_running_jobs(jobs: Jobs) -> None:
     jobs.stub().CancelJob(
         execution_pb2.CancelJobRequest(id=running.id), metadata=jobs.mesh.metadata("alice")
     )
-    time.sleep(2.5)  # the worker notices within its poll interval and stops the model
+    # The worker notices within its poll interval, stops the model and acknowledges
+    # the entry: it leaves the queue, and nothing moves the job after that.
+    deadline = time.monotonic() + 10
+    while _queued_entry(jobs, "sleep", running.id):
+        assert time.monotonic() < deadline, "the worker did not let go of the cancelled job"
+        time.sleep(0.1)
     after = jobs.get(running.id)
     assert after.status == C and [t.status for t in after.transitions] == [Q, R, C]
     again = rpc_error(

@@ -54,44 +54,32 @@ async def test_create_database_gives_an_empty_database(postgres_server: LocalPos
         await connection.close()
 
 
-async def test_postgres_keeps_data_across_restarts(scratch_dir: Path) -> None:
+async def test_a_second_postgres_is_independent_keeps_its_data_and_stops_clean(
+    postgres_dsn: str, scratch_dir: Path
+) -> None:
     server = LocalPostgres(scratch_dir, free_port())
     try:
-        connection = await asyncpg.connect(server.start())
+        dsn = server.start()
+        assert dsn != postgres_dsn
+        connection = await asyncpg.connect(dsn)
         await connection.execute("CREATE TABLE kept (note text); INSERT INTO kept VALUES ('x')")
         await connection.close()
+        shared = await asyncpg.connect(postgres_dsn)
+        assert await shared.fetchval("SELECT to_regclass('kept')") is None
+        await shared.close()
+
         server.stop()
+        assert not (server.pgdata / "postmaster.pid").exists()
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", server.port), 1):
+            pass
+
         server.port = free_port()  # the same data directory may move to another port
         connection = await asyncpg.connect(server.start())
         assert await connection.fetchval("SELECT note FROM kept") == "x"
         await connection.close()
     finally:
         server.stop()
-
-
-async def test_second_postgres_is_independent(postgres_dsn: str, scratch_dir: Path) -> None:
-    other = LocalPostgres(scratch_dir, free_port())
-    try:
-        other_dsn = other.start()
-        assert other_dsn != postgres_dsn
-        mine = await asyncpg.connect(other_dsn)
-        await mine.execute("CREATE TABLE only_in_other (id int)")
-        await mine.close()
-        shared = await asyncpg.connect(postgres_dsn)
-        assert await shared.fetchval("SELECT to_regclass('only_in_other')") is None
-        await shared.close()
-    finally:
-        other.stop()
-    other.stop()  # twice is harmless
-
-
-def test_postgres_stop_leaves_nothing_listening(scratch_dir: Path) -> None:
-    server = LocalPostgres(scratch_dir, free_port())
-    server.start()
-    server.stop()
-    assert not (server.pgdata / "postmaster.pid").exists()
-    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", server.port), 1):
-        pass
+    server.stop()  # twice is harmless
 
 
 # -- authentication ----------------------------------------------------------------
