@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from grpc_health.v1 import _async as health_async
 from grpc_health.v1 import health_pb2
 
+from scheduler.connection import reraise_cancellation
+
 log = logging.getLogger("modelgw.readiness")
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -63,5 +65,6 @@ async def _down(probe: Probe, timeout_s: float) -> Probe | None:
         async with asyncio.timeout(timeout_s):
             await probe.check()
     except Exception:  # any failure of a store's answer means it is not there for us
+        reraise_cancellation()
         return probe
     return None

@@ -10,6 +10,7 @@ UNAVAILABLE.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,3 +80,18 @@ def connect_node(settings: RedisSettings, index: int = 0) -> aioredis.Redis:
     nodes = settings.nodes()
     host, port = nodes[index % len(nodes)]
     return aioredis.Redis(host=host, port=port, **_common(settings))
+
+
+def reraise_cancellation() -> None:
+    """For a handler of a Redis error in a loop that retries: raises CancelledError
+    if the task was cancelled meanwhile.
+
+    redis-py sends each command inside asyncio.wait_for, which on Python 3.11
+    returns the send's result when the send ends as the task is cancelled: the
+    cancellation is dropped (task.cancelling() still counts it) and the call ends
+    with its reply, an error such as NOGROUP. A loop that logs and retries Redis
+    errors would run on, and whoever cancelled it would wait forever.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from scheduler import keys
+from scheduler.connection import reraise_cancellation
 from scheduler.job import JobRecord
 
 log = logging.getLogger("modelgw.events")
@@ -143,6 +144,7 @@ class JobEvents:
                         self._wanted.clear()
                     continue
             except (RedisError, OSError) as exc:
+                reraise_cancellation()
                 log.warning(
                     "event subscription lost; reconnecting", extra={"fields": {"error": str(exc)}}
                 )

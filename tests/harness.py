@@ -60,10 +60,11 @@ class Mesh:
         return registry_pb2_grpc.RegistryServiceStub(self.channel("registry"))
 
 
-def start_server(mesh: Mesh, service: str) -> None:
+def start_server(mesh: Mesh, service: str, *options: str) -> None:
+    """`modelgw serve SERVICE OPTIONS...` with the mesh's environment and ports."""
     log = mesh.logs[service].open("ab")
     mesh.processes[service] = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", service],
+        [sys.executable, "-m", "gateway.cli", "serve", service, *options],
         env={**mesh.env, **_metrics_env(mesh, service)},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -138,8 +139,10 @@ def wait_serving(mesh: Mesh, service: str, timeout_s: float = 30.0) -> None:
         except ServerExited as exited:
             if not any(words in exited.log for words in PORT_TAKEN):
                 raise
+        # Started again as it was (`serve SERVICE` and its options), on new ports.
+        argv = [str(arg) for arg in mesh.processes[service].args]
         _move(mesh, service)
-        start_server(mesh, service)
+        start_server(mesh, service, *argv[argv.index("serve") + 2 :])
     _until_serving(mesh, service, timeout_s)
 
 

@@ -29,7 +29,13 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from scheduler import keys
-from scheduler.connection import Client, RedisSettings, connect, connect_node
+from scheduler.connection import (
+    Client,
+    RedisSettings,
+    connect,
+    connect_node,
+    reraise_cancellation,
+)
 from scheduler.events import JobEvents
 from scheduler.job import JobStatus
 from scheduler.queue import Delivery, JobQueue, QueueSettings
@@ -150,6 +156,7 @@ class Worker:
                         await self._serve(model)
                         log.info("serving consensus model", extra={"fields": {"model": model}})
             except (RedisError, OSError) as exc:
+                reraise_cancellation()
                 log.warning("consensus discovery failed", extra={"fields": {"error": str(exc)}})
             await asyncio.sleep(self._settings.discovery_s)
 
@@ -193,6 +200,7 @@ class Worker:
                 except (RedisError, OSError) as exc:
                     self._give_back(free)
                     self._failing.add(model)
+                    reraise_cancellation()
                     log.warning(
                         "queue read failed; retrying", extra={"fields": {"error": str(exc)}}
                     )
@@ -371,6 +379,7 @@ class Worker:
                 try:
                     await self._queue.renew(model, entry_ids, self.name)
                 except (RedisError, OSError) as exc:
+                    reraise_cancellation()
                     log.warning("lease renewal failed", extra={"fields": {"error": str(exc)}})
 
 

@@ -9,7 +9,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from gateway.config import ConfigError, GatewayConfig
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc
 from tests.harness import stop_process
 
-from .conftest import Fixture, Mesh, free_port, wait_serving
+from .conftest import Fixture, Mesh, free_port, start_server, wait_serving
 
 SUBMIT = "/modelgateway.v1.ExecutionService/SubmitJob"
 CHANNELS = 16  # separate TCP connections: all on one of two children has odds 2 in 65,536
@@ -35,25 +34,13 @@ CHANNELS = 16  # separate TCP connections: all on one of two children has odds 2
 def start_prefork(mesh: Mesh, log: Path, *args: str, port: int | None = None) -> Mesh:
     """The execution server as a prefork parent on its own ports, beside the session's."""
     port = port or free_port()
-    metrics_port = free_port()
-    env = {
-        **mesh.env,
-        "MODELGW_EXECUTION_PORT": str(port),
-        "MODELGW_EXECUTION_METRICS_PORT": str(metrics_port),
-    }
     own = Mesh(
-        env=env,
+        env={**mesh.env, "MODELGW_EXECUTION_PORT": str(port)},
         addresses={"execution": f"127.0.0.1:{port}"},
         logs={"execution": log},
-        metrics_ports={"execution": metrics_port},
+        metrics_ports={"execution": free_port()},
     )
-    with log.open("ab") as out:
-        own.processes["execution"] = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "execution", *args],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    start_server(own, "execution", *args)
     return own
 
 

@@ -64,12 +64,36 @@ class Supervisor:
         return self.process.wait(timeout=timeout)
 
 
+Launch = Callable[[], tuple[list[str], dict[str, str] | None]]
+"""The arguments of the run_mesh script and its environment (None: this process's),
+with ports picked anew at each call."""
+
+
 @contextmanager
-def supervisor(
-    script: str, args: list[str], env: dict[str, str] | None = None, ready_s: float = 60
-) -> Iterator[Supervisor]:
+def supervisor(script: str, launch: Launch, ready_s: float = 60) -> Iterator[Supervisor]:
     """`python -c script args...` (a run_mesh call) until it says it is ready; stopped
-    with SIGINT at the end (SIGKILL past a minute) if the test has not stopped it."""
+    with SIGINT at the end (SIGKILL past a minute) if the test has not stopped it.
+
+    A supervisor that exits at start because a port it was given is taken (another
+    process bound it after free_port() saw it free) is launched again with the
+    arguments `launch` gives next, twice at the most.
+    """
+    for attempt in range(3):
+        launched = _spawn(script, *launch())
+        try:
+            launched.expect(READY, timeout=ready_s)
+            break
+        except AssertionError as failed:
+            _stop(launched.process)
+            if attempt == 2 or "Address already in use" not in str(failed):
+                raise
+    try:
+        yield launched
+    finally:
+        _stop(launched.process)
+
+
+def _spawn(script: str, args: list[str], env: dict[str, str] | None) -> Supervisor:
     process = subprocess.Popen(
         [sys.executable, "-c", script, *args],
         env=env,
@@ -89,14 +113,13 @@ def supervisor(
         lines.put(None)
 
     threading.Thread(target=pump, daemon=True).start()
+    return Supervisor(process, lines)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGINT)
     try:
-        launched = Supervisor(process, lines)
-        launched.expect(READY, timeout=ready_s)
-        yield launched
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()

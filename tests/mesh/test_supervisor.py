@@ -9,7 +9,7 @@ import signal
 import stat
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -117,16 +117,35 @@ def _environ(pid: int) -> dict[str, str]:
     return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
 
 
-def test_mesh_starts_and_stops_everything(scratch_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _started(make: Callable[[], Mesh]) -> Mesh:
+    """make()'s mesh, started; made again (its ports are picked anew) when a port it
+    was given was taken before the mesh bound it, twice at the most."""
+    for attempt in range(3):
+        mesh = make()
+        try:
+            mesh.start()
+            return mesh
+        except MeshError as failed:
+            mesh.stop()
+            if attempt == 2 or "Address already in use" not in str(failed):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _with_console(home: Path) -> Mesh:
     port, console_port = free_port(), free_port()
-    config = replace(_config(scratch_dir, port), service_ports={"FAKE_PORT": port, "CONSOLE_PORT": console_port})
+    config = replace(_config(home, port), service_ports={"FAKE_PORT": port, "CONSOLE_PORT": console_port})
     console = Service("console", "CONSOLE_PORT", console_port,
                       command=(sys.executable, "-c", FAKE_SERVER, "CONSOLE_PORT"), sql_console=True)
-    mesh = Mesh(config, [_fake(port), console])
+    return Mesh(config, [_fake(port), console])
+
+
+def test_mesh_starts_and_stops_everything(scratch_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Set in the supervisor's own environment: still not passed on to the others.
     monkeypatch.setenv("MODELGW_QUERY_DATABASE_URL", "postgresql://modelgw_query@elsewhere/x")
+    mesh = _started(lambda: _with_console(scratch_dir))
+    port, console_port = (mesh.config.service_ports[name] for name in ("FAKE_PORT", "CONSOLE_PORT"))
     try:
-        mesh.start()
         assert grpc_serving("127.0.0.1", port) and grpc_serving("127.0.0.1", console_port)
         # The DSNs handed out and printed name the password files, never the passwords.
         passwords = [mesh.postgres.passfile(role).read_text().strip().rsplit(":", 1)[1]
@@ -158,13 +177,13 @@ def test_mesh_starts_and_stops_everything(scratch_dir: Path, monkeypatch: pytest
 
 def test_a_dying_child_is_reported_with_its_output(scratch_dir: Path) -> None:
     crash = "import sys; print('cannot open the registry'); sys.exit(3)"
-    port = free_port()
-    mesh = Mesh(_config(scratch_dir, port), [_fake(port, crash)])
-    try:
-        with pytest.raises(MeshError, match=r"(?s)fake exited with code 3.*cannot open"):
-            mesh.start()
-    finally:
-        mesh.stop()
+
+    def crashing() -> Mesh:
+        port = free_port()
+        return Mesh(_config(scratch_dir, port), [_fake(port, crash)])
+
+    with pytest.raises(MeshError, match=r"(?s)fake exited with code 3.*cannot open"):
+        _started(crashing)
 
 
 @dataclass
@@ -193,12 +212,17 @@ class Supervised(Supervisor):
 def supervised(
     home: Path, policy: dict[str, float] | None = None, **env: str
 ) -> Iterator[Supervised]:
-    port, pg_port, redis_port = free_port(), free_port(), free_port()
-    args = [str(home), str(pg_port), str(redis_port), str(port), NOTED_SERVER]
-    args += [json.dumps(policy)] if policy else []
-    env = {**os.environ, "FAKE_STARTS": str(home / "starts"), **env}
-    with supervisor(RUN_MESH, args, env) as up:
-        yield Supervised(up.process, up.lines, home, port, redis_port)
+    ports: dict[str, int] = {}
+
+    def launch() -> tuple[list[str], dict[str, str]]:
+        ports.update(fake=free_port(), pg=free_port(), redis=free_port())
+        (home / "starts").unlink(missing_ok=True)  # a launch that could not bind noted one
+        args = [str(home), str(ports["pg"]), str(ports["redis"]), str(ports["fake"]), NOTED_SERVER]
+        args += [json.dumps(policy)] if policy else []
+        return args, {**os.environ, "FAKE_STARTS": str(home / "starts"), **env}
+
+    with supervisor(RUN_MESH, launch) as up:
+        yield Supervised(up.process, up.lines, home, ports["fake"], ports["redis"])
 
 
 def _serving(port: int) -> bool:

@@ -115,22 +115,27 @@ def _runs(argv: list[bytes], part: str) -> bool:
 def root_mesh(python_for_nobody: str, home: Path) -> Iterator[RootMesh]:
     """One mesh for the module, with the default 30 s lease: the isolation test reads
     it, then the restart test kills its parts (and checks that they come back)."""
-    ports = {name: free_port() for name in ("registry", "execution", "admin", "envoy")}
-    env = {
-        **os.environ,
-        **{f"MODELGW_{name.upper()}_PORT": str(port) for name, port in ports.items()},
-        **{f"MODELGW_{name.upper()}_METRICS_PORT": "0" for name in METRICS_PORTS},
-        "MODELGW_HOME": str(home),
-        "MODELGW_PG_PORT": str(free_port()),
-        "MODELGW_REDIS_PORT": str(free_port()),
-        # The operator allows the interpreter, so that a superuser may register the
-        # probe; everything else about the worker is as `modelgw up` makes it.
-        "MODELGW_ALLOWED_COMMANDS": python_for_nobody,
-        "AWS_SECRET_ACCESS_KEY": DECOY_SECRET,
-    }
-    for name in ("MODELGW_JWT_SIGNING_KEY", "MODELGW_DATABASE_URL", "MODELGW_ALLOWED_CALLABLES"):
-        env.pop(name, None)
-    with supervisor(RUN_UP, [PARTS], env) as up:
+    ports: dict[str, int] = {}
+
+    def launch() -> tuple[list[str], dict[str, str]]:
+        ports.update({name: free_port() for name in ("registry", "execution", "admin", "envoy")})
+        env = {
+            **os.environ,
+            **{f"MODELGW_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+            **{f"MODELGW_{name.upper()}_METRICS_PORT": "0" for name in METRICS_PORTS},
+            "MODELGW_HOME": str(home),
+            "MODELGW_PG_PORT": str(free_port()),
+            "MODELGW_REDIS_PORT": str(free_port()),
+            # The operator allows the interpreter, so that a superuser may register the
+            # probe; everything else about the worker is as `modelgw up` makes it.
+            "MODELGW_ALLOWED_COMMANDS": python_for_nobody,
+            "AWS_SECRET_ACCESS_KEY": DECOY_SECRET,
+        }
+        for name in ("MODELGW_JWT_SIGNING_KEY", "MODELGW_DATABASE_URL", "MODELGW_ALLOWED_CALLABLES"):
+            env.pop(name, None)
+        return [PARTS], env
+
+    with supervisor(RUN_UP, launch) as up:
         yield RootMesh(up.process, up.lines, home, ports, python_for_nobody)
 
 
