@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+# The platform's top-level packages (pyproject.toml lists them with their subpackages).
+PACKAGES := audit authz backendspec cli consensus gateway mesh scheduler settings workers loadtest
 PROTO_FILES := $(wildcard protos/modelgateway/v1/*.proto)
 
 .PHONY: up system-packages test-packages test install proto proto-check lint typecheck clean bench bench-smoke
@@ -45,8 +47,8 @@ proto: install
 
 lint: install
 	$(VENV)/bin/buf lint
-	$(VENV)/bin/ruff check gateway authz scheduler workers consensus loadtest tests
-	$(VENV)/bin/mypy gateway authz scheduler workers consensus loadtest
+	$(VENV)/bin/ruff check $(PACKAGES) tests
+	$(VENV)/bin/mypy $(PACKAGES)
 
 # Debian's Chromium, for the browser test of /docs (Playwright drives it; it
 # never downloads a browser of its own).

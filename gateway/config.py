@@ -40,7 +40,7 @@ DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "catalog" / "models.yaml
 
 def local_database_url(home: Path) -> str:
     """The gateway role's DSN for `modelgw up`'s PostgreSQL on its default port,
-    with the password file the mesh keeps under MODELGW_HOME (gateway.mesh.postgres)."""
+    with the password file the mesh keeps under MODELGW_HOME (mesh.postgres)."""
     passfile = quote(str(home / "postgres" / "secrets" / "modelgw.pgpass"), safe="/")
     return f"postgresql://modelgw@127.0.0.1:55432/modelgw?passfile={passfile}"
 

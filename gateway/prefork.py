@@ -38,8 +38,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from gateway.config import PREFORK_CHILD_ENV, ConfigError, GatewayConfig
-from gateway.mesh._process import die_with_parent, terminate
 from gateway.metrics import serving_metrics
+from mesh.process import die_with_parent, terminate
 
 log = logging.getLogger("modelgw.prefork")
 
@@ -76,7 +76,7 @@ def service_spec(service: str, config: GatewayConfig, processes: int) -> Prefork
     """`modelgw serve SERVICE` run `processes` times."""
     return PreforkSpec(
         name=service,
-        argv=(sys.executable, "-m", "gateway.cli", "serve", service),
+        argv=(sys.executable, "-m", "cli", "serve", service),
         host=config.host,
         port=config.ports[service],
         processes=processes,

@@ -27,7 +27,7 @@ from gateway.access_rules import RULES
 from gateway.admin.service import AdminDeps, AdminService
 from gateway.authn import TokenVerifier
 from gateway.config import GatewayConfig
-from gateway.execution.catalog import ModelCatalog
+from gateway.execution.resolution_cache import ResolutionCache
 from gateway.execution.service import ExecutionLimits, ExecutionService
 from gateway.interceptor import GatewayInterceptor
 from gateway.metrics import serving_metrics
@@ -90,14 +90,14 @@ async def _mount_execution(server: grpc.aio.Server, res: Resources) -> AsyncIter
     events = JobEvents(lambda: connect_node(config.redis), queue.get)
     await events.start()
     try:
-        catalog = ModelCatalog(
+        resolutions = ResolutionCache(
             res.pool,
             resolution_ttl_s=config.resolution_cache_s,
             acquire_timeout_s=config.database_timeout_s,
             model_limits=config.model_limits,
         )
         # On the process's one LISTEN connection; without it the TTL alone bounds staleness.
-        await res.access.subscribe(registry_store.CHANNEL, catalog.subscription())
+        await res.access.subscribe(registry_store.CHANNEL, resolutions.subscription())
         limits = ExecutionLimits(
             config.max_records,
             config.watch_heartbeat_s,
@@ -106,7 +106,7 @@ async def _mount_execution(server: grpc.aio.Server, res: Resources) -> AsyncIter
             config.queue_place_fresh_s,
         )
         execution_pb2_grpc.add_ExecutionServiceServicer_to_server(
-            ExecutionService(queue, events, catalog, res.access, limits), server
+            ExecutionService(queue, events, resolutions, res.access, limits), server
         )
         yield
     finally:

@@ -1,5 +1,5 @@
 """The bench's own mesh: PostgreSQL, Redis, the registry and execution servers, the
-scheduler and Envoy (gateway.mesh.supervisor) on free ports in a scratch
+scheduler and Envoy (mesh.supervisor) on free ports in a scratch
 MODELGW_HOME, plus the workers, the echo ceiling and Celery the bench controls.
 
 The execution server and the echo ceiling run as the same number of processes
@@ -23,9 +23,9 @@ import grpc
 
 from gateway.authn import create_token
 from gateway.config import METRICS_PORTS, GatewayConfig
-from gateway.mesh import LocalRedis, MeshError, free_port
-from gateway.mesh.services import SERVICES, Service, tcp_open
-from gateway.mesh.supervisor import Mesh, MeshConfig
+from mesh import LocalRedis, MeshError, free_port
+from mesh.services import SERVICES, Service, tcp_open
+from mesh.supervisor import Mesh, MeshConfig
 from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
 from workers.builtin.catalog import DEMO_ECHO
 from workers.builtin.register import register_builtins
@@ -148,7 +148,7 @@ class BenchMesh:
         return [
             sys.executable,
             "-m",
-            "gateway.cli",
+            "cli",
             "worker",
             "--models",
             models,

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from gateway.config import METRICS_PORTS
-from gateway.mesh import (
+from mesh import (
     LocalPostgres,
     LocalRedis,
     LocalRedisCluster,

@@ -22,7 +22,7 @@ from redis.retry import Retry
 
 from gateway.authn import create_token
 from gateway.config import GatewayConfig
-from gateway.mesh import free_port  # re-exported for the tests
+from mesh import free_port  # re-exported for the tests
 from modelgateway.v1 import model_pb2, registry_pb2_grpc
 
 SERVICES = ("registry", "execution", "admin")
@@ -64,7 +64,7 @@ def start_server(mesh: Mesh, service: str, *options: str) -> None:
     """`modelgw serve SERVICE OPTIONS...` with the mesh's environment and ports."""
     log = mesh.logs[service].open("ab")
     mesh.processes[service] = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", service, *options],
+        [sys.executable, "-m", "cli", "serve", service, *options],
         env={**mesh.env, **_metrics_env(mesh, service)},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -241,7 +241,7 @@ def spawn_modelgw(
     output in a log file beside the servers' logs."""
     log = (mesh.logs["registry"].parent / f"{log_name}.log").open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env={**mesh.env, **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import asyncpg
 import grpc
 
+from audit import outbox
 from authz.enforcer import AccessPolicy
 from authz.store import CHANNEL as POLICY_CHANNEL
 from gateway.admin import catalog, query
 from gateway.admin.messages import change_message, stats_message
 from gateway.admin.sync import Change, Sync
-from gateway.audit import outbox
 from gateway.config import AdminConfig
 from gateway.errors import FailedPrecondition, InvalidArgument
 from gateway.interceptor import caller

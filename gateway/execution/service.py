@@ -33,8 +33,8 @@ from gateway import paging
 from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, model_not_found
 from gateway.execution import admission
 from gateway.execution import records as input_records
-from gateway.execution.catalog import ModelCatalog
 from gateway.execution.messages import STATUS_OF_PROTO, job_message
+from gateway.execution.resolution_cache import ResolutionCache
 from gateway.execution.waiting import RecentPlaces, with_place
 from gateway.interceptor import caller, status_of
 from gateway.registry import validation
@@ -70,13 +70,13 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         self,
         queue: JobQueue,
         events: JobEvents,
-        catalog: ModelCatalog,
+        resolutions: ResolutionCache,
         access: AccessPolicy,
         limits: ExecutionLimits,
     ) -> None:
         self._queue = queue
         self._events = events
-        self._catalog = catalog
+        self._resolutions = resolutions
         self._access = access
         self._limits = limits
         self._watch_messages = SharedWatchMessages()
@@ -99,7 +99,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
             raise InvalidArgument(
                 f"idempotency_key is longer than {MAX_IDEMPOTENCY_KEY} characters"
             )
-        runnable = await self._catalog.runnable(request.model, request.version)
+        runnable = await self._resolutions.runnable(request.model, request.version)
         admission.check_fits(runnable.model, count, runnable.limits)
         records = [input_records.record(r) for r in request.records]
         runnable.check(records)

@@ -12,7 +12,7 @@ What applies (`effective`) is the model's own limit, else the platform's
 default, lowered to the cap when above it: a cap a superuser sets below the
 default restricts the model too. 0 then means no limit. The effective limits
 travel with the model's entry in the execution servers' catalogs
-(gateway.execution.catalog), so a submission reads no database for them, and a
+(gateway.execution.resolution_cache), so a submission reads no database for them, and a
 change reaches those catalogs on the registry's NOTIFY (migration 0007).
 """
 

@@ -13,11 +13,11 @@ from contextlib import asynccontextmanager
 import asyncpg
 import grpc
 
+from audit import outbox
 from authz.actions import Role
 from authz.enforcer import AccessPolicy
 from consensus.definition import load_algorithm1
 from gateway import paging
-from gateway.audit import outbox
 from gateway.authn import check_user_name
 from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from gateway.interceptor import caller

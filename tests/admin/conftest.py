@@ -109,7 +109,7 @@ class Processes:
     def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = (self.mesh.logs["registry"].parent / f"{name}.log").open("ab")
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             env={**self.mesh.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,

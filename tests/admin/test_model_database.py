@@ -16,8 +16,8 @@ import pytest
 import yaml
 from google.protobuf import json_format
 
-from gateway.mesh import LocalPostgres
-from gateway.mesh.postgres import QUERY_ROLE
+from mesh import LocalPostgres
+from mesh.postgres import QUERY_ROLE
 from modelgateway.v1 import admin_pb2 as A
 from modelgateway.v1 import (
     admin_pb2_grpc,

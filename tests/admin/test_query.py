@@ -19,7 +19,7 @@ import grpc
 import pytest
 from google.protobuf import json_format
 
-from gateway.mesh import LocalPostgres
+from mesh import LocalPostgres
 from modelgateway.v1 import admin_pb2 as A
 from modelgateway.v1 import admin_pb2_grpc, model_pb2, registry_pb2
 from tests.conftest import create_database

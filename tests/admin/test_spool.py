@@ -7,9 +7,9 @@ import gzip
 import json
 from pathlib import Path
 
-from gateway.audit.records import job_record
-from gateway.audit.sink import LocalSink
-from gateway.audit.spool import Spool
+from audit.records import job_record
+from audit.sink import LocalSink
+from audit.spool import Spool
 
 
 def test_records_land_in_hour_partitions_under_the_local_root(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from gateway.mesh import LocalPostgres
 from gateway.registry.database import migrate, open_pool
+from mesh import LocalPostgres
 
 from ..conftest import create_database
 

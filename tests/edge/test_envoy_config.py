@@ -18,7 +18,7 @@ from gateway.edge.envoy_config import envoy_argv
 
 def _render(home: Path, **env: str) -> Path:
     result = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "envoy-config"],
+        [sys.executable, "-m", "cli", "envoy-config"],
         env={**os.environ, "MODELGW_HOME": str(home), **env},
         capture_output=True,
         text=True,

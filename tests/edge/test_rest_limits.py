@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.edge.config import EdgeConfig
-from gateway.mesh import free_port
+from mesh import free_port
 from tests.execution.conftest import register_backend
 from tests.harness import Mesh, own_servers, unique_name
 

@@ -85,7 +85,7 @@ def test_an_owner_lowers_the_queue_cap_of_their_model(mesh: Mesh, cached: Mesh) 
     model, owner = _owned_model(mesh)
     other, _ = _owned_model(mesh)
     for _ in range(3):
-        _submit(cached, model)  # read into the server's catalog with the platform's limits
+        _submit(cached, model)  # read into the server's resolution cache with the platform's limits
     _set_limits(mesh, model, owner, max_queued_jobs=3)
     refused = _refusal(lambda: _submit(cached, model))
     assert refused.code() == EXHAUSTED, refused.details()

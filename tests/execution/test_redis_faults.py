@@ -11,7 +11,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.mesh import LocalRedis, LocalRedisCluster, free_port
+from mesh import LocalRedis, LocalRedisCluster, free_port
 from modelgateway.v1 import execution_pb2, job_pb2
 from tests.conftest import make_scratch_dir
 from tests.harness import Mesh, start_server, wait_serving

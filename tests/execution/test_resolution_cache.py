@@ -1,7 +1,7 @@
 """SubmitJob runs what the registry says, though the execution server caches it:
-a registry change reaches the execution server's catalog by NOTIFY at once, and
+a registry change reaches the execution server's resolution cache by NOTIFY at once, and
 MODELGW_RESOLUTION_CACHE bounds how stale it can be when a notification is lost
-(tests/execution/test_catalog.py holds that part)."""
+(tests/execution/test_version_resolution.py holds that part)."""
 
 from __future__ import annotations
 

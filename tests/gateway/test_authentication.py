@@ -118,7 +118,7 @@ def test_token_create_cli_takes_a_ttl(mesh: Mesh) -> None:
     import sys
 
     def run(*ttl: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "gateway.cli", "token", "create", "--user", "alice", *ttl]
+        argv = [sys.executable, "-m", "cli", "token", "create", "--user", "alice", *ttl]
         return subprocess.run(argv, env=mesh.env, capture_output=True, text=True, check=False)
 
     short = run("--ttl", "60")

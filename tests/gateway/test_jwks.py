@@ -14,7 +14,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from gateway.mesh import free_port
+from mesh import free_port
 from modelgateway.v1 import registry_pb2 as R
 
 from .conftest import Mesh, start_server, wait_serving

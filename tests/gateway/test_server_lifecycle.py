@@ -13,7 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from gateway.mesh import LocalPostgres, free_port
+from mesh import LocalPostgres, free_port
 from modelgateway.v1 import model_pb2
 from modelgateway.v1 import registry_pb2 as R
 

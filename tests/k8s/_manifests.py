@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from gateway.cli import _parser
+from cli.main import _parser
 
 K8S = Path(__file__).resolve().parents[2] / "k8s"
 Obj = dict[str, Any]

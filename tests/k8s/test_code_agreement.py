@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import _parser
+from cli.main import _parser
 from gateway.config import METRICS_PORTS, SERVICE_PORTS, GatewayConfig
 from gateway.edge.config import EdgeConfig
 from gateway.server import SERVICES

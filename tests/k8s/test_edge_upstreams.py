@@ -36,7 +36,7 @@ def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("edge-home")
     render, upstreams, _ = _containers()
     env = {**environment(render), "MODELGW_HOME": str(home)}
-    rendered = _run([sys.executable, "-m", "gateway.cli", *render["command"][1:]], env)
+    rendered = _run([sys.executable, "-m", "cli", *render["command"][1:]], env)
     assert rendered.returncode == 0, rendered.stderr
     path = Path(rendered.stdout.strip())
     assert path == home / "envoy" / "envoy.yaml"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import _parser
+from cli.main import _parser
 from gateway.config import GatewayConfig
 from tests.k8s._manifests import (
     Manifest,

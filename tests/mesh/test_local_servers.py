@@ -14,7 +14,7 @@ import pytest
 import redis
 import redis.cluster
 
-from gateway.mesh import LocalPostgres, LocalRedis, LocalRedisCluster, free_port, free_port_block
+from mesh import LocalPostgres, LocalRedis, LocalRedisCluster, free_port, free_port_block
 
 from ..conftest import create_database
 from ..harness import redis_once

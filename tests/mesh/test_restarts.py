@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import signal
 
-from gateway.mesh._process import exit_reason
-from gateway.mesh.restarts import CrashHistory, RestartPolicy
+from mesh.process import exit_reason
+from mesh.restarts import CrashHistory, RestartPolicy
 
 
 def test_the_delay_doubles_up_to_the_longest() -> None:

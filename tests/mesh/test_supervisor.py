@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from gateway.mesh import MeshError, free_port
-from gateway.mesh._process import wait_until
-from gateway.mesh.services import Service, grpc_serving
-from gateway.mesh.supervisor import Mesh, MeshConfig, summary
+from mesh import MeshError, free_port
+from mesh.process import wait_until
+from mesh.services import Service, grpc_serving
+from mesh.supervisor import Mesh, MeshConfig, summary
 from tests.harness import redis_once
 
 from ._launch import Supervisor, supervisor
@@ -65,14 +65,14 @@ RUN_MESH = textwrap.dedent(
     import json, sys
     from dataclasses import replace
     from pathlib import Path
-    from gateway.mesh.services import Service
-    from gateway.mesh.supervisor import MeshConfig, run_mesh
+    from mesh.services import Service
+    from mesh.supervisor import MeshConfig, run_mesh
     home, pg, rd, port, script, *policy = sys.argv[1:]
     service = Service("fake", "FAKE_PORT", int(port), command=(sys.executable, "-c", script))
     config = MeshConfig(Path(home), pg_port=int(pg), redis_port=int(rd),
                         service_ports={"FAKE_PORT": int(port)})
     if policy:
-        from gateway.mesh.restarts import RestartPolicy
+        from mesh.restarts import RestartPolicy
         config = replace(config, restarts=RestartPolicy(**json.loads(policy[0])))
     sys.exit(run_mesh(config, [service]))
     """

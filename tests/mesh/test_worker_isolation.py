@@ -40,9 +40,9 @@ from google.protobuf import json_format, struct_pb2
 
 from gateway.authn import create_token
 from gateway.config import METRICS_PORTS, GatewayConfig
-from gateway.mesh import MeshError, free_port
-from gateway.mesh._process import is_alive, wait_until
-from gateway.mesh.isolation import check_reachable, python_paths, worker_interpreter
+from mesh import MeshError, free_port
+from mesh.isolation import check_reachable, python_paths, worker_interpreter
+from mesh.process import is_alive, wait_until
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc, job_pb2, model_pb2, registry_pb2_grpc
 from modelgateway.v1 import registry_pb2 as R
 from tests.conftest import make_scratch_dir
@@ -56,8 +56,8 @@ CAFFEINE = "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"
 RUN_UP = textwrap.dedent(
     """
     import sys
-    from gateway.mesh.services import SERVICES
-    from gateway.mesh.supervisor import MeshConfig, run_mesh
+    from mesh.services import SERVICES
+    from mesh.supervisor import MeshConfig, run_mesh
     parts = sys.argv[1].split(",")
     sys.exit(run_mesh(MeshConfig.from_env(), [s for s in SERVICES if s.name in parts]))
     """

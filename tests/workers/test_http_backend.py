@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.mesh import free_port
+from mesh import free_port
 from tests.workers.oip_server import Seen, running_oip_server
 from workers.backends import BackendError, Backends, HttpBackend, RecordOutcome, backend_for
 from workers.backends.oip import build_inputs, infer_url

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 import uvloop
 
-from gateway.mesh import LocalRedis, free_port
+from mesh import LocalRedis, free_port
 from scheduler.connection import RedisSettings
 from scheduler.queue import QueueSettings
 from workers.worker import Worker, WorkerSettings

@@ -1,7 +1,7 @@
 -- Every committed change to what a model runs is announced on the
 -- modelgw_registry channel, the payload the model's name: its default version,
 -- a version created or deleted, the model created or deleted. The execution
--- servers' catalogs (gateway/execution/catalog.py) drop their cached answer
+-- servers' catalogs (gateway/execution/resolution_cache.py) drop their cached answer
 -- for that model when they hear it. The NOTIFY is queued by the writing
 -- transaction itself, so it is sent exactly when, and only if, that commits;
 -- PostgreSQL folds repeats of one (channel, payload) in a transaction into one.

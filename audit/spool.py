@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from gateway.audit.records import encode, partition
+from audit.records import encode, partition
 
 
 class Spool:

@@ -25,7 +25,7 @@ import sysconfig
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from gateway.mesh._process import MeshError
+from mesh.process import MeshError
 from workers.backends.policy import ALLOWED_CALLABLES_ENV, ALLOWED_COMMANDS_ENV
 from workers.backends.sandbox import CPU_ENV, FILE_ENV, MEMORY_ENV, SANDBOX_PATH
 
@@ -90,7 +90,7 @@ def python_paths(python: Path | None = None) -> list[Path]:
         paths = [python, python.resolve()]
         stdlib = python.resolve().parent.parent / "lib" / python.resolve().name
     paths += [stdlib, *(Path(sysconfig.get_paths()[key]) for key in ("purelib", "platlib"))]
-    paths.append(Path(__file__).resolve().parents[2])
+    paths.append(Path(__file__).resolve().parents[1])
     return list(dict.fromkeys(paths))
 
 

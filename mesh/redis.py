@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import redis
 
-from gateway.mesh._process import MeshError, log_tail, spawn, terminate, wait_until
+from mesh.process import MeshError, log_tail, spawn, terminate, wait_until
 
 # RDB snapshots (after 1 change in an hour, 100 in 5 minutes, 10,000 in a minute)
 # plus the append-only file, fsynced every second.

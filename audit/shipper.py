@@ -22,10 +22,10 @@ import time
 import asyncpg
 from redis.exceptions import RedisError
 
-from gateway.audit import outbox
-from gateway.audit.sink import Sink, SinkError
-from gateway.audit.spool import Spool
-from gateway.audit.streams import AuditStreams, StreamRecord
+from audit import outbox
+from audit.sink import Sink, SinkError
+from audit.spool import Spool
+from audit.streams import AuditStreams, StreamRecord
 from gateway.config import AuditConfig
 
 log = logging.getLogger("modelgw.audit")

@@ -4,10 +4,10 @@ Start order: PostgreSQL, Redis, then SERVICES one by one (each must be ready bef
 the next starts, so only one applies database migrations at a time; a one-shot step
 must have exited 0). A part that fails to start stops the mesh. Once all are up, a
 part that dies (a store or a service; not a one-shot step, which is done) is
-started again as before, after a backoff (gateway.mesh.restarts); one that crashes
+started again as before, after a backoff (mesh.restarts); one that crashes
 too often stops the mesh. Stop order is the reverse: the services, then Redis, then
 PostgreSQL. An isolated service (the worker) gets only the environment
-gateway.mesh.isolation allows and, when the supervisor runs as root, an
+mesh.isolation allows and, when the supervisor runs as root, an
 unprivileged user.
 """
 
@@ -25,7 +25,14 @@ from functools import partial
 from pathlib import Path
 from types import FrameType
 
-from gateway.mesh._process import (
+from mesh.isolation import (
+    ISOLATED_CWD,
+    isolated_env,
+    unprivileged_user,
+    worker_interpreter,
+)
+from mesh.postgres import LocalPostgres
+from mesh.process import (
     MeshError,
     exit_reason,
     is_root,
@@ -34,16 +41,9 @@ from gateway.mesh._process import (
     terminate,
     wait_until,
 )
-from gateway.mesh.isolation import (
-    ISOLATED_CWD,
-    isolated_env,
-    unprivileged_user,
-    worker_interpreter,
-)
-from gateway.mesh.postgres import LocalPostgres
-from gateway.mesh.redis import LocalRedis
-from gateway.mesh.restarts import CrashHistory, RestartPolicy
-from gateway.mesh.services import SERVICES, Service, is_ready
+from mesh.redis import LocalRedis
+from mesh.restarts import CrashHistory, RestartPolicy
+from mesh.services import SERVICES, Service, is_ready
 
 QUERY_DATABASE_URL = "MODELGW_QUERY_DATABASE_URL"
 

@@ -157,9 +157,9 @@ def _audit(args: argparse.Namespace) -> int:
     import os
     import socket
 
-    from gateway.audit.shipper import Shipper
-    from gateway.audit.sink import LocalSink, S3Sink, Sink
-    from gateway.audit.streams import AuditStreams
+    from audit.shipper import Shipper
+    from audit.sink import LocalSink, S3Sink, Sink
+    from audit.streams import AuditStreams
     from gateway.registry.database import migrate, open_pool
     from scheduler.connection import connect
 
@@ -199,7 +199,7 @@ def _token_create(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from gateway.mesh.supervisor import main_up
+    from mesh.supervisor import main_up
 
     return main_up()
 

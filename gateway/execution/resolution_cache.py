@@ -89,7 +89,7 @@ class _Known:
     limits: EffectiveLimits
 
 
-class ModelCatalog:
+class ResolutionCache:
     def __init__(
         self,
         pool: asyncpg.Pool,

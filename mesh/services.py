@@ -20,13 +20,13 @@ Probe = Literal["grpc", "tcp", "none", "exit"]
 class Service:
     """One supervised process.
 
-    `command` defaults to `python -m gateway.cli serve NAME`. `port_env` names the
+    `command` defaults to `python -m cli serve NAME`. `port_env` names the
     variable that tells the process its port (passed to it explicitly, with
     `default_port` when unset); `probe` says how the supervisor knows it is ready:
     gRPC health, an open TCP port, not at all (a worker with no port), or "exit": a
     one-shot step, done when it exits 0, before the next process starts. An
     `isolated` process runs owners' code: it gets only the environment
-    gateway.mesh.isolation allows and, under root, an unprivileged user.
+    mesh.isolation allows and, under root, an unprivileged user.
     `sql_console`: the process gets MODELGW_QUERY_DATABASE_URL, the SQL console
     role's DSN (the admin server alone).
     """
@@ -42,7 +42,7 @@ class Service:
     def argv(self) -> list[str]:
         if self.command is not None:
             return list(self.command)
-        return [sys.executable, "-m", "gateway.cli", "serve", self.name]
+        return [sys.executable, "-m", "cli", "serve", self.name]
 
 
 SERVICES: tuple[Service, ...] = (
@@ -52,17 +52,17 @@ SERVICES: tuple[Service, ...] = (
     # With the platform's credentials, so that the worker never needs them.
     Service(
         "builtins",
-        command=(sys.executable, "-m", "gateway.cli", "builtins", "register"),
+        command=(sys.executable, "-m", "cli", "builtins", "register"),
         probe="exit",
     ),
-    Service("scheduler", command=(sys.executable, "-m", "gateway.cli", "scheduler"), probe="none"),
-    Service("audit", command=(sys.executable, "-m", "gateway.cli", "audit"), probe="none"),
+    Service("scheduler", command=(sys.executable, "-m", "cli", "scheduler"), probe="none"),
+    Service("audit", command=(sys.executable, "-m", "cli", "audit"), probe="none"),
     Service(
         "worker",
         command=(
             sys.executable,
             "-m",
-            "gateway.cli",
+            "cli",
             "worker",
             "--builtins",
             "--concurrency",

@@ -1,6 +1,6 @@
 """A private PostgreSQL server in a data directory of its own, started with initdb + pg_ctl.
 
-Every role authenticates over TCP (see gateway.mesh._pg_auth); the roles and
+Every role authenticates over TCP (see mesh._pg_auth); the roles and
 their privileges come from the package's bootstrap SQL, applied as the
 `postgres` superuser over the unix socket at every start.
 """
@@ -18,8 +18,8 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
-from gateway.mesh._pg_auth import ensure_passfile, read_password, scram_verifier, write_hba
-from gateway.mesh._process import MeshError, is_alive, is_root, log_tail
+from mesh._pg_auth import ensure_passfile, read_password, scram_verifier, write_hba
+from mesh.process import MeshError, is_alive, is_root, log_tail
 
 DATABASE = "modelgw"
 ROLE = "modelgw"

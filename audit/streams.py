@@ -14,7 +14,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from gateway.audit.records import job_record
+from audit.records import job_record
 from scheduler import keys
 from scheduler.connection import Client
 

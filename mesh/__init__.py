@@ -1,8 +1,8 @@
 """The local mesh: PostgreSQL, Redis and the gateway servers as local processes (`modelgw up`)."""
 
-from gateway.mesh._process import MeshError, free_port, free_port_block
-from gateway.mesh.postgres import LocalPostgres
-from gateway.mesh.redis import LocalRedis, LocalRedisCluster
+from mesh.postgres import LocalPostgres
+from mesh.process import MeshError, free_port, free_port_block
+from mesh.redis import LocalRedis, LocalRedisCluster
 
 __all__ = [
     "LocalPostgres",

@@ -20,12 +20,12 @@ import os
 import secrets
 from pathlib import Path
 
-from gateway.mesh._process import MeshError
+from mesh.process import MeshError
 
 # Written at every start: a data directory from a version that trusted every
 # local connection is locked down by its next start.
 _HBA = """\
-# Written by Model Gateway (gateway/mesh/postgres.py) at every start: edits are lost.
+# Written by Model Gateway (mesh/postgres.py) at every start: edits are lost.
 # TYPE  DATABASE  USER      ADDRESS         METHOD
 local   all       {superuser}                  peer map=bootstrap
 local   all       all                       scram-sha-256
@@ -33,7 +33,7 @@ host    all       all       127.0.0.1/32    scram-sha-256
 """
 
 _IDENT = """\
-# Written by Model Gateway (gateway/mesh/postgres.py) at every start: edits are lost.
+# Written by Model Gateway (mesh/postgres.py) at every start: edits are lost.
 # MAPNAME    SYSTEM-USERNAME  PG-USERNAME
 bootstrap    {os_user}  {superuser}
 """
