@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gateway import logs
 from gateway.config import SERVICE_PORTS, GatewayConfig
-from workers.backends import SettingsError
+from settings import SettingsError
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -56,9 +56,11 @@ def _run_until_signalled(service: str, work: Callable[[asyncio.Event], Awaitable
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from workers.backends import BackendPolicy, SubprocessLimits
+    from backendspec import BackendPolicy
+    from workers.backends import SubprocessLimits
     from workers.backends.sandbox import make_undumpable
-    from workers.worker import Worker, WorkerSettings
+    from workers.settings import WorkerSettings
+    from workers.worker import Worker
 
     # Before anything else: a model subprocess runs as this user and must not read
     # this process's environment or memory through /proc, nor ptrace it.
@@ -128,7 +130,8 @@ def _scheduler(args: argparse.Namespace) -> int:
     from scheduler.connection import connect
     from scheduler.duties import run_duties
     from scheduler.monitor import run_gauges
-    from workers.worker import Worker, WorkerSettings
+    from workers.settings import WorkerSettings
+    from workers.worker import Worker
 
     config = GatewayConfig.from_env()
 

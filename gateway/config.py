@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from backendspec import BackendPolicy
 from gateway.registry.limits import LimitValues, PlatformLimits
 from scheduler.admission import UserRates
 from scheduler.connection import RedisSettings
 from scheduler.queue import QueueSettings
-from workers.backends import BackendPolicy, SettingsError
+from settings import SettingsError
 
 SERVICE_PORTS = {"registry": 50051, "execution": 50052, "admin": 50053}
 

@@ -25,8 +25,8 @@ import sysconfig
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from backendspec.policy import ALLOWED_CALLABLES_ENV, ALLOWED_COMMANDS_ENV
 from mesh.process import MeshError
-from workers.backends.policy import ALLOWED_CALLABLES_ENV, ALLOWED_COMMANDS_ENV
 from workers.backends.sandbox import CPU_ENV, FILE_ENV, MEMORY_ENV, SANDBOX_PATH
 
 UNPRIVILEGED_USER = "nobody"

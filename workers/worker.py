@@ -20,10 +20,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
-import socket
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -39,44 +36,11 @@ from scheduler.connection import (
 from scheduler.events import JobEvents
 from scheduler.job import JobStatus
 from scheduler.queue import Delivery, JobQueue, QueueSettings
-from workers.backends import (
-    BackendError,
-    BackendPolicy,
-    Backends,
-    RecordOutcome,
-    SettingsError,
-    SubprocessLimits,
-)
+from workers.backends import BackendError, Backends, RecordOutcome
 from workers.consensus_runner import ConsensusRunner
+from workers.settings import WorkerSettings
 
 log = logging.getLogger("modelgw.worker")
-
-
-@dataclass(frozen=True)
-class WorkerSettings:
-    models: tuple[str, ...]
-    concurrency: int = 16
-    name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
-    drain_grace_s: float = 30.0
-    block_ms: int = 1000
-    cancel_poll_s: float = 1.0
-    consensus: bool = False
-    """Also run consensus jobs, of every consensus model, found as they appear."""
-    discovery_s: float = 2.0
-    policy: BackendPolicy = field(default_factory=BackendPolicy)
-    """The python callables and commands this worker runs; a job outside fails at once."""
-    limits: SubprocessLimits = field(default_factory=SubprocessLimits)
-    """The ceiling of every model subprocess's resource limits."""
-    model_processes: int | None = None
-    """Python model processes, each running one batch at a time; None: the concurrency."""
-
-    def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise SettingsError(f"a worker's concurrency is at least 1, not {self.concurrency}")
-        if self.model_processes is not None and self.model_processes < 1:
-            raise SettingsError(
-                f"a worker's model processes are at least 1, not {self.model_processes}"
-            )
 
 
 class Worker:

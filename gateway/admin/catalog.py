@@ -34,9 +34,9 @@ from typing import Any
 
 import yaml
 
+from backendspec import BackendPolicy
 from gateway.errors import ApiError, FailedPrecondition
 from gateway.registry import validation
-from workers.backends import BackendPolicy
 
 _VISIBILITIES = {"public": True, "private": False}
 

@@ -19,6 +19,7 @@ import grpc
 from audit import outbox
 from authz.enforcer import AccessPolicy
 from authz.store import CHANNEL as POLICY_CHANNEL
+from backendspec import BackendPolicy
 from gateway.admin import catalog, query
 from gateway.admin.messages import change_message, stats_message
 from gateway.admin.sync import Change, Sync
@@ -31,7 +32,6 @@ from gateway.registry.store import CHANNEL as REGISTRY_CHANNEL
 from modelgateway.v1 import admin_pb2, admin_pb2_grpc
 from scheduler import stats
 from scheduler.connection import Client
-from workers.backends import BackendPolicy
 
 RESET_CONFIRMATION = "RESET"
 DEFAULT_WINDOW_S = 3600

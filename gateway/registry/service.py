@@ -16,6 +16,7 @@ import grpc
 from audit import outbox
 from authz.actions import Role
 from authz.enforcer import AccessPolicy
+from backendspec import BackendPolicy
 from consensus.definition import load_algorithm1
 from gateway import paging
 from gateway.authn import check_user_name
@@ -25,7 +26,6 @@ from gateway.registry import consensus, limits, store, validation
 from gateway.registry.messages import model_message, plain, version_message
 from gateway.registry.resolution import no_versions, resolve_version
 from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
-from workers.backends import BackendPolicy
 
 _ROLES = {model_pb2.ACCESS_ROLE_READER: Role.READER, model_pb2.ACCESS_ROLE_OWNER: Role.OWNER}
 _VISIBILITIES = {model_pb2.VISIBILITY_PUBLIC: True, model_pb2.VISIBILITY_PRIVATE: False}

@@ -14,8 +14,9 @@ from typing import Any
 
 import jsonschema
 
+from backendspec import BACKEND_KINDS as WORKER_KINDS
+from backendspec import BackendNotAllowed, BackendPolicy, BackendSpecError, check_backend_spec
 from gateway.errors import InvalidArgument, PermissionDenied
-from workers.backends import BackendNotAllowed, BackendPolicy, check_backend_spec
 
 MODEL_NAME_MAX = 128
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -31,9 +32,10 @@ MAX_BACKEND_INFO = 200
 MAX_NOTES = 20_000
 MAX_SCHEMA_BYTES = 256 * 1024
 
-# Backend kinds the workers know how to run; a version naming another kind
-# could never execute, so it is refused when it is created.
-BACKEND_KINDS = frozenset({"python", "subprocess", "http", "consensus"})
+# Backend kinds a version may have: those the workers run, and consensus (a formula
+# over other models); a version naming another kind could never execute, so it is
+# refused when it is created.
+VERSION_KINDS = WORKER_KINDS | {"consensus"}
 
 # The schema a version gets when it declares none: any JSON object.
 ANY_OBJECT_SCHEMA: dict[str, Any] = {"type": "object"}
@@ -86,12 +88,12 @@ def tags(values: Iterable[str]) -> list[str]:
 def backend_kind(kind: str) -> str:
     if not kind:
         raise InvalidArgument(
-            f"version.backend.kind is required: one of {', '.join(sorted(BACKEND_KINDS))}"
+            f"version.backend.kind is required: one of {', '.join(sorted(VERSION_KINDS))}"
         )
-    if not _BACKEND_KIND.fullmatch(kind) or kind not in BACKEND_KINDS:
+    if not _BACKEND_KIND.fullmatch(kind) or kind not in VERSION_KINDS:
         raise InvalidArgument(
             f"version.backend.kind {_shorten(kind)!r} is unknown: use one of "
-            f"{', '.join(sorted(BACKEND_KINDS))}"
+            f"{', '.join(sorted(VERSION_KINDS))}"
         )
     return kind
 
@@ -113,7 +115,7 @@ def backend_config(kind: str, config: dict[str, Any], policy: BackendPolicy) -> 
         runnable = {k: v for k, v in config.items() if k != "timeout_s"}
         try:
             check_backend_spec({"kind": kind, "config": runnable})
-        except ValueError as exc:
+        except BackendSpecError as exc:
             raise InvalidArgument(f"version.backend.config: {exc}") from None
         try:
             policy.check(kind, runnable)

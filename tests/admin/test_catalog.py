@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from backendspec import BackendPolicy
 from gateway.admin.catalog import builtin_entries, load
 from gateway.config import DEFAULT_CATALOG
 from gateway.errors import FailedPrecondition
-from workers.backends import BackendPolicy
 
 
 def test_the_repository_catalog_describes_the_builtin_models() -> None:

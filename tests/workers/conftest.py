@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from workers.backends import BackendPolicy, PythonBackend
+from backendspec import BackendPolicy
+from workers.backends import PythonBackend
 
 MakeBackend = Callable[..., PythonBackend]
 

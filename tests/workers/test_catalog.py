@@ -8,13 +8,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from backendspec import BACKEND_KINDS, BackendPolicy, check_backend_spec
 from tests.workers.conftest import MakeBackend
-from workers.backends import (
-    BACKEND_KINDS,
-    BackendPolicy,
-    backend_for,
-    check_backend_spec,
-)
 from workers.backends.python import resolve_callable
 from workers.builtin.catalog import BUILTIN_MODELS, BuiltinModel
 
@@ -88,9 +83,3 @@ def test_smiles_input_schema_bounds() -> None:
     assert not validator.is_valid({"smiles": "C" * 2001})
     assert not validator.is_valid({})
     assert validator.is_valid({"smiles": "CCO"})
-
-
-def test_backend_for_unknown_kind_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="unknown backend kind 'consensus'"):
-        backend_for("consensus")
-    assert sorted(BACKEND_KINDS) == ["http", "python", "subprocess"]

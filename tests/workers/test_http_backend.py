@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from backendspec import BackendSpecError
 from mesh import free_port
 from tests.workers.oip_server import Seen, running_oip_server
-from workers.backends import BackendError, Backends, HttpBackend, RecordOutcome, backend_for
+from workers.backends import BackendError, Backends, HttpBackend, RecordOutcome
 from workers.backends.oip import build_inputs, infer_url
 
 CAFFEINE = "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"
@@ -209,35 +210,6 @@ def test_build_inputs_partitions_records_into_rectangular_tensors(
         assert tensor["datatype"] in {"BOOL", "INT64", "FP64", "BYTES"}
 
 
-@pytest.mark.parametrize(
-    ("cfg", "fragment"),
-    [
-        ({"model_name": "m"}, "'url' is required"),
-        ({"url": "ftp://h", "model_name": "m"}, "'url' is required"),
-        ({"url": "http://h?x=1", "model_name": "m"}, "no query or fragment"),
-        ({"url": "http://h"}, "'model_name' is required"),
-        ({"url": "http://h", "model_name": "m", "model_version": 2}, "'model_version' must be"),
-        ({"url": "http://h", "model_name": "m", "timeout_s": 0}, "'timeout_s' must be"),
-        ({"url": "http://h", "model_name": "m", "timeout_s": True}, "'timeout_s' must be"),
-        (
-            {"url": "http://h", "model_name": "m", "headers": {}},
-            "unknown http backend config key 'headers'",
-        ),
-    ],
-)
-def test_check_config_names_the_key(cfg: dict[str, object], fragment: str) -> None:
-    with pytest.raises(ValueError) as caught:
-        backend_for("http").check_config(cfg)
-    assert fragment in str(caught.value)
-
-
-def test_check_config_accepts_struct_floats() -> None:
-    # Configs arrive through google.protobuf.Struct, where every number is a float.
-    backend_for("http").check_config(
-        {"url": "https://triton:8000", "model_name": "m", "model_version": "1", "timeout_s": 30.0}
-    )
-
-
 async def test_backends_share_one_http_backend_and_close_it(oip: tuple[str, Seen]) -> None:
     spec = {"kind": "http", "config": model(oip[0], "smiles-length")}
     async with Backends() as backends:
@@ -248,5 +220,5 @@ async def test_backends_share_one_http_backend_and_close_it(oip: tuple[str, Seen
         client = http._client  # type: ignore[attr-defined]
         assert client is not None and not client.is_closed
     assert client.is_closed
-    with pytest.raises(ValueError, match="unknown backend kind 'consensus'"):
+    with pytest.raises(BackendSpecError, match="unknown backend kind 'consensus'"):
         await Backends().run({"kind": "consensus"}, [])

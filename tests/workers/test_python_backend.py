@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from backendspec import BackendPolicy
 from tests.workers.conftest import MakeBackend
-from workers.backends import BackendError, BackendPolicy, backend_for
+from workers.backends import BackendError
 from workers.backends._frames import FrameError, decode
 from workers.backends.python_pool import _parse_reply, child_env, describe_exit
 
@@ -260,33 +261,6 @@ def test_model_processes_get_no_modelgw_settings() -> None:
 def test_exit_descriptions() -> None:
     assert describe_exit(7) == "exited with code 7"
     assert describe_exit(-11) == "was killed by signal SIGSEGV (11)"
-
-
-@pytest.mark.parametrize(
-    ("cfg", "fragment"),
-    [
-        ({}, "'callable' is required"),
-        ({"callable": "no_colon"}, "'callable' 'no_colon' is not of the form"),
-        ({"callable": "a.b:c", "extra": 1}, "unknown python backend config key 'extra'"),
-        ({"callable": 7}, "'callable' is required"),
-    ],
-)
-def test_check_config_names_the_key(cfg: dict[str, object], fragment: str) -> None:
-    with pytest.raises(ValueError) as caught:
-        backend_for("python").check_config(cfg)
-    assert fragment in str(caught.value)
-
-
-def test_check_config_accepts_a_callable_without_importing_it() -> None:
-    backend_for("python").check_config({"callable": "somewhere.not_installed:predict"})
-
-
-@pytest.mark.parametrize(
-    "path", ["workers.builtin.chemistry:os.system", "a.b:Model.predict", "a.b:_private", "a.b:"]
-)
-def test_check_config_takes_one_public_name_after_the_colon(path: str) -> None:
-    with pytest.raises(ValueError, match="one public name"):
-        backend_for("python").check_config({"callable": path})
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from workers.backends import BackendError, BackendPolicy, SubprocessBackend
+from backendspec import BackendPolicy
+from workers.backends import BackendError, SubprocessBackend
 
 TOOL = str(Path(__file__).with_name("tool.py"))
 

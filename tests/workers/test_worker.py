@@ -15,7 +15,8 @@ import uvloop
 from mesh import LocalRedis, free_port
 from scheduler.connection import RedisSettings
 from scheduler.queue import QueueSettings
-from workers.worker import Worker, WorkerSettings
+from workers.settings import WorkerSettings
+from workers.worker import Worker
 
 
 @pytest.fixture

@@ -1,21 +1,21 @@
 """Model backends: how a worker runs a batch of records for a version's backend spec.
 
-A version's spec is {"kind": ..., "config": {...}}. backend_for(kind) gives a
-fresh backend of that kind (to check configs); a worker keeps one per kind for
-its whole life (Backends does that and closes them), so the http backend's
+A version's spec is {"kind": ..., "config": {...}}, checked by the backendspec
+package. A worker keeps one backend per kind for its whole life (Backends does
+that and closes them), so the http backend's
 connection pool and the python backend's model processes (with the callables
 they imported) are shared by every job. Backends built for a worker carry its
-allow-list (policy.BackendPolicy), its subprocess limits
+allow-list (backendspec.BackendPolicy), its subprocess limits
 (sandbox.SubprocessLimits) and the size of its pool of python model processes.
 The "consensus" kind is a formula over other models and is run elsewhere.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from backendspec import BACKEND_KINDS, BackendPolicy, BackendSpecError
 from workers.backends.base import (
     FAILURE_REASONS,
     Backend,
@@ -23,47 +23,13 @@ from workers.backends.base import (
     FailureReason,
     RecordError,
     RecordOutcome,
-    SettingsError,
 )
-from workers.backends.policy import BackendNotAllowed, BackendPolicy
 from workers.backends.process import SubprocessBackend
 from workers.backends.python import PythonBackend
 from workers.backends.sandbox import SubprocessLimits
 
 if TYPE_CHECKING:
     from workers.backends.oip import HttpBackend
-
-
-def _http_backend() -> Backend:
-    from workers.backends.oip import HttpBackend
-
-    return HttpBackend()
-
-
-_FACTORIES: dict[str, Callable[[], Backend]] = {
-    "python": PythonBackend,
-    "subprocess": SubprocessBackend,
-    "http": _http_backend,
-}
-BACKEND_KINDS: frozenset[str] = frozenset(_FACTORIES)
-
-
-def backend_for(kind: str) -> Backend:
-    """A new backend of that kind; ValueError for a kind no worker runs."""
-    factory = _FACTORIES.get(kind)
-    if factory is None:
-        raise ValueError(
-            f"unknown backend kind {kind!r}: workers run {', '.join(sorted(BACKEND_KINDS))}"
-        )
-    return factory()
-
-
-def check_backend_spec(spec: dict[str, Any]) -> None:
-    """Check a whole {"kind", "config"} spec; ValueError naming the offending key."""
-    kind = spec.get("kind")
-    if not isinstance(kind, str):
-        raise ValueError("backend spec key 'kind' is required: " + ", ".join(sorted(BACKEND_KINDS)))
-    backend_for(kind).check_config(spec.get("config") or {})
 
 
 class Backends:
@@ -91,7 +57,13 @@ class Backends:
             return PythonBackend(self._policy, self._model_processes)
         if kind == "subprocess":
             return SubprocessBackend(self._policy, self._limits)
-        return backend_for(kind)
+        if kind == "http":
+            from workers.backends.oip import HttpBackend
+
+            return HttpBackend()
+        raise BackendSpecError(
+            f"unknown backend kind {kind!r}: workers run {', '.join(sorted(BACKEND_KINDS))}"
+        )
 
     def warm(self) -> None:
         """Starts the python backend's model processes ahead of the first job."""
@@ -136,21 +108,15 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "BACKEND_KINDS",
     "FAILURE_REASONS",
     "Backend",
     "BackendError",
-    "BackendNotAllowed",
-    "BackendPolicy",
     "Backends",
     "FailureReason",
     "HttpBackend",
     "PythonBackend",
     "RecordError",
     "RecordOutcome",
-    "SettingsError",
     "SubprocessBackend",
     "SubprocessLimits",
-    "backend_for",
-    "check_backend_spec",
 ]

@@ -9,7 +9,7 @@ BackendError instead.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
@@ -22,10 +22,6 @@ FailureReason = Literal[
     "backend_not_allowed",
 ]
 FAILURE_REASONS: frozenset[str] = frozenset(get_args(FailureReason))
-
-
-class SettingsError(ValueError):
-    """A setting (a MODELGW_* variable or a worker flag) holds a value that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +74,6 @@ class Backend(Protocol):
 
     kind: str
 
-    def check_config(self, config: dict[str, Any]) -> None:
-        """Raise ValueError naming the offending config key; called when a version is created."""
-        ...
-
     async def run(
         self, records: list[dict[str, Any]], config: dict[str, Any]
     ) -> list[RecordOutcome]:
@@ -117,18 +109,3 @@ def check_result_length(results: Sequence[object], expected: int) -> None:
             f"the model returned {len(results)} results for {expected} records; "
             "it must return exactly one per record, in order",
         )
-
-
-def reject_unknown_keys(kind: str, config: Mapping[str, Any], allowed: Sequence[str]) -> None:
-    unknown = sorted(set(config) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"unknown {kind} backend config key {unknown[0]!r}: "
-            f"the {kind} backend accepts {', '.join(allowed)}"
-        )
-
-
-def require_mapping(config: object) -> dict[str, Any]:
-    if not isinstance(config, dict):
-        raise ValueError(f"backend config must be a JSON object, not {type(config).__name__}")
-    return config

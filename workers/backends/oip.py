@@ -19,7 +19,7 @@ import math
 import uuid
 from collections import Counter
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -27,8 +27,6 @@ from workers.backends.base import (
     BackendError,
     RecordOutcome,
     output_outcome,
-    reject_unknown_keys,
-    require_mapping,
 )
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -50,29 +48,6 @@ class HttpBackend:
     def __init__(self, *, max_connections: int = 100) -> None:
         self._limits = httpx.Limits(max_connections=max_connections)
         self._client: httpx.AsyncClient | None = None
-
-    def check_config(self, config: dict[str, Any]) -> None:
-        config = require_mapping(config)
-        reject_unknown_keys(self.kind, config, ("url", "model_name", "model_version", "timeout_s"))
-        _check_url(config.get("url"))
-        name = config.get("model_name")
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(
-                "http backend config key 'model_name' is required: the model's name on the "
-                "inference server"
-            )
-        version = config.get("model_version")
-        if version is not None and (not isinstance(version, str) or not version.strip()):
-            raise ValueError("http backend config key 'model_version' must be a non-empty string")
-        timeout = config.get("timeout_s")
-        if timeout is not None and (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
-            or not 0 < timeout <= 3600
-        ):
-            raise ValueError(
-                "http backend config key 'timeout_s' must be a number of seconds in (0, 3600]"
-            )
 
     async def run(
         self, records: list[dict[str, Any]], config: dict[str, Any]
@@ -233,17 +208,6 @@ def _tensor_rows(tensor: object, n: int) -> tuple[str, list[Any]]:
         return name, list(data)
     width = shape[1]
     return name, [data[row * width : (row + 1) * width] for row in range(n)]
-
-
-def _check_url(url: object) -> None:
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            "http backend config key 'url' is required: the inference server's base URL, "
-            "for example 'http://triton:8000'"
-        )
-    if parts.query or parts.fragment:
-        raise ValueError("http backend config key 'url' must have no query or fragment")
 
 
 def _raise_for_status(url: str, response: httpx.Response) -> None:

@@ -2,7 +2,7 @@
 
 config: {"command": ["/abs/prog", "arg", ...], "env": {"NAME": "value"},
 "limits": {"memory_mb": N, "cpu_seconds": N, "file_mb": N}} (env and limits optional).
-command[0] must be listed in the operator's allow-list (workers.backends.policy);
+command[0] must be listed in the operator's allow-list (backendspec.policy);
 the run happens in the sandbox workers.backends.sandbox describes (scrubbed
 environment plus env, a private working directory, resource limits that the
 version's limits may lower).
@@ -25,32 +25,24 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from backendspec import BackendNotAllowed, BackendPolicy, BackendSpecError
+from backendspec.subprocess_kind import check_subprocess_config
 from workers.backends.base import (
     BackendError,
     RecordOutcome,
     check_result_length,
     output_outcome,
-    reject_unknown_keys,
-    require_mapping,
 )
-from workers.backends.policy import BackendNotAllowed, BackendPolicy, executable_problem
 from workers.backends.sandbox import (
     CPU_ENV,
     FILE_ENV,
     RunLimits,
     SubprocessLimits,
-    limits_problem,
-    owner_env_problem,
     private_directory,
     sandbox_env,
 )
 
 STDERR_TAIL_CHARS = 2000
-_CONFIG_KEYS = ("command", "env", "limits")
-_NO_CWD = (
-    "'cwd' is not accepted: every run gets a fresh private working directory "
-    "(HOME and TMPDIR point at it); ship files the tool needs beside the program"
-)
 
 
 class SubprocessBackend:
@@ -62,31 +54,6 @@ class SubprocessBackend:
         self._policy = policy or BackendPolicy()
         self._limits = limits or SubprocessLimits()
 
-    def check_config(self, config: dict[str, Any]) -> None:
-        config = require_mapping(config)
-        if "cwd" in config:
-            raise ValueError(f"subprocess backend config key {_NO_CWD}")
-        reject_unknown_keys(self.kind, config, _CONFIG_KEYS)
-        command = config.get("command")
-        if (
-            not isinstance(command, list)
-            or not command
-            or not all(isinstance(part, str) for part in command)
-            or not command[0]
-        ):
-            raise ValueError(
-                "subprocess backend config key 'command' is required: a non-empty list of "
-                "strings, program first, for example ['/opt/tools/pka', '--json']"
-            )
-        problem = executable_problem(command[0])
-        if problem:
-            raise ValueError(f"subprocess backend command[0] {command[0]!r} {problem}")
-        if any("\x00" in part for part in command):
-            raise ValueError("subprocess backend command contains a NUL character")
-        _check_env(config.get("env", {}))
-        if "limits" in config and (problem := limits_problem(config["limits"])):
-            raise ValueError(f"subprocess backend config key {problem}")
-
     async def run(
         self, records: list[dict[str, Any]], config: dict[str, Any]
     ) -> list[RecordOutcome]:
@@ -94,8 +61,8 @@ class SubprocessBackend:
         # (a version stored before them may break them).
         try:
             self._policy.check_command(config.get("command"))
-            self.check_config({k: v for k, v in config.items() if k != "timeout_s"})
-        except (BackendNotAllowed, ValueError) as exc:
+            check_subprocess_config({k: v for k, v in config.items() if k != "timeout_s"})
+        except (BackendNotAllowed, BackendSpecError) as exc:
             raise BackendError("backend_not_allowed", _message(exc)) from None
         limits = self._limits.for_run(config.get("limits") or {}, config.get("timeout_s"))
         payload = json.dumps({"records": records}).encode()
@@ -112,19 +79,6 @@ class SubprocessBackend:
 
     async def aclose(self) -> None:
         return None
-
-
-def _check_env(env: object) -> None:
-    if not isinstance(env, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
-    ):
-        raise ValueError(
-            "subprocess backend config key 'env' must map variable names to string values"
-        )
-    for name in env:
-        problem = owner_env_problem(name)
-        if problem:
-            raise ValueError(f"subprocess backend config key 'env': {problem}")
 
 
 def _message(exc: Exception) -> str:

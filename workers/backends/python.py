@@ -8,7 +8,7 @@ functions run out of the worker, in its pool of model processes
 cannot end the worker, and a process that dies fails only its batch, with
 reason model_crashed.
 
-The module must be within the operator's allow-list (workers.backends.policy),
+The module must be within the operator's allow-list (backendspec.policy),
 checked before anything is imported, and the function must be defined there,
 checked after: an allowed module's imports (its `os`, a `from subprocess import
 run`) are not callables a version may name.
@@ -21,16 +21,15 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from backendspec import BackendNotAllowed, BackendPolicy
+from backendspec.python_kind import CALLABLE_PATH
 from workers.backends.base import (
     BackendError,
     RecordError,
     RecordOutcome,
     check_result_length,
     output_outcome,
-    reject_unknown_keys,
-    require_mapping,
 )
-from workers.backends.policy import CALLABLE_PATH, BackendNotAllowed, BackendPolicy
 from workers.backends.python_pool import ModelProcessPool
 
 ModelFunction = Callable[[list[dict[str, Any]]], Any]
@@ -59,23 +58,6 @@ class PythonBackend:
     @property
     def pool(self) -> ModelProcessPool:
         return self._pool
-
-    def check_config(self, config: dict[str, Any]) -> None:
-        config = require_mapping(config)
-        reject_unknown_keys(self.kind, config, ("callable",))
-        path = config.get("callable")
-        if not isinstance(path, str) or not path:
-            raise ValueError(
-                "python backend config key 'callable' is required: a string "
-                "'package.module:function', for example 'workers.builtin.chemistry:logp'"
-            )
-        if not CALLABLE_PATH.fullmatch(path):
-            raise ValueError(
-                f"python backend config key 'callable' {path!r} is not of the form "
-                "'package.module:function': after ':' comes one public name (letters, "
-                "digits and '_', not starting with '_'), for example "
-                "'workers.builtin.chemistry:logp'"
-            )
 
     async def run(
         self, records: list[dict[str, Any]], config: dict[str, Any]

@@ -30,9 +30,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from backendspec.policy import BackendNotAllowed, BackendPolicy
 from workers.backends import _frames
 from workers.backends.base import BackendError, RecordError, RecordOutcome
-from workers.backends.policy import BackendNotAllowed, BackendPolicy
 from workers.backends.python import ModelFunction, describe, outcomes, resolve_callable
 from workers.backends.python_pool import FLUSH_AFTER_S
 from workers.backends.sandbox import make_undumpable

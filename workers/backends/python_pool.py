@@ -40,9 +40,9 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from backendspec.policy import BackendPolicy
 from workers.backends import _frames
 from workers.backends.base import FAILURE_REASONS, BackendError, RecordOutcome
-from workers.backends.policy import BackendPolicy
 
 CHILD_MODULE = "workers.backends.python_child"
 STARTUP_TIMEOUT_S = 60.0

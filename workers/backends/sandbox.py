@@ -5,8 +5,8 @@ credentials, the allow-list), and a model is the owner's code: it gets none of
 it. Each run gets:
 
 - an environment of PATH (fixed), LANG and LC_ALL (C.UTF-8), HOME and TMPDIR
-  (its own directory), plus the owner's `env` minus the names OWNER_ENV_RULE
-  refuses;
+  (its own directory), plus the owner's `env` minus the names
+  backendspec.subprocess_kind.OWNER_ENV_RULE refuses;
 - a fresh directory of its own (0700, under the worker's temporary directory),
   its working directory, removed when the run ends;
 - resource limits set in the child before it runs the program: address space
@@ -26,7 +26,6 @@ import contextlib
 import ctypes
 import math
 import os
-import re
 import resource
 import shutil
 import stat
@@ -36,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workers.backends.base import SettingsError
+from settings import SettingsError
 
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 SANDBOX_LOCALE = "C.UTF-8"
@@ -48,54 +47,8 @@ DEFAULT_FILE_MB = 1024
 # The CPU limit when neither the worker nor the job's timeout sets one.
 DEFAULT_CPU_SECONDS = 300
 OPEN_FILES = 1024
-LIMIT_KEYS = ("memory_mb", "cpu_seconds", "file_mb")
-
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# The sandbox sets these itself.
-_RESERVED = frozenset({"PATH", "HOME", "TMPDIR"})
-# Variables that change how a program is loaded or what code an interpreter runs:
-# with them an owner could turn an allowed tool into a program of their own.
-_DENIED_PREFIXES = ("LD_", "DYLD_", "PYTHON", "MODELGW_", "GCONV_", "MALLOC_", "BASH_FUNC_")
-_DENIED = frozenset(
-    {
-        "IFS", "ENV", "BASH_ENV", "SHELLOPTS", "PS4", "GLIBC_TUNABLES", "LOCPATH", "NLSPATH",
-        "HOSTALIASES", "RES_OPTIONS", "LOCALDOMAIN", "PERL5LIB", "PERL5OPT", "PERLLIB",
-        "RUBYLIB", "RUBYOPT", "NODE_OPTIONS", "NODE_PATH", "JAVA_TOOL_OPTIONS",
-        "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH", "R_PROFILE", "R_PROFILE_USER",
-        "R_ENVIRON", "R_ENVIRON_USER", "R_LIBS", "R_LIBS_USER", "OPENSSL_CONF",
-        "OPENSSL_ENGINES", "LUA_INIT", "LUA_PATH", "LUA_CPATH", "TCLLIBPATH",
-    }
-)  # fmt: skip
-OWNER_ENV_RULE = (
-    "a version's env may not set PATH, HOME or TMPDIR (the sandbox sets them), nor "
-    f"variables that change how a program loads or what an interpreter runs: names "
-    f"starting {', '.join(_DENIED_PREFIXES)} and {', '.join(sorted(_DENIED))}"
-)
 
 _PR_SET_DUMPABLE = 4
-
-
-def owner_env_problem(name: str) -> str | None:
-    """Why a version's env may not set this variable, or None."""
-    if not _ENV_NAME.fullmatch(name):
-        return f"{name!r} is not a variable name (letters, digits and '_', not first a digit)"
-    if name in _RESERVED or name in _DENIED or name.startswith(_DENIED_PREFIXES):
-        return f"{name} may not be set: {OWNER_ENV_RULE}"
-    return None
-
-
-def limits_problem(limits: object) -> str | None:
-    """Why a version's `limits` is unusable, or None."""
-    if not isinstance(limits, dict):
-        return f"'limits' must be an object with any of {', '.join(LIMIT_KEYS)}"
-    for key, value in limits.items():
-        if key not in LIMIT_KEYS:
-            return f"'limits' key {key!r} is unknown: use {', '.join(LIMIT_KEYS)}"
-        # JSON (and protobuf's Struct) numbers may arrive as 256.0: integral is enough.
-        whole = isinstance(value, int | float) and not isinstance(value, bool)
-        if not whole or value < 1 or value != int(value):
-            return f"'limits.{key}' must be a whole number of at least 1"
-    return None
 
 
 @dataclass(frozen=True)

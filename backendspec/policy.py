@@ -22,13 +22,13 @@ allows any program, because the owner chooses every argument.
 from __future__ import annotations
 
 import os
-import posixpath
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workers.backends.base import SettingsError
+from backendspec.python_kind import CALLABLE_PATH, MODULE_NAME
+from backendspec.subprocess_kind import executable_problem
+from settings import SettingsError
 
 ALLOWED_CALLABLES_ENV = "MODELGW_ALLOWED_CALLABLES"
 ALLOWED_COMMANDS_ENV = "MODELGW_ALLOWED_COMMANDS"
@@ -36,30 +36,12 @@ CALLABLES_FLAG = "--allow-callables"
 COMMANDS_FLAG = "--allow-commands"
 DEFAULT_CALLABLES: tuple[str, ...] = ("workers.builtin",)
 
-_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
-MODULE_NAME = re.compile(rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*")
-# After ':' one public name, never an attribute path: `chemistry:os.system` would
-# reach through a module an allowed one happens to import.
-CALLABLE_PATH = re.compile(rf"(?P<module>{MODULE_NAME.pattern}):(?P<name>[A-Za-z][A-Za-z0-9_]*)")
-
-
 class BackendNotAllowed(Exception):
     """A version's backend is outside the allow-list; message says which list to change."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def executable_problem(path: str) -> str | None:
-    """Why path cannot be a command[0] (or an allow-list entry), or None."""
-    if "\x00" in path:
-        return "contains a NUL character"
-    if not posixpath.isabs(path):
-        return "is not an absolute path"
-    if posixpath.normpath(path) != path:
-        return "must be written plainly: no '.' or '..' segments, repeated or trailing '/'"
-    return None
 
 
 def _chosen(
