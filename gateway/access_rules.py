@@ -38,11 +38,13 @@ class Rule:
     model_field: str | None = None
 
     def action_for(self, request: Any) -> Action | None:
+        """The action this request needs (some methods need one by what they ask)."""
         if callable(self.action):
             return self.action(request)
         return self.action
 
     def model_of(self, request: Any) -> str | None:
+        """The model the request names, read from its model field; None for no model."""
         if self.model_field is None:
             return None
         target = request

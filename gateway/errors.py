@@ -33,34 +33,50 @@ def shown(value: str, limit: int = 80) -> str:
 
 
 class InvalidArgument(ApiError):
+    """The request itself is wrong; the message says which field and how to fix it."""
+
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 
 class NotFound(ApiError):
+    """No such thing, or one the caller may not know exists."""
+
     code = grpc.StatusCode.NOT_FOUND
 
 
 class AlreadyExists(ApiError):
+    """A model or version of that name is there already."""
+
     code = grpc.StatusCode.ALREADY_EXISTS
 
 
 class PermissionDenied(ApiError):
+    """The caller is known but may not do this."""
+
     code = grpc.StatusCode.PERMISSION_DENIED
 
 
 class Unauthenticated(ApiError):
+    """No token, or one that does not verify."""
+
     code = grpc.StatusCode.UNAUTHENTICATED
 
 
 class FailedPrecondition(ApiError):
+    """Valid, but not in the current state (a model with no versions, a finished job)."""
+
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
 class Unavailable(ApiError):
+    """A store did not answer in time; the same call may succeed if retried."""
+
     code = grpc.StatusCode.UNAVAILABLE
 
 
 class DeadlineExceeded(ApiError):
+    """The work took longer than its limit."""
+
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 

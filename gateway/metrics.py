@@ -38,6 +38,7 @@ _CALL_SERIES: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
 def observe_call(method: str, code: str, seconds: float) -> None:
+    """Counts and times one finished RPC by method and status code."""
     series = _CALL_SERIES.get((method, code))
     if series is None:
         series = _CALL_SERIES[(method, code)] = (

@@ -15,6 +15,7 @@ from gateway.errors import InvalidArgument
 
 
 def encode(kind: str, cursor: Any) -> str:
+    """An opaque page token for a cursor of a listing of this kind."""
     raw = json.dumps({"k": kind, "c": cursor}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

@@ -53,4 +53,5 @@ def build_descriptor_set(out: Path, protos: Path = PROTOS) -> descriptor_pb2.Fil
 
 
 def load_descriptor_set(path: Path) -> descriptor_pb2.FileDescriptorSet:
+    """The FileDescriptorSet protoc wrote to path."""
     return descriptor_pb2.FileDescriptorSet.FromString(path.read_bytes())

@@ -110,6 +110,7 @@ def _error_mapper(status_filter: Node, code: int, rest_request: Node) -> Node:
 
 
 def transcoder(template: Node, config: EdgeConfig, files: Rendered) -> Node:
+    """The gRPC-JSON transcoder filter: the descriptor set, services and body limits."""
     node = copy.deepcopy(template)
     node["proto_descriptor"] = str(files.descriptor_set)
     node["services"] = list(SERVICE_HOSTS)
@@ -119,6 +120,7 @@ def transcoder(template: Node, config: EdgeConfig, files: Rendered) -> Node:
 
 
 def cluster(template: Node, name: str, config: EdgeConfig) -> Node:
+    """The upstream cluster of one gateway server, health-checked by its gRPC service."""
     node = copy.deepcopy(template)
     node["name"] = node["load_assignment"]["cluster_name"] = name
     endpoint = node["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
@@ -145,6 +147,7 @@ def routes(config: EdgeConfig, files: Rendered) -> list[Node]:
 
 
 def grpc_route(prefix: str, service: str, max_body: int) -> Node:
+    """A unary route, with the request body limit of what it carries."""
     host = SERVICE_HOSTS.get(service, service)
     return {
         "match": {"prefix": prefix},
@@ -159,6 +162,7 @@ def grpc_route(prefix: str, service: str, max_body: int) -> Node:
 
 
 def stream_route(method: str) -> Node:
+    """A server-streaming route: no timeout, so a watch lasts as long as its job."""
     service = method.split("/")[0]
     return {
         "match": {"path": f"/{method}"},
