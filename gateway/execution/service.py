@@ -36,7 +36,7 @@ from gateway.execution import records as input_records
 from gateway.execution.messages import STATUS_OF_PROTO, job_message
 from gateway.execution.resolution_cache import ResolutionCache
 from gateway.execution.waiting import RecentPlaces, with_place
-from gateway.interceptor import caller, status_of
+from gateway.interceptor import caller, grpc_status_for
 from gateway.registry import validation
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc, job_pb2
 from scheduler import keys
@@ -181,7 +181,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
             except Exception as exc:
                 # The stream has started: end it with an explicit final message,
                 # which REST clients over HTTP/1.1 can see (they cannot see trailers).
-                code, message = status_of(exc)
+                code, message = grpc_status_for(exc)
                 yield execution_pb2.WatchJobResponse(
                     error=status_pb2.Status(code=code.value[0], message=message)
                 )
