@@ -18,22 +18,36 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from redis.exceptions import RedisError
 
 from audit import outbox
+from audit.records import job_record
 from audit.sink import Sink, SinkError
 from audit.spool import Spool
-from audit.streams import AuditStreams, StreamRecord
 from gateway.config import AuditConfig
+from scheduler.audit_stream import AuditEntry, AuditStreams
 
 log = logging.getLogger("modelgw.audit")
 
 OUTBOX_BATCH = 5000
 
 
+@dataclass(frozen=True)
+class _Buffered:
+    """A stream entry read and its audit record, waiting to be spooled."""
+
+    entry: AuditEntry
+    record: dict[str, Any]
+
+
 class Shipper:
+    """Moves audit records from the job streams and the outbox into the spool,
+    acknowledging them once spooled, and uploads the spool to the sink."""
+
     def __init__(
         self,
         config: AuditConfig,
@@ -46,11 +60,12 @@ class Shipper:
         self._pool = pool
         self._sink = sink
         self._spool = Spool(config.spool_dir, config.prefix)
-        self._buffer: list[StreamRecord] = []
+        self._buffer: list[_Buffered] = []
         self._buffered_bytes = 0
         self._last_flush = time.monotonic()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Ships until stop is set, then flushes and uploads what is left."""
         log.info("shipping", extra={"fields": {"to": self._sink.describe()}})
         try:
             while not stop.is_set():
@@ -64,7 +79,10 @@ class Shipper:
     async def round(self) -> None:
         """Reads new records; flushes when the batch is big or old enough; uploads."""
         try:
-            fresh = await self._streams.read()
+            fresh = [
+                _Buffered(e, job_record(e.model, e.entry_id, e.fields))
+                for e in await self._streams.read()
+            ]
         except (RedisError, OSError) as exc:
             log.warning("audit streams unreadable", extra={"fields": {"error": str(exc)}})
             fresh = []
@@ -96,9 +114,9 @@ class Shipper:
             self._streams.forget()  # still pending in Redis: read again
             return
         try:
-            await self._streams.ack(batch)
+            await self._streams.ack([r.entry for r in batch])
         except (RedisError, OSError) as exc:
-            # Spooled already: a later read delivers them again (duplicates, not losses).
+            # Spooled already: the next read delivers them again (duplicates, not losses).
             log.warning("audit ack failed", extra={"fields": {"error": str(exc)}})
             self._streams.forget()
 

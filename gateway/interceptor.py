@@ -218,7 +218,7 @@ async def _abort(
     """
     if _is_grpc_abort(exc):
         return
-    code, message = status_of(exc)
+    code, message = grpc_status_for(exc)
     _log_call(method, code, started)
     retry_after = getattr(exc, "retry_after_s", None)
     if retry_after is None:
@@ -239,7 +239,7 @@ async def _abort(
     await context.abort(code, message, trailing_metadata=trailers)
 
 
-def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
+def grpc_status_for(exc: Exception) -> tuple[grpc.StatusCode, str]:
     """The gRPC status and message an exception raised by a handler stands for."""
     if isinstance(exc, ApiError):
         return exc.code, exc.message

@@ -1,14 +1,24 @@
-"""The job record as stored in Redis, its status enum, and their conversions."""
+"""The job record as stored in Redis, its status enum, the job spec (what a
+worker runs), and their conversions to and from Redis fields."""
 
 from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+DEFAULT_TIMEOUT_S = 300.0
+"""How long a job may run when its version's backend config sets no timeout_s."""
+
+CONSENSUS = "consensus"
+"""The backend kind of a consensus version: its job runs child jobs."""
+
 
 class JobStatus(enum.StrEnum):
+    """Where a job is in its life; the last three are terminal."""
+
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
@@ -25,8 +35,93 @@ _TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLE
 
 @dataclass(frozen=True)
 class Transition:
+    """A job entering a status at an epoch time."""
+
     status: JobStatus
     time: float
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """One child of a consensus job: the child version resolved at submission,
+    the output field its formula reads, and the child job's own spec."""
+
+    model: str
+    version: str
+    output: str
+    spec: JobSpec
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object stored inside the parent's spec."""
+        return {
+            "model": self.model,
+            "version": self.version,
+            "output": self.output,
+            "spec": self.spec.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> ChildSpec:
+        """The child as to_dict stored it."""
+        return cls(
+            model=str(value["model"]),
+            version=str(value["version"]),
+            output=str(value["output"]),
+            spec=JobSpec.from_dict(value.get("spec") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a worker runs for a job: its version's backend kind and config, its
+    timeout, and for a consensus job its children by alias. Stored as the job's
+    "spec" field, a JSON object {"kind", "config", "timeout_s"[, "children"]}."""
+
+    kind: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    children: Mapping[str, ChildSpec] = field(default_factory=dict)
+    """Consensus jobs only: the child versions, in the definition's order."""
+
+    @property
+    def consensus(self) -> bool:
+        """Whether the job runs child jobs and combines their outputs."""
+        return self.kind == CONSENSUS
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object stored as the job's spec (what a backend reads)."""
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "config": dict(self.config),
+            "timeout_s": self.timeout_s,
+        }
+        if self.consensus or self.children:
+            out["children"] = {alias: c.to_dict() for alias, c in self.children.items()}
+        return out
+
+    def to_json(self) -> str:
+        """The job's "spec" field."""
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> JobSpec:
+        """The spec as to_dict stored it; a spec without a timeout_s (or without a
+        kind, which no backend runs) takes the defaults."""
+        timeout = value.get("timeout_s")
+        return cls(
+            kind=str(value.get("kind") or ""),
+            config=dict(value.get("config") or {}),
+            timeout_s=DEFAULT_TIMEOUT_S if timeout is None else float(timeout),
+            children={
+                str(alias): ChildSpec.from_dict(child)
+                for alias, child in (value.get("children") or {}).items()
+            },
+        )
+
+    @classmethod
+    def from_json(cls, encoded: str | None) -> JobSpec:
+        """The spec of a job's "spec" field; an absent one reads as an empty spec."""
+        return cls.from_dict(json.loads(encoded) if encoded else {})
 
 
 @dataclass(frozen=True)
@@ -49,7 +144,7 @@ class JobRecord:
     error_reason: str = ""
     error_message: str = ""
     result_json: str | None = None
-    spec: dict[str, Any] = field(default_factory=dict)
+    spec: JobSpec = field(default_factory=lambda: JobSpec(""))
     revision: int = 0
     """Grows with every change a watcher should see (a transition, a child's progress)."""
     parent_id: str = ""
@@ -58,6 +153,7 @@ class JobRecord:
 
     @classmethod
     def from_hash(cls, values: dict[str, str]) -> JobRecord:
+        """The record of a job's Redis hash (HGETALL)."""
         return cls(
             id=values["id"],
             model=values["model"],
@@ -75,7 +171,7 @@ class JobRecord:
             error_reason=values.get("error_reason", ""),
             error_message=values.get("error_message", ""),
             result_json=values.get("result"),
-            spec=json.loads(values.get("spec", "{}")),
+            spec=JobSpec.from_json(values.get("spec")),
             revision=int(values.get("rev", 0)),
             parent_id=values.get("parent", ""),
             children=tuple(json.loads(values.get("children", "[]"))),

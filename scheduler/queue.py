@@ -8,7 +8,6 @@ start, renew, finish and release jobs. Every state change is one Lua script
 from __future__ import annotations
 
 import enum
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,15 +17,40 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from scheduler import keys, scripts
-from scheduler.admission import NO_LIMITS, AdmissionLimits, Limit
-from scheduler.batch import Command, CommandBatcher, ScriptCall
+from scheduler.admission import NO_LIMITS, AdmissionLimits
+from scheduler.batch import CommandBatcher, ScriptCall
 from scheduler.connection import Client
-from scheduler.job import JobRecord, JobStatus
+from scheduler.delivery import Delivery, NoDelivery, QueueEntry, QueueReader
+from scheduler.job import JobRecord, JobSpec, JobStatus
 from scheduler.metrics import RunClock
+from scheduler.submission import (
+    NewJob,
+    QueuePlace,
+    Submission,
+    SubmitOutcome,
+    fingerprint,
+    read_place,
+)
+
+__all__ = [
+    "CancelOutcome",
+    "Delivery",
+    "JobIndex",
+    "JobQueue",
+    "NoDelivery",
+    "QueueEntry",
+    "QueuePlace",
+    "QueueSettings",
+    "Submission",
+    "SubmitOutcome",
+    "fingerprint",
+]
 
 
 @dataclass(frozen=True)
 class QueueSettings:
+    """How long jobs are kept, leased and retried, and how often workers announce."""
+
     job_ttl_s: int = 24 * 3600
     """How long job records, results and idempotency keys are kept."""
     delivery_limit: int = 3
@@ -44,82 +68,33 @@ class QueueSettings:
         return 3 * self.presence_s
 
 
-class SubmitOutcome(enum.Enum):
-    CREATED = "created"
-    DUPLICATE = "duplicate"
-    CONFLICT = "conflict"
-    LIMITED = "limited"
-    """Over a rate: `limit` names the bucket, `retry_after_s` says when it admits the job."""
-    FULL = "full"
-    """The model's queue is full: `limit` says of what, `queued` how many wait."""
+class JobIndex(enum.Enum):
+    """The job indexes ListJobs walks, newest first (scheduler.keys names them)."""
+
+    ALL = "all"
+    """Every job: a superuser's list."""
+    USER = "user"
+    """The jobs one user submitted."""
+    MODEL = "model"
+    """The jobs of one model."""
+
+    def key(self, name: str) -> str:
+        """The index's sorted set; name is the user or the model (ignored for ALL)."""
+        if self is JobIndex.USER:
+            return keys.user_jobs(name)
+        if self is JobIndex.MODEL:
+            return keys.model_jobs(name)
+        return keys.ALL_JOBS
 
 
-@dataclass(frozen=True)
-class QueuePlace:
-    """Where a QUEUED job stands, read atomically on its model's shard."""
+class CancelOutcome(enum.Enum):
+    """What cancelling a job found: it is cancelled now (or was before), it had
+    already ended otherwise, or its record expired."""
 
-    jobs_ahead: int | None
-    """QUEUED jobs of the model submitted before this one; None once it left the queue."""
-    worker_seen: float | None
-    """When a worker serving the model last announced itself (scheduler.presence),
-    Redis time; None if none did within the presence keep time."""
-    now: float
-    """Redis time when the place was read."""
-
-    @property
-    def worker_silent_s(self) -> float | None:
-        """Seconds since a worker serving the model was last seen; None: never."""
-        return None if self.worker_seen is None else max(self.now - self.worker_seen, 0.0)
-
-
-def _place(reply: Sequence[Any]) -> QueuePlace:
-    ahead, seen, now = int(reply[0]), _text(reply[1]), float(reply[2])
-    return QueuePlace(ahead if ahead >= 0 else None, float(seen) if seen else None, now)
-
-
-@dataclass(frozen=True)
-class Submission:
-    job_id: str
-    outcome: SubmitOutcome
-    limit: Limit | None = None
-    retry_after_s: float = 0.0
-    queued: int = 0
-    place: QueuePlace | None = None
-    """The created job's place in its queue, from the submission script itself."""
-
-
-def _submission(reply: Sequence[Any]) -> Submission:
-    outcome = SubmitOutcome(_text(reply[0]))
-    if outcome is SubmitOutcome.LIMITED:
-        return Submission("", outcome, Limit(_text(reply[1])), retry_after_s=float(reply[2]))
-    if outcome is SubmitOutcome.FULL:
-        return Submission("", outcome, Limit(_text(reply[1])), queued=int(reply[2]))
-    if outcome is SubmitOutcome.CREATED:
-        return Submission(_text(reply[1]), outcome, place=_place(reply[2:5]))
-    return Submission(_text(reply[1]), outcome)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A job handed to a worker: what to run."""
-
-    job_id: str
-    entry_id: str
-    model: str
-    spec: dict[str, Any]
-    records: list[dict[str, Any]]
-    created: float
-    submitter: str
-
-
-def fingerprint(version: str, records: Sequence[Any]) -> str:
-    """What makes two submissions with one idempotency key the same request."""
-    body = json.dumps([version, records], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()
+    CANCELLED = "CANCELLED"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
 
 
 class JobQueue:
@@ -146,6 +121,7 @@ class JobQueue:
         self._cluster = isinstance(client, RedisCluster)
 
     async def close(self) -> None:
+        """Stops the batcher; the client is the caller's to close."""
         await self._batch.close()
 
     # -- gateway side ---------------------------------------------------------
@@ -159,91 +135,48 @@ class JobQueue:
         submitter: str,
         records: list[dict[str, Any]],
         records_json: str,
-        spec: dict[str, Any],
+        spec: JobSpec,
         idempotency_key: str,
         parent_id: str = "",
         limits: AdmissionLimits = NO_LIMITS,
     ) -> Submission:
         """Creates the job in one round trip: its record, its queue entry, its indexes
         and its audit entry, after the idempotency key and the admission limits
-        were checked by the same script. Returns the new job's id and place, the
-        earlier job an idempotency key names, or why it was refused."""
-        job_id = keys.new_job_id(model)
-        shard = keys.shard_of_model(model)
-        fields = {
-            "id": job_id,
-            "model": model,
-            "version": version,
-            "submitter": submitter,
-            "record_count": len(records),
-            "records": records_json,
-            "spec": json.dumps(spec),
-            "idem_key": idempotency_key,
-            "parent": parent_id,
-            **_audited_input(records_json, self.settings.audit_inline_bytes),
-        }
-        argv: list[Any] = [
-            keys.EVENTS_CHANNEL,
-            job_id,
-            self.settings.job_ttl_s,
-            fingerprint(requested_version, records) if idempotency_key else "",
-            "1" if idempotency_key else "0",
-            *limits.argv(len(records)),
-        ]
-        for name, value in fields.items():
-            argv += [name, value]
-        idem_key = keys.idempotency(model, submitter, idempotency_key or "-")
-        consensus = spec.get("kind") == "consensus"
-        script_keys = [
-            keys.job(job_id, shard),
-            keys.queue(model),
-            idem_key,
-            keys.model_jobs(model),
-            *keys.observer_keys(model),
-            keys.user_budget(submitter, model if self._cluster else None),
-            keys.user_model_budget(submitter, model),
-            keys.workers(model),
-        ]
+        were checked by the same script. Returns the new job (its record and
+        place), the earlier job an idempotency key names, or why it was refused."""
+        job = NewJob(
+            keys.new_job_id(model), model, version, submitter, records, records_json, spec,
+            idempotency_key, parent_id,
+        )  # fmt: skip
+        settings = self.settings
+        script = ScriptCall(
+            self._submit,
+            keys=job.script_keys(self._cluster),
+            args=job.script_args(
+                requested_version, limits, settings.job_ttl_s, settings.audit_inline_bytes
+            ),
+        )
         if not self._cluster:
             # One server: the script writes the other indexes too, atomically.
-            script_keys += [keys.user_jobs(submitter), keys.ALL_JOBS, keys.KNOWN_MODELS]
-            if consensus:
-                script_keys.append(keys.CONSENSUS_MODELS)
-        script = ScriptCall(self._submit, keys=script_keys, args=argv)
-        if not self._cluster:
             [reply] = await self._batch.run(script)
-            return _submission(reply)
+            return job.submission(reply)
         # Redis Cluster: the indexes live in other slots, out of the script's reach.
         if idempotency_key or limits != NO_LIMITS:
             # The key may name an earlier job, a limit may refuse this one: index
             # only a job this call created.
             [reply] = await self._batch.run(script)
-            submission = _submission(reply)
+            submission = job.submission(reply)
             if submission.outcome is SubmitOutcome.CREATED:
-                await self._batch.run(*self._index(job_id, model, submitter, consensus))
+                await self._batch.run(*job.index_commands(settings.job_ttl_s))
             return submission
         # Without a key or limits the job is always created: its indexes ride in
         # the same round trip, just after it. A lost index entry (a crash between
         # the two) hides a job from ListJobs; it never loses the job.
-        reply, *_ = await self._batch.run(script, *self._index(job_id, model, submitter, consensus))
-        return _submission(reply)
-
-    def _index(self, job_id: str, model: str, submitter: str, consensus: bool) -> list[Command]:
-        score = keys.time_of_job(job_id)
-        user_jobs = keys.user_jobs(submitter)
-        commands: list[Command] = [
-            ("ZADD", user_jobs, score, job_id),
-            ("EXPIRE", user_jobs, self.settings.job_ttl_s),
-            ("ZADD", keys.ALL_JOBS, score, job_id),
-            # Every time, though rarely new: after Redis lost its data, the audit
-            # shipper, the statistics and the consensus runners find a model here.
-            ("SADD", keys.KNOWN_MODELS, model),
-        ]
-        if consensus:
-            commands.append(("SADD", keys.CONSENSUS_MODELS, model))
-        return commands
+        reply, *_ = await self._batch.run(script, *job.index_commands(settings.job_ttl_s))
+        return job.submission(reply)
 
     async def get(self, job_id: str) -> JobRecord | None:
+        """The job's record; None if it expired (or the id names no shard)."""
         shard = keys.shard_of_job(job_id)
         if shard is None:
             return None
@@ -260,9 +193,10 @@ class JobQueue:
                 args=[keys.waiting_member(job.id, job.record_count)],
             )
         )
-        return _place(reply)
+        return read_place(reply)
 
     async def get_many(self, job_ids: Sequence[str]) -> list[JobRecord | None]:
+        """The records of these jobs, in order, in one round trip; None for expired ones."""
         commands = []
         for job_id in job_ids:
             shard = keys.shard_of_job(job_id)
@@ -270,25 +204,30 @@ class JobQueue:
         rows = await self._batch.run(*commands)
         return [JobRecord.from_hash(v) if v else None for v in rows]
 
-    async def cancel(self, job: JobRecord, message: str) -> str:
+    async def cancel(self, job: JobRecord, message: str) -> CancelOutcome:
+        """Cancels a QUEUED or RUNNING job (a running one's worker stops it)."""
         shard = keys.shard_of_model(job.model)
         status: str = await self._cancel(
             keys=[keys.job(job.id, shard), *keys.observer_keys(job.model)],
             args=[keys.EVENTS_CHANNEL, message],
         )
-        return status
+        return CancelOutcome(status)
 
-    async def page(self, index: str, before: float | None, count: int) -> list[tuple[str, float]]:
-        """Up to count (job id, score) pairs of an index, newest first, older than before."""
+    async def page(
+        self, index: JobIndex, name: str, before: float | None, count: int
+    ) -> list[tuple[str, float]]:
+        """Up to count (job id, submission time) pairs of an index, newest first,
+        older than before; name is the index's user or model."""
         top = "+inf" if before is None else f"({before}"
         rows: list[tuple[str, float]] = await self.client.zrevrangebyscore(  # type: ignore[assignment]
-            index, top, "-inf", start=0, num=count, withscores=True
+            index.key(name), top, "-inf", start=0, num=count, withscores=True
         )
         return [(str(job_id), float(score)) for job_id, score in rows]
 
     # -- worker side ----------------------------------------------------------
 
     async def ensure_group(self, model: str) -> None:
+        """Creates the model's queue and its workers' consumer group, if missing."""
         try:
             await self.client.xgroup_create(keys.queue(model), keys.GROUP, id="0", mkstream=True)
         except ResponseError as exc:
@@ -320,7 +259,15 @@ class JobQueue:
         if models:
             await self._batch.run(*(("ZREM", keys.workers(m), worker) for m in models))
 
-    async def start(self, model: str, job_id: str, entry_id: str, worker: str) -> Delivery | str:
+    def reader(self, client: Client, model: str, worker: str, block_ms: int) -> QueueReader:
+        """A reader of the model's queue for this worker, on a client of its own."""
+        return QueueReader(
+            client, model, worker, lease_ms=self.settings.lease_ms, block_ms=block_ms
+        )
+
+    async def start(
+        self, model: str, job_id: str, entry_id: str, worker: str
+    ) -> Delivery | NoDelivery:
         """Marks the job RUNNING for this worker; returns what to run, or why not."""
         shard = keys.shard_of_model(model)
         [reply] = await self._batch.run(
@@ -341,12 +288,12 @@ class JobQueue:
             )
         )
         if reply[0] != "run":
-            return str(reply[1])
+            return NoDelivery(str(reply[1]))
         self._clock.started(model, entry_id, float(reply[3]))
         spec, records, created, submitter = reply[1], reply[2], reply[3], reply[4]
         return Delivery(
-            job_id, entry_id, model, json.loads(spec), json.loads(records), float(created),
-            submitter,
+            job_id, entry_id, model, JobSpec.from_json(spec), json.loads(records),
+            float(created), submitter,
         )  # fmt: skip
 
     async def finish(
@@ -358,6 +305,7 @@ class JobQueue:
         reason: str = "",
         message: str = "",
     ) -> str:
+        """Ends the job as status, acknowledging its entry; returns its status then."""
         shard = keys.shard_of_model(delivery.model)
         finish = ScriptCall(
             self._finish,
@@ -381,6 +329,7 @@ class JobQueue:
         return final
 
     async def release(self, delivery: Delivery, worker: str) -> None:
+        """Hands a job back (a draining worker): another worker claims it at once."""
         shard = keys.shard_of_model(delivery.model)
         await self._release(
             keys=[keys.job(delivery.job_id, shard), keys.queue(delivery.model)],
@@ -395,6 +344,7 @@ class JobQueue:
             )
 
     async def record_children(self, delivery: Delivery, children: list[dict[str, str]]) -> None:
+        """Records a consensus job's children's progress, for its watchers."""
         shard = keys.shard_of_model(delivery.model)
         await self._progress(
             keys=[keys.job(delivery.job_id, shard)],
@@ -406,16 +356,8 @@ class JobQueue:
         members = await self.client.smembers(keys.CONSENSUS_MODELS)
         return {str(m) for m in members}
 
-    async def status_of(self, model: str, job_id: str) -> str | None:
+    async def status(self, model: str, job_id: str) -> JobStatus | None:
+        """The job's status alone (a cheap poll); None if its record expired."""
         shard = keys.shard_of_model(model)
         status: str | None = await self.client.hget(keys.job(job_id, shard), "status")  # type: ignore[assignment]
-        return status
-
-
-def _audited_input(records_json: str, inline_bytes: int) -> dict[str, Any]:
-    """Job fields telling the transition scripts to audit a large input by hash only."""
-    size = len(records_json.encode())
-    if size <= inline_bytes:
-        return {}
-    return {"input_sha256": hashlib.sha256(records_json.encode()).hexdigest(), "input_bytes": size}
-
+        return None if status is None else JobStatus(status)

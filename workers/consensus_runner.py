@@ -26,9 +26,10 @@ from redis.exceptions import RedisError
 from consensus.aggregate import combine
 from consensus.definition import ConsensusDefinition
 from consensus.formula import parse
+from scheduler.delivery import Delivery
 from scheduler.events import JobEvents, Watch
-from scheduler.job import JobRecord, JobStatus
-from scheduler.queue import Delivery, JobQueue
+from scheduler.job import ChildSpec, JobRecord, JobStatus
+from scheduler.queue import JobQueue
 from workers.backends import BackendError
 
 log = logging.getLogger("modelgw.consensus")
@@ -37,15 +38,17 @@ RESYNC_S = 2.0
 
 
 class ConsensusRunner:
+    """Runs consensus jobs for a worker: their children through the queue, then the formula."""
+
     def __init__(self, queue: JobQueue, events: JobEvents) -> None:
         self._queue = queue
         self._events = events
 
     async def run(self, delivery: Delivery) -> list[dict[str, Any]]:
         """The parent's per-record results; BackendError when a child fails."""
-        definition = ConsensusDefinition.from_config(delivery.spec["config"])
+        definition = ConsensusDefinition.from_config(delivery.spec.config)
         formula = parse(definition.formula)
-        children: Mapping[str, Mapping[str, Any]] = delivery.spec["children"]
+        children = delivery.spec.children
         child_ids = await self._submit_children(delivery, children)
         try:
             finished = await self._wait(delivery, children, child_ids)
@@ -62,25 +65,25 @@ class ConsensusRunner:
                 f"child {alias} ({job.model} {job.version}) {job.status.value.lower()}: "
                 f"{job.error_message or job.error_reason or 'no reason given'}",
             )
-        versions = {alias: children[alias]["version"] for alias in children}
-        fields = {alias: children[alias]["output"] for alias in children}
+        versions = {alias: child.version for alias, child in children.items()}
+        fields = {alias: child.output for alias, child in children.items()}
         results = {alias: job.results() for alias, job in finished.items()}
         return combine(definition, formula, results, versions, fields=fields)
 
     async def _submit_children(
-        self, delivery: Delivery, children: Mapping[str, Mapping[str, Any]]
+        self, delivery: Delivery, children: Mapping[str, ChildSpec]
     ) -> dict[str, str]:
         records_json = json.dumps(delivery.records, separators=(",", ":"))
         ids = {}
         for alias, child in children.items():
             submission = await self._queue.submit(
-                model=child["model"],
-                version=child["version"],
-                requested_version=child["version"],
+                model=child.model,
+                version=child.version,
+                requested_version=child.version,
                 submitter=delivery.submitter,
                 records=delivery.records,
                 records_json=records_json,
-                spec=child["spec"],
+                spec=child.spec,
                 idempotency_key=f"consensus/{delivery.job_id}/{alias}",
                 parent_id=delivery.job_id,
             )
@@ -90,7 +93,7 @@ class ConsensusRunner:
     async def _wait(
         self,
         delivery: Delivery,
-        children: Mapping[str, Mapping[str, Any]],
+        children: Mapping[str, ChildSpec],
         child_ids: Mapping[str, str],
     ) -> dict[str, JobRecord]:
         async with AsyncExitStack() as stack:
@@ -125,7 +128,7 @@ class ConsensusRunner:
 
 
 def _progress(
-    children: Mapping[str, Mapping[str, Any]],
+    children: Mapping[str, ChildSpec],
     child_ids: Mapping[str, str],
     latest: Mapping[str, JobRecord],
 ) -> str:
@@ -133,8 +136,8 @@ def _progress(
         [
             {
                 "alias": alias,
-                "model": child["model"],
-                "version": child["version"],
+                "model": child.model,
+                "version": child.version,
                 "job_id": child_ids[alias],
                 "status": latest[alias].status.value if alias in latest else "",
             }

@@ -1,10 +1,11 @@
 """The worker: pulls jobs from its models' queues and runs them.
 
-One reader task per model blocks on XREADGROUP with a connection of its own
-(blocking reads never hold the shared pool). Jobs run concurrently up to a
-limit. While a job runs, its worker renews the lease on the queue entry and
-watches for cancellation; a worker that dies stops renewing, and after the
-lease another worker claims the entry (XAUTOCLAIM) and runs the job again.
+One reader task per model blocks on its queue (scheduler.delivery.QueueReader)
+with a connection of its own (blocking reads never hold the shared pool).
+Jobs run concurrently up to a limit. While a job runs, its worker renews the
+lease on the queue entry and watches for cancellation; a worker that dies
+stops renewing, and after the lease another worker's reader claims the entry
+and runs the job again.
 On SIGTERM the worker drains: it stops reading, gives running jobs a grace
 period, and hands the rest back so another worker picks them up at once.
 
@@ -25,7 +26,6 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from scheduler import keys
 from scheduler.connection import (
     Client,
     RedisSettings,
@@ -33,9 +33,10 @@ from scheduler.connection import (
     connect_node,
     reraise_cancellation,
 )
+from scheduler.delivery import Delivery, NoDelivery, QueueEntry
 from scheduler.events import JobEvents
 from scheduler.job import JobStatus
-from scheduler.queue import Delivery, JobQueue, QueueSettings
+from scheduler.queue import JobQueue, QueueSettings
 from workers.backends import BackendError, Backends, RecordOutcome
 from workers.consensus_runner import ConsensusRunner
 from workers.settings import WorkerSettings
@@ -137,30 +138,13 @@ class Worker:
         await asyncio.gather(*(t for _, t in self._running.values()), return_exceptions=True)
 
     async def _read_forever(self, model: str) -> None:
-        reader = connect(self._redis, max_connections=2)
-        stream = keys.queue(model)
-        lease_ms = self._queue.settings.lease_ms
-        next_claim = 0.0
+        client = connect(self._redis, max_connections=2)
+        reader = self._queue.reader(client, model, self.name, self._settings.block_ms)
         try:
             while True:
                 free = await self._take_slots()
                 try:
-                    entries: list[tuple[str, dict[str, str]]] = []
-                    if time.monotonic() >= next_claim:
-                        # Entries whose worker stopped renewing them: take them over.
-                        _, entries, _ = await reader.xautoclaim(
-                            stream, keys.GROUP, self.name, lease_ms, "0-0", count=free
-                        )
-                        next_claim = time.monotonic() + lease_ms / 2000
-                    if not entries:
-                        reply = await reader.xreadgroup(
-                            keys.GROUP,
-                            self.name,
-                            {stream: ">"},
-                            count=free,
-                            block=self._settings.block_ms,
-                        )
-                        entries = reply[0][1] if reply else []  # type: ignore[index,assignment]
+                    entries = await reader.read(free)
                 except (RedisError, OSError) as exc:
                     self._give_back(free)
                     self._failing.add(model)
@@ -174,7 +158,7 @@ class Worker:
                 free -= await self._start_in_order(model, entries)
                 self._give_back(free)
         finally:
-            await reader.aclose()
+            await client.aclose()
 
     async def _take_slots(self) -> int:
         await self._slots.acquire()
@@ -188,35 +172,35 @@ class Worker:
         for _ in range(count):
             self._slots.release()
 
-    async def _start_in_order(self, model: str, entries: list[tuple[str, dict[str, str]]]) -> int:
+    async def _start_in_order(self, model: str, entries: list[QueueEntry]) -> int:
         """Starts the entries in queue order, so that jobs of a model start in FIFO
         order; returns how many were launched. The start scripts are issued in
         order in one loop turn, so they leave as one pipeline, which Redis runs
         in order: one round trip for the whole read batch."""
         starts = await asyncio.gather(
             *(
-                self._queue.start(model, values.get("job", ""), entry_id, self.name)
-                for entry_id, values in entries
+                self._queue.start(model, entry.job_id, entry.entry_id, self.name)
+                for entry in entries
             ),
             return_exceptions=True,
         )
         launched = 0
-        for (entry_id, values), delivery in zip(entries, starts, strict=True):
+        for entry, delivery in zip(entries, starts, strict=True):
             if isinstance(delivery, (RedisError, OSError)):
                 # Redis failed again after the client's retries (scheduler.connection):
                 # the entry stays pending and is claimed again after its lease.
                 log.warning(
                     "could not start job",
-                    extra={"fields": {"job": values.get("job", ""), "error": str(delivery)}},
+                    extra={"fields": {"job": entry.job_id, "error": str(delivery)}},
                 )
                 continue
             if isinstance(delivery, BaseException):
                 raise delivery
-            if isinstance(delivery, str):
+            if isinstance(delivery, NoDelivery):
                 continue  # cancelled, expired or dead-lettered: nothing to run
             task = asyncio.create_task(self._run(delivery))
-            self._running[entry_id] = (delivery, task)
-            task.add_done_callback(functools.partial(self._finished, entry_id))
+            self._running[entry.entry_id] = (delivery, task)
+            task.add_done_callback(functools.partial(self._finished, entry.entry_id))
             launched += 1
         return launched
 
@@ -228,13 +212,13 @@ class Worker:
         spec = delivery.spec
         runner = asyncio.create_task(self._execute(delivery))
         try:
-            outcomes = await self._supervise(delivery, runner, float(spec.get("timeout_s", 300)))
+            outcomes = await self._supervise(delivery, runner, spec.timeout_s)
         except TimeoutError:
             await self._queue.finish(
                 delivery,
                 JobStatus.FAILED,
                 reason="timeout",
-                message=f"the model ran longer than its {spec.get('timeout_s')} s timeout",
+                message=f"the model ran longer than its {spec.timeout_s} s timeout",
             )
             return
         except BackendError as exc:
@@ -271,15 +255,15 @@ class Worker:
                 raise
             raise BackendError("model_error", "the model's run was cancelled from within") from None
         except (RedisError, OSError) as exc:
-            # Redis or the network (a consensus job's children): delivered again later.
+            # Redis or the network (a consensus job's children): delivered again after its lease.
             raise BackendError("backend_unavailable", str(exc), retryable=True) from exc
         except BaseException as exc:
             log.exception("the backend failed", extra={"fields": {"job": delivery.job_id}})
             raise BackendError("model_error", f"{type(exc).__name__}: {exc}") from None
 
     async def _outcomes_of(self, delivery: Delivery) -> list[RecordOutcome]:
-        if delivery.spec.get("kind") != "consensus":
-            return await self._backends.run(delivery.spec, delivery.records)
+        if not delivery.spec.consensus:
+            return await self._backends.run(delivery.spec.to_dict(), delivery.records)
         if self._consensus is None:
             raise BackendError(
                 "model_error", "this worker does not run consensus jobs (start it with --consensus)"
@@ -305,8 +289,8 @@ class Worker:
                 )
                 if done:
                     return runner.result()
-                status = await self._queue.status_of(delivery.model, delivery.job_id)
-                if status != JobStatus.RUNNING:
+                status = await self._queue.status(delivery.model, delivery.job_id)
+                if status is not JobStatus.RUNNING:
                     log.info(
                         "job cancelled while running", extra={"fields": {"job": delivery.job_id}}
                     )

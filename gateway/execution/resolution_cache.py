@@ -31,7 +31,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -45,10 +45,10 @@ from gateway.errors import ApiError, FailedPrecondition, InvalidArgument
 from gateway.registry import store
 from gateway.registry.limits import EffectiveLimits, PlatformLimits, effective
 from gateway.registry.resolution import no_versions, resolve_version
+from scheduler.job import DEFAULT_TIMEOUT_S, ChildSpec, JobSpec
 
 log = logging.getLogger("modelgw.catalog")
 
-DEFAULT_TIMEOUT_S = 300.0
 STALE_GRACE_S = 0.25
 """How long past its TTL an entry may still answer while its refresh is under way."""
 MAX_CONSENSUS_DEPTH = 8
@@ -56,9 +56,12 @@ MAX_CONSENSUS_DEPTH = 8
 
 @dataclass(frozen=True)
 class RunnableVersion:
+    """A version a submission may run: its job spec, its schemas' validators and
+    its model's limits."""
+
     model: str
     version: str
-    spec: dict[str, Any]
+    spec: JobSpec
     output_schema: dict[str, Any]
     checks: tuple[tuple[str, jsonschema.protocols.Validator], ...]
     """(whose schema, its validator): the version's own, and for a consensus
@@ -90,6 +93,8 @@ class _Known:
 
 
 class ResolutionCache:
+    """What each model runs, read from the registry and kept until it changes."""
+
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -140,6 +145,8 @@ class ResolutionCache:
         return Subscription(on_notify=self.forget, on_listening=self.forget_all)
 
     async def runnable(self, model: str, requested: str, depth: int = 0) -> RunnableVersion:
+        """The version a submission of model (at requested, or its resolved
+        version) runs; a consensus version with its children resolved."""
         row, limits = await self._version_row(model, requested)
         own = (f"{row.model} {row.version}", self._validator(row))
         if row.backend_kind != "consensus":
@@ -152,7 +159,7 @@ class ResolutionCache:
                 "(a cycle?): run VerifyConsensusModel on it"
             )
         definition = ConsensusDefinition.from_config(row.backend_config)
-        children: dict[str, Any] = {}
+        children: dict[str, ChildSpec] = {}
         checks = [own]
         for child in definition.children:
             runnable = await self.runnable(child.model, child.version, depth + 1)
@@ -160,14 +167,11 @@ class ResolutionCache:
                 output = choose_output_field(child, runnable.output_schema)
             except OutputFieldError as exc:
                 raise FailedPrecondition(f"consensus model {model!r}: {exc}") from None
-            children[child.alias] = {
-                "model": runnable.model,
-                "version": runnable.version,
-                "output": output,
-                "spec": runnable.spec,
-            }
+            children[child.alias] = ChildSpec(
+                runnable.model, runnable.version, output, runnable.spec
+            )
             checks += [(f"child {child.alias} ({whose})", v) for whose, v in runnable.checks]
-        spec = {**_spec(row), "children": children}
+        spec = replace(_spec(row), children=children)
         return RunnableVersion(
             row.model, row.version, spec, row.output_schema, tuple(checks), limits
         )
@@ -281,7 +285,8 @@ class ResolutionCache:
         return validator
 
 
-def _spec(row: store.VersionRow) -> dict[str, Any]:
+def _spec(row: store.VersionRow) -> JobSpec:
+    """The job spec of a version: its backend config's timeout_s is the job's."""
     config = dict(row.backend_config)
     timeout = float(config.pop("timeout_s", DEFAULT_TIMEOUT_S))
-    return {"kind": row.backend_kind, "config": config, "timeout_s": timeout}
+    return JobSpec(row.backend_kind, config, timeout)

@@ -18,7 +18,6 @@ applies the same rule to every job it lists.
 from __future__ import annotations
 
 import json
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,22 +33,24 @@ from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, model_
 from gateway.execution import admission
 from gateway.execution import records as input_records
 from gateway.execution.messages import STATUS_OF_PROTO, job_message
-from gateway.execution.resolution_cache import ResolutionCache
+from gateway.execution.resolution_cache import ResolutionCache, RunnableVersion
 from gateway.execution.waiting import RecentPlaces, with_place
-from gateway.interceptor import caller, status_of
+from gateway.interceptor import caller, grpc_status_for
 from gateway.registry import validation
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc, job_pb2
 from scheduler import keys
 from scheduler.admission import NO_RATES, AdmissionLimits, UserRates
 from scheduler.events import JobEvents, Watch
-from scheduler.job import JobRecord, JobStatus, Transition
-from scheduler.queue import JobQueue, SubmitOutcome
+from scheduler.job import JobRecord, JobStatus
+from scheduler.queue import CancelOutcome, JobIndex, JobQueue, Submission, SubmitOutcome
 
 MAX_IDEMPOTENCY_KEY = 128
 
 
 @dataclass(frozen=True)
 class ExecutionLimits:
+    """The execution server's limits on submissions and on how jobs are shown."""
+
     max_records: int
     heartbeat_s: float
     user_rates: UserRates = NO_RATES
@@ -85,6 +86,41 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
     async def SubmitJob(
         self, request: execution_pb2.SubmitJobRequest, context: grpc.aio.ServicerContext
     ) -> execution_pb2.SubmitJobResponse:
+        self._check_request(request)
+        runnable = await self._resolutions.runnable(request.model, request.version)
+        count = len(request.records)
+        admission.check_fits(runnable.model, count, runnable.limits)
+        records = [input_records.record(r) for r in request.records]
+        runnable.check(records)
+        submission = await self._queue.submit(
+            model=runnable.model,
+            version=runnable.version,
+            requested_version=request.version,
+            submitter=caller().user,
+            records=records,
+            records_json=json.dumps(records, separators=(",", ":")),
+            spec=runnable.spec,
+            idempotency_key=request.idempotency_key,
+            limits=AdmissionLimits(self._limits.user_rates, runnable.limits.admission),
+        )
+        self._check_accepted(request, submission, runnable)
+        if submission.job is None:  # DUPLICATE: the job the key named before
+            earlier = await self._queue.get(submission.job_id)
+            if earlier is None:
+                raise NotFound(f"job {submission.job_id} has expired")
+            return execution_pb2.SubmitJobResponse(
+                job=await self._message(earlier, with_results=False), deduplicated=True
+            )
+        # The submission script read the job's place: no second round trip.
+        message = with_place(
+            job_message(submission.job, with_results=False),
+            submission.place,
+            self._limits.no_worker_warning_s,
+        )
+        return execution_pb2.SubmitJobResponse(job=message)
+
+    def _check_request(self, request: execution_pb2.SubmitJobRequest) -> None:
+        """INVALID_ARGUMENT for a submission no version could accept."""
         if request.version:
             validation.version_string(request.version)
         count = len(request.records)
@@ -99,24 +135,20 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
             raise InvalidArgument(
                 f"idempotency_key is longer than {MAX_IDEMPOTENCY_KEY} characters"
             )
-        runnable = await self._resolutions.runnable(request.model, request.version)
-        admission.check_fits(runnable.model, count, runnable.limits)
-        records = [input_records.record(r) for r in request.records]
-        runnable.check(records)
-        user = caller().user
-        submission = await self._queue.submit(
-            model=runnable.model,
-            version=runnable.version,
-            requested_version=request.version,
-            submitter=user,
-            records=records,
-            records_json=json.dumps(records, separators=(",", ":")),
-            spec=runnable.spec,
-            idempotency_key=request.idempotency_key,
-            limits=AdmissionLimits(self._limits.user_rates, runnable.limits.admission),
-        )
+
+    def _check_accepted(
+        self,
+        request: execution_pb2.SubmitJobRequest,
+        submission: Submission,
+        runnable: RunnableVersion,
+    ) -> None:
+        """Raises what a refused submission (a limit, a reused idempotency key) means."""
         refusal = admission.refusal(
-            submission, runnable.model, self._limits.user_rates, runnable.limits, count
+            submission,
+            runnable.model,
+            self._limits.user_rates,
+            runnable.limits,
+            len(request.records),
         )
         if refusal is not None:
             raise refusal
@@ -125,32 +157,6 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
                 f"idempotency_key {request.idempotency_key!r} was already used for job "
                 f"{submission.job_id} with different records or version; use a new key"
             )
-        if submission.outcome is SubmitOutcome.DUPLICATE:
-            earlier = await self._queue.get(submission.job_id)
-            if earlier is None:
-                raise NotFound(f"job {submission.job_id} has expired")
-            return execution_pb2.SubmitJobResponse(
-                job=await self._message(earlier, with_results=False), deduplicated=True
-            )
-        now = time.time()
-        queued = JobRecord(
-            id=submission.job_id,
-            model=runnable.model,
-            version=runnable.version,
-            submitter=user,
-            status=JobStatus.QUEUED,
-            created=now,
-            record_count=count,
-            transitions=(Transition(JobStatus.QUEUED, now),),
-            idempotency_key=request.idempotency_key,
-        )
-        # The submission script read the job's place: no second round trip.
-        message = with_place(
-            job_message(queued, with_results=False),
-            submission.place,
-            self._limits.no_worker_warning_s,
-        )
-        return execution_pb2.SubmitJobResponse(job=message)
 
     async def GetJob(
         self, request: execution_pb2.GetJobRequest, context: grpc.aio.ServicerContext
@@ -181,7 +187,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
             except Exception as exc:
                 # The stream has started: end it with an explicit final message,
                 # which REST clients over HTTP/1.1 can see (they cannot see trailers).
-                code, message = status_of(exc)
+                code, message = grpc_status_for(exc)
                 yield execution_pb2.WatchJobResponse(
                     error=status_pb2.Status(code=code.value[0], message=message)
                 )
@@ -228,12 +234,12 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         self, request: execution_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
     ) -> execution_pb2.CancelJobResponse:
         job = await self._visible_job(request.id)
-        status = await self._queue.cancel(job, f"cancelled by {caller().user}")
-        if status == "EXPIRED":
+        outcome = await self._queue.cancel(job, f"cancelled by {caller().user}")
+        if outcome is CancelOutcome.EXPIRED:
             raise NotFound(f"job {job.id} has expired")
-        if status != JobStatus.CANCELLED:
+        if outcome is not CancelOutcome.CANCELLED:
             raise FailedPrecondition(
-                f"job {job.id} already finished as {status}; nothing to cancel"
+                f"job {job.id} already finished as {outcome.value}; nothing to cancel"
             )
         after = await self._visible_job(job.id)
         return execution_pb2.CancelJobResponse(job=job_message(after, with_results=False))
@@ -247,30 +253,33 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         index, model = await self._job_index(request.model)
         principal = caller()
         # One's own jobs list only those of models one may still read.
-        readable = None if index != keys.user_jobs(principal.user) else principal
+        readable = principal if index is JobIndex.USER else None
+        name = model if index is JobIndex.MODEL else principal.user
         jobs, cursor = await self._scan(
-            index, before, limit, model=model, status=status, readable_by=readable
+            index, name, before, limit, model=model, status=status, readable_by=readable
         )
         return execution_pb2.ListJobsResponse(
             jobs=[job_message(j, with_results=False) for j in jobs],
             next_page_token=paging.encode("jobs", cursor) if cursor is not None else "",
         )
 
-    async def _job_index(self, model: str) -> tuple[str, str]:
-        """The index to list from, and the model to filter on ('' for none)."""
+    async def _job_index(self, model: str) -> tuple[JobIndex, str]:
+        """The index to list from (the caller's own, for USER), and the model to
+        filter on ('' for none)."""
         principal = caller()
         if not model:
-            return (keys.ALL_JOBS if principal.superuser else keys.user_jobs(principal.user)), ""
+            return (JobIndex.ALL if principal.superuser else JobIndex.USER), ""
         validation.model_name(model, "model")
         if await self._manages_jobs(principal, model):
-            return keys.model_jobs(model), model
+            return JobIndex.MODEL, model
         if self._access.decide(principal, Action.READ, model) is Decision.HIDDEN:
             raise model_not_found(model)
-        return keys.user_jobs(principal.user), model
+        return JobIndex.USER, model
 
     async def _scan(
         self,
-        index: str,
+        index: JobIndex,
+        name: str,
         before: float | None,
         limit: int,
         *,
@@ -278,11 +287,12 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         status: JobStatus | None,
         readable_by: Principal | None,
     ) -> tuple[list[JobRecord], float | None]:
-        """Walks the index newest first, keeping matching jobs, within a bounded budget."""
+        """Walks the index (of user or model `name`) newest first, keeping matching
+        jobs, within a bounded budget."""
         found: list[JobRecord] = []
         budget = max(limit * 20, 1000)
         while budget > 0:
-            batch = await self._queue.page(index, before, min(limit * 2, 1000))
+            batch = await self._queue.page(index, name, before, min(limit * 2, 1000))
             if not batch:
                 return found, None
             budget -= len(batch)

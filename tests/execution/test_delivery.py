@@ -88,17 +88,11 @@ async def _deliver_and_abandon(redis_url: str, model: str, times: int, lease_ms:
         await queue.ensure_group(model)
         for attempt in range(times):
             ghost = f"ghost-{attempt}"
-            if attempt == 0:
-                reply = await client.xreadgroup(
-                    keys.GROUP, ghost, {keys.queue(model): ">"}, count=1
-                )
-                entry_id, values = reply[0][1][0]
-            else:
-                _, claimed, _ = await client.xautoclaim(
-                    keys.queue(model), keys.GROUP, ghost, lease_ms, "0-0", count=1
-                )
-                entry_id, values = claimed[0]
-            await queue.start(model, values["job"], entry_id, ghost)
+            # A new worker's reader: it claims the entry the last ghost left, or
+            # reads it new the first time.
+            [entry] = await queue.reader(client, model, ghost, block_ms=1000).read(1)
+            entry_id = entry.entry_id
+            await queue.start(model, entry.job_id, entry_id, ghost)
             # The ghost dies: make its lease look expired at once.
             await client.xclaim(
                 keys.queue(model), keys.GROUP, ghost, 0, [entry_id], idle=lease_ms + 1, justid=True

@@ -36,7 +36,7 @@ async def test_concurrent_calls_of_one_loop_turn_share_one_round_trip(clean_redi
         )
         assert replies == [[True, str(i)] for i in range(200)]
         assert counting.opened == 1
-        # A later call is a batch of its own.
+        # A call after that is a batch of its own.
         assert await batcher.run(("GET", "k7")) == ["7"]
         assert counting.opened == 2
     finally:
@@ -66,12 +66,12 @@ async def test_calls_made_while_batches_are_in_flight_wait_and_leave_together(
     try:
         # The first batch holds its connection for 0.3 s (BLPOP on an empty list).
         slow = asyncio.ensure_future(batcher.run(("BLPOP", "empty", 0.3)))
-        later = []
+        afterwards = []
         for _ in range(5):  # calls over several loop turns while it is out
             await asyncio.sleep(0.02)
-            later += [asyncio.ensure_future(batcher.run(("INCR", "n"))) for _ in range(10)]
+            afterwards += [asyncio.ensure_future(batcher.run(("INCR", "n"))) for _ in range(10)]
         assert await slow == [None]
-        replies = await asyncio.gather(*later)
+        replies = await asyncio.gather(*afterwards)
         assert sorted(r[0] for r in replies) == list(range(1, 51))
         assert counting.opened == 2
     finally:

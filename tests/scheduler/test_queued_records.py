@@ -14,8 +14,8 @@ from scheduler import keys
 from scheduler.admission import NO_LIMITS, AdmissionLimits, Limit, ModelAdmission, UserRates
 from scheduler.connection import Client, RedisSettings, connect
 from scheduler.duties import run_once
-from scheduler.job import JobRecord
-from scheduler.queue import JobQueue, QueueSettings, SubmitOutcome
+from scheduler.job import JobRecord, JobSpec
+from scheduler.queue import CancelOutcome, JobQueue, NoDelivery, QueueSettings, SubmitOutcome
 
 MODEL = "records.model"
 
@@ -33,7 +33,7 @@ async def _submit(
     rows = [{"n": i} for i in range(records)]
     submission = await queue.submit(
         model=MODEL, version="1", requested_version="", submitter="ann", records=rows,
-        records_json=json.dumps(rows), spec={"kind": "python"}, idempotency_key="", limits=limits,
+        records_json=json.dumps(rows), spec=JobSpec("python"), idempotency_key="", limits=limits,
     )  # fmt: skip
     return submission.outcome, submission.job_id, submission.limit
 
@@ -64,12 +64,12 @@ async def test_starting_and_cancelling_take_a_jobs_records_off(client: Client) -
         assert await _counts(client) == (2, 8, 2)
         job = await queue.get(ids[1])
         assert isinstance(job, JobRecord)
-        assert await queue.cancel(job, "test") == "CANCELLED"
+        assert await queue.cancel(job, "test") is CancelOutcome.CANCELLED
         assert await _counts(client) == (1, 5, 1)
-        assert await queue.cancel(job, "test again") == "CANCELLED"  # leaves once
+        assert await queue.cancel(job, "test again") is CancelOutcome.CANCELLED  # leaves once
         assert await _counts(client) == (1, 5, 1)
         # A worker reaching the cancelled job's entry skips it, taking nothing more.
-        assert await queue.start(MODEL, ids[1], await _entry(client, ids[1]), "w1") == "CANCELLED"
+        assert await queue.start(MODEL, ids[1], await _entry(client, ids[1]), "w1") is NoDelivery.CANCELLED
         assert await _counts(client) == (1, 5, 1)
     finally:
         await queue.close()
@@ -83,9 +83,9 @@ async def test_dead_letters_take_off_only_what_was_still_waiting(client: Client)
         _, waiting, _ = await _submit(queue, 6)
         await queue.start(MODEL, running, await _entry(client, running), "w1")
         assert await _counts(client) == (1, 6, 1)
-        assert await queue.start(MODEL, running, await _entry(client, running), "w2") == "DEAD_LETTER"
+        assert await queue.start(MODEL, running, await _entry(client, running), "w2") is NoDelivery.DEAD_LETTER
         assert await _counts(client) == (1, 6, 1)
-        assert await never.start(MODEL, waiting, await _entry(client, waiting), "w1") == "DEAD_LETTER"
+        assert await never.start(MODEL, waiting, await _entry(client, waiting), "w1") is NoDelivery.DEAD_LETTER
         assert await _counts(client) == (0, 0, 0)
     finally:
         await queue.close()
@@ -102,7 +102,7 @@ async def test_a_job_that_expired_while_waiting_leaves_the_counts(client: Client
         await asyncio.sleep(1.6)  # both records expire; the index keeps their ids
         shard = keys.shard_of_model(MODEL)
         assert await client.exists(keys.job(reached, shard), keys.job(abandoned, shard)) == 0
-        assert await queue.start(MODEL, reached, await _entry(client, reached), "w1") == "EXPIRED"
+        assert await queue.start(MODEL, reached, await _entry(client, reached), "w1") is NoDelivery.EXPIRED
         assert await _counts(client) == (2, 7, 2)  # the scheduler's duties take them off
         done = await run_once(client, settings)
         assert done["expired_waiting"] == 2

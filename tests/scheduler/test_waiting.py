@@ -11,9 +11,10 @@ import pytest
 
 from scheduler import keys, stats
 from scheduler.connection import Client, RedisSettings, connect
+from scheduler.delivery import Delivery
 from scheduler.duties import run_once
-from scheduler.job import JobStatus
-from scheduler.queue import JobQueue, QueueSettings, SubmitOutcome
+from scheduler.job import JobSpec, JobStatus
+from scheduler.queue import CancelOutcome, JobQueue, QueueSettings, SubmitOutcome
 
 MODEL = "w.model"
 
@@ -34,7 +35,7 @@ async def submit(queue: JobQueue, n: int = 0) -> str:
     records = [{"n": n}]
     submission = await queue.submit(
         model=MODEL, version="1", requested_version="", submitter="alice", records=records,
-        records_json=json.dumps(records), spec={"kind": "python"}, idempotency_key="",
+        records_json=json.dumps(records), spec=JobSpec("python"), idempotency_key="",
     )  # fmt: skip
     assert submission.outcome is SubmitOutcome.CREATED
     return submission.job_id
@@ -52,7 +53,7 @@ async def test_the_submission_script_returns_the_place_and_no_worker(queue: JobQ
     for _ in range(3):
         submission = await queue.submit(
             model=MODEL, version="1", requested_version="", submitter="alice", records=records,
-            records_json=json.dumps(records), spec={}, idempotency_key="",
+            records_json=json.dumps(records), spec=JobSpec(""), idempotency_key="",
         )  # fmt: skip
         assert submission.place is not None
         places.append(submission.place)
@@ -66,12 +67,11 @@ async def test_jobs_ahead_count_only_queued_jobs_before_this_one(queue: JobQueue
     assert [await ahead(queue, j) for j in (first, second, third)] == [0, 1, 2]
     # A cancelled job and a started one no longer wait: those behind move up.
     job = await queue.get(second)
-    assert job is not None and await queue.cancel(job, "test") == "CANCELLED"
+    assert job is not None and await queue.cancel(job, "test") is CancelOutcome.CANCELLED
     assert [await ahead(queue, j) for j in (first, third)] == [0, 1]
-    reply = await queue.client.xreadgroup(keys.GROUP, "w1", {keys.queue(MODEL): ">"}, count=1)
-    [(entry_id, fields)] = reply[0][1]  # type: ignore[index]
-    delivery = await queue.start(MODEL, fields["job"], entry_id, "w1")
-    assert not isinstance(delivery, str) and delivery.job_id == first
+    [entry] = await queue.reader(queue.client, MODEL, "w1", block_ms=100).read(1)
+    delivery = await queue.start(MODEL, entry.job_id, entry.entry_id, "w1")
+    assert isinstance(delivery, Delivery) and delivery.job_id == first
     assert await ahead(queue, first) is None  # running: it has no place any more
     assert await ahead(queue, third) == 0
     await queue.finish(delivery, JobStatus.SUCCEEDED, results=[{"output": {}}])
@@ -112,7 +112,7 @@ async def test_a_silent_worker_drops_out_after_the_live_window(queue: JobQueue) 
 async def test_a_worker_holding_a_job_counts_busy(queue: JobQueue) -> None:
     job_id = await submit(queue)
     await queue.announce([MODEL], "w1")
-    await queue.client.xreadgroup(keys.GROUP, "w1", {keys.queue(MODEL): ">"}, count=1)
+    assert len(await queue.reader(queue.client, MODEL, "w1", block_ms=100).read(1)) == 1
     busy = await stats.model_stats(queue.client, MODEL, window_s=60, live_ms=15_000)
     assert (busy.live_workers, busy.busy_workers) == (1, 1)
     assert await ahead(queue, job_id) == 0  # delivered, not yet started: still QUEUED

@@ -1,10 +1,12 @@
 """The worker's run loop against a real Redis: it stops when asked, whatever its
-queue reads are doing."""
+queue reads are doing, and it runs jobs queued by the code before JobSpec."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,11 +14,23 @@ import pytest
 import redis.asyncio as aioredis
 import uvloop
 
+from backendspec import BackendPolicy
 from mesh import LocalRedis, free_port
-from scheduler.connection import RedisSettings
-from scheduler.queue import QueueSettings
+from scheduler import keys
+from scheduler.connection import RedisSettings, connect
+from scheduler.job import JobSpec, JobStatus
+from scheduler.queue import JobQueue, QueueSettings
 from workers.settings import WorkerSettings
 from workers.worker import Worker
+
+COMPAT_MODEL = "compat.model"
+# "spec" fields exactly as the code before JobSpec stored them (json.dumps of a
+# dict); the second as a spec without timeout_s, which that worker defaulted.
+OLD_SPECS = (
+    '{"kind": "python", "config": {"callable": "tests.workers.callables:async_lengths"}, '
+    '"timeout_s": 60.0}',
+    '{"kind": "python", "config": {"callable": "tests.workers.callables:async_lengths"}}',
+)
 
 
 @pytest.fixture
@@ -33,7 +47,7 @@ def test_a_worker_whose_queues_are_gone_stops_when_asked(
     redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Redis lost its data (a restart without persistence, a FLUSHALL): each reader's
-    read fails with NOGROUP and is tried again a second later. A stop a second after
+    read fails with NOGROUP and is tried again a second afterwards. A stop a second after
     the loss is asked just as the readers send their reads again, and the worker
     still stops at once. (Python 3.11's asyncio.wait_for, around each of redis-py's
     sends, dropped such a cancellation; the read ended with NOGROUP, its reader
@@ -57,3 +71,48 @@ async def _stop_a_second_after_the_loss(redis_url: str, times: int) -> None:
         await asyncio.sleep(1.0)
         stop.set()
         await asyncio.wait_for(running, timeout=5)
+
+
+def test_jobs_queued_by_the_code_before_jobspec_still_run(redis_url: str) -> None:
+    asyncio.run(_run_old_jobs(redis_url))
+
+
+async def _run_old_jobs(redis_url: str) -> None:
+    client = connect(RedisSettings(redis_url))
+    queue = JobQueue(client, QueueSettings())
+    settings = WorkerSettings(
+        models=(COMPAT_MODEL,),
+        concurrency=2,
+        model_processes=1,
+        policy=BackendPolicy(callables=("tests.workers.callables",)),
+    )
+    worker = Worker(RedisSettings(redis_url), QueueSettings(), settings)
+    stop = asyncio.Event()
+    try:
+        ids = []
+        for old in OLD_SPECS:
+            records = [{"smiles": "CCO"}]
+            submission = await queue.submit(
+                model=COMPAT_MODEL, version="1", requested_version="", submitter="ann",
+                records=records, records_json=json.dumps(records), spec=JobSpec("python"),
+                idempotency_key="",
+            )  # fmt: skip
+            # The queued job's record as the old code left it.
+            shard = keys.shard_of_model(COMPAT_MODEL)
+            await client.hset(keys.job(submission.job_id, shard), "spec", old)  # type: ignore[misc]
+            ids.append(submission.job_id)
+        running = asyncio.create_task(worker.run(stop))
+        deadline = time.monotonic() + 30
+        while True:
+            jobs = await queue.get_many(ids)
+            if all(j is not None and j.status.terminal for j in jobs) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+        for job in jobs:
+            assert job is not None and job.status is JobStatus.SUCCEEDED, job
+            assert [r["output"]["length"] for r in job.results()] == [3]
+    finally:
+        await queue.close()
+        await client.aclose()

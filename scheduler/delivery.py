@@ -1,0 +1,88 @@
+"""The worker's side of a model queue: reading and claiming its entries, and
+what starting one gives (a Delivery to run, or why there is nothing to run).
+
+A worker reads a model's queue through the consumer group keys.GROUP. An
+entry stays pending, leased to the worker that read it, until the job
+finishes; a worker that stops renewing its entries (it died) loses them once
+they have been idle for the lease, and the next reader claims them
+(XAUTOCLAIM) before reading new ones (XREADGROUP, blocking).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from scheduler import keys
+from scheduler.connection import Client
+from scheduler.job import JobSpec
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A job handed to a worker: what to run."""
+
+    job_id: str
+    entry_id: str
+    model: str
+    spec: JobSpec
+    records: list[dict[str, Any]]
+    created: float
+    submitter: str
+
+
+class NoDelivery(enum.Enum):
+    """Why starting a queue entry gave nothing to run (the entry is acknowledged)."""
+
+    EXPIRED = "EXPIRED"
+    """The job's record expired while it waited."""
+    DEAD_LETTER = "DEAD_LETTER"
+    """Delivered too often without finishing: failed now, never retried."""
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    """The job had already ended (cancelled while it waited, most often)."""
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """An entry of a model's queue, read or claimed by a worker."""
+
+    entry_id: str
+    job_id: str
+
+
+class QueueReader:
+    """One worker's reader of one model's queue, on a client of its own (a
+    blocking read must not hold a connection of the shared pool). Each read
+    first claims entries whose lease expired, at most every half lease, and
+    only if there were none, blocks for new ones."""
+
+    def __init__(
+        self, client: Client, model: str, worker: str, *, lease_ms: int, block_ms: int
+    ) -> None:
+        self._client = client
+        self._stream = keys.queue(model)
+        self._worker = worker
+        self._lease_ms = lease_ms
+        self._block_ms = block_ms
+        self._next_claim = 0.0
+
+    async def read(self, count: int) -> list[QueueEntry]:
+        """Up to count entries, claimed or new; empty after block_ms without any.
+        Redis errors propagate: the caller decides whether to retry."""
+        entries: list[Any] = []
+        if time.monotonic() >= self._next_claim:
+            # Entries whose worker stopped renewing them: take them over.
+            _, entries, _ = await self._client.xautoclaim(
+                self._stream, keys.GROUP, self._worker, self._lease_ms, "0-0", count=count
+            )
+            self._next_claim = time.monotonic() + self._lease_ms / 2000
+        if not entries:
+            reply: Any = await self._client.xreadgroup(
+                keys.GROUP, self._worker, {self._stream: ">"}, count=count, block=self._block_ms
+            )
+            entries = reply[0][1] if reply else []
+        return [QueueEntry(str(entry_id), values.get("job", "")) for entry_id, values in entries]
