@@ -23,10 +23,10 @@ import asyncpg
 from redis.exceptions import RedisError
 
 from audit import outbox
+from audit.config import AuditConfig
 from audit.sink import Sink, SinkError
 from audit.spool import Spool
 from audit.streams import AuditStreams, StreamRecord
-from gateway.config import AuditConfig
 
 log = logging.getLogger("modelgw.audit")
 

@@ -23,25 +23,9 @@ from scheduler.batch import Command, CommandBatcher, ScriptCall
 from scheduler.connection import Client
 from scheduler.job import JobRecord, JobStatus
 from scheduler.metrics import RunClock
-
-
-@dataclass(frozen=True)
-class QueueSettings:
-    job_ttl_s: int = 24 * 3600
-    """How long job records, results and idempotency keys are kept."""
-    delivery_limit: int = 3
-    """Deliveries after which a job that never finished is dead-lettered."""
-    lease_ms: int = 30_000
-    """A running job whose worker has not renewed it for this long is delivered again."""
-    audit_inline_bytes: int = 65_536
-    """Inputs up to this size are copied into the audit log; larger ones by sha256 and size."""
-    presence_s: float = 5.0
-    """How often a worker announces the models it serves (JobQueue.announce)."""
-
-    @property
-    def live_s(self) -> float:
-        """A worker unseen for this long is not live: it missed three announcements."""
-        return 3 * self.presence_s
+from scheduler.settings import (
+    QueueSettings as QueueSettings,  # re-exported: still imported from here
+)
 
 
 class SubmitOutcome(enum.Enum):
