@@ -100,6 +100,7 @@ class MeshConfig:
         )
 
     def port_of(self, service: Service) -> int | None:
+        """The port `service` listens on; None for one without a port."""
         return self.service_ports.get(service.port_env) if service.port_env else None
 
 
