@@ -25,10 +25,10 @@ import asyncpg
 from redis.exceptions import RedisError
 
 from audit import outbox
+from audit.config import AuditConfig
 from audit.records import job_record
 from audit.sink import Sink, SinkError
 from audit.spool import Spool
-from gateway.config import AuditConfig
 from scheduler.audit_stream import AuditEntry, AuditStreams
 
 log = logging.getLogger("modelgw.audit")

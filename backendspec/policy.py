@@ -29,6 +29,7 @@ from typing import Any
 from backendspec.python_kind import CALLABLE_PATH, MODULE_NAME
 from backendspec.subprocess_kind import executable_problem
 from settings import SettingsError
+from settings.env import items, split_items
 
 ALLOWED_CALLABLES_ENV = "MODELGW_ALLOWED_CALLABLES"
 ALLOWED_COMMANDS_ENV = "MODELGW_ALLOWED_COMMANDS"
@@ -50,10 +51,8 @@ def _chosen(
     """The list a worker's flag or else the environment gives (None: neither, the
     default), and which of the two it came from, for error messages."""
     if flag is not None:
-        return _items(flag), flag_name
-    if env_name in env:
-        return _items(env[env_name]), env_name
-    return None, env_name
+        return split_items(flag), flag_name
+    return items(env, env_name), env_name
 
 
 @dataclass(frozen=True)
@@ -157,9 +156,3 @@ def _check_commands(commands: tuple[str, ...], source: str) -> None:
         problem = executable_problem(command)
         if problem:
             raise SettingsError(f"{source} entry {command!r} {problem}")
-
-
-def _items(raw: str) -> tuple[str, ...]:
-    # A trailing comma or spaces around items are harmless; a malformed item is not
-    # (the dataclass refuses it).
-    return tuple(item.strip() for item in raw.split(",") if item.strip())

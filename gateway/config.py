@@ -11,26 +11,19 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from backendspec import BackendPolicy
 from gateway.registry.limits import LimitValues, PlatformLimits
 from scheduler.admission import UserRates
 from scheduler.connection import RedisSettings
-from scheduler.queue import QueueSettings
-from settings import SettingsError
+from scheduler.settings import QueueSettings, redis_settings
+from settings import SettingsError, process
+from settings.env import Env, number, optional_whole, whole
+from settings.process import METRICS_PORTS as METRICS_PORTS
+from settings.process import local_database_url as local_database_url
 
 SERVICE_PORTS = {"registry": 50051, "execution": 50052, "admin": 50053}
-
-# Every process's Prometheus port, MODELGW_<NAME>_METRICS_PORT; 0 disables it.
-METRICS_PORTS = {
-    "registry": 9461,
-    "execution": 9462,
-    "admin": 9463,
-    "scheduler": 9464,
-    "worker": 9465,
-    "audit": 9466,
-}
 
 # Set by the prefork parent (gateway.prefork) to each child's index, 0 to N-1.
 PREFORK_CHILD_ENV = "MODELGW_PREFORK_CHILD"
@@ -38,42 +31,8 @@ PREFORK_CHILD_ENV = "MODELGW_PREFORK_CHILD"
 # The model catalog in the repository (catalog/models.yaml), read by the admin RPCs.
 DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "catalog" / "models.yaml"
 
-
-def local_database_url(home: Path) -> str:
-    """The gateway role's DSN for `modelgw up`'s PostgreSQL on its default port,
-    with the password file the mesh keeps under MODELGW_HOME (mesh.postgres)."""
-    passfile = quote(str(home / "postgres" / "secrets" / "modelgw.pgpass"), safe="/")
-    return f"postgresql://modelgw@127.0.0.1:55432/modelgw?passfile={passfile}"
-
-
-class ConfigError(SettingsError):
-    """A MODELGW_* variable holds a value that cannot be used."""
-
-
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} must be at least {minimum}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if value < 0:
-        raise ConfigError(f"{name}={value} must not be negative")
-    return value
+# Every setting raises SettingsError now; the old name stays for its importers.
+ConfigError = SettingsError
 
 
 @dataclass(frozen=True)
@@ -93,7 +52,7 @@ class AuthConfig:
     max_ttl_s: int
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], home: Path) -> AuthConfig:
+    def from_env(cls, env: Env, home: Path) -> AuthConfig:
         return cls(
             jwks_url=env.get("MODELGW_JWT_JWKS_URL") or None,
             issuer=env.get("MODELGW_JWT_ISSUER", "modelgw-local"),
@@ -102,7 +61,7 @@ class AuthConfig:
                 env.get("MODELGW_JWT_SIGNING_KEY") or home / "keys" / "jwt-signing-key.pem"
             ),
             superuser_claim=env.get("MODELGW_JWT_SUPERUSER_CLAIM", "superuser"),
-            max_ttl_s=_int(env, "MODELGW_JWT_MAX_TTL", 86_400, minimum=1),
+            max_ttl_s=whole(env, "MODELGW_JWT_MAX_TTL", 86_400, minimum=1),
         )
 
 
@@ -123,132 +82,91 @@ class AdminConfig:
     @classmethod
     def from_env(
         cls,
-        env: Mapping[str, str],
+        env: Env,
         *,
         worker_live_s: float,
         database_url: str,
         max_message_bytes: int,
     ) -> AdminConfig:
-        query_timeout_s = _float(env, "MODELGW_QUERY_TIMEOUT", 5.0)
-        if query_timeout_s <= 0:
-            raise ConfigError(f"MODELGW_QUERY_TIMEOUT={query_timeout_s} must be positive")
         return cls(
             catalog_path=Path(env.get("MODELGW_CATALOG") or DEFAULT_CATALOG).absolute(),
             query_database_url=_query_database_url(env, database_url),
-            query_timeout_s=query_timeout_s,
-            query_max_rows=_int(env, "MODELGW_QUERY_MAX_ROWS", 10_000, minimum=1),
+            query_timeout_s=number(env, "MODELGW_QUERY_TIMEOUT", 5.0, positive=True),
+            query_max_rows=whole(env, "MODELGW_QUERY_MAX_ROWS", 10_000, minimum=1),
             query_max_bytes=_query_max_bytes(env, max_message_bytes),
             worker_live_ms=int(worker_live_s * 1000),
         )
 
 
-def _query_database_url(env: Mapping[str, str], database_url: str) -> str | None:
+def _query_database_url(env: Env, database_url: str) -> str | None:
     url = env.get("MODELGW_QUERY_DATABASE_URL") or None
     if url is None:
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres") or not parts.username:
-        raise ConfigError(
+        raise SettingsError(
             "MODELGW_QUERY_DATABASE_URL must be a postgresql:// URL naming its role, "
             "e.g. postgresql://modelgw_query@db:5432/modelgw"
         )
     if parts.username == urlsplit(database_url).username:
-        raise ConfigError(
+        raise SettingsError(
             f"MODELGW_QUERY_DATABASE_URL logs in as {parts.username!r}, the role of "
             "MODELGW_DATABASE_URL: the SQL console needs a role of its own (modelgw_query)"
         )
     return url
 
 
-def _query_max_bytes(env: Mapping[str, str], max_message_bytes: int) -> int:
+def _query_max_bytes(env: Env, max_message_bytes: int) -> int:
     # 4 MiB is also what gRPC clients and grpcurl accept by default.
     default = min(4 * 1024 * 1024, max_message_bytes // 2)
-    value = _int(env, "MODELGW_QUERY_MAX_BYTES", default, minimum=1024)
+    value = whole(env, "MODELGW_QUERY_MAX_BYTES", default, minimum=1024)
     if value >= max_message_bytes:
-        raise ConfigError(
+        raise SettingsError(
             f"MODELGW_QUERY_MAX_BYTES={value} must be below MODELGW_MAX_MESSAGE_BYTES "
             f"({max_message_bytes}), or the reply could not be sent"
         )
     return value
 
 
-@dataclass(frozen=True)
-class AuditConfig:
-    """Where the audit shipper writes, and when it flushes."""
-
-    # S3 bucket; None writes the same layout under `local_root` instead.
-    bucket: str | None
-    prefix: str
-    endpoint_url: str | None
-    local_root: Path
-    spool_dir: Path
-    flush_bytes: int
-    flush_s: float
-    poll_s: float
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], home: Path) -> AuditConfig:
-        flush_s = _float(env, "MODELGW_AUDIT_FLUSH_SECONDS", 60.0)
-        if flush_s <= 0:
-            raise ConfigError(f"MODELGW_AUDIT_FLUSH_SECONDS={flush_s} must be positive")
-        return cls(
-            bucket=env.get("MODELGW_AUDIT_BUCKET") or None,
-            prefix=env.get("MODELGW_AUDIT_PREFIX", "audit").strip("/"),
-            endpoint_url=env.get("MODELGW_S3_ENDPOINT") or None,
-            local_root=home,
-            spool_dir=Path(env.get("MODELGW_AUDIT_SPOOL") or home / "audit-spool").absolute(),
-            flush_bytes=_int(env, "MODELGW_AUDIT_FLUSH_BYTES", 8 * 1024 * 1024, minimum=1),
-            flush_s=flush_s,
-            poll_s=min(flush_s / 4, 1.0),
-        )
-
-
-def _presence_s(env: Mapping[str, str]) -> float:
-    value = _float(env, "MODELGW_WORKER_PRESENCE_SECONDS", 5.0)
-    if value <= 0:
-        raise ConfigError(f"MODELGW_WORKER_PRESENCE_SECONDS={value} must be positive")
-    return value
-
-
-def _no_worker_warning_s(env: Mapping[str, str], presence_s: float) -> float:
-    value = _float(env, "MODELGW_NO_WORKER_WARNING_SECONDS", 30.0)
+def _no_worker_warning_s(env: Env, presence_s: float) -> float:
+    value = number(env, "MODELGW_NO_WORKER_WARNING_SECONDS", 30.0)
     if 0 < value < 2 * presence_s:
         # Between two announcements of a live worker the warning would come and go.
-        raise ConfigError(
+        raise SettingsError(
             f"MODELGW_NO_WORKER_WARNING_SECONDS={value:g} must be 0 (no warning) or at "
             f"least twice MODELGW_WORKER_PRESENCE_SECONDS ({presence_s:g})"
         )
     return value
 
 
-def _user_rates(env: Mapping[str, str], max_records: int) -> UserRates:
+def _user_rates(env: Env, max_records: int) -> UserRates:
     rates = UserRates(
-        jobs_per_s=_float(env, "MODELGW_USER_JOBS_PER_SECOND", 200.0),
-        jobs_burst=_int(env, "MODELGW_USER_JOBS_BURST", 2_000, minimum=1),
-        records_per_s=_float(env, "MODELGW_USER_RECORDS_PER_SECOND", 20_000.0),
-        records_burst=_int(env, "MODELGW_USER_RECORDS_BURST", 100_000, minimum=1),
+        jobs_per_s=number(env, "MODELGW_USER_JOBS_PER_SECOND", 200.0),
+        jobs_burst=whole(env, "MODELGW_USER_JOBS_BURST", 2_000, minimum=1),
+        records_per_s=number(env, "MODELGW_USER_RECORDS_PER_SECOND", 20_000.0),
+        records_burst=whole(env, "MODELGW_USER_RECORDS_BURST", 100_000, minimum=1),
     )
     if rates.records_per_s and rates.records_burst < max_records:
-        raise ConfigError(
+        raise SettingsError(
             f"MODELGW_USER_RECORDS_BURST={rates.records_burst} is below "
             f"MODELGW_MAX_RECORDS={max_records}: a job of that many records could never run"
         )
     return rates
 
 
-def _model_limits(env: Mapping[str, str], max_records: int) -> PlatformLimits:
+def _model_limits(env: Env, max_records: int) -> PlatformLimits:
     """Every model's limits unless its owners set their own, and the caps on
     what they may set; each cap defaults to its limit, so owners may lower a
     limit but only a superuser may let a model go above the default."""
-    jobs = _int(env, "MODELGW_MODEL_MAX_QUEUED", 100_000)
-    records = _int(env, "MODELGW_MODEL_MAX_QUEUED_RECORDS", 1_000_000)
-    rate = _float(env, "MODELGW_MODEL_USER_JOBS_PER_SECOND", 0.0)
+    jobs = whole(env, "MODELGW_MODEL_MAX_QUEUED", 100_000)
+    records = whole(env, "MODELGW_MODEL_MAX_QUEUED_RECORDS", 1_000_000)
+    rate = number(env, "MODELGW_MODEL_USER_JOBS_PER_SECOND", 0.0)
     limits = PlatformLimits(
         defaults=LimitValues(jobs, records, rate),
         caps=LimitValues(
-            _int(env, "MODELGW_MODEL_MAX_QUEUED_CAP", jobs),
-            _int(env, "MODELGW_MODEL_MAX_QUEUED_RECORDS_CAP", records),
-            _float(env, "MODELGW_MODEL_USER_JOBS_PER_SECOND_CAP", rate),
+            whole(env, "MODELGW_MODEL_MAX_QUEUED_CAP", jobs),
+            whole(env, "MODELGW_MODEL_MAX_QUEUED_RECORDS_CAP", records),
+            number(env, "MODELGW_MODEL_USER_JOBS_PER_SECOND_CAP", rate),
         ),
     )
     for name, default, cap in (
@@ -257,7 +175,7 @@ def _model_limits(env: Mapping[str, str], max_records: int) -> PlatformLimits:
         ("MODELGW_MODEL_USER_JOBS_PER_SECOND", rate, limits.caps.user_jobs_per_second),
     ):
         if cap and (not default or default > cap):
-            raise ConfigError(
+            raise SettingsError(
                 f"{name}_CAP={cap:g} is below {name}={default:g} (0 is no limit): "
                 "the cap must be at least the default"
             )
@@ -266,7 +184,7 @@ def _model_limits(env: Mapping[str, str], max_records: int) -> PlatformLimits:
         ("MODELGW_MODEL_MAX_QUEUED_RECORDS_CAP", limits.caps.max_queued_records),
     ):
         if most and most < max_records:
-            raise ConfigError(
+            raise SettingsError(
                 f"{name}={most} is below MODELGW_MAX_RECORDS={max_records}: "
                 "a job of that many records could never be queued"
             )
@@ -314,73 +232,55 @@ class GatewayConfig:
     log_level: str
     metrics_ports: Mapping[str, int]
     admin: AdminConfig
-    audit: AuditConfig
     # The python callables and commands a version may name (MODELGW_ALLOWED_*): the
     # registry refuses others, as the workers would.
     backends: BackendPolicy
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> GatewayConfig:
+    def from_env(cls, env: Env | None = None) -> GatewayConfig:
+        """Every MODELGW_* setting a server reads; fails loudly on a bad value."""
         env = os.environ if env is None else env
-        home = Path(env.get("MODELGW_HOME", ".modelgw")).absolute()
-        ports = {
-            name: _int(env, f"MODELGW_{name.upper()}_PORT", default, minimum=0)
-            for name, default in SERVICE_PORTS.items()
-        }
-        level = env.get("MODELGW_LOG_LEVEL", "INFO").upper()
-        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise ConfigError(f"MODELGW_LOG_LEVEL={level!r}: use DEBUG, INFO, WARNING or ERROR")
-        database_url = env.get("MODELGW_DATABASE_URL") or local_database_url(home)
-        queue = QueueSettings(
-            job_ttl_s=_int(env, "MODELGW_JOB_TTL", 24 * 3600, minimum=60),
-            delivery_limit=_int(env, "MODELGW_DELIVERY_LIMIT", 3, minimum=1),
-            lease_ms=int(_float(env, "MODELGW_LEASE_SECONDS", 30.0) * 1000),
-            audit_inline_bytes=_int(env, "MODELGW_AUDIT_INLINE_BYTES", 65_536),
-            presence_s=_presence_s(env),
-        )
-        max_message_bytes = _int(env, "MODELGW_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, minimum=1024)
-        max_records = _int(env, "MODELGW_MAX_RECORDS", 10_000, minimum=1)
+        root = process.home(env)
+        url = process.database_url(env, root)
+        queue = QueueSettings.from_env(env)
+        max_message_bytes = whole(env, "MODELGW_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, minimum=1024)
+        max_records = whole(env, "MODELGW_MAX_RECORDS", 10_000, minimum=1)
         return cls(
-            home=home,
-            host=env.get("MODELGW_HOST", "127.0.0.1"),
-            ports=ports,
-            database_url=database_url,
-            database_pool_min=_int(env, "MODELGW_DATABASE_POOL_MIN", 2, minimum=1),
-            database_pool_max=_int(env, "MODELGW_DATABASE_POOL_MAX", 20, minimum=1),
-            database_timeout_s=_float(env, "MODELGW_DATABASE_TIMEOUT", 5.0),
-            redis=RedisSettings(
-                url=env.get("MODELGW_REDIS_URL", "redis://127.0.0.1:56379/0"),
-                max_connections=_int(env, "MODELGW_REDIS_POOL_MAX", 512, minimum=1),
-                socket_timeout_s=_float(env, "MODELGW_REDIS_TIMEOUT", 5.0),
-            ),
+            home=root,
+            host=process.host(env),
+            ports={
+                name: whole(env, f"MODELGW_{name.upper()}_PORT", default, minimum=0)
+                for name, default in SERVICE_PORTS.items()
+            },
+            database_url=url,
+            database_pool_min=whole(env, "MODELGW_DATABASE_POOL_MIN", 2, minimum=1),
+            database_pool_max=whole(env, "MODELGW_DATABASE_POOL_MAX", 20, minimum=1),
+            database_timeout_s=process.database_timeout_s(env),
+            redis=redis_settings(env),
             queue=queue,
             max_records=max_records,
             user_rates=_user_rates(env, max_records),
             model_limits=_model_limits(env, max_records),
-            watch_heartbeat_s=_float(env, "MODELGW_WATCH_HEARTBEAT", 10.0),
+            watch_heartbeat_s=number(env, "MODELGW_WATCH_HEARTBEAT", 10.0),
             no_worker_warning_s=_no_worker_warning_s(env, queue.presence_s),
-            queue_place_fresh_s=_float(env, "MODELGW_QUEUE_PLACE_SECONDS", 1.0),
-            resolution_cache_s=_float(env, "MODELGW_RESOLUTION_CACHE", 1.0),
-            auth=AuthConfig.from_env(env, home),
+            queue_place_fresh_s=number(env, "MODELGW_QUEUE_PLACE_SECONDS", 1.0),
+            resolution_cache_s=number(env, "MODELGW_RESOLUTION_CACHE", 1.0),
+            auth=AuthConfig.from_env(env, root),
             max_message_bytes=max_message_bytes,
-            max_concurrent_rpcs=_int(env, "MODELGW_MAX_CONCURRENT_RPCS", 200_000, minimum=1),
-            max_pending_requests=_int(env, "MODELGW_MAX_PENDING_REQUESTS", 200_000, minimum=1),
-            max_unrequested_s=_int(env, "MODELGW_MAX_UNREQUESTED_SECONDS", 300, minimum=1),
-            shutdown_grace_s=_float(env, "MODELGW_SHUTDOWN_GRACE", 10.0),
-            server_processes=_int(env, "MODELGW_SERVER_PROCESSES", 1, minimum=1),
-            prefork_child=_int(env, PREFORK_CHILD_ENV, 0) if env.get(PREFORK_CHILD_ENV) else None,
-            log_level=level,
-            metrics_ports={
-                name: _int(env, f"MODELGW_{name.upper()}_METRICS_PORT", default)
-                for name, default in METRICS_PORTS.items()
-            },
+            max_concurrent_rpcs=whole(env, "MODELGW_MAX_CONCURRENT_RPCS", 200_000, minimum=1),
+            max_pending_requests=whole(env, "MODELGW_MAX_PENDING_REQUESTS", 200_000, minimum=1),
+            max_unrequested_s=whole(env, "MODELGW_MAX_UNREQUESTED_SECONDS", 300, minimum=1),
+            shutdown_grace_s=number(env, "MODELGW_SHUTDOWN_GRACE", 10.0),
+            server_processes=whole(env, "MODELGW_SERVER_PROCESSES", 1, minimum=1),
+            prefork_child=optional_whole(env, PREFORK_CHILD_ENV),
+            log_level=process.log_level(env),
+            metrics_ports=process.metrics_ports(env),
             admin=AdminConfig.from_env(
                 env,
                 worker_live_s=queue.live_s,
-                database_url=database_url,
+                database_url=url,
                 max_message_bytes=max_message_bytes,
             ),
-            audit=AuditConfig.from_env(env, home),
             backends=BackendPolicy.from_env(env),
         )
 

@@ -40,6 +40,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from gateway.config import PREFORK_CHILD_ENV, ConfigError, GatewayConfig
 from gateway.metrics import serving_metrics
 from mesh.process import die_with_parent, terminate
+from mesh.signals import on_stop_signals
 
 log = logging.getLogger("modelgw.prefork")
 
@@ -48,7 +49,6 @@ log = logging.getLogger("modelgw.prefork")
 MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # What a child gets beyond its own drain (closing pools, exiting) before SIGKILL.
 _EXIT_MARGIN_S = 5.0
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class PortTaken(OSError):
@@ -190,26 +190,24 @@ class Prefork:
 def run_prefork(spec: PreforkSpec) -> int:
     """Runs the parent until SIGTERM/SIGINT or a child's death; the process's exit code."""
     prefork = Prefork(spec)
-    previous = {sig: signal.signal(sig, prefork.request_stop) for sig in _STOP_SIGNALS}
-    requested = False
-    try:
-        prefork.start()
-        log.info(
-            "serving",
-            extra={
-                "fields": {
-                    "service": spec.name,
-                    "address": f"{spec.host}:{spec.port}",
-                    "processes": spec.processes,
-                    "metrics_dir": str(prefork.metrics_dir or ""),
-                }
-            },
-        )
-        requested = prefork.wait()
-    except PortTaken as exc:
-        log.error(str(exc), extra={"fields": {"service": spec.name}})
-    finally:
-        clean = prefork.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    requested = clean = False
+    with on_stop_signals(prefork.request_stop):
+        try:
+            prefork.start()
+            log.info(
+                "serving",
+                extra={
+                    "fields": {
+                        "service": spec.name,
+                        "address": f"{spec.host}:{spec.port}",
+                        "processes": spec.processes,
+                        "metrics_dir": str(prefork.metrics_dir or ""),
+                    }
+                },
+            )
+            requested = prefork.wait()
+        except PortTaken as exc:
+            log.error(str(exc), extra={"fields": {"service": spec.name}})
+        finally:
+            clean = prefork.stop()
     return 0 if requested and clean else 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -35,6 +34,7 @@ from gateway.readiness import Probe, follow_stores
 from gateway.registry import store as registry_store
 from gateway.registry.database import migrate, open_pool
 from gateway.registry.service import RegistryService
+from mesh.signals import stop_on_signals
 from modelgateway.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -252,16 +252,11 @@ async def _serve_until_signalled(
     log.info("serving", extra={"fields": {"service": full_name, "address": address}})
     if ready is not None:
         ready.set()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
-        log.info("stopping", extra={"fields": {"grace_s": config.shutdown_grace_s}})
+        with stop_on_signals() as stop:
+            await stop.wait()
+            log.info("stopping", extra={"fields": {"grace_s": config.shutdown_grace_s}})
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
         readiness.cancel()
         await asyncio.gather(readiness, return_exceptions=True)
         await health.enter_graceful_shutdown()

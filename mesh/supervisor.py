@@ -44,22 +44,18 @@ from mesh.process import (
 from mesh.redis import LocalRedis
 from mesh.restarts import CrashHistory, RestartPolicy
 from mesh.services import SERVICES, Service, is_ready
+from mesh.signals import ignore_stop_signals, on_stop_signals
+from settings import SettingsError
+from settings.env import port as read_port
 
 QUERY_DATABASE_URL = "MODELGW_QUERY_DATABASE_URL"
-
-
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip() or str(default)
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise MeshError(f"{name} must be a TCP port number, got {raw!r}")
-    return int(raw)
 
 
 def _memory(env: Mapping[str, str], name: str, default: str) -> str:
     raw = (env.get(name, "").strip() or default).lower()
     number = raw.removesuffix("b").rstrip("kmg")
     if not number.isdigit() or int(number) == 0:
-        raise MeshError(f"{name} must be a size such as 512mb or 2gb, got {raw!r}")
+        raise SettingsError(f"{name} must be a size such as 512mb or 2gb, got {raw!r}")
     return raw
 
 
@@ -82,21 +78,29 @@ class MeshConfig:
         cls, env: Mapping[str, str] = os.environ, services: Sequence[Service] = SERVICES
     ) -> MeshConfig:
         """Read MODELGW_HOME, MODELGW_HOST, MODELGW_PG_PORT, MODELGW_REDIS_PORT and
-        each service's port variable; fails loudly on a bad value."""
+        each service's port variable; MeshError on a bad value."""
+        try:
+            return cls._read(env, services)
+        except SettingsError as error:
+            raise MeshError(str(error)) from None
+
+    @classmethod
+    def _read(cls, env: Mapping[str, str], services: Sequence[Service]) -> MeshConfig:
         return cls(
             home=Path(env.get("MODELGW_HOME") or ".modelgw").absolute(),
             host=env.get("MODELGW_HOST") or "127.0.0.1",
-            pg_port=_port(env, "MODELGW_PG_PORT", 55432),
-            redis_port=_port(env, "MODELGW_REDIS_PORT", 56379),
+            pg_port=read_port(env, "MODELGW_PG_PORT", 55432, minimum=1),
+            redis_port=read_port(env, "MODELGW_REDIS_PORT", 56379, minimum=1),
             redis_maxmemory=_memory(env, "MODELGW_REDIS_MAXMEMORY", "1gb"),
             service_ports={
-                s.port_env: _port(env, s.port_env, s.default_port)
+                s.port_env: read_port(env, s.port_env, s.default_port, minimum=1)
                 for s in services
                 if s.port_env is not None and s.default_port is not None
             },
         )
 
     def port_of(self, service: Service) -> int | None:
+        """The port `service` listens on; None for one without a port."""
         return self.service_ports.get(service.port_env) if service.port_env else None
 
 
@@ -348,29 +352,24 @@ def _relative(path: Path) -> Path:
 def run_mesh(config: MeshConfig, services: Sequence[Service] = SERVICES) -> int:
     """Run the mesh until SIGINT/SIGTERM (exit 0) or until a part fails (exit 1)."""
     mesh = Mesh(config, services)
-    previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        mesh.start()
-        print(summary(mesh), flush=True)
-        mesh.wait()
-    except _StopRequested as stop:
-        print(f"\n{stop}: stopping the services, Redis, then PostgreSQL", flush=True)
-        return 0
-    except MeshError as error:
-        print(f"modelgw up: {error}", file=sys.stderr, flush=True)
-        return 1
-    finally:
-        # A second Ctrl-C must not cut the teardown short and leave servers behind.
-        for sig in previous:
-            signal.signal(sig, signal.SIG_IGN)
+    with on_stop_signals(_request_stop):
         try:
-            mesh.stop()
-            print("modelgw up: stopped", flush=True)
+            mesh.start()
+            print(summary(mesh), flush=True)
+            mesh.wait()
+        except _StopRequested as stop:
+            print(f"\n{stop}: stopping the services, Redis, then PostgreSQL", flush=True)
+            return 0
         except MeshError as error:
-            print(f"modelgw up: while stopping: {error}", file=sys.stderr, flush=True)
+            print(f"modelgw up: {error}", file=sys.stderr, flush=True)
+            return 1
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            ignore_stop_signals()
+            try:
+                mesh.stop()
+                print("modelgw up: stopped", flush=True)
+            except MeshError as error:
+                print(f"modelgw up: while stopping: {error}", file=sys.stderr, flush=True)
     return 0
 
 

@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 
 from scheduler import keys, scripts, stats
 from scheduler.connection import Client
-from scheduler.queue import QueueSettings
+from scheduler.settings import QueueSettings
 
 log = logging.getLogger("modelgw.scheduler")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
@@ -23,6 +22,7 @@ from scheduler.connection import Client
 from scheduler.delivery import Delivery, NoDelivery, QueueEntry, QueueReader
 from scheduler.job import JobRecord, JobSpec, JobStatus
 from scheduler.metrics import RunClock
+from scheduler.settings import QueueSettings
 from scheduler.submission import (
     NewJob,
     QueuePlace,
@@ -40,32 +40,10 @@ __all__ = [
     "NoDelivery",
     "QueueEntry",
     "QueuePlace",
-    "QueueSettings",
     "Submission",
     "SubmitOutcome",
     "fingerprint",
 ]
-
-
-@dataclass(frozen=True)
-class QueueSettings:
-    """How long jobs are kept, leased and retried, and how often workers announce."""
-
-    job_ttl_s: int = 24 * 3600
-    """How long job records, results and idempotency keys are kept."""
-    delivery_limit: int = 3
-    """Deliveries after which a job that never finished is dead-lettered."""
-    lease_ms: int = 30_000
-    """A running job whose worker has not renewed it for this long is delivered again."""
-    audit_inline_bytes: int = 65_536
-    """Inputs up to this size are copied into the audit log; larger ones by sha256 and size."""
-    presence_s: float = 5.0
-    """How often a worker announces the models it serves (JobQueue.announce)."""
-
-    @property
-    def live_s(self) -> float:
-        """A worker unseen for this long is not live: it missed three announcements."""
-        return 3 * self.presence_s
 
 
 class JobIndex(enum.Enum):

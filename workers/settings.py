@@ -1,14 +1,25 @@
-"""What one worker process runs, and within which limits."""
+"""What one worker process runs, and within which limits.
+
+Read from MODELGW_WORKER_* variables (WorkerSettings.from_env); a worker's
+command-line flags replace them.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from backendspec import BackendPolicy
 from settings import SettingsError
+from settings.env import Env, items, number, optional_whole, whole
 from workers.backends import SubprocessLimits
+
+MODELS_ENV = "MODELGW_WORKER_MODELS"
+CONCURRENCY_ENV = "MODELGW_WORKER_CONCURRENCY"
+MODEL_PROCESSES_ENV = "MODELGW_WORKER_MODEL_PROCESSES"
+DRAIN_GRACE_ENV = "MODELGW_WORKER_DRAIN_GRACE"
 
 
 @dataclass(frozen=True)
@@ -38,3 +49,38 @@ class WorkerSettings:
             raise SettingsError(
                 f"a worker's model processes are at least 1, not {self.model_processes}"
             )
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Env | None = None,
+        *,
+        models: Sequence[str] | None = None,
+        extra_models: Sequence[str] = (),
+        concurrency: int | None = None,
+        model_processes: int | None = None,
+        drain_grace_s: float | None = None,
+        consensus: bool = False,
+        allow_callables: str | None = None,
+        allow_commands: str | None = None,
+        limits: SubprocessLimits | None = None,
+    ) -> WorkerSettings:
+        """The settings from MODELGW_WORKER_*, the allow-list's and the sandbox's
+        variables; each argument not None (a worker's flag) replaces its variable.
+
+        `extra_models` are added after the others (the built-in models); `limits`
+        replaces SubprocessLimits.from_env(env).
+        """
+        env = os.environ if env is None else env
+        named = models if models is not None else items(env, MODELS_ENV) or ()
+        return cls(
+            models=(*named, *(m for m in extra_models if m not in named)),
+            concurrency=concurrency or whole(env, CONCURRENCY_ENV, 16, minimum=1),
+            model_processes=model_processes or optional_whole(env, MODEL_PROCESSES_ENV, minimum=1),
+            drain_grace_s=(
+                number(env, DRAIN_GRACE_ENV, 30.0) if drain_grace_s is None else drain_grace_s
+            ),
+            consensus=consensus,
+            policy=BackendPolicy.from_env(env, callables=allow_callables, commands=allow_commands),
+            limits=SubprocessLimits.from_env(env) if limits is None else limits,
+        )

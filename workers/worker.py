@@ -36,7 +36,8 @@ from scheduler.connection import (
 from scheduler.delivery import Delivery, NoDelivery, QueueEntry
 from scheduler.events import JobEvents
 from scheduler.job import JobStatus
-from scheduler.queue import JobQueue, QueueSettings
+from scheduler.queue import JobQueue
+from scheduler.settings import QueueSettings
 from workers.backends import BackendError, Backends, RecordOutcome
 from workers.consensus_runner import ConsensusRunner
 from workers.settings import WorkerSettings

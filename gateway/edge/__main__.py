@@ -9,15 +9,16 @@ from __future__ import annotations
 import os
 import sys
 
-from gateway.config import ConfigError
 from gateway.edge.config import EdgeConfig
 from gateway.edge.envoy_config import envoy_argv, render
+from settings import SettingsError
 
 
 def main() -> int:
+    """Render the configuration under MODELGW_HOME/envoy, then exec Envoy on it."""
     try:
         rendered = render(EdgeConfig.from_env())
-    except ConfigError as exc:
+    except SettingsError as exc:
         print(f"modelgw edge: configuration error: {exc}", file=sys.stderr)
         return 2
     argv = envoy_argv(rendered.bootstrap)

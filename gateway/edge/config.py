@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.config import ConfigError, GatewayConfig
+from gateway.config import GatewayConfig
+from settings.env import port as read_port
 
 # gRPC service -> the gateway server that hosts it.
 SERVICE_HOSTS = {
@@ -17,13 +18,6 @@ SERVICE_HOSTS = {
 }
 # Addresses that mean "every interface" when bound, but cannot be connected to.
 _WILDCARDS = {"", "0.0.0.0", "::", "[::]"}
-
-
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip() or str(default)
-    if not raw.isdigit() or not 0 <= int(raw) < 65536:
-        raise ConfigError(f"{name}={raw!r} is not a TCP port number")
-    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -43,13 +37,14 @@ class EdgeConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeConfig:
+        """MODELGW_ENVOY_PORT and MODELGW_ENVOY_ADMIN_PORT, and the servers' addresses."""
         env = os.environ if env is None else env
         gateway = GatewayConfig.from_env(env)
         return cls(
             home=gateway.home,
             host=gateway.host,
-            port=_port(env, "MODELGW_ENVOY_PORT", 8080),
-            admin_port=_port(env, "MODELGW_ENVOY_ADMIN_PORT", 9901),
+            port=read_port(env, "MODELGW_ENVOY_PORT", 8080),
+            admin_port=read_port(env, "MODELGW_ENVOY_ADMIN_PORT", 9901),
             upstream_host="127.0.0.1" if gateway.host in _WILDCARDS else gateway.host,
             upstream_ports=dict(gateway.ports),
             max_message_bytes=gateway.max_message_bytes,

@@ -10,7 +10,8 @@ import time
 from modelgateway.v1 import execution_pb2, job_pb2
 from scheduler import keys
 from scheduler.connection import RedisSettings, connect
-from scheduler.queue import JobQueue, QueueSettings
+from scheduler.queue import JobQueue
+from scheduler.settings import QueueSettings
 
 from .conftest import Jobs, _register, start_worker, stop_worker
 

@@ -27,7 +27,7 @@ from tests.k8s._manifests import (
 from workers.builtin.catalog import BUILTIN_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE_DIRS = ("gateway", "scheduler", "workers", "authz")
+SOURCE_DIRS = ("gateway", "scheduler", "workers", "authz", "audit", "settings")
 # The backend allow-list's settings and their defaults. Their reader (workers/backends
 # and the registry's backend check) is not part of this tree, so the names are listed
 # here for test_config_map_keys_are_settings_the_code_reads; with that code present

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from audit.config import AuditConfig
 from cli.main import _parser
 from gateway.config import GatewayConfig
 from tests.k8s._manifests import (
@@ -113,7 +114,7 @@ def _written_paths(container: Obj) -> list[Path]:
         config = GatewayConfig.from_env(env)
         paths.append(config.home)
         if _parser().parse_args(command[1:]).command == "audit":
-            paths.append(config.audit.spool_dir)
+            paths.append(AuditConfig.from_env(env, config.home).spool_dir)
     if command[0] == "python" and command[1].endswith("/upstreams.py"):
         paths.append(Path(command[2]).parent)  # it rewrites the bootstrap in place
     return paths

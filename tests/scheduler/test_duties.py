@@ -7,7 +7,7 @@ import time
 from scheduler import keys
 from scheduler.connection import RedisSettings, connect
 from scheduler.duties import run_once
-from scheduler.queue import QueueSettings
+from scheduler.settings import QueueSettings
 
 
 async def test_expired_index_entries_are_trimmed(clean_redis: str) -> None:

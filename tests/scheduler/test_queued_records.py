@@ -15,7 +15,8 @@ from scheduler.admission import NO_LIMITS, AdmissionLimits, Limit, ModelAdmissio
 from scheduler.connection import Client, RedisSettings, connect
 from scheduler.duties import run_once
 from scheduler.job import JobRecord, JobSpec
-from scheduler.queue import CancelOutcome, JobQueue, NoDelivery, QueueSettings, SubmitOutcome
+from scheduler.queue import CancelOutcome, JobQueue, NoDelivery, SubmitOutcome
+from scheduler.settings import QueueSettings
 
 MODEL = "records.model"
 

@@ -14,7 +14,8 @@ from scheduler.connection import Client, RedisSettings, connect
 from scheduler.delivery import Delivery
 from scheduler.duties import run_once
 from scheduler.job import JobSpec, JobStatus
-from scheduler.queue import CancelOutcome, JobQueue, QueueSettings, SubmitOutcome
+from scheduler.queue import CancelOutcome, JobQueue, SubmitOutcome
+from scheduler.settings import QueueSettings
 
 MODEL = "w.model"
 

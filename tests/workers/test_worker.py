@@ -19,7 +19,8 @@ from mesh import LocalRedis, free_port
 from scheduler import keys
 from scheduler.connection import RedisSettings, connect
 from scheduler.job import JobSpec, JobStatus
-from scheduler.queue import JobQueue, QueueSettings
+from scheduler.queue import JobQueue
+from scheduler.settings import QueueSettings
 from workers.settings import WorkerSettings
 from workers.worker import Worker
 

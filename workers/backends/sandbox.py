@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from settings import SettingsError
+from settings.env import optional_whole, whole
 
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 SANDBOX_LOCALE = "C.UTF-8"
@@ -105,9 +105,9 @@ class SubprocessLimits:
         """The limits from MODELGW_SUBPROCESS_*; the arguments (a worker's flags) replace them."""
         env = os.environ if env is None else env
         return cls(
-            memory_mb=memory_mb or _whole(env, MEMORY_ENV) or DEFAULT_MEMORY_MB,
-            cpu_seconds=cpu_seconds or _whole(env, CPU_ENV),
-            file_mb=file_mb or _whole(env, FILE_ENV) or DEFAULT_FILE_MB,
+            memory_mb=memory_mb or whole(env, MEMORY_ENV, DEFAULT_MEMORY_MB, minimum=1),
+            cpu_seconds=cpu_seconds or optional_whole(env, CPU_ENV, minimum=1),
+            file_mb=file_mb or whole(env, FILE_ENV, DEFAULT_FILE_MB, minimum=1),
         )
 
     def for_run(self, version_limits: Mapping[str, Any], timeout_s: float | None) -> RunLimits:
@@ -124,15 +124,6 @@ def _lower(ceiling: int, asked: object) -> int:
     if isinstance(asked, int | float) and not isinstance(asked, bool) and asked >= 1:
         return min(ceiling, int(asked))
     return ceiling
-
-
-def _whole(env: Mapping[str, str], name: str) -> int | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise SettingsError(f"{name}={raw!r} must be a whole number of at least 1")
-    return int(raw)
 
 
 def sandbox_env(owner_env: Mapping[str, str], run_dir: Path) -> dict[str, str]:

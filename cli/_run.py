@@ -1,0 +1,44 @@
+"""What the `modelgw` subcommands share: running a process until it is told to stop,
+and the argument types of their flags."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeAlias
+
+from settings.process import ProcessSettings
+
+# The subcommands' parsers: what each cli module adds its subcommand to.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def run_until_signalled(
+    process: ProcessSettings, work: Callable[[asyncio.Event], Awaitable[None]]
+) -> int:
+    """Runs work(stop) on uvloop, serving the process's metrics, until SIGTERM or
+    SIGINT sets stop."""
+    import uvloop
+
+    from gateway import logs
+    from gateway.metrics import serving_metrics
+    from mesh.signals import stop_on_signals
+
+    logs.configure(process.log_level, process.name)
+
+    async def main() -> None:
+        with stop_on_signals() as stop:
+            await work(stop)
+
+    with serving_metrics(process.host, process.metrics_port):
+        uvloop.run(main())
+    return 0
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value

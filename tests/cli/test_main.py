@@ -1,0 +1,64 @@
+"""The `modelgw` command: every subcommand parses, and a bad setting exits 2 naming it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cli.main import _parser, main
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["serve", "registry", "--processes", "2"], "serve"),
+        (["worker", "--models", "a,b", "--concurrency", "4"], "worker"),
+        (["scheduler", "--interval", "5"], "scheduler"),
+        (["audit"], "audit"),
+        (["token", "create", "--user", "alice"], "token"),
+        (["builtins", "register"], "builtins"),
+        (["up"], "up"),
+        (["envoy-config"], "envoy-config"),
+    ],
+)
+def test_every_subcommand_parses(argv: list[str], command: str) -> None:
+    args = _parser().parse_args(argv)
+    assert args.command == command and callable(args.run)
+
+
+def test_worker_flags_default_to_unset_so_the_variables_apply() -> None:
+    args = _parser().parse_args(["worker"])
+    assert (args.models, args.concurrency, args.model_processes, args.drain_grace) == (
+        None, None, None, None,
+    )
+
+
+def test_a_bad_setting_exits_2(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELGW_JWT_MAX_TTL", "forever")
+    assert main(["token", "create", "--user", "alice"]) == 2
+    assert "configuration error: MODELGW_JWT_MAX_TTL='forever' is not a whole number" in capsys.readouterr().err
+
+
+def _modelgw(*argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *argv],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_worker_with_nothing_to_run_exits_2() -> None:
+    done = _modelgw("worker")
+    assert done.returncode == 2
+    assert "give --models NAME[,NAME...], --builtins and/or --consensus" in done.stderr
+
+
+def test_a_worker_reads_its_variables() -> None:
+    done = _modelgw("worker", "--models", "demo.sleep", MODELGW_WORKER_CONCURRENCY="0")
+    assert done.returncode == 2
+    assert "MODELGW_WORKER_CONCURRENCY='0' must be at least 1" in done.stderr
