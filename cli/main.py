@@ -68,9 +68,9 @@ def _worker(args: argparse.Namespace) -> int:
     config = GatewayConfig.from_env()
     models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
     if args.builtins:
-        from workers.builtin.catalog import BUILTIN_MODELS
+        from gateway.admin.catalog import worker_models
 
-        models += [m.name for m in BUILTIN_MODELS if m.name not in models]
+        models += [m for m in worker_models() if m not in models]
     if not models and not args.consensus:
         print(
             "modelgw worker: give --models NAME[,NAME...], --builtins and/or --consensus",
@@ -104,7 +104,7 @@ def _builtins_register(args: argparse.Namespace) -> int:
     before the worker starts): the worker, which runs owners' models, never holds
     a superuser token or the key that signs one.
     """
-    from workers.builtin.register import register_builtins
+    from gateway.admin.register import register_builtins
 
     config = GatewayConfig.from_env()
     logs.configure(config.log_level, "builtins")
