@@ -7,7 +7,7 @@ and answer with the state after the change.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -220,42 +220,60 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def SetVisibility(
         self, request: registry_pb2.SetVisibilityRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.SetVisibilityResponse:
+        """Makes a model public (every caller may read it) or private again."""
         if request.visibility not in _VISIBILITIES:
             raise InvalidArgument("visibility is required: VISIBILITY_PUBLIC or VISIBILITY_PRIVATE")
-        async with self._transaction() as conn:
-            await store.get_model(conn, request.name, lock=True)
-            await self._access.set_public(conn, request.name, _VISIBILITIES[request.visibility])
-            await store.touch_model(conn, request.name)
-        await self._access.refresh()
-        async with self._connection() as conn:
-            return registry_pb2.SetVisibilityResponse(model=await self._model(conn, request.name))
+        public = _VISIBILITIES[request.visibility]
+
+        async def change(conn: asyncpg.Connection) -> bool:
+            await self._access.set_public(conn, request.name, public)
+            return True
+
+        return registry_pb2.SetVisibilityResponse(
+            model=await self._change_access(request.name, change)
+        )
 
     async def GrantAccess(
         self, request: registry_pb2.GrantAccessRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.GrantAccessResponse:
-        role = _role(request.role)
-        user = _user(request.user)
-        async with self._transaction() as conn:
-            await store.get_model(conn, request.name, lock=True)
-            if await self._access.grant(conn, request.name, user, role):
-                await store.touch_model(conn, request.name)
-        await self._access.refresh()
-        async with self._connection() as conn:
-            return registry_pb2.GrantAccessResponse(model=await self._model(conn, request.name))
+        """Gives a user a role on a model; granting a role held already changes nothing."""
+        role, user = _role(request.role), _user(request.user)
+
+        async def change(conn: asyncpg.Connection) -> bool:
+            return await self._access.grant(conn, request.name, user, role)
+
+        return registry_pb2.GrantAccessResponse(
+            model=await self._change_access(request.name, change)
+        )
 
     async def RevokeAccess(
         self, request: registry_pb2.RevokeAccessRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.RevokeAccessResponse:
-        role = _role(request.role)
-        user = _user(request.user)
-        async with self._transaction() as conn:
-            await store.get_model(conn, request.name, lock=True)
+        """Takes a role on a model from a user; NOT_FOUND if they did not hold it."""
+        role, user = _role(request.role), _user(request.user)
+
+        async def change(conn: asyncpg.Connection) -> bool:
             if not await self._access.revoke(conn, request.name, user, role):
                 raise NotFound(f"user {user!r} is not a {role.value} of model {request.name!r}")
-            await store.touch_model(conn, request.name)
+            return True
+
+        return registry_pb2.RevokeAccessResponse(
+            model=await self._change_access(request.name, change)
+        )
+
+    async def _change_access(
+        self, name: str, change: Callable[[asyncpg.Connection], Awaitable[bool]]
+    ) -> model_pb2.Model:
+        """The shape of every access change: lock the model's row, change its access
+        (change says whether anything changed), touch the model when it did, reload
+        the access rules, and answer with the model as it is now."""
+        async with self._transaction() as conn:
+            await store.get_model(conn, name, lock=True)
+            if await change(conn):
+                await store.touch_model(conn, name)
         await self._access.refresh()
         async with self._connection() as conn:
-            return registry_pb2.RevokeAccessResponse(model=await self._model(conn, request.name))
+            return await self._model(conn, name)
 
     async def ListAccess(
         self, request: registry_pb2.ListAccessRequest, context: grpc.aio.ServicerContext
