@@ -31,7 +31,8 @@ from consensus.definition import (
     Child,
     ConsensusDefinition,
 )
-from consensus.formula import EvaluationError, Formula, FormulaError, parse
+from consensus.errors import ConsensusError, EvaluationError, FormulaError
+from consensus.formula import Formula, parse
 
 MAX_NESTING = 16
 NUMERIC_TYPES = frozenset({"number", "integer"})
@@ -73,7 +74,7 @@ class Report:
         return not self.problems
 
 
-class OutputFieldError(ValueError):
+class OutputFieldError(ConsensusError):
     """A child's output schema has no numeric field the formula can take."""
 
 

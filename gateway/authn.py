@@ -97,7 +97,13 @@ def create_token(config: AuthConfig, user: str, *, superuser: bool, ttl_s: int) 
     return jwt.encode(claims, key, algorithm=LOCAL_ALGORITHM)
 
 
+class UserNameError(ValueError):
+    """A user name the platform cannot use. A ValueError too, as create_token
+    promises its callers; the gateway catches exactly this class."""
+
+
 def check_user_name(user: str) -> None:
+    """Refuses (UserNameError) a user name that is empty, too long, '*', padded or unprintable."""
     if (
         not user
         or len(user) > MAX_USER_LENGTH
@@ -105,7 +111,7 @@ def check_user_name(user: str) -> None:
         or user != user.strip()
         or not user.isprintable()
     ):
-        raise ValueError(
+        raise UserNameError(
             f"user name {user!r} must be 1 to {MAX_USER_LENGTH} printable characters, "
             "not '*', without surrounding spaces"
         )
@@ -212,7 +218,7 @@ class TokenVerifier:
         user = claims["sub"]
         try:
             check_user_name(user if isinstance(user, str) else "")
-        except ValueError as exc:
+        except UserNameError as exc:
             raise Unauthenticated(f"token subject is unusable: {exc}") from None
         return Principal(user=user, superuser=claims.get(self._config.superuser_claim) is True)
 

@@ -19,6 +19,7 @@ from authz.actions import Action
 from authz.enforcer import AccessPolicy, Decision
 from authz.principal import Principal
 from consensus.definition import ConsensusDefinition, from_algorithm1_yaml
+from consensus.errors import DefinitionError
 from consensus.verify import ChildInfo, Report, verify
 from gateway.errors import InvalidArgument, NotFound
 from gateway.registry import store
@@ -60,7 +61,7 @@ class RegistryChildLookup:
         if version_row.backend_kind == "consensus":
             try:
                 consensus = ConsensusDefinition.from_config(version_row.backend_config)
-            except ValueError:
+            except DefinitionError:
                 consensus = None
         return ChildInfo(
             exists=True,
@@ -83,7 +84,7 @@ def definition_from_request(
             _, definition = from_algorithm1_yaml(request.yaml)
             return definition
         return ConsensusDefinition.from_config(config)
-    except ValueError as exc:
+    except DefinitionError as exc:
         raise InvalidArgument(f"the consensus definition is not well formed: {exc}") from None
 
 
@@ -139,7 +140,7 @@ def parse_config(config: Mapping[str, Any]) -> ConsensusDefinition:
     runnable = {k: v for k, v in config.items() if k != "timeout_s"}
     try:
         return ConsensusDefinition.from_config(runnable)
-    except ValueError as exc:
+    except DefinitionError as exc:
         raise InvalidArgument(f"version.backend.config: {exc}") from None
 
 

@@ -18,8 +18,9 @@ from authz.actions import Role
 from authz.enforcer import AccessPolicy
 from backendspec import BackendPolicy
 from consensus.definition import load_algorithm1
+from consensus.errors import DefinitionError
 from gateway import paging
-from gateway.authn import check_user_name
+from gateway.authn import UserNameError, check_user_name
 from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from gateway.interceptor import caller
 from gateway.registry import consensus, limits, store, validation
@@ -309,7 +310,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     ) -> registry_pb2.ImportConsensusModelResponse:
         try:
             document = load_algorithm1(request.yaml)
-        except ValueError as exc:
+        except DefinitionError as exc:
             raise InvalidArgument(f"yaml is not an Algorithm 1 consensus model: {exc}") from None
         name = validation.model_name(document.name, "the YAML's top-level key")
         version = validation.version_string(request.version or "1.0.0")
@@ -390,6 +391,6 @@ def _role(role: int) -> Role:
 def _user(user: str) -> str:
     try:
         check_user_name(user)
-    except ValueError as exc:
+    except UserNameError as exc:
         raise InvalidArgument(f"user: {exc}") from None
     return user
