@@ -42,6 +42,8 @@ _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u201d": "\u201d", "\u2018":
 
 @dataclass(frozen=True)
 class Child:
+    """One child model of a consensus model, under the alias its formula uses."""
+
     alias: str  # the name the formula uses, matched case-insensitively
     model: str  # the child model's registry name
     version: str = ""  # "" means the version resolved when the job runs
@@ -51,6 +53,8 @@ class Child:
 
 @dataclass(frozen=True)
 class ConsensusDefinition:
+    """A consensus model's children, formula and output field; well formed once built."""
+
     children: tuple[Child, ...]
     formula: str
     output: str = "consensus"
@@ -89,6 +93,7 @@ class ConsensusDefinition:
         )
 
     def to_config(self) -> dict[str, Any]:
+        """The definition as the backend config the registry stores."""
         return {
             "children": [_child_to_config(child) for child in self.children],
             "formula": self.formula,

@@ -40,6 +40,7 @@ class RegistryChildLookup:
         self._lock = asyncio.Lock()
 
     async def child(self, model: str, version: str) -> ChildInfo:
+        """The child as this caller may see it: missing, unreadable, or its resolved version."""
         async with self._lock:
             return await self._child(model, version)
 
@@ -96,6 +97,7 @@ async def check(
     definition: ConsensusDefinition,
     sample: Mapping[str, float] | None = None,
 ) -> Report:
+    """The verification report of a consensus definition, as principal may see its children."""
     return await verify(
         name, definition, RegistryChildLookup(conn, access, principal), sample=sample
     )
@@ -137,6 +139,7 @@ def output_schema(definition: ConsensusDefinition) -> dict[str, Any]:
 
 
 def parse_config(config: Mapping[str, Any]) -> ConsensusDefinition:
+    """A consensus version's backend config as a definition; INVALID_ARGUMENT if malformed."""
     runnable = {k: v for k, v in config.items() if k != "timeout_s"}
     try:
         return ConsensusDefinition.from_config(runnable)
@@ -145,6 +148,7 @@ def parse_config(config: Mapping[str, Any]) -> ConsensusDefinition:
 
 
 def report_message(report: Report) -> registry_pb2.VerifyConsensusModelResponse:
+    """A verification report as the VerifyConsensusModel reply."""
     reply = registry_pb2.VerifyConsensusModelResponse(
         ok=report.ok, child_versions=dict(report.resolved)
     )

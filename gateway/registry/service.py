@@ -33,6 +33,8 @@ _VISIBILITIES = {model_pb2.VISIBILITY_PUBLIC: True, model_pb2.VISIBILITY_PRIVATE
 
 
 class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[misc]
+    """The RegistryService RPCs over the registry's PostgreSQL tables."""
+
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -68,6 +70,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def CreateModel(
         self, request: registry_pb2.CreateModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.CreateModelResponse:
+        """Creates a model with its descriptive fields, without versions, private."""
         model = request.model
         name = validation.model_name(model.name, "model.name")
         fields = _descriptive_fields(model, ("display_name", "description", "tags", "backend"))
@@ -78,12 +81,14 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def GetModel(
         self, request: registry_pb2.GetModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.GetModelResponse:
+        """The model, its access and its limits."""
         async with self._connection() as conn:
             return registry_pb2.GetModelResponse(model=await self._model(conn, request.name))
 
     async def ListModels(
         self, request: registry_pb2.ListModelsRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.ListModelsResponse:
+        """A page of the models the caller may read, optionally of one tag."""
         limit = validation.page_size(request.page_size)
         after = paging.decode("models", request.page_token, "")
         readable = self._access.readable_models(caller())
@@ -103,6 +108,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def UpdateModel(
         self, request: registry_pb2.UpdateModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.UpdateModelResponse:
+        """Changes the descriptive fields and limits the update mask names."""
         descriptive, limit_fields = _update_mask(request.update_mask.paths)
         changes = _descriptive_fields(request.model, descriptive)
         name = request.model.name
@@ -124,6 +130,8 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def DeleteModel(
         self, request: registry_pb2.DeleteModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.DeleteModelResponse:
+        """Deletes a model, its versions and grants; refused while consensus models use it
+        (a superuser may force it)."""
         if request.force and not caller().superuser:
             raise PermissionDenied("force is for superusers only")
         async with self._transaction() as conn:
@@ -142,6 +150,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def CreateModelVersion(
         self, request: registry_pb2.CreateModelVersionRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.CreateModelVersionResponse:
+        """Adds an immutable version, checked as the worker that runs it would check it."""
         spec = request.version
         version = validation.version_string(spec.version, "version.version")
         kind = validation.backend_kind(spec.backend.kind)
@@ -176,6 +185,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def GetModelVersion(
         self, request: registry_pb2.GetModelVersionRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.GetModelVersionResponse:
+        """The version asked for, or the one the model resolves to when none is named."""
         if request.version:
             validation.version_string(request.version)
         async with self._connection() as conn:
@@ -193,6 +203,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def ListModelVersions(
         self, request: registry_pb2.ListModelVersionsRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.ListModelVersionsResponse:
+        """A page of a model's versions, oldest first."""
         limit = validation.page_size(request.page_size)
         after = paging.decode("versions", request.page_token, 0)
         async with self._connection() as conn:
@@ -207,6 +218,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def SetDefaultVersion(
         self, request: registry_pb2.SetDefaultVersionRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.SetDefaultVersionResponse:
+        """Sets the version a request naming none resolves to, or clears it."""
         if request.version:
             validation.version_string(request.version)
         async with self._transaction() as conn:
@@ -279,6 +291,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def ListAccess(
         self, request: registry_pb2.ListAccessRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.ListAccessResponse:
+        """The model's visibility and its owners' and readers' grants."""
         async with self._connection() as conn:
             await store.get_model(conn, request.name)
         access = self._access.access_of(request.name)
@@ -298,6 +311,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def VerifyConsensusModel(
         self, request: registry_pb2.VerifyConsensusModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.VerifyConsensusModelResponse:
+        """Checks a consensus definition against what the caller may see; stores nothing."""
         name = validation.model_name(request.name)
         definition = consensus.definition_from_request(request, plain(request.definition))
         sample = consensus.sample_values(plain(request.sample))
@@ -308,6 +322,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def ImportConsensusModel(
         self, request: registry_pb2.ImportConsensusModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.ImportConsensusModelResponse:
+        """Creates a consensus model and its first version from Algorithm 1 YAML."""
         try:
             document = load_algorithm1(request.yaml)
         except DefinitionError as exc:
