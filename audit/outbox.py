@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway import logs
+from settings import logs
 
 
 async def set_actor(conn: asyncpg.Connection, user: str) -> None:

@@ -21,9 +21,9 @@ def run_until_signalled(
     SIGINT sets stop."""
     import uvloop
 
-    from gateway import logs
     from gateway.metrics import serving_metrics
     from mesh.signals import stop_on_signals
+    from settings import logs
 
     logs.configure(process.log_level, process.name)
 

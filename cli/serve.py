@@ -6,8 +6,8 @@ import argparse
 import asyncio
 
 from cli._run import Commands, positive
-from gateway import logs
 from gateway.config import SERVICE_PORTS, GatewayConfig
+from settings import logs
 
 
 def add_command(commands: Commands) -> None:

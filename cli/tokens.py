@@ -42,12 +42,12 @@ def add_commands(commands: Commands) -> None:
 
 def create_token(args: argparse.Namespace) -> int:
     """Prints a token for args.user signed with the local key."""
-    from gateway.authn import create_token
+    from gateway.authn import LifetimeError, UserNameError, create_token
 
     config = GatewayConfig.from_env()
     try:
         token = create_token(config.auth, args.user, superuser=args.superuser, ttl_s=args.ttl)
-    except ValueError as exc:
+    except (UserNameError, LifetimeError) as exc:
         print(f"modelgw token create: {exc}", file=sys.stderr)
         return 2
     print(token)
@@ -61,8 +61,8 @@ def register_builtins(args: argparse.Namespace) -> int:
     before the worker starts): the worker, which runs owners' models, never holds
     a superuser token or the key that signs one.
     """
-    from gateway import logs
-    from workers.builtin.register import register_builtins
+    from gateway.admin.register import register_builtins
+    from settings import logs
 
     config = GatewayConfig.from_env()
     logs.configure(config.log_level, "builtins")

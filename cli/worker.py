@@ -129,6 +129,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _builtin_models() -> list[str]:
-    from workers.builtin.catalog import BUILTIN_MODELS
+    from gateway.admin.catalog import worker_models
 
-    return [model.name for model in BUILTIN_MODELS]
+    return worker_models()

@@ -19,6 +19,8 @@ _ROUND_DIGITS_LIMIT = 400
 
 @dataclass(frozen=True)
 class Function:
+    """A formula function: its name, how many arguments it takes, its implementation."""
+
     name: str
     min_args: int
     max_args: int | None  # None: any number from min_args up

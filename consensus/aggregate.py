@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from consensus.definition import PROVENANCE_KEY, Child, ConsensusDefinition
-from consensus.formula import EvaluationError, Formula
+from consensus.errors import EvaluationError
+from consensus.formula import Formula
 
 Record = dict[str, Any]
 

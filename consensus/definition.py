@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from consensus.errors import DefinitionError
 from consensus.formula import RESERVED_WORDS
 
 MAX_CHILDREN = 64
@@ -41,6 +42,8 @@ _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u201d": "\u201d", "\u2018":
 
 @dataclass(frozen=True)
 class Child:
+    """One child model of a consensus model, under the alias its formula uses."""
+
     alias: str  # the name the formula uses, matched case-insensitively
     model: str  # the child model's registry name
     version: str = ""  # "" means the version resolved when the job runs
@@ -50,6 +53,8 @@ class Child:
 
 @dataclass(frozen=True)
 class ConsensusDefinition:
+    """A consensus model's children, formula and output field; well formed once built."""
+
     children: tuple[Child, ...]
     formula: str
     output: str = "consensus"
@@ -59,9 +64,9 @@ class ConsensusDefinition:
             object.__setattr__(self, "children", tuple(self.children))
         _check_children(self.children)
         if not isinstance(self.formula, str) or not self.formula.strip():
-            raise ValueError("formula is required")
+            raise DefinitionError("formula is required")
         if len(self.formula) > MAX_FORMULA:
-            raise ValueError(f"formula is longer than {MAX_FORMULA} characters")
+            raise DefinitionError(f"formula is longer than {MAX_FORMULA} characters")
         _check_output_field(self.output, "output")
 
     def child(self, alias: str) -> Child:
@@ -74,13 +79,13 @@ class ConsensusDefinition:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ConsensusDefinition:
-        """Read a backend config; ValueError names the bad key path."""
+        """Read a backend config; DefinitionError names the bad key path."""
         if not isinstance(config, Mapping):
-            raise ValueError("the consensus config must be an object")
+            raise DefinitionError("the consensus config must be an object")
         _refuse_unknown(config, {"children", "formula", "output"}, "")
         children = config.get("children")
         if not isinstance(children, list) or not children:
-            raise ValueError("children is required: a non-empty list")
+            raise DefinitionError("children is required: a non-empty list")
         return cls(
             children=tuple(_child_from_config(c, f"children[{i}]") for i, c in enumerate(children)),
             formula=_string(config, "formula", "", required=True),
@@ -88,6 +93,7 @@ class ConsensusDefinition:
         )
 
     def to_config(self) -> dict[str, Any]:
+        """The definition as the backend config the registry stores."""
         return {
             "children": [_child_to_config(child) for child in self.children],
             "formula": self.formula,
@@ -96,11 +102,11 @@ class ConsensusDefinition:
 
 
 def check_model_name(name: Any, path: str) -> str:
-    """`name` if it is a registry model name, else ValueError naming `path`."""
+    """`name` if it is a registry model name, else DefinitionError naming `path`."""
     if not isinstance(name, str) or not name:
-        raise ValueError(f"{path} is required")
+        raise DefinitionError(f"{path} is required")
     if len(name) > MODEL_NAME_MAX or not MODEL_NAME.fullmatch(name):
-        raise ValueError(
+        raise DefinitionError(
             f"{path} {name!r} is not a model name: lowercase letters, digits and '-' "
             "in dot-separated labels, e.g. 'rdkit.logp'"
         )
@@ -109,7 +115,7 @@ def check_model_name(name: Any, path: str) -> str:
 
 def _child_from_config(raw: Any, path: str) -> Child:
     if not isinstance(raw, Mapping):
-        raise ValueError(f"{path} must be an object")
+        raise DefinitionError(f"{path} must be an object")
     _refuse_unknown(raw, {"alias", "model", "version", "output", "backend"}, path)
     return Child(
         alias=_string(raw, "alias", path, required=True),
@@ -134,16 +140,16 @@ def _child_to_config(child: Child) -> dict[str, str]:
 
 def _check_children(children: tuple[Child, ...]) -> None:
     if not isinstance(children, tuple) or not children:
-        raise ValueError("children is required: at least one child")
+        raise DefinitionError("children is required: at least one child")
     if len(children) > MAX_CHILDREN:
-        raise ValueError(f"children has {len(children)} entries, at most {MAX_CHILDREN}")
+        raise DefinitionError(f"children has {len(children)} entries, at most {MAX_CHILDREN}")
     seen: dict[str, str] = {}
     for index, child in enumerate(children):
         path = f"children[{index}]"
         _check_child(child, path)
         folded = child.alias.casefold()
         if folded in seen:
-            raise ValueError(
+            raise DefinitionError(
                 f"{path}.alias {child.alias!r} repeats {seen[folded]!r} "
                 "(aliases are case-insensitive)"
             )
@@ -152,32 +158,34 @@ def _check_children(children: tuple[Child, ...]) -> None:
 
 def _check_child(child: Child, path: str) -> None:
     if not isinstance(child, Child):
-        raise ValueError(f"{path} must be a Child")
+        raise DefinitionError(f"{path} must be a Child")
     if not child.alias:
-        raise ValueError(f"{path}.alias is required")
+        raise DefinitionError(f"{path}.alias is required")
     if not isinstance(child.alias, str) or not IDENTIFIER.fullmatch(child.alias):
-        raise ValueError(
+        raise DefinitionError(
             f"{path}.alias {child.alias!r} is not an identifier: a letter or '_', "
             "then letters, digits or '_', at most 64"
         )
     if child.alias.lower() in RESERVED_WORDS:
-        raise ValueError(f"{path}.alias {child.alias!r} is a reserved word")
+        raise DefinitionError(f"{path}.alias {child.alias!r} is a reserved word")
     check_model_name(child.model, f"{path}.model")
     if child.version and not VERSION.fullmatch(child.version):
-        raise ValueError(f"{path}.version {child.version!r} is not a version")
+        raise DefinitionError(f"{path}.version {child.version!r} is not a version")
     if child.output:
         _check_output_field(child.output, f"{path}.output")
     if not isinstance(child.backend, str) or len(child.backend) > 200:
-        raise ValueError(f"{path}.backend must be text of at most 200 characters")
+        raise DefinitionError(f"{path}.backend must be text of at most 200 characters")
 
 
 def _check_output_field(name: Any, path: str) -> None:
     if not isinstance(name, str) or not name:
-        raise ValueError(f"{path} is required")
+        raise DefinitionError(f"{path} is required")
     if len(name) > 128 or not name.isprintable():
-        raise ValueError(f"{path} {name!r} is not a field name")
+        raise DefinitionError(f"{path} {name!r} is not a field name")
     if path == "output" and name == PROVENANCE_KEY:
-        raise ValueError(f"output cannot be {PROVENANCE_KEY!r}: it holds the children's values")
+        raise DefinitionError(
+            f"output cannot be {PROVENANCE_KEY!r}: it holds the children's values"
+        )
 
 
 def _string(
@@ -187,10 +195,10 @@ def _string(
     value = raw.get(key)
     if value is None or value == "":
         if required:
-            raise ValueError(f"{where} is required")
+            raise DefinitionError(f"{where} is required")
         return default
     if not isinstance(value, str):
-        raise ValueError(f"{where} must be a string, not {type(value).__name__}")
+        raise DefinitionError(f"{where} must be a string, not {type(value).__name__}")
     return value
 
 
@@ -198,7 +206,7 @@ def _refuse_unknown(raw: Mapping[str, Any], known: set[str], path: str) -> None:
     unknown = sorted(str(key) for key in raw if key not in known)
     if unknown:
         where = f"{path}: " if path else ""
-        raise ValueError(
+        raise DefinitionError(
             f"{where}unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
 
@@ -213,7 +221,7 @@ class Algorithm1Document:
 
 
 def from_algorithm1_yaml(text: str) -> tuple[str, ConsensusDefinition]:
-    """(consensus model name, definition) from Algorithm 1's YAML; ValueError names the key."""
+    """(consensus model name, definition) from Algorithm 1's YAML; DefinitionError names the key."""
     document = load_algorithm1(text)
     return document.name, document.definition
 
@@ -227,20 +235,20 @@ def load_algorithm1(text: str) -> Algorithm1Document:
     as the paper's folded FORMULA block keeps its quotes in the text.
     """
     if len(text) > MAX_YAML:
-        raise ValueError(f"the document is longer than {MAX_YAML} characters")
+        raise DefinitionError(f"the document is longer than {MAX_YAML} characters")
     too_deep = f"the document nests deeper than {MAX_NESTING} levels"
     if _flow_depth(text) > MAX_NESTING:
-        raise ValueError(too_deep)  # before PyYAML, whose reader recurses per level
+        raise DefinitionError(too_deep)  # before PyYAML, whose reader recurses per level
     try:
         document = yaml.load(text, Loader=yaml.BaseLoader)  # plain data only, like safe_load
     except yaml.YAMLError as error:
-        raise ValueError(f"not YAML: {error}") from None
+        raise DefinitionError(f"not YAML: {error}") from None
     except RecursionError:  # block nesting: bounded by MAX_YAML, yet deep enough
-        raise ValueError(too_deep) from None
+        raise DefinitionError(too_deep) from None
     if _depth(document) > MAX_NESTING:
-        raise ValueError(too_deep)
+        raise DefinitionError(too_deep)
     if not isinstance(document, dict) or len(document) != 1:
-        raise ValueError("the document must hold exactly one consensus model: NAME: {...}")
+        raise DefinitionError("the document must hold exactly one consensus model: NAME: {...}")
     [(raw_name, body)] = document.items()
     name = _unquote(str(raw_name)).lower()
     check_model_name(name, "the consensus model name")
@@ -251,8 +259,8 @@ def load_algorithm1(text: str) -> Algorithm1Document:
     output = _text(fields, "output", path) or "consensus"
     try:
         definition = ConsensusDefinition(children, formula, output)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+    except DefinitionError as error:
+        raise DefinitionError(f"{path}: {error}") from None
     return Algorithm1Document(name, definition, _text(fields, "description", path))
 
 
@@ -260,7 +268,7 @@ def _yaml_children(fields: dict[str, tuple[str, Any]], path: str) -> tuple[Child
     key, raw = fields.get("childmodels", ("CHILDMODELS", None))
     where = f"{path}.{key}"
     if not isinstance(raw, dict) or not raw:
-        raise ValueError(f"{where} is required: a mapping of alias to child model")
+        raise DefinitionError(f"{where} is required: a mapping of alias to child model")
     children: list[Child] = []
     seen: dict[str, str] = {}
     for alias, body in raw.items():
@@ -277,7 +285,7 @@ def _yaml_children(fields: dict[str, tuple[str, Any]], path: str) -> tuple[Child
         )
         _check_child(child, child_path)
         if str(alias).casefold() in seen:
-            raise ValueError(
+            raise DefinitionError(
                 f"{child_path} repeats {where}.{seen[str(alias).casefold()]} "
                 "(aliases are case-insensitive)"
             )
@@ -289,17 +297,17 @@ def _yaml_children(fields: dict[str, tuple[str, Any]], path: str) -> tuple[Child
 def _fold(raw: Any, path: str, known: set[str]) -> dict[str, tuple[str, Any]]:
     """Key (lowercased) -> (key as written, value); refuses unknown and repeated keys."""
     if not isinstance(raw, dict):
-        raise ValueError(f"{path} must be a mapping")
+        raise DefinitionError(f"{path} must be a mapping")
     folded: dict[str, tuple[str, Any]] = {}
     for key, value in raw.items():
         lower = str(key).lower()
         if lower not in known:
-            raise ValueError(
+            raise DefinitionError(
                 f"{path}.{key} is not a known key; known: "
                 f"{', '.join(sorted(k.upper() for k in known))}"
             )
         if lower in folded:
-            raise ValueError(f"{path}.{key} repeats {path}.{folded[lower][0]}")
+            raise DefinitionError(f"{path}.{key} repeats {path}.{folded[lower][0]}")
         folded[lower] = (str(key), value)
     return folded
 
@@ -310,10 +318,10 @@ def _text(
     written, value = fields.get(key, (key.upper(), None))
     if value is None or value == "":
         if required:
-            raise ValueError(f"{path}.{written} is required")
+            raise DefinitionError(f"{path}.{written} is required")
         return ""
     if not isinstance(value, str):
-        raise ValueError(f"{path}.{written} must be text, not a {type(value).__name__}")
+        raise DefinitionError(f"{path}.{written} must be text, not a {type(value).__name__}")
     return value
 
 

@@ -29,16 +29,14 @@ that evaluation (that record), never a crash.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from numbers import Real
-from typing import Any
 
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from consensus._functions import FUNCTIONS
+from consensus._compile import Compiler, Node, Reference, Values, position
+from consensus.errors import DefinitionError, EvaluationError, FormulaError
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 100  # nested operators and calls; the compiled closures recurse this deep
@@ -94,33 +92,6 @@ _PUNCTUATION = {"RPAR": "')'", "COMMA": "','", "COLON": "':'", "$END": "the end"
 
 _PARSER = Lark(_GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=False)
 
-Values = Mapping[str, Any]
-Node = Callable[[Values], float]
-
-
-class FormulaError(ValueError):
-    """A syntax or semantic error in a formula's text, at a 1-based line and column."""
-
-    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
-        super().__init__(f"line {line}, column {column}: {message}")
-        self.message = message
-        self.line = line
-        self.column = column
-
-
-class EvaluationError(ArithmeticError):
-    """One evaluation failed: division by zero, a bad log or sqrt, overflow, a bad input."""
-
-
-@dataclass(frozen=True)
-class Reference:
-    """One place where the formula names an alias, as written."""
-
-    name: str
-    line: int
-    column: int
-
-
 @dataclass(frozen=True)
 class Formula:
     """A parsed formula; build it with parse(). Equal formulas have equal text."""
@@ -141,13 +112,13 @@ class Formula:
         """Map each identifier in the formula to the child alias it names.
 
         Raises FormulaError at the first identifier that names no child, and
-        ValueError when two children differ only by case (which one would it be?).
+        DefinitionError when two children differ only by case (which one would it be?).
         """
         by_folded: dict[str, str] = {}
         for alias in children:
             other = by_folded.setdefault(alias.casefold(), alias)
             if other != alias:
-                raise ValueError(f"children {other!r} and {alias!r} differ only by case")
+                raise DefinitionError(f"children {other!r} and {alias!r} differ only by case")
         binding: dict[str, str] = {}
         for ref in self.references:
             child = by_folded.get(ref.name.casefold())
@@ -173,7 +144,7 @@ def parse(text: str) -> Formula:
         raise FormulaError(f"cannot parse the formula: {error}") from None
     _check_depth(tree)
     references: list[Reference] = []
-    root = _Compiler(references).compile(tree)
+    root = Compiler(references).compile(tree)
     return Formula(text, frozenset(r.name for r in references), tuple(references), root)
 
 
@@ -187,8 +158,8 @@ def _syntax_error(text: str, error: UnexpectedInput) -> FormulaError:
             f"expected {_describe(error.expected)}, found {found}", error.line, error.column
         )
     if isinstance(error, UnexpectedCharacters):
-        position = error.pos_in_stream or 0
-        found = repr(text[position]) if position < len(text) else "?"
+        offset = error.pos_in_stream or 0
+        found = repr(text[offset]) if offset < len(text) else "?"
         return FormulaError(
             f"expected {_describe(error.allowed)}, found {found}", error.line, error.column
         )
@@ -223,204 +194,8 @@ def _check_depth(tree: Tree[Token]) -> None:
         if not isinstance(node, Tree):
             continue
         if depth > MAX_DEPTH:
-            line, column = _position(node)
+            line, column = position(node)
             raise FormulaError(
                 f"the formula nests too deeply (more than {MAX_DEPTH} levels)", line, column
             )
         stack.extend((child, depth + 1) for child in node.children)
-
-
-def _position(node: Tree[Token] | Token) -> tuple[int, int]:
-    while isinstance(node, Tree):
-        node = node.children[0]
-    return node.line or 1, node.column or 1
-
-
-def _where(token: Token) -> str:
-    return f"at line {token.line}, column {token.column}"
-
-
-def _finite(value: float, what: str, token: Token) -> float:
-    if value - value == 0.0:  # false for inf and nan
-        return value
-    raise EvaluationError(f"{what} gives a non-finite value {_where(token)}")
-
-
-class _Compiler:
-    """Turns the parse tree into nested closures, recording alias references."""
-
-    def __init__(self, references: list[Reference]) -> None:
-        self._references = references
-
-    def compile(self, node: Tree[Token] | Token) -> Node:
-        if isinstance(node, Token):
-            return self._number(node) if node.type == "NUMBER" else self._name(node)
-        method: Callable[[list[Any]], Node] = getattr(self, f"_{node.data}")
-        return method(node.children)
-
-    def _number(self, token: Token) -> Node:
-        value = float(token.value)
-        if not math.isfinite(value):
-            raise FormulaError(f"number {token.value} is out of range", *_position(token))
-        return lambda _: value
-
-    def _name(self, token: Token) -> Node:
-        # A function's name may also be an alias: a call needs its parentheses.
-        name = str(token.value)
-        self._references.append(Reference(name, token.line or 1, token.column or 1))
-        return _alias_node(name, token)
-
-    def _group(self, children: list[Any]) -> Node:
-        return self.compile(children[1])
-
-    def _cond(self, children: list[Any]) -> Node:
-        test, then, otherwise = (self.compile(children[i]) for i in (0, 2, 4))
-        return lambda v: then(v) if test(v) != 0.0 else otherwise(v)
-
-    def _or_(self, children: list[Any]) -> Node:
-        left, right = (self.compile(c) for c in children)
-        return lambda v: 1.0 if left(v) != 0.0 or right(v) != 0.0 else 0.0
-
-    def _and_(self, children: list[Any]) -> Node:
-        left, right = (self.compile(c) for c in children)
-        return lambda v: 1.0 if left(v) != 0.0 and right(v) != 0.0 else 0.0
-
-    def _not_(self, children: list[Any]) -> Node:
-        operand = self.compile(children[0])
-        return lambda v: 1.0 if operand(v) == 0.0 else 0.0
-
-    def _compare(self, children: list[Any]) -> Node:
-        left, op, right = self.compile(children[0]), children[1], self.compile(children[2])
-        return _COMPARISONS[op.value](left, right)
-
-    def _arith(self, children: list[Any]) -> Node:
-        left, op, right = self.compile(children[0]), children[1], self.compile(children[2])
-        return _ARITHMETIC[op.value](left, right, op)
-
-    def _sign(self, children: list[Any]) -> Node:
-        operand = self.compile(children[1])
-        if children[0].value == "+":
-            return operand
-        return lambda v: -operand(v)
-
-    def _pow(self, children: list[Any]) -> Node:
-        base, op, exponent = self.compile(children[0]), children[1], self.compile(children[2])
-        return _power(base, exponent, op)
-
-    def _call(self, children: list[Any]) -> Node:
-        name_token: Token = children[0]
-        function = FUNCTIONS.get(name_token.value.lower())
-        if function is None:
-            known = ", ".join(sorted(FUNCTIONS))
-            raise FormulaError(
-                f"unknown function {name_token.value!r} (known: {known})", *_position(name_token)
-            )
-        args = [self.compile(c) for c in children[2:-1] if not _is_punct(c)]
-        problem = function.arity_problem(len(args))
-        if problem:
-            raise FormulaError(problem, *_position(name_token))
-        return _call_node(function.name, function.impl, args, name_token)
-
-
-def _is_punct(node: Any) -> bool:
-    return isinstance(node, Token) and node.type in {"QMARK", "COLON", "COMMA", "LPAR", "RPAR"}
-
-
-def _alias_node(name: str, token: Token) -> Node:
-    def alias(values: Values) -> float:
-        try:
-            value = values[name]
-        except KeyError:
-            value = _lookup_folded(values, name)
-        if type(value) is float and value - value == 0.0:
-            return value
-        return _as_number(value, name)
-
-    return alias
-
-
-def _lookup_folded(values: Values, name: str) -> Any:
-    folded = name.casefold()
-    matches = [key for key in values if isinstance(key, str) and key.casefold() == folded]
-    if len(matches) == 1:
-        return values[matches[0]]
-    if matches:
-        raise EvaluationError(f"values for {name!r} differ only by case: {sorted(matches)}")
-    raise EvaluationError(f"no value for {name!r}")
-
-
-def _as_number(value: Any, name: str) -> float:
-    if not isinstance(value, Real):
-        raise EvaluationError(f"the value of {name!r} is not a number: {value!r}")
-    try:
-        number = float(value)
-    except (OverflowError, ValueError):
-        raise EvaluationError(f"the value of {name!r} is out of range") from None
-    if not math.isfinite(number):
-        raise EvaluationError(f"the value of {name!r} is not finite: {number!r}")
-    return number
-
-
-def _add(left: Node, right: Node, op: Token) -> Node:
-    return lambda v: _finite(left(v) + right(v), "'+'", op)
-
-
-def _sub(left: Node, right: Node, op: Token) -> Node:
-    return lambda v: _finite(left(v) - right(v), "'-'", op)
-
-
-def _mul(left: Node, right: Node, op: Token) -> Node:
-    return lambda v: _finite(left(v) * right(v), "'*'", op)
-
-
-def _div(left: Node, right: Node, op: Token) -> Node:
-    def divide(v: Values) -> float:
-        numerator, denominator = left(v), right(v)
-        if denominator == 0.0:
-            raise EvaluationError(f"division by zero {_where(op)}")
-        return _finite(numerator / denominator, "'/'", op)
-
-    return divide
-
-
-def _power(base: Node, exponent: Node, op: Token) -> Node:
-    def power(v: Values) -> float:
-        x, y = base(v), exponent(v)
-        try:
-            result = math.pow(x, y)
-        except OverflowError:
-            raise EvaluationError(f"{x!r} {op.value} {y!r} overflows {_where(op)}") from None
-        except ValueError:
-            raise EvaluationError(f"{x!r} {op.value} {y!r} is undefined {_where(op)}") from None
-        return _finite(result, f"'{op.value}'", op)
-
-    return power
-
-
-def _call_node(name: str, impl: Callable[..., float], args: list[Node], token: Token) -> Node:
-    def call(v: Values) -> float:
-        xs = [arg(v) for arg in args]
-        try:
-            result = impl(*xs)
-        except (ValueError, ArithmeticError) as error:
-            raise EvaluationError(f"{name}: {error} {_where(token)}") from None
-        return _finite(result, name, token)
-
-    return call
-
-
-_ARITHMETIC: dict[str, Callable[[Node, Node, Token], Node]] = {
-    "+": _add,
-    "-": _sub,
-    "*": _mul,
-    "/": _div,
-}
-
-_COMPARISONS: dict[str, Callable[[Node, Node], Node]] = {
-    "<": lambda a, b: lambda v: 1.0 if a(v) < b(v) else 0.0,
-    "<=": lambda a, b: lambda v: 1.0 if a(v) <= b(v) else 0.0,
-    ">": lambda a, b: lambda v: 1.0 if a(v) > b(v) else 0.0,
-    ">=": lambda a, b: lambda v: 1.0 if a(v) >= b(v) else 0.0,
-    "==": lambda a, b: lambda v: 1.0 if a(v) == b(v) else 0.0,
-    "!=": lambda a, b: lambda v: 1.0 if a(v) != b(v) else 0.0,
-}

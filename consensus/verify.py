@@ -31,7 +31,8 @@ from consensus.definition import (
     Child,
     ConsensusDefinition,
 )
-from consensus.formula import EvaluationError, Formula, FormulaError, parse
+from consensus.errors import ConsensusError, EvaluationError, FormulaError
+from consensus.formula import Formula, parse
 
 MAX_NESTING = 16
 NUMERIC_TYPES = frozenset({"number", "integer"})
@@ -39,6 +40,8 @@ NUMERIC_TYPES = frozenset({"number", "integer"})
 
 @dataclass(frozen=True)
 class Problem:
+    """One thing wrong with a consensus model: its kind, a message and where."""
+
     kind: str
     message: str
     location: str
@@ -57,6 +60,8 @@ class ChildInfo:
 
 
 class ChildLookup(Protocol):
+    """How verify() finds a consensus model's children (in the registry, as one caller)."""
+
     async def child(self, model: str, version: str) -> ChildInfo:
         """The child `model` at `version` ("" resolves its default version)."""
         ...
@@ -64,16 +69,19 @@ class ChildLookup(Protocol):
 
 @dataclass(frozen=True)
 class Report:
+    """What verification found: the problems, the versions resolved, a sample's value."""
+
     problems: tuple[Problem, ...]
     resolved: Mapping[str, str]  # alias -> the child version it resolved to
     sample_value: float | None = None
 
     @property
     def ok(self) -> bool:
+        """True when there are no problems."""
         return not self.problems
 
 
-class OutputFieldError(ValueError):
+class OutputFieldError(ConsensusError):
     """A child's output schema has no numeric field the formula can take."""
 
 

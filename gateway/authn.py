@@ -77,10 +77,10 @@ def _restrict_to_owner(path: Path) -> None:
 
 
 def create_token(config: AuthConfig, user: str, *, superuser: bool, ttl_s: int) -> str:
-    """Signs a token for local use with the local signing key; ValueError on a bad user or ttl."""
+    """Signs a token for local use with the local signing key; UserNameError or LifetimeError."""
     check_user_name(user)
     if not 0 < ttl_s <= config.max_ttl_s:
-        raise ValueError(
+        raise LifetimeError(
             f"ttl {ttl_s} s must be from 1 to {config.max_ttl_s} s (MODELGW_JWT_MAX_TTL)"
         )
     key = load_or_create_signing_key(config.signing_key_path)
@@ -97,7 +97,16 @@ def create_token(config: AuthConfig, user: str, *, superuser: bool, ttl_s: int) 
     return jwt.encode(claims, key, algorithm=LOCAL_ALGORITHM)
 
 
+class UserNameError(Exception):
+    """A user name the platform cannot use; the message says why."""
+
+
+class LifetimeError(Exception):
+    """A token lifetime outside what MODELGW_JWT_MAX_TTL allows."""
+
+
 def check_user_name(user: str) -> None:
+    """Refuses (UserNameError) a user name that is empty, too long, '*', padded or unprintable."""
     if (
         not user
         or len(user) > MAX_USER_LENGTH
@@ -105,7 +114,7 @@ def check_user_name(user: str) -> None:
         or user != user.strip()
         or not user.isprintable()
     ):
-        raise ValueError(
+        raise UserNameError(
             f"user name {user!r} must be 1 to {MAX_USER_LENGTH} printable characters, "
             "not '*', without surrounding spaces"
         )
@@ -212,7 +221,7 @@ class TokenVerifier:
         user = claims["sub"]
         try:
             check_user_name(user if isinstance(user, str) else "")
-        except ValueError as exc:
+        except UserNameError as exc:
             raise Unauthenticated(f"token subject is unusable: {exc}") from None
         return Principal(user=user, superuser=claims.get(self._config.superuser_claim) is True)
 

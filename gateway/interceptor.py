@@ -28,7 +28,7 @@ from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
 from authz.actions import Action
 from authz.enforcer import AccessPolicy, Decision
 from authz.principal import Principal
-from gateway import logs, metrics
+from gateway import metrics
 from gateway.access_rules import UNAUTHENTICATED_PREFIXES, Rule
 from gateway.authn import TokenVerifier
 from gateway.errors import (
@@ -37,6 +37,7 @@ from gateway.errors import (
     PermissionDenied,
     model_not_found,
 )
+from settings import logs
 
 log = logging.getLogger("modelgw.calls")
 

@@ -32,20 +32,34 @@ def decode(kind: str, token: str, default: Any) -> Any:
     """
     if not token:
         return default
-    try:
-        if len(token) > MAX_TOKEN:
-            raise ValueError("too long")
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        payload = json.loads(raw, parse_constant=_refuse_constant)
-        if payload["k"] == kind and isinstance(payload["c"], type(default)):
-            return payload["c"]
-    except (binascii.Error, ValueError, KeyError, TypeError, RecursionError):
-        pass
+    payload = _payload(token)
+    if isinstance(payload, dict) and payload.get("k") == kind:
+        cursor = payload.get("c")
+        if isinstance(cursor, type(default)):
+            return cursor
     raise InvalidArgument(
         "malformed page_token: it is not one this call issued; pass next_page_token from "
         "the previous response unchanged, or empty for the first page"
     )
 
 
+class _NotACursor(Exception):
+    """JSON this module never writes (NaN, Infinity)."""
+
+
+def _payload(token: str) -> Any:
+    """The JSON a token wraps, or None when it is not base64 of JSON."""
+    if len(token) > MAX_TOKEN or not token.isascii():
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except binascii.Error:
+        return None
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, _NotACursor):
+        return None
+
+
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a cursor")
+    raise _NotACursor(f"{name} is not a cursor")

@@ -19,10 +19,10 @@ import sys
 import grpc
 import uvloop
 
-from gateway import logs
 from gateway.config import GatewayConfig
 from gateway.prefork import PreforkSpec, run_prefork
 from gateway.server import server_options
+from settings import logs
 
 
 async def _echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import grpc
 
+from gateway.admin.catalog import load
+from gateway.admin.register import register_builtins, version_message
 from gateway.authn import create_token
-from gateway.config import METRICS_PORTS, GatewayConfig
+from gateway.config import DEFAULT_CATALOG, METRICS_PORTS, GatewayConfig
 from mesh import LocalRedis, MeshError, free_port
 from mesh.services import SERVICES, Service, tcp_open
 from mesh.supervisor import Mesh, MeshConfig
 from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
-from workers.builtin.catalog import DEMO_ECHO
-from workers.builtin.register import register_builtins
 
 # Echo copies no worker serves while the bench runs (submit) or until released (watch).
 SUBMIT_MODEL = "bench.submit"
@@ -234,10 +234,11 @@ class BenchMesh:
 async def _register_echo_copy(
     stub: registry_pb2_grpc.RegistryServiceStub, name: str, md: tuple[tuple[str, str], ...]
 ) -> None:
+    (echo,) = [m for m in load(DEFAULT_CATALOG, None) if m.name == "demo.echo"]
     model = model_pb2.Model(
         name=name,
-        display_name=f"{DEMO_ECHO.display_name} ({name})",
-        description=DEMO_ECHO.description,
+        display_name=f"{echo.display_name} ({name})",
+        description=echo.description,
     )
     try:
         await stub.CreateModel(registry_pb2.CreateModelRequest(model=model), metadata=md)
@@ -245,11 +246,7 @@ async def _register_echo_copy(
         if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
             raise
         return
-    version = model_pb2.ModelVersion(version=DEMO_ECHO.version)
-    version.backend.kind = DEMO_ECHO.backend["kind"]
-    version.backend.config.update({**DEMO_ECHO.backend["config"], "timeout_s": DEMO_ECHO.timeout_s})
-    version.input_schema.update(DEMO_ECHO.input_schema)
-    version.output_schema.update(DEMO_ECHO.output_schema)
+    version = version_message(echo.versions[0])
     await stub.CreateModelVersion(
         registry_pb2.CreateModelVersionRequest(model=name, version=version), metadata=md
     )

@@ -21,13 +21,14 @@ is "consensus".
             output_schema: {...}
 
 Loading checks every entry with the registry's own validation, so a catalog
-that loads is one the registry accepts. `python -m gateway.admin.catalog`
-prints the built-in models as catalog entries (how catalog/models.yaml began).
+that loads is one the registry accepts. The repository's catalog is also the
+one declaration of the built-in models: `modelgw builtins register` registers
+its models (gateway.admin.register) and `modelgw worker --builtins` runs those
+that are not consensus models (worker_models).
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ from typing import Any
 import yaml
 
 from backendspec import BackendPolicy
-from gateway.errors import ApiError, FailedPrecondition
+from gateway.config import DEFAULT_CATALOG
+from gateway.errors import ApiError, FailedPrecondition, InvalidArgument
 from gateway.registry import validation
 
 _VISIBILITIES = {"public": True, "private": False}
@@ -43,6 +45,8 @@ _VISIBILITIES = {"public": True, "private": False}
 
 @dataclass(frozen=True)
 class CatalogVersion:
+    """One version of a catalog model, checked as CreateModelVersion checks it."""
+
     version: str
     backend_kind: str
     backend_config: dict[str, Any]
@@ -51,6 +55,7 @@ class CatalogVersion:
     notes: str
 
     def as_dict(self) -> dict[str, Any]:
+        """The version's content, as the admin sync compares it with the registry's."""
         return {
             "backend": {"kind": self.backend_kind, "config": self.backend_config},
             "input_schema": self.input_schema,
@@ -61,6 +66,8 @@ class CatalogVersion:
 
 @dataclass(frozen=True)
 class CatalogModel:
+    """One catalog entry: a model, its access and its versions."""
+
     name: str
     display_name: str
     description: str
@@ -82,9 +89,10 @@ class CatalogModel:
         }
 
 
-def load(path: Path, policy: BackendPolicy) -> list[CatalogModel]:
+def load(path: Path, policy: BackendPolicy | None) -> list[CatalogModel]:
     """Reads and checks the catalog; FailedPrecondition names the entry that is wrong
-    (a backend outside the operator's allow-list among them)."""
+    (a backend outside the operator's allow-list among them; policy None checks
+    the backends' shape alone, for a reader that runs or registers nothing itself)."""
     try:
         document = yaml.safe_load(path.read_text())
     except OSError as exc:
@@ -98,11 +106,9 @@ def load(path: Path, policy: BackendPolicy) -> list[CatalogModel]:
     for index, entry in enumerate(entries):
         where = f"models[{index}]"
         try:
-            models.append(_model(entry, policy))
+            models.append(_model(_mapping(entry, "the entry"), policy))
         except ApiError as exc:
             raise FailedPrecondition(f"the model catalog {path}: {where}: {exc.message}") from None
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise FailedPrecondition(f"the model catalog {path}: {where}: {exc}") from None
     names = [m.name for m in models]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -110,15 +116,27 @@ def load(path: Path, policy: BackendPolicy) -> list[CatalogModel]:
     return models
 
 
-def _model(entry: dict[str, Any], policy: BackendPolicy) -> CatalogModel:
+def worker_models(path: Path = DEFAULT_CATALOG) -> list[str]:
+    """The catalog's models a worker runs by name: all but the consensus models
+    (a worker runs those with --consensus). By default the built-in models."""
+    return [
+        model.name
+        for model in load(path, None)
+        if any(v.backend_kind != "consensus" for v in model.versions)
+    ]
+
+
+def _model(entry: dict[str, Any], policy: BackendPolicy | None) -> CatalogModel:
     name = validation.model_name(str(entry.get("name", "")), "name")
     visibility = str(entry.get("visibility", "private"))
     if visibility not in _VISIBILITIES:
-        raise ValueError(f"visibility {visibility!r}: use public or private")
-    versions = tuple(_version(v, policy) for v in entry.get("versions") or [])
+        raise InvalidArgument(f"visibility {visibility!r}: use public or private")
+    versions = tuple(
+        _version(_mapping(v, "a version"), policy) for v in _list(entry, "versions")
+    )
     default = entry.get("default_version")
     if default is not None and str(default) not in {v.version for v in versions}:
-        raise ValueError(f"default_version {default!r} is not one of its versions")
+        raise InvalidArgument(f"default_version {default!r} is not one of its versions")
     return CatalogModel(
         name=name,
         display_name=validation.text(
@@ -127,93 +145,45 @@ def _model(entry: dict[str, Any], policy: BackendPolicy) -> CatalogModel:
         description=validation.text(
             str(entry.get("description", "")), "description", validation.MAX_DESCRIPTION
         ),
-        tags=tuple(validation.tags(str(t) for t in entry.get("tags") or [])),
+        tags=tuple(validation.tags(str(t) for t in _list(entry, "tags"))),
         backend=validation.text(
             str(entry.get("backend", "")), "backend", validation.MAX_BACKEND_INFO
         ),
         public=_VISIBILITIES[visibility],
-        owners=tuple(str(u) for u in entry.get("owners") or []),
-        readers=tuple(str(u) for u in entry.get("readers") or []),
+        owners=tuple(str(u) for u in _list(entry, "owners")),
+        readers=tuple(str(u) for u in _list(entry, "readers")),
         default_version=None if default is None else str(default),
         versions=versions,
     )
 
 
-def _version(entry: dict[str, Any], policy: BackendPolicy) -> CatalogVersion:
+def _version(entry: dict[str, Any], policy: BackendPolicy | None) -> CatalogVersion:
     version = validation.version_string(str(entry.get("version", "")), "version")
-    backend = entry.get("backend") or {}
+    backend = _mapping(entry.get("backend") or {}, "backend")
     kind = validation.backend_kind(str(backend.get("kind", "")))
+    config = dict(_mapping(backend.get("config") or {}, "backend.config"))
     return CatalogVersion(
         version=version,
         backend_kind=kind,
-        backend_config=validation.backend_config(
-            kind, dict(backend.get("config") or {}), policy
-        ),
-        input_schema=validation.json_schema(entry.get("input_schema"), "input_schema"),
-        output_schema=validation.json_schema(entry.get("output_schema"), "output_schema"),
+        backend_config=validation.backend_config(kind, config, policy),
+        input_schema=_schema(entry, "input_schema"),
+        output_schema=_schema(entry, "output_schema"),
         notes=validation.text(str(entry.get("notes", "")), "notes", validation.MAX_NOTES),
     )
 
 
-def builtin_entries() -> list[dict[str, Any]]:
-    """The built-in models as catalog entries, exactly as `modelgw builtins register`
-    registers them (workers.builtin.register)."""
-    from workers.builtin.catalog import BUILTIN_MODELS
-
-    return [
-        {
-            "name": m.name,
-            "display_name": m.display_name,
-            "description": m.description,
-            "tags": list(m.tags),
-            "backend": m.backend_info,
-            "visibility": "public",
-            "versions": [
-                {
-                    "version": m.version,
-                    "notes": "Built-in model.",
-                    "backend": {
-                        "kind": m.backend["kind"],
-                        "config": {**m.backend["config"], "timeout_s": m.timeout_s},
-                    },
-                    "input_schema": m.input_schema,
-                    "output_schema": m.output_schema,
-                }
-            ],
-        }
-        for m in BUILTIN_MODELS
-    ] + _consensus_entries()
+def _schema(entry: dict[str, Any], field: str) -> dict[str, Any]:
+    return validation.json_schema(_mapping(entry.get(field) or {}, field), field)
 
 
-def _consensus_entries() -> list[dict[str, Any]]:
-    """The demo consensus models, exactly as ImportConsensusModel stores them."""
-    from consensus.definition import load_algorithm1
-    from gateway.registry.consensus import output_schema
-    from workers.builtin.consensus_models import CONSENSUS_DOCUMENTS
-
-    entries = []
-    for document in map(load_algorithm1, CONSENSUS_DOCUMENTS):
-        entries.append(
-            {
-                "name": document.name,
-                "description": document.description,
-                "backend": "consensus",
-                "visibility": "public",
-                "versions": [
-                    {
-                        "version": "1.0.0",
-                        "notes": "Imported from an Algorithm 1 YAML document.",
-                        "backend": {"kind": "consensus", "config": document.definition.to_config()},
-                        "input_schema": dict(validation.ANY_OBJECT_SCHEMA),
-                        "output_schema": output_schema(document.definition),
-                    }
-                ],
-            }
-        )
-    return entries
+def _mapping(value: Any, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{field} must be a mapping, not {type(value).__name__}")
+    return value
 
 
-if __name__ == "__main__":
-    yaml.safe_dump(
-        {"models": builtin_entries()}, sys.stdout, sort_keys=False, width=100, allow_unicode=True
-    )
+def _list(entry: dict[str, Any], field: str) -> list[Any]:
+    value = entry.get(field) or []
+    if not isinstance(value, list):
+        raise InvalidArgument(f"{field} must be a list, not {type(value).__name__}")
+    return value

@@ -26,6 +26,7 @@ def _value(value: Any) -> struct_pb2.Value:
 
 
 def change_message(change: Change) -> admin_pb2.CatalogChange:
+    """A planned or applied catalog change as the CatalogChange message."""
     return admin_pb2.CatalogChange(
         action=_ACTIONS[change.action],
         model=change.model,
@@ -43,6 +44,7 @@ def _durations(d: Durations) -> admin_pb2.DurationStats:
 
 
 def model_stats_message(s: ModelStats) -> admin_pb2.ModelJobStats:
+    """One model's job statistics as the ModelJobStats message."""
     return admin_pb2.ModelJobStats(
         model=s.model,
         queued=s.queued,
@@ -62,6 +64,7 @@ def model_stats_message(s: ModelStats) -> admin_pb2.ModelJobStats:
 def stats_message(
     per_model: Sequence[ModelStats], overall: ModelStats, now: float, window_s: int
 ) -> admin_pb2.JobStats:
+    """The statistics per model and overall at time now, as the JobStats message."""
     stamp = timestamp_pb2.Timestamp()
     stamp.FromNanoseconds(int(now * 1e9))
     return admin_pb2.JobStats(

@@ -53,6 +53,8 @@ _OVERHEAD = 16
 
 @dataclass(frozen=True)
 class Limits:
+    """What one console statement may take: rows, bytes, time."""
+
     max_rows: int
     max_bytes: int
     timeout_s: float
@@ -61,6 +63,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class QueryResult:
+    """A console statement's columns and rows, and whether they were cut at a limit."""
+
     columns: list[str]
     rows: list[list[Any]]
     truncated: bool

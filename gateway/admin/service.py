@@ -43,6 +43,8 @@ _SYNC_LOCK_KEY = 0x6D6F64656C6763  # "modelgc"
 
 @dataclass(frozen=True)
 class AdminDeps:
+    """What the admin service needs: the registry's pool and access rules, Redis, its settings."""
+
     pool: asyncpg.Pool
     access: AccessPolicy
     redis: Client
@@ -54,12 +56,15 @@ class AdminDeps:
 
 
 class AdminService(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
+    """The AdminService RPCs: the registry from the catalog, the SQL console, job statistics."""
+
     def __init__(self, deps: AdminDeps) -> None:
         self._deps = deps
 
     async def RefreshModelDatabase(
         self, request: admin_pb2.RefreshModelDatabaseRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.RefreshModelDatabaseResponse:
+        """Brings the registry to the catalog (or plans it, on a dry run)."""
         path = self._deps.config.catalog_path
         models = catalog.load(path, self._deps.backends)
         async with self._transaction() as conn:
@@ -77,6 +82,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     async def ResetModelDatabase(
         self, request: admin_pb2.ResetModelDatabaseRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.ResetModelDatabaseResponse:
+        """Drops every model and re-seeds the registry from the catalog."""
         if request.confirm != RESET_CONFIRMATION:
             raise InvalidArgument(
                 f"confirm must be exactly {RESET_CONFIRMATION!r}: the reset drops every model, "
@@ -109,6 +115,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     async def QueryModelDatabase(
         self, request: admin_pb2.QueryModelDatabaseRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.QueryModelDatabaseResponse:
+        """Runs one read-only SQL statement as the console's own role."""
         config = self._deps.config
         if request.max_rows < 0:
             raise InvalidArgument(f"max_rows {request.max_rows} must not be negative")
@@ -136,12 +143,14 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     async def GetJobStats(
         self, request: admin_pb2.GetJobStatsRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.GetJobStatsResponse:
+        """Job statistics per model and overall, over a time window."""
         window = self._window(request.window_seconds)
         return admin_pb2.GetJobStatsResponse(stats=await self._stats(request.model, window))
 
     async def WatchJobStats(
         self, request: admin_pb2.WatchJobStatsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[admin_pb2.WatchJobStatsResponse]:
+        """Job statistics at every interval until the caller hangs up."""
         window = self._window(request.window_seconds)
         interval = request.interval_seconds or DEFAULT_INTERVAL_S
         if not 1 <= interval <= 3600:

@@ -28,6 +28,8 @@ from gateway.registry import store
 
 
 class Action(enum.StrEnum):
+    """What a catalog change does."""
+
     CREATE = "CREATE"
     UPDATE = "UPDATE"
     DELETE = "DELETE"
@@ -36,6 +38,8 @@ class Action(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Change:
+    """One difference between the catalog and the registry, and how to apply it."""
+
     action: Action
     model: str
     subject: str  # model, version, field, owner, reader, visibility, default_version
@@ -45,6 +49,7 @@ class Change:
     apply: Callable[[], Awaitable[Any]] | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
+        """The change as JSON, for the audit record."""
         return {
             "action": self.action.value,
             "model": self.model,
@@ -103,6 +108,7 @@ class Sync:
         self._access = access
 
     async def plan(self, catalog: list[CatalogModel], *, delete_missing: bool) -> list[Change]:
+        """The changes that bring the registry to the catalog; writes nothing."""
         state = await _state(self._conn)
         changes: list[Change] = []
         for model in catalog:
@@ -116,6 +122,7 @@ class Sync:
         return changes
 
     async def apply(self, changes: list[Change]) -> None:
+        """Applies planned changes, in order, on the sync's connection."""
         for change in changes:
             if change.apply is not None:
                 await change.apply()

@@ -19,6 +19,7 @@ from authz.actions import Action
 from authz.enforcer import AccessPolicy, Decision
 from authz.principal import Principal
 from consensus.definition import ConsensusDefinition, from_algorithm1_yaml
+from consensus.errors import DefinitionError
 from consensus.verify import ChildInfo, Report, verify
 from gateway.errors import InvalidArgument, NotFound
 from gateway.registry import store
@@ -39,6 +40,7 @@ class RegistryChildLookup:
         self._lock = asyncio.Lock()
 
     async def child(self, model: str, version: str) -> ChildInfo:
+        """The child as this caller may see it: missing, unreadable, or its resolved version."""
         async with self._lock:
             return await self._child(model, version)
 
@@ -60,7 +62,7 @@ class RegistryChildLookup:
         if version_row.backend_kind == "consensus":
             try:
                 consensus = ConsensusDefinition.from_config(version_row.backend_config)
-            except ValueError:
+            except DefinitionError:
                 consensus = None
         return ChildInfo(
             exists=True,
@@ -83,7 +85,7 @@ def definition_from_request(
             _, definition = from_algorithm1_yaml(request.yaml)
             return definition
         return ConsensusDefinition.from_config(config)
-    except ValueError as exc:
+    except DefinitionError as exc:
         raise InvalidArgument(f"the consensus definition is not well formed: {exc}") from None
 
 
@@ -95,6 +97,7 @@ async def check(
     definition: ConsensusDefinition,
     sample: Mapping[str, float] | None = None,
 ) -> Report:
+    """The verification report of a consensus definition, as principal may see its children."""
     return await verify(
         name, definition, RegistryChildLookup(conn, access, principal), sample=sample
     )
@@ -136,14 +139,16 @@ def output_schema(definition: ConsensusDefinition) -> dict[str, Any]:
 
 
 def parse_config(config: Mapping[str, Any]) -> ConsensusDefinition:
+    """A consensus version's backend config as a definition; INVALID_ARGUMENT if malformed."""
     runnable = {k: v for k, v in config.items() if k != "timeout_s"}
     try:
         return ConsensusDefinition.from_config(runnable)
-    except ValueError as exc:
+    except DefinitionError as exc:
         raise InvalidArgument(f"version.backend.config: {exc}") from None
 
 
 def report_message(report: Report) -> registry_pb2.VerifyConsensusModelResponse:
+    """A verification report as the VerifyConsensusModel reply."""
     reply = registry_pb2.VerifyConsensusModelResponse(
         ok=report.ok, child_versions=dict(report.resolved)
     )

@@ -51,6 +51,7 @@ class LimitValues:
     user_jobs_per_second: float = 0.0
 
     def message(self) -> model_pb2.ModelLimits:
+        """The values as the ModelLimits message."""
         return model_pb2.ModelLimits(
             max_queued_jobs=self.max_queued_jobs,
             max_queued_records=self.max_queued_records,
@@ -78,6 +79,7 @@ class Limit:
     """The field or environment variable that holds the value."""
 
     def describe(self) -> str:
+        """Whose limit it is, with its setting and value, for an error message."""
         return f"{self.whose} ({self.setting} = {number(self.value)})"
 
 
@@ -88,6 +90,8 @@ def number(value: float) -> str:
 
 @dataclass(frozen=True)
 class EffectiveLimits:
+    """The limits that apply to a model, each saying whose it is (model or platform)."""
+
     max_queued_jobs: Limit
     max_queued_records: Limit
     user_jobs_per_second: Limit
@@ -95,6 +99,7 @@ class EffectiveLimits:
     """The same values, as the submission script takes them."""
 
     def values(self) -> LimitValues:
+        """The limits' values alone."""
         return LimitValues(
             self.admission.max_queued_jobs,
             self.admission.max_queued_records,

@@ -20,6 +20,7 @@ def _timestamp(value: Any) -> timestamp_pb2.Timestamp:
 
 
 def struct(value: dict[str, Any]) -> struct_pb2.Struct:
+    """A JSON object as a protobuf Struct."""
     message = struct_pb2.Struct()
     message.update(value)
     return message
@@ -55,6 +56,7 @@ def model_message(row: ModelRow, access: ModelAccess, platform: PlatformLimits) 
 
 
 def version_message(row: VersionRow) -> model_pb2.ModelVersion:
+    """A stored version as the ModelVersion message."""
     return model_pb2.ModelVersion(
         model=row.model,
         version=row.version,

@@ -14,6 +14,8 @@ from gateway.errors import FailedPrecondition
 
 
 class ResolvedBy(enum.Enum):
+    """What chose a version: the caller, the model's default, or being the latest."""
+
     REQUESTED = "requested"
     DEFAULT = "default"
     LATEST = "latest"
@@ -21,6 +23,8 @@ class ResolvedBy(enum.Enum):
 
 @dataclass(frozen=True)
 class Resolution:
+    """The version a request resolves to, and what chose it."""
+
     version: str
     by: ResolvedBy
 
@@ -42,6 +46,7 @@ def resolve_version(
 
 
 def no_versions(model: str) -> FailedPrecondition:
+    """The answer for a model that has no version to resolve to."""
     return FailedPrecondition(
         f"model {model!r} has no versions yet: an owner must create one with CreateModelVersion"
     )

@@ -7,31 +7,29 @@ and answer with the state after the change.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
 import grpc
 
 from audit import outbox
-from authz.actions import Role
 from authz.enforcer import AccessPolicy
 from backendspec import BackendPolicy
 from consensus.definition import load_algorithm1
+from consensus.errors import DefinitionError
 from gateway import paging
-from gateway.authn import check_user_name
 from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from gateway.interceptor import caller
-from gateway.registry import consensus, limits, store, validation
+from gateway.registry import consensus, limits, requests, store, validation
 from gateway.registry.messages import model_message, plain, version_message
 from gateway.registry.resolution import no_versions, resolve_version
 from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
 
-_ROLES = {model_pb2.ACCESS_ROLE_READER: Role.READER, model_pb2.ACCESS_ROLE_OWNER: Role.OWNER}
-_VISIBILITIES = {model_pb2.VISIBILITY_PUBLIC: True, model_pb2.VISIBILITY_PRIVATE: False}
-
 
 class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[misc]
+    """The RegistryService RPCs over the registry's PostgreSQL tables."""
+
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -67,9 +65,12 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def CreateModel(
         self, request: registry_pb2.CreateModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.CreateModelResponse:
+        """Creates a model with its descriptive fields, without versions, private."""
         model = request.model
         name = validation.model_name(model.name, "model.name")
-        fields = _descriptive_fields(model, ("display_name", "description", "tags", "backend"))
+        fields = requests.descriptive_fields(
+            model, ("display_name", "description", "tags", "backend")
+        )
         async with self._transaction() as conn:
             await store.insert_model(conn, name, fields)
             return registry_pb2.CreateModelResponse(model=await self._model(conn, name))
@@ -77,12 +78,14 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def GetModel(
         self, request: registry_pb2.GetModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.GetModelResponse:
+        """The model, its access and its limits."""
         async with self._connection() as conn:
             return registry_pb2.GetModelResponse(model=await self._model(conn, request.name))
 
     async def ListModels(
         self, request: registry_pb2.ListModelsRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.ListModelsResponse:
+        """A page of the models the caller may read, optionally of one tag."""
         limit = validation.page_size(request.page_size)
         after = paging.decode("models", request.page_token, "")
         readable = self._access.readable_models(caller())
@@ -102,8 +105,9 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def UpdateModel(
         self, request: registry_pb2.UpdateModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.UpdateModelResponse:
-        descriptive, limit_fields = _update_mask(request.update_mask.paths)
-        changes = _descriptive_fields(request.model, descriptive)
+        """Changes the descriptive fields and limits the update mask names."""
+        descriptive, limit_fields = requests.update_mask(request.update_mask.paths)
+        changes = requests.descriptive_fields(request.model, descriptive)
         name = request.model.name
         async with self._transaction() as conn:
             if limit_fields:
@@ -123,6 +127,8 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def DeleteModel(
         self, request: registry_pb2.DeleteModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.DeleteModelResponse:
+        """Deletes a model, its versions and grants; refused while consensus models use it
+        (a superuser may force it)."""
         if request.force and not caller().superuser:
             raise PermissionDenied("force is for superusers only")
         async with self._transaction() as conn:
@@ -141,6 +147,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def CreateModelVersion(
         self, request: registry_pb2.CreateModelVersionRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.CreateModelVersionResponse:
+        """Adds an immutable version, checked as the worker that runs it would check it."""
         spec = request.version
         version = validation.version_string(spec.version, "version.version")
         kind = validation.backend_kind(spec.backend.kind)
@@ -175,6 +182,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def GetModelVersion(
         self, request: registry_pb2.GetModelVersionRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.GetModelVersionResponse:
+        """The version asked for, or the one the model resolves to when none is named."""
         if request.version:
             validation.version_string(request.version)
         async with self._connection() as conn:
@@ -192,6 +200,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def ListModelVersions(
         self, request: registry_pb2.ListModelVersionsRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.ListModelVersionsResponse:
+        """A page of a model's versions, oldest first."""
         limit = validation.page_size(request.page_size)
         after = paging.decode("versions", request.page_token, 0)
         async with self._connection() as conn:
@@ -206,6 +215,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def SetDefaultVersion(
         self, request: registry_pb2.SetDefaultVersionRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.SetDefaultVersionResponse:
+        """Sets the version a request naming none resolves to, or clears it."""
         if request.version:
             validation.version_string(request.version)
         async with self._transaction() as conn:
@@ -220,46 +230,65 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def SetVisibility(
         self, request: registry_pb2.SetVisibilityRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.SetVisibilityResponse:
-        if request.visibility not in _VISIBILITIES:
+        """Makes a model public (every caller may read it) or private again."""
+        if request.visibility not in requests.VISIBILITIES:
             raise InvalidArgument("visibility is required: VISIBILITY_PUBLIC or VISIBILITY_PRIVATE")
-        async with self._transaction() as conn:
-            await store.get_model(conn, request.name, lock=True)
-            await self._access.set_public(conn, request.name, _VISIBILITIES[request.visibility])
-            await store.touch_model(conn, request.name)
-        await self._access.refresh()
-        async with self._connection() as conn:
-            return registry_pb2.SetVisibilityResponse(model=await self._model(conn, request.name))
+        public = requests.VISIBILITIES[request.visibility]
+
+        async def change(conn: asyncpg.Connection) -> bool:
+            await self._access.set_public(conn, request.name, public)
+            return True
+
+        return registry_pb2.SetVisibilityResponse(
+            model=await self._change_access(request.name, change)
+        )
 
     async def GrantAccess(
         self, request: registry_pb2.GrantAccessRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.GrantAccessResponse:
-        role = _role(request.role)
-        user = _user(request.user)
-        async with self._transaction() as conn:
-            await store.get_model(conn, request.name, lock=True)
-            if await self._access.grant(conn, request.name, user, role):
-                await store.touch_model(conn, request.name)
-        await self._access.refresh()
-        async with self._connection() as conn:
-            return registry_pb2.GrantAccessResponse(model=await self._model(conn, request.name))
+        """Gives a user a role on a model; granting a role held already changes nothing."""
+        role, user = requests.role(request.role), requests.user(request.user)
+
+        async def change(conn: asyncpg.Connection) -> bool:
+            return await self._access.grant(conn, request.name, user, role)
+
+        return registry_pb2.GrantAccessResponse(
+            model=await self._change_access(request.name, change)
+        )
 
     async def RevokeAccess(
         self, request: registry_pb2.RevokeAccessRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.RevokeAccessResponse:
-        role = _role(request.role)
-        user = _user(request.user)
-        async with self._transaction() as conn:
-            await store.get_model(conn, request.name, lock=True)
+        """Takes a role on a model from a user; NOT_FOUND if they did not hold it."""
+        role, user = requests.role(request.role), requests.user(request.user)
+
+        async def change(conn: asyncpg.Connection) -> bool:
             if not await self._access.revoke(conn, request.name, user, role):
                 raise NotFound(f"user {user!r} is not a {role.value} of model {request.name!r}")
-            await store.touch_model(conn, request.name)
+            return True
+
+        return registry_pb2.RevokeAccessResponse(
+            model=await self._change_access(request.name, change)
+        )
+
+    async def _change_access(
+        self, name: str, change: Callable[[asyncpg.Connection], Awaitable[bool]]
+    ) -> model_pb2.Model:
+        """The shape of every access change: lock the model's row, change its access
+        (change says whether anything changed), touch the model when it did, reload
+        the access rules, and answer with the model as it is now."""
+        async with self._transaction() as conn:
+            await store.get_model(conn, name, lock=True)
+            if await change(conn):
+                await store.touch_model(conn, name)
         await self._access.refresh()
         async with self._connection() as conn:
-            return registry_pb2.RevokeAccessResponse(model=await self._model(conn, request.name))
+            return await self._model(conn, name)
 
     async def ListAccess(
         self, request: registry_pb2.ListAccessRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.ListAccessResponse:
+        """The model's visibility and its owners' and readers' grants."""
         async with self._connection() as conn:
             await store.get_model(conn, request.name)
         access = self._access.access_of(request.name)
@@ -279,6 +308,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def VerifyConsensusModel(
         self, request: registry_pb2.VerifyConsensusModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.VerifyConsensusModelResponse:
+        """Checks a consensus definition against what the caller may see; stores nothing."""
         name = validation.model_name(request.name)
         definition = consensus.definition_from_request(request, plain(request.definition))
         sample = consensus.sample_values(plain(request.sample))
@@ -289,9 +319,10 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
     async def ImportConsensusModel(
         self, request: registry_pb2.ImportConsensusModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.ImportConsensusModelResponse:
+        """Creates a consensus model and its first version from Algorithm 1 YAML."""
         try:
             document = load_algorithm1(request.yaml)
-        except ValueError as exc:
+        except DefinitionError as exc:
             raise InvalidArgument(f"yaml is not an Algorithm 1 consensus model: {exc}") from None
         name = validation.model_name(document.name, "the YAML's top-level key")
         version = validation.version_string(request.version or "1.0.0")
@@ -314,64 +345,3 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
             )
             model = await self._model(conn, name)
         return registry_pb2.ImportConsensusModelResponse(model=model, version=version_message(row))
-
-
-_UPDATABLE = ", ".join([*store.UPDATABLE_COLUMNS, *limits.MASK_PATHS])
-
-
-def _update_mask(given: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """An UpdateModel's mask as the descriptive fields and the limits it names."""
-    paths = list(dict.fromkeys(given))
-    if not paths:
-        raise InvalidArgument(
-            f"update_mask is required: name the fields to change, any of {_UPDATABLE}"
-        )
-    descriptive = [p for p in paths if p in store.UPDATABLE_COLUMNS]
-    limit_fields: list[tuple[str, str]] = []
-    unknown = []
-    for path in paths:
-        if path in store.UPDATABLE_COLUMNS:
-            continue
-        named = limits.mask_fields(path)
-        if named is None:
-            unknown.append(path)
-        else:
-            limit_fields += [f for f in named if f not in limit_fields]
-    if unknown:
-        raise InvalidArgument(
-            f"update_mask names fields that cannot be updated: {', '.join(unknown)}; "
-            f"updatable are {_UPDATABLE}"
-        )
-    return descriptive, limit_fields
-
-
-def _descriptive_fields(
-    model: model_pb2.Model, fields: list[str] | tuple[str, ...]
-) -> dict[str, object]:
-    """The validated values of the named descriptive fields of model."""
-    limits = {
-        "display_name": validation.MAX_DISPLAY_NAME,
-        "description": validation.MAX_DESCRIPTION,
-        "backend": validation.MAX_BACKEND_INFO,
-    }
-    values: dict[str, object] = {}
-    for field in fields:
-        if field == "tags":
-            values[field] = validation.tags(model.tags)
-        else:
-            values[field] = validation.text(getattr(model, field), f"model.{field}", limits[field])
-    return values
-
-
-def _role(role: int) -> Role:
-    if role not in _ROLES:
-        raise InvalidArgument("role is required: ACCESS_ROLE_READER or ACCESS_ROLE_OWNER")
-    return _ROLES[role]
-
-
-def _user(user: str) -> str:
-    try:
-        check_user_name(user)
-    except ValueError as exc:
-        raise InvalidArgument(f"user: {exc}") from None
-    return user

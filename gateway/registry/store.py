@@ -30,6 +30,8 @@ of two different rows, even across a deleted and re-created model or a reset
 
 @dataclass(frozen=True)
 class ModelRow:
+    """A model as stored, with its version names in creation order."""
+
     name: str
     display_name: str
     description: str
@@ -46,11 +48,14 @@ class ModelRow:
 
     @property
     def latest_version(self) -> str | None:
+        """The most recently created version, or None without versions."""
         return self.versions[-1] if self.versions else None
 
 
 @dataclass(frozen=True)
 class VersionRow:
+    """A model version as stored."""
+
     model: str
     version: str
     seq: int
@@ -63,6 +68,7 @@ class VersionRow:
 
     @property
     def identity(self) -> VersionIdentity:
+        """What tells this version apart from one deleted and created again under its name."""
         return (self.seq, self.create_time)
 
 
@@ -155,6 +161,7 @@ async def list_models(
 
 
 async def update_model(conn: asyncpg.Connection, name: str, changes: dict[str, Any]) -> None:
+    """Sets the given descriptive columns of a model; NOT_FOUND if it is missing."""
     assignments = [f"{UPDATABLE_COLUMNS[field]} = ${i}" for i, field in enumerate(changes, start=2)]
     assignments.append("update_time = clock_timestamp()")
     status = await conn.execute(
@@ -191,12 +198,14 @@ async def touch_model(conn: asyncpg.Connection, name: str) -> None:
 
 
 async def delete_model(conn: asyncpg.Connection, name: str) -> None:
+    """Deletes a model (its versions go with it); NOT_FOUND if it is missing."""
     status = await conn.execute("DELETE FROM models WHERE name = $1", name)
     if status.endswith(" 0"):
         raise model_not_found(name)
 
 
 async def set_default_version(conn: asyncpg.Connection, name: str, version: str | None) -> None:
+    """Sets or clears (None) a model's default version."""
     await conn.execute(
         "UPDATE models SET default_version = $2, update_time = clock_timestamp() WHERE name = $1",
         name,
@@ -214,6 +223,7 @@ async def insert_version(
     output_schema: dict[str, Any],
     notes: str,
 ) -> VersionRow:
+    """Stores a new version; ALREADY_EXISTS if the model has it already."""
     try:
         record = await conn.fetchrow(
             "INSERT INTO model_versions (model, version, backend_kind, backend_config,"
@@ -237,6 +247,7 @@ async def insert_version(
 
 
 async def get_version(conn: asyncpg.Connection, model: str, version: str) -> VersionRow:
+    """One version of a model; NOT_FOUND if it has no such version."""
     record = await conn.fetchrow(
         f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE model = $1 AND version = $2",
         model,
@@ -248,6 +259,7 @@ async def get_version(conn: asyncpg.Connection, model: str, version: str) -> Ver
 
 
 def no_such_version(model: str, version: str) -> NotFound:
+    """The answer for a version the model does not have."""
     return NotFound(
         f"model {model!r} has no version {version!r}; ListModelVersions shows its versions"
     )
@@ -265,6 +277,7 @@ async def version_identities(conn: asyncpg.Connection, model: str) -> dict[str, 
 async def list_versions(
     conn: asyncpg.Connection, model: str, *, after_seq: int, limit: int
 ) -> list[VersionRow]:
+    """Up to limit versions of a model created after the one numbered after_seq."""
     records = await conn.fetch(
         f"SELECT {_VERSION_COLUMNS} FROM model_versions"
         " WHERE model = $1 AND seq > $2 ORDER BY seq LIMIT $3",

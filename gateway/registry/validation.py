@@ -42,6 +42,7 @@ ANY_OBJECT_SCHEMA: dict[str, Any] = {"type": "object"}
 
 
 def model_name(name: str, field: str = "name") -> str:
+    """The name if it is a valid model name, else INVALID_ARGUMENT naming field."""
     if not name:
         raise InvalidArgument(f"{field} is required: the model's name, for example 'rdkit.logp'")
     if len(name) > MODEL_NAME_MAX or not _MODEL_NAME.fullmatch(name):
@@ -54,6 +55,7 @@ def model_name(name: str, field: str = "name") -> str:
 
 
 def version_string(version: str, field: str = "version") -> str:
+    """The version if it is a valid version string, else INVALID_ARGUMENT naming field."""
     if not version:
         raise InvalidArgument(f"{field} is required, for example '1.0.0'")
     if not _VERSION.fullmatch(version):
@@ -65,6 +67,7 @@ def version_string(version: str, field: str = "version") -> str:
 
 
 def text(value: str, field: str, limit: int) -> str:
+    """The text if it fits limit and holds no NUL, else INVALID_ARGUMENT naming field."""
     if len(value) > limit:
         raise InvalidArgument(f"{field} is {len(value)} characters long; the limit is {limit}")
     if "\x00" in value:
@@ -73,6 +76,7 @@ def text(value: str, field: str, limit: int) -> str:
 
 
 def tags(values: Iterable[str]) -> list[str]:
+    """The tags, deduplicated in order, if each is a valid tag and they are few enough."""
     unique = list(dict.fromkeys(values))
     if len(unique) > MAX_TAGS:
         raise InvalidArgument(f"a model has at most {MAX_TAGS} tags; {len(unique)} were given")
@@ -86,6 +90,7 @@ def tags(values: Iterable[str]) -> list[str]:
 
 
 def backend_kind(kind: str) -> str:
+    """The kind if it is a known backend kind, else INVALID_ARGUMENT listing them."""
     if not kind:
         raise InvalidArgument(
             f"version.backend.kind is required: one of {', '.join(sorted(VERSION_KINDS))}"
@@ -98,8 +103,11 @@ def backend_kind(kind: str) -> str:
     return kind
 
 
-def backend_config(kind: str, config: dict[str, Any], policy: BackendPolicy) -> dict[str, Any]:
-    """Checks a version's backend config as the worker that will run it would.
+def backend_config(
+    kind: str, config: dict[str, Any], policy: BackendPolicy | None
+) -> dict[str, Any]:
+    """Checks a version's backend config as the worker that will run it would
+    (with policy None, its shape alone: for a reader that runs nothing).
 
     A malformed config is INVALID_ARGUMENT. A well-formed one outside the operator's
     allow-list is PERMISSION_DENIED, for superusers too: the request is valid and
@@ -117,6 +125,8 @@ def backend_config(kind: str, config: dict[str, Any], policy: BackendPolicy) -> 
             check_backend_spec({"kind": kind, "config": runnable})
         except BackendSpecError as exc:
             raise InvalidArgument(f"version.backend.config: {exc}") from None
+        if policy is None:
+            return config
         try:
             policy.check(kind, runnable)
         except BackendNotAllowed as exc:
@@ -142,6 +152,7 @@ def json_schema(schema: dict[str, Any] | None, field: str) -> dict[str, Any]:
 
 
 def page_size(size: int) -> int:
+    """The page size asked for (0 means 100), from 1 to 1000."""
     if size < 0 or size > 1000:
         raise InvalidArgument(f"page_size {size} is out of range: use 1 to 1000, or 0 for 100")
     return size or 100

@@ -12,6 +12,7 @@ from consensus.definition import (
     from_algorithm1_yaml,
     load_algorithm1,
 )
+from consensus.errors import DefinitionError
 from consensus.formula import parse
 
 PAPER_YAML = """"CONSENSUSMODEL":
@@ -114,7 +115,7 @@ def test_the_issue_one_line_formula_and_lowercase_keys_with_extensions() -> None
     ],
 )
 def test_yaml_errors_name_the_key(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
+    with pytest.raises(DefinitionError, match=message.replace("(", r"\(").replace(".", r"\.")):
         from_algorithm1_yaml(text)
 
 
@@ -205,6 +206,6 @@ def _config(**changes: Any) -> dict[str, Any]:
     ],
 )
 def test_from_config_errors_name_the_key_path(config: Any, message: str) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(DefinitionError) as caught:
         ConsensusDefinition.from_config(config)
     assert message in str(caught.value)

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from consensus.formula import MAX_DEPTH, MAX_LENGTH, EvaluationError, FormulaError, parse
+from consensus.errors import DefinitionError, EvaluationError, FormulaError
+from consensus.formula import MAX_DEPTH, MAX_LENGTH, parse
 
 PAPER = "ChildModel1 <= 0 ? ChildModel1+ChildModel2 : ChildModel1*ChildModel2"
 PAPER_FOLDED = "ChildModel1 <= 0 ?\nChildModel1+ChildModel2 :\nChildModel1*ChildModel2"
@@ -44,7 +45,7 @@ def test_bind_refuses_an_unknown_alias_with_its_position_and_ambiguous_children(
     with pytest.raises(FormulaError) as caught:
         formula.bind(["A"])
     assert (caught.value.line, caught.value.column) == (2, 3)
-    with pytest.raises(ValueError, match="differ only by case"):
+    with pytest.raises(DefinitionError, match="differ only by case"):
         formula.bind(["A", "a", "Zed"])
 
 

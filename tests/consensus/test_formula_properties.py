@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consensus.formula import EvaluationError, FormulaError, parse
+from consensus.errors import EvaluationError, FormulaError
+from consensus.formula import parse
 
 ALIASES = ("A", "b", "Child_1")
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])

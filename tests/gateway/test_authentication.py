@@ -105,9 +105,9 @@ def test_valid_token_and_request_id(mesh: Mesh) -> None:
 
 
 def test_token_create_refuses_a_lifetime_past_the_maximum(mesh: Mesh) -> None:
-    from gateway.authn import create_token
+    from gateway.authn import LifetimeError, create_token
 
-    with pytest.raises(ValueError, match="MODELGW_JWT_MAX_TTL"):
+    with pytest.raises(LifetimeError, match="MODELGW_JWT_MAX_TTL"):
         create_token(mesh.config.auth, "alice", superuser=False, ttl_s=86401)
     token = create_token(mesh.config.auth, "alice", superuser=False, ttl_s=86400)
     mesh.registry().ListModels(R.ListModelsRequest(), metadata=(("authorization", f"Bearer {token}"),))

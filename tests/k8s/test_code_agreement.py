@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from cli.main import _parser
-from gateway.config import METRICS_PORTS, SERVICE_PORTS, GatewayConfig
+from gateway.admin.catalog import load, worker_models
+from gateway.config import DEFAULT_CATALOG, METRICS_PORTS, SERVICE_PORTS, GatewayConfig
 from gateway.edge.config import EdgeConfig
 from gateway.server import SERVICES
 from scheduler import keys
@@ -24,7 +25,8 @@ from tests.k8s._manifests import (
     pod_spec,
     prestop_sleep_seconds,
 )
-from workers.builtin.catalog import BUILTIN_MODELS
+
+BUILTIN_MODELS = load(DEFAULT_CATALOG, None)
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("gateway", "scheduler", "workers", "authz", "audit", "settings")
@@ -158,9 +160,10 @@ def test_backend_allow_list_is_one_setting_shared_by_the_registry_and_the_worker
             assert environment(container)[name] == default
     prefixes = BACKEND_ALLOW_LIST["MODELGW_ALLOWED_CALLABLES"].split(",")
     for model in BUILTIN_MODELS:
-        if model.backend["kind"] == "python":
-            module = model.backend["config"]["callable"].split(":")[0]
-            assert any(module == p or module.startswith(p + ".") for p in prefixes), model.name
+        for version in model.versions:
+            if version.backend_kind == "python":
+                module = version.backend_config["callable"].split(":")[0]
+                assert any(module == p or module.startswith(p + ".") for p in prefixes), model.name
 
 
 def test_redis_addresses_for_keda_match_the_redis_url() -> None:
@@ -175,7 +178,7 @@ def test_redis_addresses_for_keda_match_the_redis_url() -> None:
 
 
 def test_there_is_a_worker_for_the_rdkit_models_and_one_for_demo_sleep() -> None:
-    builtins = {m.name for m in BUILTIN_MODELS}
+    builtins = set(worker_models())
     rdkit = {m for m in builtins if m.startswith("rdkit.")}
     assert set(_models("worker-rdkit")) == rdkit
     assert _models("worker-demo-sleep") == ["demo.sleep"]

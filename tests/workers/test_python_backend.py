@@ -13,7 +13,7 @@ from backendspec import BackendPolicy
 from tests.workers.conftest import MakeBackend
 from workers.backends import BackendError
 from workers.backends._frames import FrameError, decode
-from workers.backends.python_pool import _parse_reply, child_env, describe_exit
+from workers.backends.python_process import _parse_reply, child_env, describe_exit
 
 MODULE = "tests.workers.callables"
 # The operator's allow-list these tests run under: the test package's models.

@@ -3,8 +3,9 @@
 Model code in the worker's own process could end it (SystemExit, os._exit, a
 segfault in a native library), and with it every job it ran; each redelivery of
 such a job would end another worker. So each batch runs in a child process
-(workers.backends.python_child), started with the worker's interpreter and
-kept for many batches: it imports each callable once. A child that dies fails
+(workers.backends.python_child, driven through python_process.ModelProcess),
+started with the worker's interpreter and kept for many batches: it imports
+each callable once. A child that dies fails
 only the batch it ran, at once, with reason model_crashed, and the next batch
 gets a new child. A batch cancelled by its worker (its timeout, CancelJob, a
 drain) kills its child, since nothing else stops a synchronous model.
@@ -30,22 +31,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import os
-import signal
-import socket
-import sys
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 from backendspec.policy import BackendPolicy
 from workers.backends import _frames
-from workers.backends.base import FAILURE_REASONS, BackendError, RecordOutcome
+from workers.backends.base import BackendError, RecordOutcome
+from workers.backends.python_process import Batch, ModelProcess, settle
 
-CHILD_MODULE = "workers.backends.python_child"
-STARTUP_TIMEOUT_S = 60.0
 GROW_AFTER_S = 0.05
 """Batches wait this long with no child coming free before the pool starts another."""
 FRAME_BUDGET_S = 0.005
@@ -59,234 +54,6 @@ FRAME_MAX_BYTES = 1 << 20
 """Nor more than this many bytes of records: a large batch goes alone."""
 
 
-@dataclass(eq=False)
-class _Batch:
-    path: str
-    body: bytes
-    """The batch's request as JSON, encoded once."""
-    records: int
-    result: asyncio.Future[list[RecordOutcome]] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-    alone: bool = False
-    """It was unanswered, with others, in a frame whose child died: it runs by itself."""
-    seconds: float | None = None
-    """How long the model ran it, as its answer says."""
-
-
-class ModelProcess:
-    """One child process and its socket; serve() one frame of batches at a time."""
-
-    def __init__(
-        self,
-        process: asyncio.subprocess.Process,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-    ) -> None:
-        self._process = process
-        self._reader = reader
-        self._writer = writer
-        self.loaded: set[str] = set()
-        """The callables this child has imported."""
-        self.frame: list[_Batch] = []
-        """The batches this child has been sent and has not answered yet."""
-        self.killed = False
-        """Killed by the pool (a batch was cancelled), rather than dead by itself."""
-        self.frames = 0
-        """How many frames this child has been sent."""
-
-    @property
-    def pid(self) -> int:
-        return self._process.pid
-
-    @property
-    def alive(self) -> bool:
-        return self._process.returncode is None and not self._writer.is_closing()
-
-    @classmethod
-    async def start(cls, policy: BackendPolicy) -> ModelProcess:
-        ours, theirs = socket.socketpair()
-        try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                CHILD_MODULE,
-                "--fd",
-                str(theirs.fileno()),
-                "--allow-callables",
-                ",".join(policy.callables),
-                pass_fds=(theirs.fileno(),),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=2,  # a model's prints join the worker's log (its stderr)
-                env=child_env(os.environ),
-                # A group of its own: a terminal's Ctrl-C goes to the worker alone, and
-                # kill() takes down what the model started too.
-                start_new_session=True,
-            )
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        reader, writer = await asyncio.open_unix_connection(sock=ours)
-        child = cls(process, reader, writer)
-        try:
-            # Ready: its interpreter is up and imports work.
-            hello = await asyncio.wait_for(_frames.read(reader), timeout=STARTUP_TIMEOUT_S)
-        except Exception as exc:
-            child.kill()
-            await child.wait()
-            raise OSError(
-                f"the model process {describe_exit(process.returncode or 0)} before it was "
-                f"ready ({type(exc).__name__})"
-            ) from None
-        except BaseException:
-            child.kill()
-            raise
-        if not isinstance(hello, dict) or hello.get("ready") != process.pid:
-            child.kill()
-            raise OSError(f"the model process said {hello!r}, not that it was ready")
-        return child
-
-    async def serve(self, frame: list[_Batch]) -> list[_Batch]:
-        """Runs the frame, settling each batch's result as its answer arrives; returns
-        the batches to queue again: those still unanswered when the child died or
-        was killed."""
-        self.frame = list(frame)
-        self.frames += 1
-        self._writer.write(_frames.frame(b'{"batches":[%s]}' % b",".join(b.body for b in frame)))
-        await self._writer.drain()
-        while self.frame:
-            batch = self.frame[0]
-            try:
-                reply = await _frames.read(self._reader)
-            except (asyncio.IncompleteReadError, ConnectionError):
-                return await self._unanswered()
-            except _frames.FrameError as exc:
-                self.kill()
-                self.frame.pop(0)
-                sent = f"the model process sent {exc}"
-                _settle(batch, error=BackendError("invalid_output", sent))
-                return self._take_frame()
-            self.frame.pop(0)
-            batch.seconds = _seconds(reply)
-            try:
-                outcomes = _parse_reply(reply, batch.records)
-            except BackendError as exc:
-                _settle(batch, error=exc)
-            except (TypeError, ValueError, KeyError) as exc:
-                self.kill()
-                malformed = f"the model process sent a malformed reply: {exc}"
-                _settle(batch, error=BackendError("invalid_output", malformed))
-                return self._take_frame()
-            else:
-                _settle(batch, outcomes=outcomes)
-            self.loaded.add(batch.path)
-        return []
-
-    async def _unanswered(self) -> list[_Batch]:
-        if self.killed:
-            return self._take_frame()
-        reason = await self._exit_reason()
-        if len(self.frame) == 1:
-            _settle(self.frame.pop(), error=BackendError("model_crashed", reason))
-            return []
-        again = self._take_frame()
-        for batch in again:
-            batch.alone = True
-        return again
-
-    def _take_frame(self) -> list[_Batch]:
-        left, self.frame = self.frame, []
-        return [batch for batch in left if not batch.result.done()]
-
-    async def _exit_reason(self) -> str:
-        try:
-            code = await asyncio.wait_for(self._process.wait(), timeout=5)
-        except TimeoutError:
-            self.kill()
-            return "the model process closed its connection while running the batch"
-        return f"the model process {describe_exit(code)} while running the batch"
-
-    def kill(self) -> None:
-        """SIGKILL the child and whatever it started: it leads a process group of its own."""
-        self.killed = True
-        self._writer.close()
-        if self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._process.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                self._process.kill()
-
-    async def wait(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            await self._process.wait()
-
-
-def _settle(
-    batch: _Batch,
-    *,
-    outcomes: list[RecordOutcome] | None = None,
-    error: BackendError | None = None,
-) -> None:
-    if batch.result.done():  # its caller gave up on it
-        return
-    if error is not None:
-        batch.result.set_exception(error)
-    else:
-        batch.result.set_result(outcomes or [])
-
-
-def _seconds(reply: object) -> float | None:
-    """How long the model ran, as its process says: trusted only to size the frames of
-    the same callable and the pool, where a lie costs its own model alone."""
-    seconds = reply.get("seconds") if isinstance(reply, dict) else None
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
-        return None
-    return float(seconds)
-
-
-def _parse_reply(reply: object, expected: int) -> list[RecordOutcome]:
-    """The outcomes a child's reply carries, checked: the child runs owners' code."""
-    if not isinstance(reply, dict):
-        raise TypeError(f"a {type(reply).__name__}")
-    if "failure" in reply:
-        reason, message = reply["failure"]["reason"], reply["failure"]["message"]
-        if reason not in FAILURE_REASONS or not isinstance(message, str):
-            raise ValueError(f"failure {reason!r}")
-        raise BackendError(reason, message)
-    items = reply["outcomes"]
-    if not isinstance(items, list) or len(items) != expected:
-        raise ValueError(f"outcomes for {expected} records expected")
-    outcomes: list[RecordOutcome] = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise TypeError(f"outcome {len(outcomes)} is a {type(item).__name__}")
-        output, error = item.get("output"), item.get("error")
-        if not (isinstance(output, dict) or isinstance(error, str)) or len(item) != 1:
-            raise ValueError(f"outcome {len(outcomes)} is neither an output nor an error")
-        outcomes.append(RecordOutcome(output=output, error=error))
-    return outcomes
-
-
-def describe_exit(code: int) -> str:
-    """How a child ended, from its return code: 'exited with code 7', 'was killed by
-    signal SIGSEGV (11)'."""
-    if code >= 0:
-        return f"exited with code {code}"
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        name = "an unknown signal"
-    return f"was killed by signal {name} ({-code})"
-
-
-def child_env(env: dict[str, str] | os._Environ[str]) -> dict[str, str]:
-    """The worker's environment without its MODELGW_* settings (the Redis URL among
-    them): model code needs none of them."""
-    return {name: value for name, value in env.items() if not name.startswith("MODELGW_")}
-
-
 class _RunTimes:
     """Each callable's recent run time per record, as its model processes say: what
     decides how many batches of it share a frame, and whether more processes help. A
@@ -295,11 +62,11 @@ class _RunTimes:
     def __init__(self) -> None:
         self._per_record: dict[str, float] = {}
 
-    def estimate(self, batch: _Batch) -> float:
+    def estimate(self, batch: Batch) -> float:
         per_record = self._per_record.get(batch.path)
         return float("inf") if per_record is None else per_record * max(1, batch.records)
 
-    def observe(self, batch: _Batch, seconds: float) -> None:
+    def observe(self, batch: Batch, seconds: float) -> None:
         sample = seconds / max(1, batch.records)
         last = self._per_record.get(batch.path)
         self._per_record[batch.path] = sample if last is None else 0.8 * last + 0.2 * sample
@@ -338,7 +105,7 @@ class ModelProcessPool:
         self._idle: list[ModelProcess] = []
         self._busy: set[ModelProcess] = set()
         self._starting = 0
-        self._queue: collections.deque[_Batch] = collections.deque()
+        self._queue: collections.deque[Batch] = collections.deque()
         self._run_times = _RunTimes()
         self._stall_clock = 0.0
         """When the oldest batch now queued began to wait, or a child last came free
@@ -373,7 +140,7 @@ class ModelProcessPool:
             raise BackendError("model_error", f"the records cannot be sent: {exc}") from None
         if self._closed:
             raise BackendError("backend_unavailable", "the worker is stopping", retryable=True)
-        batch = _Batch(path, body, len(records))
+        batch = Batch(path, body, len(records))
         batch.result.add_done_callback(lambda _: self._dropped(batch))
         if not self._queue:
             self._stall_clock = time.monotonic()
@@ -384,7 +151,7 @@ class ModelProcessPool:
             asyncio.get_running_loop().call_soon(self._dispatch)
         return await batch.result
 
-    def _dropped(self, batch: _Batch) -> None:
+    def _dropped(self, batch: Batch) -> None:
         """A batch cancelled in a child's frame: only killing stops a synchronous model
         (the frame's other unanswered batches are queued again)."""
         if batch.result.cancelled():
@@ -409,7 +176,7 @@ class ModelProcessPool:
             self._background(self._serve(child, frame))
         self._grow()
 
-    def _next_frame(self) -> list[_Batch]:
+    def _next_frame(self) -> list[Batch]:
         """The oldest waiting batch and, while they fit the budget, the next ones of its
         callable: a frame holds one model's batches, so that one model being slow for
         once holds up none of another's."""
@@ -437,14 +204,14 @@ class ModelProcessPool:
             size -= len(batch.body)
         return frame
 
-    async def _serve(self, child: ModelProcess, frame: list[_Batch]) -> None:
+    async def _serve(self, child: ModelProcess, frame: list[Batch]) -> None:
         try:
             unstarted = await child.serve(frame)
         except (OSError, RuntimeError, _frames.FrameError) as exc:  # not written
             child.kill()
             failed = BackendError("model_crashed", f"the model process took no batch: {exc}")
             for batch in frame:
-                _settle(batch, error=failed)
+                settle(batch, error=failed)
         else:
             for batch in frame:
                 if batch.seconds is not None:
@@ -520,7 +287,7 @@ class ModelProcessPool:
             batch = self._queue.popleft()
             if not batch.result.done():
                 message = f"cannot start a python model process: {exc}"
-                _settle(batch, error=BackendError("backend_unavailable", message, retryable=True))
+                settle(batch, error=BackendError("backend_unavailable", message, retryable=True))
                 return
 
     def _bury(self, child: ModelProcess) -> None:
@@ -540,7 +307,7 @@ class ModelProcessPool:
             self._grow_timer.cancel()
             self._grow_timer = None
         while self._queue:
-            _settle(
+            settle(
                 self._queue.popleft(),
                 error=BackendError("backend_unavailable", "the worker is stopping", retryable=True),
             )

@@ -1,1 +1,2 @@
-"""Built-in models: RDKit chemistry and demonstration models, listed in catalog.BUILTIN_MODELS."""
+"""Built-in models' code: RDKit chemistry and demonstration models. The models
+themselves (names, schemas, which callable) are declared in catalog/models.yaml."""
