@@ -24,7 +24,7 @@ from workers.backends.base import (
     RecordError,
     RecordOutcome,
 )
-from workers.backends.process import SubprocessBackend
+from workers.backends.command import SubprocessBackend
 from workers.backends.python import PythonBackend
 from workers.backends.sandbox import SubprocessLimits
 

@@ -1,6 +1,6 @@
 """Only the domain's own errors become INVALID_ARGUMENT: a ValueError raised by a
 bug while a request is read reaches the caller as INTERNAL, never as the caller's
-mistake. Pure logic: the registry's mapping helpers and the interceptor's status_of."""
+mistake. Pure logic: the registry's mapping helpers and the interceptor's grpc_status_for."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ import pytest
 from consensus.errors import ConsensusError, DefinitionError, EvaluationError, FormulaError
 from consensus.verify import OutputFieldError
 from gateway.errors import ApiError
-from gateway.interceptor import status_of
-from gateway.registry import consensus
-from gateway.registry.service import _user
+from gateway.interceptor import grpc_status_for
+from gateway.registry import consensus, requests
 from modelgateway.v1 import registry_pb2
 
 
@@ -36,7 +35,7 @@ def _status(call: Any, *args: Any) -> grpc.StatusCode:
     try:
         call(*args)
     except Exception as exc:  # what the interceptor would see
-        return status_of(exc)[0]
+        return grpc_status_for(exc)[0]
     raise AssertionError("expected a failure")
 
 
@@ -64,9 +63,9 @@ def test_a_value_error_from_a_bug_is_internal() -> None:
     with pytest.raises(ValueError) as escaped:
         consensus.definition_from_request(request, _BuggyConfig())  # type: ignore[arg-type]
     assert not isinstance(escaped.value, ApiError)
-    assert status_of(escaped.value)[0] is grpc.StatusCode.INTERNAL
+    assert grpc_status_for(escaped.value)[0] is grpc.StatusCode.INTERNAL
 
 
 def test_a_bad_user_name_is_invalid_argument() -> None:
-    assert _status(_user, " padded") is grpc.StatusCode.INVALID_ARGUMENT
-    assert _user("olga") == "olga"
+    assert _status(requests.user, " padded") is grpc.StatusCode.INVALID_ARGUMENT
+    assert requests.user("olga") == "olga"
