@@ -136,6 +136,7 @@ class TokenVerifier:
         self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     async def authenticate(self, authorization: str | None) -> Principal:
+        """The principal a bearer token names; Unauthenticated unless it verifies."""
         token = _bearer_token(authorization)
         cached = self._cache.get(token)
         if cached is not None and cached[1] > time.time():

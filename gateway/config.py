@@ -53,6 +53,7 @@ class AuthConfig:
 
     @classmethod
     def from_env(cls, env: Env, home: Path) -> AuthConfig:
+        """The MODELGW_JWT_* settings."""
         return cls(
             jwks_url=env.get("MODELGW_JWT_JWKS_URL") or None,
             issuer=env.get("MODELGW_JWT_ISSUER", "modelgw-local"),
@@ -88,6 +89,7 @@ class AdminConfig:
         database_url: str,
         max_message_bytes: int,
     ) -> AdminConfig:
+        """The admin server's settings; the console's role must differ from the gateway's."""
         return cls(
             catalog_path=Path(env.get("MODELGW_CATALOG") or DEFAULT_CATALOG).absolute(),
             query_database_url=_query_database_url(env, database_url),

@@ -73,6 +73,7 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
+        """Wraps the method's handler with authentication, authorization, logs and metrics."""
         method: str = details.method
         wrapped = self._wrapped.get(method)
         if wrapped is not None:

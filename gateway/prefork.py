@@ -121,6 +121,7 @@ class Prefork:
         self._requested = signum
 
     def start(self) -> None:
+        """Checks the port is free, then starts the children and the metrics server."""
         spec = self.spec
         check_port_free(spec.host, spec.port)
         if spec.metrics_port:

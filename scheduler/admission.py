@@ -61,6 +61,8 @@ NO_MODEL_LIMITS = ModelAdmission()
 
 @dataclass(frozen=True)
 class AdmissionLimits:
+    """What the submission script checks: the user's rates and the model's caps."""
+
     users: UserRates = NO_RATES
     model: ModelAdmission = NO_MODEL_LIMITS
 

@@ -44,6 +44,7 @@ class ScriptCall:
     args: Sequence[Any]
 
     def command(self) -> Command:
+        """The EVALSHA command of this call."""
         return ("EVALSHA", self.script.sha, len(self.keys), *self.keys, *self.args)
 
 

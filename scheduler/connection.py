@@ -25,6 +25,8 @@ Client = aioredis.Redis | RedisCluster
 
 @dataclass(frozen=True)
 class RedisSettings:
+    """Where Redis is (one server or a cluster's seed nodes) and how to talk to it."""
+
     url: str
     max_connections: int = 512
     pool_timeout_s: float = 5.0
@@ -33,9 +35,11 @@ class RedisSettings:
 
     @property
     def cluster(self) -> bool:
+        """Whether the URL names a Redis Cluster (redis+cluster://)."""
         return self.url.startswith("redis+cluster://")
 
     def nodes(self) -> list[tuple[str, int]]:
+        """The (host, port) pairs the URL names: one, or a cluster's seed nodes."""
         netloc = urlsplit(self.url).netloc
         out = []
         for part in netloc.split(","):

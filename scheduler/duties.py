@@ -39,6 +39,7 @@ FORGET_BATCH = 500
 async def run_duties(
     client: Client, settings: QueueSettings, stop: asyncio.Event, interval_s: float = 30.0
 ) -> None:
+    """The scheduler's duties every interval until stop."""
     while not stop.is_set():
         try:
             await run_once(client, settings)

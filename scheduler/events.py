@@ -57,6 +57,7 @@ class Watch:
         self._waiter: asyncio.Future[None] | None = None
 
     def push(self, record: JobRecord | None) -> None:
+        """The latest record of the job (None: read it again); wakes the stream."""
         self._news = record
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
@@ -85,6 +86,8 @@ def _expire(waiter: asyncio.Future[None]) -> None:
 
 
 class JobEvents:
+    """One subscription to `mg:events` per process, fanned out to every watcher of a job."""
+
     def __init__(
         self, connect: Callable[[], aioredis.Redis], fetch: Fetch, *, linger_s: float = LINGER_S
     ) -> None:
@@ -99,12 +102,15 @@ class JobEvents:
 
     @property
     def watcher_count(self) -> int:
+        """Streams watching, over all jobs."""
         return sum(len(w) for w in self._watchers.values())
 
     async def start(self) -> None:
+        """Starts listening in the background, subscribing again whenever it is lost."""
         self._task = asyncio.create_task(self._listen_forever(), name="job-events")
 
     async def stop(self) -> None:
+        """Stops listening, and cancels the reads of jobs under way."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -115,6 +121,7 @@ class JobEvents:
 
     @contextlib.asynccontextmanager
     async def watch(self, job_id: str) -> AsyncIterator[Watch]:
+        """A Watch of one job while the context is open: its record at each change."""
         watch = Watch(job_id)
         self._watchers[job_id].add(watch)
         self._wanted.set()

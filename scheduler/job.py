@@ -27,6 +27,7 @@ class JobStatus(enum.StrEnum):
 
     @property
     def terminal(self) -> bool:
+        """Whether a job in this status is finished for good."""
         return self in _TERMINAL
 
 

@@ -38,14 +38,17 @@ _SHARD_MASK = 0xFFFF
 
 
 def shard_of_model(model: str) -> int:
+    """The model's shard: 16 bits of a CRC of its name, the same in every process."""
     return zlib.crc32(model.encode()) & _SHARD_MASK
 
 
 def tag(shard: int) -> str:
+    """The hash tag of a shard, `{mg:xxxx}`: every key of its models carries it."""
     return f"{{mg:{shard:04x}}}"
 
 
 def job(job_id: str, shard: int) -> str:
+    """The hash of one job."""
     return f"{tag(shard)}:job:{job_id}"
 
 
@@ -74,6 +77,7 @@ def workers(model: str) -> str:
 def idempotency(model: str, user: str, key: str) -> str:
     # Hashed: user names and keys are free text and must not leak braces
     # (hash tags) or separators into the key.
+    """Where a user's idempotency key on a model names its job."""
     digest = hashlib.sha256(f"{user}\x00{key}".encode()).hexdigest()[:32]
     return f"{tag(shard_of_model(model))}:idem:{model}:{digest}"
 
@@ -101,6 +105,7 @@ def user_model_budget(user: str, model: str) -> str:
 
 
 def new_job_id(model: str, now_ms: int | None = None) -> str:
+    """A UUID version 8 carrying the model's shard, so a job's id alone finds its keys."""
     ms = int(time.time() * 1000) if now_ms is None else now_ms
     rand = int.from_bytes(os.urandom(8), "big")
     value = (ms & ((1 << 48) - 1)) << 80

@@ -51,11 +51,13 @@ class RunClock:
         self._started: dict[str, float] = {}
 
     def started(self, model: str, entry_id: str, created: float) -> None:
+        """Notes a job starting: its queue wait."""
         self._started[entry_id] = time.monotonic()
         JOBS_STARTED.labels(model).inc()
         JOB_WAIT_SECONDS.labels(model).observe(max(time.time() - created, 0.0))
 
     def finished(self, model: str, entry_id: str, status: str) -> None:
+        """Notes a job finishing: its outcome and run time."""
         began = self._started.pop(entry_id, None)
         JOBS_FINISHED.labels(model, status).inc()
         if began is not None:

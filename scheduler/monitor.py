@@ -30,6 +30,7 @@ async def refresh_gauges(client: Client, live_ms: int) -> int:
 async def run_gauges(
     client: Client, stop: asyncio.Event, *, live_ms: int, interval_s: float = 5.0
 ) -> None:
+    """Sets the queue and worker gauges from the counters every interval until stop."""
     while not stop.is_set():
         try:
             await refresh_gauges(client, live_ms)

@@ -29,6 +29,8 @@ from scheduler.connection import Client
 
 @dataclass(frozen=True)
 class Durations:
+    """How many durations, their mean, median and 95th percentile."""
+
     count: int = 0
     mean: float = 0.0
     p50: float = 0.0
@@ -36,6 +38,7 @@ class Durations:
 
     @classmethod
     def of(cls, samples: Sequence[float]) -> Durations:
+        """Count, mean, p50 and p95 (nearest rank) of the samples."""
         if not samples:
             return cls()
         ordered = sorted(samples)
@@ -51,6 +54,8 @@ def _quantile(ordered: Sequence[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class ModelStats:
+    """What GetJobStats says of one model: counters, rates and durations."""
+
     model: str
     queued: int
     running: int
@@ -63,31 +68,38 @@ class ModelStats:
 
     @property
     def succeeded(self) -> int:
+        """Jobs finished SUCCEEDED within the window."""
         return self.finished.get("SUCCEEDED", 0)
 
     @property
     def failed(self) -> int:
+        """Jobs finished FAILED within the window."""
         return self.finished.get("FAILED", 0)
 
     @property
     def cancelled(self) -> int:
+        """Jobs finished CANCELLED within the window."""
         return self.finished.get("CANCELLED", 0)
 
     @property
     def success_rate(self) -> float:
+        """Succeeded over succeeded and failed (cancelled jobs decide nothing); 0 before any."""
         decided = self.succeeded + self.failed
         return self.succeeded / decided if decided else 0.0
 
     @property
     def throughput_per_s(self) -> float:
+        """Finished jobs per second over the window."""
         return sum(self.finished.values()) / self.window_s if self.window_s else 0.0
 
     @property
     def execution(self) -> Durations:
+        """Run times of finished jobs."""
         return Durations.of(self.execution_samples)
 
     @property
     def queue_wait(self) -> Durations:
+        """Times finished jobs waited before they started."""
         return Durations.of(self.wait_samples)
 
 

@@ -28,6 +28,7 @@ def stamp(epoch: float | None) -> timestamp_pb2.Timestamp | None:
 
 
 def job_message(record: JobRecord, *, with_results: bool) -> job_pb2.Job:
+    """The API's Job for a stored record; results only when asked for."""
     job = job_pb2.Job(
         id=record.id,
         model=record.model,

@@ -15,6 +15,7 @@ _MAX_EXACT = 2**53
 
 
 def record(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """A record as plain JSON values (whole numbers as int)."""
     return {key: _value(value) for key, value in struct.fields.items()}
 
 

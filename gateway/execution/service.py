@@ -86,6 +86,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
     async def SubmitJob(
         self, request: execution_pb2.SubmitJobRequest, context: grpc.aio.ServicerContext
     ) -> execution_pb2.SubmitJobResponse:
+        """Validates and queues one job; answers at once with its id and place."""
         self._check_request(request)
         runnable = await self._resolutions.runnable(request.model, request.version)
         count = len(request.records)
@@ -161,6 +162,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
     async def GetJob(
         self, request: execution_pb2.GetJobRequest, context: grpc.aio.ServicerContext
     ) -> execution_pb2.GetJobResponse:
+        """A job the caller may see, with its results once finished."""
         job = await self._visible_job(request.id)
         return execution_pb2.GetJobResponse(job=await self._message(job, with_results=True))
 
@@ -176,6 +178,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
     async def WatchJob(
         self, request: execution_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[execution_pb2.WatchJobResponse]:
+        """Streams a job's state at each change, and heartbeats, until it finishes."""
         job_id = _job_id(request.id)
         async with self._events.watch(job_id) as watch:
             # Read after registering: a change between the two arrives as news.
@@ -233,6 +236,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
     async def CancelJob(
         self, request: execution_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
     ) -> execution_pb2.CancelJobResponse:
+        """Cancels a queued or running job; a finished one is left as it is."""
         job = await self._visible_job(request.id)
         outcome = await self._queue.cancel(job, f"cancelled by {caller().user}")
         if outcome is CancelOutcome.EXPIRED:
@@ -247,6 +251,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
     async def ListJobs(
         self, request: execution_pb2.ListJobsRequest, context: grpc.aio.ServicerContext
     ) -> execution_pb2.ListJobsResponse:
+        """The caller's jobs (or a model's, for its owners), newest first, a page at a time."""
         limit = validation.page_size(request.page_size)
         before = paging.decode("jobs", request.page_token, 0.0) or None
         status = STATUS_OF_PROTO.get(request.status)
@@ -362,6 +367,7 @@ class SharedWatchMessages:
         )
 
     def of(self, job: JobRecord) -> execution_pb2.WatchJobResponse:
+        """The reply for this record, built once for every stream watching the job."""
         state = (job.id, job.revision, job.attempts)
         message = self._messages.get(state)
         if message is None:

@@ -33,6 +33,7 @@ def no_worker_warning(model: str, silent_s: float | None, warn_after_s: float) -
 
 
 def queue_place_message(place: QueuePlace, model: str, warn_after_s: float) -> job_pb2.QueuePlace:
+    """A QUEUED job's place as the API shows it, with the no-worker warning."""
     return job_pb2.QueuePlace(
         jobs_ahead=place.jobs_ahead or 0,
         worker_seen_time=stamp(place.worker_seen),
@@ -65,6 +66,7 @@ class RecentPlaces:
         self._places: OrderedDict[str, tuple[float, QueuePlace]] = OrderedDict()
 
     async def of(self, job: JobRecord) -> QueuePlace:
+        """The job's place, read at most once per freshness window."""
         now = time.monotonic()
         known = self._places.get(job.id)
         if known is not None and now - known[0] < self._fresh_s:
