@@ -145,9 +145,9 @@ def mesh(
         "MODELGW_NO_WORKER_WARNING_SECONDS": "2",
         "MODELGW_QUEUE_PLACE_SECONDS": "0",  # every read of a place reaches Redis
         # The operator's allow-list of the session: the built-in models, the test models
-        # of tests/execution (which fail, sleep and check records on purpose) and this
+        # of tests/gateway/execution (which fail, sleep and check records on purpose) and this
         # interpreter as a command, so that subprocess versions can be registered.
-        "MODELGW_ALLOWED_CALLABLES": "workers.builtin,tests.execution",
+        "MODELGW_ALLOWED_CALLABLES": "workers.builtin,tests.gateway.execution",
         "MODELGW_ALLOWED_COMMANDS": sys.executable,
         **{f"MODELGW_{s.upper()}_PORT": str(p) for s, p in ports.items()},
         # Every process's /metrics off, unless a test asks (the servers below do).

@@ -1,7 +1,7 @@
 """CreateModelVersion runs the operator's allow-list on python and subprocess backends,
 for owners and superusers alike; http backends stay open to owners.
 
-The session's servers run with MODELGW_ALLOWED_CALLABLES=workers.builtin,tests.execution
+The session's servers run with MODELGW_ALLOWED_CALLABLES=workers.builtin,tests.gateway.execution
 and MODELGW_ALLOWED_COMMANDS=<the test interpreter> (tests/conftest.py)."""
 
 from __future__ import annotations

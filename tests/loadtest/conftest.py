@@ -1,3 +1,3 @@
-"""Envoy in front of the session mesh, for the REST locustfile (the fixture of tests/edge)."""
+"""Envoy in front of the session mesh, for the REST locustfile (the fixture of tests/gateway/edge)."""
 
-from tests.edge.conftest import edge  # noqa: F401
+from tests.gateway.edge.conftest import edge  # noqa: F401

@@ -41,11 +41,11 @@ async def test_a_callable_outside_the_list_is_not_imported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRIPWIRE_MARKER", str(tmp_path / "imported"))
-    monkeypatch.delitem(sys.modules, "tests.execution.tripwire", raising=False)
+    monkeypatch.delitem(sys.modules, "tests.gateway.execution.tripwire", raising=False)
     with pytest.raises(BackendError) as caught:
-        await PythonBackend().run([{}], {"callable": "tests.execution.tripwire:run"})
+        await PythonBackend().run([{}], {"callable": "tests.gateway.execution.tripwire:run"})
     assert caught.value.reason == "backend_not_allowed"
-    assert "tests.execution.tripwire" not in sys.modules
+    assert "tests.gateway.execution.tripwire" not in sys.modules
     assert not (tmp_path / "imported").exists()
 
 

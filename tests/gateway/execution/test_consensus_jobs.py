@@ -212,7 +212,7 @@ def test_a_failed_child_fails_the_parent_and_cancel_reaches_the_children(jobs: J
 def _numeric_version() -> model_pb2.ModelVersion:
     version = model_pb2.ModelVersion(version="2.0.0")
     version.backend.kind = "python"
-    version.backend.config.update({"callable": "tests.execution.callables:fail"})
+    version.backend.config.update({"callable": "tests.gateway.execution.callables:fail"})
     version.output_schema.update({"type": "object", "properties": {"x": {"type": "number"}}})
     return version
 

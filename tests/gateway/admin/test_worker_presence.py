@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from modelgateway.v1 import admin_pb2 as A
-from tests.execution.conftest import start_worker, stop_worker
+from tests.gateway.execution.conftest import start_worker, stop_worker
 from tests.harness import Mesh, unique_name
 
 from .conftest import admin_stub

@@ -18,7 +18,7 @@ import pytest
 
 from modelgateway.v1 import admin_pb2 as A
 from modelgateway.v1 import execution_pb2, job_pb2, registry_pb2
-from tests.execution.conftest import Jobs, _register
+from tests.gateway.execution.conftest import Jobs, _register
 from tests.harness import Mesh, free_port
 
 from .conftest import CREDENTIALS, PREFIX, Processes, S3Server, admin_stub
@@ -58,7 +58,7 @@ def wait_for(predicate: Any, timeout_s: float, what: str) -> Any:
 @pytest.fixture(scope="module")
 def run(mesh: Mesh, s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     jobs = Jobs(mesh, f"a-{uuid.uuid4().hex[:8]}")
-    for suffix, callable_ in (("ok", "workers.builtin.demo:echo"), ("bad", "tests.execution.callables:fail"),
+    for suffix, callable_ in (("ok", "workers.builtin.demo:echo"), ("bad", "tests.gateway.execution.callables:fail"),
                               ("idle", "workers.builtin.demo:echo")):
         _register(mesh, jobs.model(suffix), callable_, ANY, {})
     spool = tmp_path_factory.mktemp("spool")

@@ -19,7 +19,7 @@ from tests.harness import Mesh, spawn_modelgw, stop_process
 
 from .conftest import ANY, Jobs, _register, register_backend
 
-TOOL = str(Path(__file__).parents[1] / "workers" / "tool.py")
+TOOL = str(Path(__file__).parents[2] / "workers" / "tool.py")
 FAILED = job_pb2.JOB_STATUS_FAILED
 
 
@@ -36,7 +36,7 @@ def markers(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def narrow(mesh: Mesh, markers: Path) -> Iterator[Jobs]:
     """A worker whose environment allows only the built-in callables and no command."""
     jobs = Jobs(mesh, "narrow")
-    _register(mesh, jobs.model("tripwire"), "tests.execution.tripwire:run", ANY, {})
+    _register(mesh, jobs.model("tripwire"), "tests.gateway.execution.tripwire:run", ANY, {})
     _register_command(
         mesh, jobs.model("touch"), [sys.executable, TOOL, "touch", str(markers / "ran")]
     )
@@ -64,7 +64,7 @@ def _refused(jobs: Jobs, suffix: str) -> job_pb2.Job:
 
 def test_a_callable_outside_the_allow_list_is_never_imported(narrow: Jobs, markers: Path) -> None:
     done = _refused(narrow, "tripwire")
-    assert "tests.execution.tripwire:run" in done.error.message
+    assert "tests.gateway.execution.tripwire:run" in done.error.message
     assert "MODELGW_ALLOWED_CALLABLES" in done.error.message
     assert "--allow-callables" in done.error.message
     assert not (markers / "imported").exists(), "the worker imported a module it may not run"
@@ -80,13 +80,13 @@ def test_a_command_outside_the_allow_list_is_never_started(narrow: Jobs, markers
 
 def test_flags_override_the_environment(mesh: Mesh, markers: Path) -> None:
     jobs = Jobs(mesh, "flagged")
-    _register(mesh, jobs.model("tripwire"), "tests.execution.tripwire:run", ANY, {})
+    _register(mesh, jobs.model("tripwire"), "tests.gateway.execution.tripwire:run", ANY, {})
     _register(mesh, jobs.model("echo"), "workers.builtin.demo:echo", ANY, {})
     _register_command(mesh, jobs.model("touch"), [sys.executable, TOOL, "touch", str(markers / "x")])
     models = ",".join(jobs.model(s) for s in ("tripwire", "echo", "touch"))
     worker: subprocess.Popen[bytes] = spawn_modelgw(
         mesh,
-        ["worker", "--models", models, "--allow-callables", "tests.execution.tripwire",
+        ["worker", "--models", models, "--allow-callables", "tests.gateway.execution.tripwire",
          "--allow-commands", "/usr/bin/true"],
         "worker-flagged",
         env={"MODELGW_ALLOWED_CALLABLES": "", "TRIPWIRE_MARKER": str(markers / "flagged")},

@@ -29,7 +29,7 @@ POISON = {
     "hard_exit": "exited with code 7",
     "segfault": "killed by signal SIGSEGV",
 }
-# version of the poison model -> (callable in tests.execution.callables, extra backend config)
+# version of the poison model -> (callable in tests.gateway.execution.callables, extra backend config)
 VERSIONS = {
     **{name.replace("_", "-"): (name, {}) for name in POISON},
     "pid": ("pid", {}),
@@ -47,9 +47,9 @@ def worker(jobs: Jobs) -> Iterator[int]:
     in turn, and a job waits for its queue's turn.)
     """
     model = jobs.model("crashing")
-    register_backend(jobs.mesh, model, "python", {"callable": "tests.execution.callables:pid"})
+    register_backend(jobs.mesh, model, "python", {"callable": "tests.gateway.execution.callables:pid"})
     for version, (function, extra) in VERSIONS.items():
-        config = {"callable": f"tests.execution.callables:{function}", **extra}
+        config = {"callable": f"tests.gateway.execution.callables:{function}", **extra}
         add_version(jobs.mesh, model, version, "python", config)
     process = start_worker(jobs.mesh, [model], "poison", concurrency=1)
     try:
@@ -129,7 +129,7 @@ def test_a_cancelled_model_is_killed(jobs: Jobs, worker: int, tmp_path: Path) ->
 
 def test_the_model_process_ends_with_its_killed_worker(jobs: Jobs, tmp_path: Path) -> None:
     model = jobs.model("orphan")
-    _register(jobs.mesh, model, "tests.execution.callables:hang", ANY, {})
+    _register(jobs.mesh, model, "tests.gateway.execution.callables:hang", ANY, {})
     doomed = start_worker(jobs.mesh, [model], "orphaning", concurrency=1)
     try:
         pid_file = tmp_path / "orphan.pid"

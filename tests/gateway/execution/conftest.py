@@ -33,7 +33,7 @@ MODELS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         {},
     ),
     "picky": (
-        "tests.execution.callables:picky",
+        "tests.gateway.execution.callables:picky",
         {
             "type": "object",
             "properties": {"n": {"type": "integer"}, "bad": {"type": "boolean"}},
@@ -41,8 +41,8 @@ MODELS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         },
         {},
     ),
-    "fail": ("tests.execution.callables:fail", ANY, {}),
-    "timeout": ("tests.execution.callables:slow", ANY, {"timeout_s": 1}),
+    "fail": ("tests.gateway.execution.callables:fail", ANY, {}),
+    "timeout": ("tests.gateway.execution.callables:slow", ANY, {"timeout_s": 1}),
     "unserved": ("workers.builtin.demo:echo", ANY, {}),
 }
 SERVED = ("echo", "fifo", "sleep", "picky", "fail", "timeout")

@@ -1,7 +1,7 @@
 """SubmitJob runs what the registry says, though the execution server caches it:
 a registry change reaches the execution server's resolution cache by NOTIFY at once, and
 MODELGW_RESOLUTION_CACHE bounds how stale it can be when a notification is lost
-(tests/execution/test_version_resolution.py holds that part)."""
+(tests/gateway/execution/test_version_resolution.py holds that part)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 
 from modelgateway.v1 import execution_pb2, job_pb2, model_pb2, registry_pb2
-from tests.execution.conftest import Jobs, _register, _struct, rpc_error
+from tests.gateway.execution.conftest import Jobs, _register, _struct, rpc_error
 
 # The ~100 ms a NOTIFY may take to reach the execution server's process.
 NOTIFY_ALLOWANCE_S = 0.1

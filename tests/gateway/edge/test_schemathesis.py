@@ -24,11 +24,11 @@ ST = [
 OPERATIONS = "^/v1/(models|jobs)"
 # Except WatchJob: schemathesis reuses job ids from earlier responses, and the
 # stream of a job that never finishes (a model nobody serves) rightly never ends,
-# which no request timeout covers. tests/edge/test_jobs_rest.py covers the route.
+# which no request timeout covers. tests/gateway/edge/test_jobs_rest.py covers the route.
 ENDLESS = ":watch$"
 # And the calls that take things away from the session's shared models (the
 # built-in models other tests run): deleting, revoking, hiding. Those routes'
-# errors are covered by tests/edge/test_rest.py.
+# errors are covered by tests/gateway/edge/test_rest.py.
 DESTRUCTIVE = ":(revokeAccess|setVisibility)$"
 
 

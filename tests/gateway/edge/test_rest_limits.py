@@ -12,7 +12,7 @@ import pytest
 
 from gateway.edge.config import EdgeConfig
 from mesh import free_port
-from tests.execution.conftest import register_backend
+from tests.gateway.execution.conftest import register_backend
 from tests.harness import Mesh, own_servers, unique_name
 
 from .conftest import Edge, start_edge

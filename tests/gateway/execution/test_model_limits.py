@@ -4,7 +4,7 @@ hour, so nothing else could bring it), the refusal names the limit and whose it
 is, and the records waiting are counted exactly as workers take the jobs.
 
 The execution server runs on its own, against the session's PostgreSQL and
-Redis, like tests/execution/test_admission.py.
+Redis, like tests/gateway/execution/test_admission.py.
 """
 
 from __future__ import annotations
