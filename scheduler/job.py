@@ -4,6 +4,7 @@ worker runs), and their conversions to and from Redis fields."""
 from __future__ import annotations
 
 import enum
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -101,7 +102,12 @@ class JobSpec:
         return out
 
     def to_json(self) -> str:
-        """The job's "spec" field."""
+        """The job's "spec" field: encoded once per spec, which every submission to
+        its version shares (the execution server builds one per version row)."""
+        return self._json
+
+    @functools.cached_property
+    def _json(self) -> str:
         return json.dumps(self.to_dict())
 
     @classmethod
