@@ -53,6 +53,42 @@ class ListModelsResponse(_message.Message):
     next_page_token: str
     def __init__(self, models: _Optional[_Iterable[_Union[_model_pb2.Model, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class SearchModelsRequest(_message.Message):
+    __slots__ = ("q", "tags", "owner", "backend_kind", "page_size", "page_token")
+    Q_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_KIND_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    q: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    owner: str
+    backend_kind: str
+    page_size: int
+    page_token: str
+    def __init__(self, q: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ..., backend_kind: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class SearchHit(_message.Message):
+    __slots__ = ("model", "score", "snippet", "matched_fields")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    SNIPPET_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    model: _model_pb2.Model
+    score: float
+    snippet: str
+    matched_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, model: _Optional[_Union[_model_pb2.Model, _Mapping]] = ..., score: _Optional[float] = ..., snippet: _Optional[str] = ..., matched_fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SearchModelsResponse(_message.Message):
+    __slots__ = ("hits", "next_page_token")
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
+    next_page_token: str
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class UpdateModelRequest(_message.Message):
     __slots__ = ("model", "update_mask")
     MODEL_FIELD_NUMBER: _ClassVar[int]

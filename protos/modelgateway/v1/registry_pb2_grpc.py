@@ -55,6 +55,11 @@ class RegistryServiceStub:
                 request_serializer=modelgateway_dot_v1_dot_registry__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=modelgateway_dot_v1_dot_registry__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
+        self.SearchModels = channel.unary_unary(
+                '/modelgateway.v1.RegistryService/SearchModels',
+                request_serializer=modelgateway_dot_v1_dot_registry__pb2.SearchModelsRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_registry__pb2.SearchModelsResponse.FromString,
+                _registered_method=True)
         self.UpdateModel = channel.unary_unary(
                 '/modelgateway.v1.RegistryService/UpdateModel',
                 request_serializer=modelgateway_dot_v1_dot_registry__pb2.UpdateModelRequest.SerializeToString,
@@ -145,6 +150,16 @@ class RegistryServiceServicer:
 
     def ListModels(self, request, context):
         """Lists the models the caller may read, ordered by name, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchModels(self, request, context):
+        """Finds the models the caller may read by what they do: a free-text query
+        over their names, descriptions, tags and the fields of their input and
+        output schemas, best match first, one page at a time. A model the caller
+        may not read never appears and never changes the order of those that do.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -270,6 +285,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=modelgateway_dot_v1_dot_registry__pb2.ListModelsRequest.FromString,
                     response_serializer=modelgateway_dot_v1_dot_registry__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'SearchModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchModels,
+                    request_deserializer=modelgateway_dot_v1_dot_registry__pb2.SearchModelsRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_registry__pb2.SearchModelsResponse.SerializeToString,
             ),
             'UpdateModel': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateModel,
@@ -419,6 +439,33 @@ class RegistryService:
             '/modelgateway.v1.RegistryService/ListModels',
             modelgateway_dot_v1_dot_registry__pb2.ListModelsRequest.SerializeToString,
             modelgateway_dot_v1_dot_registry__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelgateway.v1.RegistryService/SearchModels',
+            modelgateway_dot_v1_dot_registry__pb2.SearchModelsRequest.SerializeToString,
+            modelgateway_dot_v1_dot_registry__pb2.SearchModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,
