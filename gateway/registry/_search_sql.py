@@ -37,7 +37,7 @@ _PREFIX_QUERY = "to_tsquery('simple', $1::text)"
 _MATCH = {
     Mode.ALL: ("$1::text = ''", "0::float8"),
     Mode.TEXT: (f"s.document @@ {_TEXT_QUERY}", f"ts_rank_cd(s.document, {_TEXT_QUERY})::float8"),
-    Mode.FUZZY: ("$1::text <% s.plain", "word_similarity($1::text, s.plain)::float8"),
+    Mode.FUZZY: ("$1::text <% s.title", "word_similarity($1::text, s.title)::float8"),
     Mode.PREFIX: (
         f"s.document @@ {_PREFIX_QUERY}",
         f"ts_rank_cd(s.document, {_PREFIX_QUERY})::float8",
@@ -79,7 +79,7 @@ SELECT h.model, h.score FROM (
     SELECT s.model, {score} AS score
       FROM model_search s JOIN models m ON m.name = s.model
      WHERE {match}
-       AND ($2::text[] IS NULL OR s.model = ANY($2::text[]))
+       AND ($2::text[] IS NULL OR s.model IN (SELECT unnest($2::text[])))
        AND m.tags @> $3::text[]
        AND ($4::text = '' OR EXISTS (
             SELECT FROM model_versions v WHERE v.model = s.model AND v.backend_kind = $4::text))

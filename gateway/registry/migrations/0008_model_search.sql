@@ -7,7 +7,8 @@
 -- resolves to (its default version, else its latest) D.
 --
 -- pg_trgm, when this database may have it, serves the typo-tolerant fallback
--- (word_similarity over `plain`). It is a trusted extension from PostgreSQL 13,
+-- (word_similarity over `title`: the name, display name and tags, short
+-- enough to compare against every candidate within milliseconds). It is a trusted extension from PostgreSQL 13,
 -- so the database's owner (the gateway's role under `modelgw up`) may create
 -- it; where it may not, the migration goes on without it and the search falls
 -- back to prefix matching instead.
@@ -23,7 +24,7 @@ CREATE TABLE IF NOT EXISTS model_search (
     tags        text     NOT NULL,
     input       text     NOT NULL,
     output      text     NOT NULL,
-    plain       text     NOT NULL,
+    title       text     NOT NULL,
     document    tsvector NOT NULL
 );
 
@@ -67,9 +68,9 @@ BEGIN
     words := model_search_words(m.name);
     tag_text := coalesce((SELECT string_agg(model_search_words(t), ' ') FROM unnest(m.tags) t), '');
     INSERT INTO model_search AS s
-        (model, name_words, display, description, tags, input, output, plain, document)
+        (model, name_words, display, description, tags, input, output, title, document)
     SELECT target, words, m.display_name, m.description, tag_text, i, o,
-           concat_ws(' ', words, m.display_name, m.description, tag_text, i, o),
+           concat_ws(' ', words, m.display_name, tag_text),
            setweight(to_tsvector('english', words || ' ' || m.display_name), 'A')
            || setweight(to_tsvector('english', tag_text), 'B')
            || setweight(to_tsvector('english', m.description), 'C')
@@ -79,7 +80,8 @@ BEGIN
     ON CONFLICT (model) DO UPDATE SET
         name_words = EXCLUDED.name_words, display = EXCLUDED.display,
         description = EXCLUDED.description, tags = EXCLUDED.tags, input = EXCLUDED.input,
-        output = EXCLUDED.output, plain = EXCLUDED.plain, document = EXCLUDED.document;
+        output = EXCLUDED.output,
+        title = EXCLUDED.title, document = EXCLUDED.document;
 END
 $$;
 
@@ -119,7 +121,7 @@ BEGIN
     END IF;
     IF EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_trgm') THEN
         EXECUTE 'CREATE INDEX IF NOT EXISTS model_search_trigrams'
-                ' ON model_search USING gin (plain gin_trgm_ops)';
+                ' ON model_search USING gin (title gin_trgm_ops)';
     END IF;
 END
 $$;
