@@ -152,3 +152,11 @@ def test_a_bad_token_is_unauthenticated(env: dict[str, str]) -> None:
     done = modelgw("jobs", "list", env={**env, "MODELGW_TOKEN": "forged"})
     assert done.returncode == 1 and "UNAUTHENTICATED" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_models_search(env: dict[str, str]) -> None:
+    done = modelgw("models", "search", "logp", "-o", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "rdkit.logp" in [hit["model"]["name"] for hit in json.loads(done.stdout)]
+    table = modelgw("models", "search", "logp [bold]", env=env)
+    assert table.returncode == 0, table.stderr
