@@ -106,7 +106,7 @@ class ResourceExhausted(GatewayError):
 
 
 class Unavailable(GatewayError):
-    """The gateway or a store behind it did not answer; the call may succeed later."""
+    """The gateway or a store behind it did not answer; the same call may succeed when retried."""
 
     code = grpc.StatusCode.UNAVAILABLE
 
