@@ -160,3 +160,19 @@ def test_models_search(env: dict[str, str]) -> None:
     assert "rdkit.logp" in [hit["model"]["name"] for hit in json.loads(done.stdout)]
     table = modelgw("models", "search", "logp [bold]", env=env)
     assert table.returncode == 0, table.stderr
+
+
+def test_cancel_a_queued_job(env: dict[str, str], edge: Edge) -> None:
+    from tests.gateway.conftest import create_model
+
+    fixture = create_model(edge.mesh)  # no worker serves it: its jobs stay queued
+    reader = {**env, "MODELGW_TOKEN": edge.mesh.token(fixture.reader)}
+    done = modelgw(
+        "jobs", "submit", fixture.name, "--record", '{"smiles": "C"}', "-o", "json", env=reader
+    )
+    job_id = json.loads(done.stdout)[0]["id"]
+    cancelled = modelgw("jobs", "cancel", job_id, "-o", "json", env=reader)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert json.loads(cancelled.stdout)[0]["status"] == "CANCELLED"
+    watched = modelgw("jobs", "watch", job_id, env=reader)
+    assert watched.returncode == 1 and "CANCELLED" in watched.stdout
