@@ -98,3 +98,22 @@ def test_resource_exhausted_carries_retry_after(gateway: Edge) -> None:
                 break
             assert time.monotonic() < deadline, "the model's rate limit never applied"
             time.sleep(0.3)
+
+
+def test_the_server_sends_the_bad_field_as_a_bad_request_detail(gateway: Edge) -> None:
+    import grpc
+    from google.rpc import error_details_pb2
+
+    from modelgateway.v1 import execution_pb2, execution_pb2_grpc
+    from modelgw._convert import to_struct
+
+    fixture = create_model(gateway.mesh)
+    stub = execution_pb2_grpc.ExecutionServiceStub(gateway.mesh.channel("execution"))
+    request = execution_pb2.SubmitJobRequest(
+        model=fixture.name, records=[to_struct({"smiles": "C"}), to_struct({"smiles": [1]})]
+    )
+    with pytest.raises(grpc.RpcError) as failure:
+        stub.SubmitJob(request, metadata=gateway.mesh.metadata(fixture.reader), timeout=10)
+    details = modelgw.errors.status_details(failure.value.trailing_metadata())
+    [bad] = [d for d in details if isinstance(d, error_details_pb2.BadRequest)]
+    assert [v.field for v in bad.field_violations] == ["records[1]/smiles"]
