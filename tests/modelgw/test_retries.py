@@ -84,3 +84,34 @@ def test_unavailable_after_the_retries(mesh: Mesh) -> None:
     with client, pytest.raises(modelgw.Unavailable):
         client.get_model("rdkit.logp")
     assert time.monotonic() - started < 5
+
+
+def test_watch_reconnects_across_an_execution_server_restart(
+    mesh: Mesh, builtin_worker: object, scratch: Path
+) -> None:
+    from tests.gateway.conftest import create_model
+
+    fixture = create_model(mesh)  # no worker serves it: its job stays queued
+    redis = LocalRedis(scratch / "redis", free_port(), persistence=True)
+    redis.start()
+    own = _own_execution_server(mesh, redis.url, scratch)
+    token = mesh.token(fixture.reader)
+    try:
+        with modelgw.Client(own.addresses["execution"], token, retries=30) as client:
+            job = client.submit(fixture.name, [{"smiles": "C"}])
+            seen: list[str] = []
+            watching = threading.Thread(target=lambda: seen.extend(i.status for i in job.watch()))
+            watching.start()
+            time.sleep(1.0)
+            own.processes["execution"].terminate()
+            own.processes["execution"].wait(timeout=20)
+            start_server(own, "execution")
+            wait_serving(own, "execution")
+            job.cancel()
+            watching.join(timeout=30)
+            assert not watching.is_alive() and seen == ["QUEUED", "CANCELLED"]
+    finally:
+        for process in own.processes.values():
+            process.terminate()
+            process.wait(timeout=20)
+        redis.stop()
