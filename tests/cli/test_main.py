@@ -22,6 +22,12 @@ from cli.main import _parser, main
         (["builtins", "register"], "builtins"),
         (["up"], "up"),
         (["envoy-config"], "envoy-config"),
+        (["login", "--token", "t"], "login"),
+        (["models", "search", "aqueous solubility", "--tag", "admet"], "models"),
+        (["models", "show", "rdkit.logp", "-o", "json"], "models"),
+        (["jobs", "submit", "m", "--file", "x.sdf", "--batch", "10", "--wait"], "jobs"),
+        (["jobs", "watch", "id"], "jobs"),
+        (["jobs", "list", "--status", "queued", "--target", "h:1"], "jobs"),
     ],
 )
 def test_every_subcommand_parses(argv: list[str], command: str) -> None:
