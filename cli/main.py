@@ -1,7 +1,8 @@
 """The `modelgw` command: the parser of its subcommands, and `main`.
 
 Each subcommand lives in the cli module of the process it builds: serve, worker,
-scheduler, audit, tokens (`token`, `builtins`) and local (`up`, `envoy-config`).
+scheduler, audit, tokens (`token`, `builtins`), local (`up`, `envoy-config`) and
+mcp (`mcp`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import audit, local, scheduler, serve, tokens, worker
+from cli import audit, local, mcp, scheduler, serve, tokens, worker
 from settings import SettingsError
 
 
@@ -22,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     scheduler.add_command(commands)
     audit.add_command(commands)
     local.add_commands(commands)
+    mcp.add_command(commands)
     return parser
 
 

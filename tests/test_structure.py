@@ -14,8 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = (
-    "audit", "authz", "backendspec", "cli", "consensus", "gateway", "mesh", "scheduler",
-    "settings", "workers",
+    "audit", "authz", "backendspec", "cli", "consensus", "gateway", "mcpserver", "mesh",
+    "scheduler", "settings", "workers",
 )  # fmt: skip
 # The redis-py calls of the job protocol: streams, sorted sets, hashes, scripts,
 # pub/sub and pipelines. Only scheduler/ sends them.
@@ -74,6 +74,8 @@ ALLOWED_IMPORTS = {
     # prefork's children are managed with mesh/process.py, the mesh's own helpers.
     "gateway": {"audit", "authz", "backendspec", "consensus", "mesh", "scheduler", "settings"},
     "mesh": {"backendspec", "scheduler", "settings", "workers"},
+    # The MCP server is built on the client library; it verifies tokens as the gateway does.
+    "mcpserver": {"gateway", "modelgw", "settings"},
     "cli": set(PACKAGES) - {"cli"},
 }
 
