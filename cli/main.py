@@ -2,7 +2,7 @@
 
 Each subcommand lives in the cli module of the process it builds: serve, worker,
 scheduler, audit, tokens (`token`, `builtins`), local (`up`, `envoy-config`) and
-mcp (`mcp`).
+mcp (`mcp`); the user commands models, jobs and login run on the modelgw client.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import audit, local, mcp, scheduler, serve, tokens, worker
+from cli import audit, jobs, local, login, mcp, models, scheduler, serve, tokens, worker
 from settings import SettingsError
 
 
@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     scheduler.add_command(commands)
     audit.add_command(commands)
     local.add_commands(commands)
+    models.add_command(commands)
+    jobs.add_command(commands)
+    login.add_command(commands)
     mcp.add_command(commands)
     return parser
 

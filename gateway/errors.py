@@ -33,9 +33,18 @@ def shown(value: str, limit: int = 80) -> str:
 
 
 class InvalidArgument(ApiError):
-    """The request itself is wrong; the message says which field and how to fix it."""
+    """The request itself is wrong; the message says which field and how to fix it.
+
+    ``field``, when set, names the bad field for programs (for example
+    "records[3]/smiles": a record's index, then the JSON pointer into it); it is
+    sent as a google.rpc.BadRequest field violation.
+    """
 
     code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotFound(ApiError):

@@ -222,23 +222,47 @@ async def _abort(
         return
     code, message = grpc_status_for(exc)
     _log_call(method, code, started)
-    retry_after = getattr(exc, "retry_after_s", None)
-    if retry_after is None:
+    details = _details(exc)
+    if not details:
         await context.abort(code, message)
         return
-    # RetryInfo for gRPC clients; retry-after (whole seconds) for REST ones, which
-    # Envoy passes on as a response header with the 429.
-    delay = duration_pb2.Duration()
-    delay.FromTimedelta(datetime.timedelta(seconds=retry_after))
-    detail = any_pb2.Any()
-    detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
-    status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
+    status = status_pb2.Status(code=code.value[0], message=message, details=details)
     trailers = (
         *(context.trailing_metadata() or ()),
-        ("retry-after", str(max(1, math.ceil(retry_after)))),
+        *_retry_after_header(exc),
         ("grpc-status-details-bin", status.SerializeToString()),
     )
     await context.abort(code, message, trailing_metadata=trailers)
+
+
+def _details(exc: Exception) -> list[any_pb2.Any]:
+    """The google.rpc details of an error: RetryInfo when it says when to retry,
+    BadRequest when it names the bad field."""
+    details: list[any_pb2.Any] = []
+    retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is not None:
+        delay = duration_pb2.Duration()
+        delay.FromTimedelta(datetime.timedelta(seconds=retry_after))
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(detail)
+    if isinstance(exc, InvalidArgument) and exc.field:
+        violation = error_details_pb2.BadRequest.FieldViolation(
+            field=exc.field, description=exc.message
+        )
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
+        details.append(detail)
+    return details
+
+
+def _retry_after_header(exc: Exception) -> tuple[tuple[str, str], ...]:
+    # RetryInfo for gRPC clients; retry-after (whole seconds) for REST ones, which
+    # Envoy passes on as a response header with the 429.
+    retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is None:
+        return ()
+    return (("retry-after", str(max(1, math.ceil(retry_after)))),)
 
 
 def grpc_status_for(exc: Exception) -> tuple[grpc.StatusCode, str]:

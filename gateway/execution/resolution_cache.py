@@ -78,7 +78,8 @@ class RunnableVersion:
                     where = "/" + "/".join(str(p) for p in error.absolute_path)
                     raise InvalidArgument(
                         f"records[{index}] does not match the input schema of {whose}: "
-                        f"at {where}: {error.message}"
+                        f"at {where}: {error.message}",
+                        field=f"records[{index}]{where.rstrip('/')}",
                     )
 
 

@@ -1,0 +1,174 @@
+"""`modelgw jobs submit|watch|get|list|cancel`: running models from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cli import _output, _records
+from cli._run import Commands
+from cli.login import add_target_option, client, reports_errors
+
+if TYPE_CHECKING:
+    from modelgw import Job, JobInfo
+
+
+def add_command(commands: Commands) -> None:
+    """Adds the `jobs` verbs."""
+    jobs = commands.add_parser("jobs", help="submit, follow and read jobs")
+    verbs = jobs.add_subparsers(dest="jobs_command", required=True)
+    submit = verbs.add_parser("submit", help="run a model on records")
+    submit.add_argument("model")
+    submit.add_argument("--record", action="append", default=[], help="one record as JSON")
+    submit.add_argument("--file", type=Path, help="records from a .csv, .jsonl or .sdf file")
+    submit.add_argument("--column", help="the file's column to send (SDF: the SMILES field)")
+    submit.add_argument("--batch", type=int, help="records per job: several jobs")
+    submit.add_argument("--version", default="", help="the model version (default: resolved)")
+    submit.add_argument("--wait", action="store_true", help="wait and print the results")
+    submit.add_argument("--timeout", type=float, help="seconds to wait at most")
+    _verb(submit, run_submit)
+    for name, run, text in (
+        ("watch", run_watch, "print each status change of a job until it ends"),
+        ("get", run_get, "a job's state and results"),
+        ("cancel", run_cancel, "cancel a job that has not finished"),
+    ):
+        verb = verbs.add_parser(name, help=text)
+        verb.add_argument("id", help="the job's id")
+        _verb(verb, run)
+    listing = verbs.add_parser("list", help="your jobs, newest first")
+    listing.add_argument("--model", default="", help="only this model's jobs")
+    listing.add_argument("--status", default="", help="QUEUED, RUNNING, SUCCEEDED, ...")
+    listing.add_argument("--limit", type=int, default=50)
+    _verb(listing, run_list)
+
+
+def _verb(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int]) -> None:
+    parser.add_argument("-o", "--output", choices=_output.FORMATS, default="table")
+    add_target_option(parser)
+    parser.set_defaults(run=reports_errors(run))
+
+
+def _summary(info: JobInfo) -> dict[str, Any]:
+    return {
+        "id": info.id, "model": info.model, "version": info.version, "status": info.status,
+        "records": info.record_count, "error": info.error_message or info.error_reason or None,
+        "jobs_ahead": info.jobs_ahead, "warning": info.queue_warning or None,
+        "created": info.created, "ended": info.ended,
+    }  # fmt: skip
+
+
+def _result_rows(info: JobInfo, inputs: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    rows = []
+    for index, result in enumerate(info.results):
+        row: dict[str, Any] = {"job": info.id, "index": index}
+        row.update(inputs[index] if inputs else {})
+        row.update(result.output or {})
+        row["error"] = result.error
+        rows.append(row)
+    return rows
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    """Submits the records (one job per batch); with --wait, prints their results."""
+    records = _records.from_options(args.record, args.file, args.column)
+    batches = _records.batches(records, args.batch)
+    with client(args) as gateway:
+        if len(batches) == 1:
+            jobs = [gateway.submit(args.model, batches[0], version=args.version)]
+        else:
+            jobs = gateway.submit_many(args.model, batches, version=args.version)
+        if not args.wait:
+            _output.print_rows(
+                [{"id": j.id, "model": j.model, "version": j.version} for j in jobs], args.output
+            )
+            return 0
+        finals = _wait_all(jobs, [len(b) for b in batches], args.timeout)
+    return _print_results(finals, batches, args.output)
+
+
+def _print_results(finals: list[JobInfo], batches: list[list[dict[str, Any]]], form: str) -> int:
+    rows = [
+        row
+        for info, batch in zip(finals, batches, strict=True)
+        for row in _result_rows(info, batch)
+    ]
+    failed = [info for info in finals if info.status != "SUCCEEDED"]
+    if form == "json":
+        _output.print_json({"jobs": [_summary(i) for i in finals], "results": rows})
+    else:
+        _output.print_rows(rows, form)
+    for info in failed:
+        print(f"modelgw jobs: job {info.id} {info.status}: {info.error_message}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _wait_all(jobs: list[Job], sizes: list[int], timeout_s: float | None) -> list[JobInfo]:
+    """Waits for every job, showing records finished on stderr: a rich progress bar on
+    a terminal, a plain line per finished job otherwise."""
+    total = sum(sizes)
+    if not sys.stderr.isatty():
+        finals, done = [], 0
+        for job, size in zip(jobs, sizes, strict=True):
+            finals.append(job.wait(timeout_s))
+            done += size
+            print(f"job {job.id} {finals[-1].status}: {done}/{total} records", file=sys.stderr)
+        return finals
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("records"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task("records", total=total)
+        finals = []
+        for job, size in zip(jobs, sizes, strict=True):
+            finals.append(job.wait(timeout_s))
+            progress.advance(task, size)
+        return finals
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    """Prints each status change; exit 0 when the job SUCCEEDED, 1 otherwise."""
+    with client(args) as gateway:
+        last = None
+        for info in gateway.job(args.id).watch():
+            last = info
+            if args.output == "json":
+                _output.print_json(_summary(info))
+            else:
+                ahead = f" ({info.jobs_ahead} jobs ahead)" if info.jobs_ahead else ""
+                print(f"{info.id} {info.status}{ahead}", flush=True)
+    return 0 if last is not None and last.status == "SUCCEEDED" else 1
+
+
+def run_get(args: argparse.Namespace) -> int:
+    """Prints a job: its summary, and its results."""
+    with client(args) as gateway:
+        info = gateway.job(args.id).info()
+    if args.output == "json":
+        _output.print_json({**_summary(info), "results": info.results})
+    elif args.output == "csv":
+        _output.print_rows(_result_rows(info), "csv")
+    else:
+        _output.print_rows([_summary(info)], "table", "job")
+        if info.results:
+            _output.print_rows(_result_rows(info), "table", "results")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Prints the caller's jobs."""
+    with client(args) as gateway:
+        jobs = gateway.list_jobs(model=args.model, status=args.status, limit=args.limit)
+    _output.print_rows([_summary(j) for j in jobs], args.output, "jobs")
+    return 0
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    """Cancels a job and prints its state after."""
+    with client(args) as gateway:
+        info = gateway.job(args.id).cancel()
+    _output.print_rows([_summary(info)], args.output)
+    return 0

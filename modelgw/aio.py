@@ -1,0 +1,194 @@
+"""The asyncio client: `AsyncClient`, the methods of `Client` over grpc.aio."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+from modelgateway.v1 import execution_pb2, registry_pb2
+from modelgw import _convert, _requests
+from modelgw._channel import AsyncCaller, Settings
+from modelgw.jobs import AsyncJob
+from modelgw.models import ConsensusCheck, JobInfo, Model, SearchHit, Version
+
+
+class AsyncClient:
+    """The Model Gateway over grpc.aio; the arguments of modelgw.Client.
+
+    Create and use it inside one running event loop; ``await client.close()``
+    or ``async with`` ends it.
+    """
+
+    def __init__(
+        self,
+        target: str | None = None,
+        token: str | None = None,
+        *,
+        timeout_s: float = 30.0,
+        retries: int = 5,
+    ) -> None:
+        self._caller = AsyncCaller(Settings.resolve(target, token, timeout_s, retries))
+
+    @classmethod
+    def _over(cls, caller: AsyncCaller) -> AsyncClient:
+        client = cls.__new__(cls)
+        client._caller = caller
+        return client
+
+    @property
+    def target(self) -> str:
+        """The host:port this client talks to."""
+        return self._caller.settings.target
+
+    def with_token(self, token: str) -> AsyncClient:
+        """A client for another caller on the same channel (closing it keeps the channel)."""
+        return AsyncClient._over(self._caller.with_token(token))
+
+    async def close(self) -> None:
+        """Closes the channel (unless this client came from with_token)."""
+        await self._caller.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _call(self, method: Any, request: Any) -> Any:
+        return await self._caller.call(method, request)
+
+    # Models
+
+    async def search_models(
+        self,
+        query: str,
+        *,
+        tags: Sequence[str] = (),
+        owner: str = "",
+        backend_kind: str = "",
+        limit: int = 20,
+    ) -> list[SearchHit]:
+        """The models the caller may read that match ``query``, best first, at most ``limit``."""
+        limit = _requests.positive(limit, "limit")
+        hits: list[SearchHit] = []
+        token = ""
+        while len(hits) < limit:
+            request = _requests.search(query, tags, owner, backend_kind, limit - len(hits), token)
+            reply = await self._call(self._caller.registry.SearchModels, request)
+            hits.extend(_convert.search_hit(h) for h in reply.hits)
+            token = reply.next_page_token
+            if not token:
+                break
+        return hits[:limit]
+
+    async def get_model(self, name: str) -> Model:
+        """One model's metadata; NotFound when it is missing or not readable."""
+        request = registry_pb2.GetModelRequest(name=_requests.text(name, "name", 200))
+        return _convert.model((await self._call(self._caller.registry.GetModel, request)).model)
+
+    async def list_models(self, *, tag: str = "") -> list[Model]:
+        """Every model the caller may read (all pages), by name; only those tagged ``tag``."""
+        models: list[Model] = []
+        token = ""
+        while True:
+            request = registry_pb2.ListModelsRequest(
+                page_size=_requests.MAX_PAGE, page_token=token, tag=_requests.text(tag, "tag", 200)
+            )
+            reply = await self._call(self._caller.registry.ListModels, request)
+            models.extend(_convert.model(m) for m in reply.models)
+            token = reply.next_page_token
+            if not token:
+                return models
+
+    async def list_versions(self, name: str) -> list[Version]:
+        """Every version of a model, oldest first."""
+        versions: list[Version] = []
+        token = ""
+        while True:
+            request = registry_pb2.ListModelVersionsRequest(
+                model=_requests.text(name, "name", 200),
+                page_size=_requests.MAX_PAGE,
+                page_token=token,
+            )
+            reply = await self._call(self._caller.registry.ListModelVersions, request)
+            versions.extend(_convert.version(v) for v in reply.versions)
+            token = reply.next_page_token
+            if not token:
+                return versions
+
+    async def get_version(self, name: str, version: str = "") -> Version:
+        """One version; with no version, the one a job naming no version would run."""
+        request = registry_pb2.GetModelVersionRequest(
+            model=_requests.text(name, "name", 200), version=_requests.text(version, "version", 200)
+        )
+        reply = await self._call(self._caller.registry.GetModelVersion, request)
+        return _convert.version(reply.version)
+
+    async def verify_consensus_model(self, document: str, *, name: str = "") -> ConsensusCheck:
+        """Checks an Algorithm 1 YAML consensus definition without storing anything."""
+        request = _requests.verify_consensus(document, name)
+        reply = await self._call(self._caller.registry.VerifyConsensusModel, request)
+        return _convert.consensus_check(reply)
+
+    async def create_consensus_model(self, document: str) -> Model:
+        """Registers a consensus model and its first version from Algorithm 1 YAML."""
+        request = registry_pb2.ImportConsensusModelRequest(
+            yaml=_requests.text(document, "document", 1_000_000)
+        )
+        reply = await self._call(self._caller.registry.ImportConsensusModel, request)
+        return _convert.model(reply.model)
+
+    # Jobs
+
+    async def submit(
+        self,
+        model: str,
+        records: list[dict[str, Any]],
+        *,
+        version: str = "",
+        idempotency_key: str | None = None,
+    ) -> AsyncJob:
+        """Queues one job running ``model`` on ``records``; safe to retry (idempotency key)."""
+        request = _requests.submit(model, records, version, idempotency_key)
+        job = (await self._call(self._caller.execution.SubmitJob, request)).job
+        return AsyncJob(self._caller, job.id, job.model, job.version)
+
+    async def submit_many(
+        self, model: str, batches: Iterable[list[dict[str, Any]]], *, version: str = ""
+    ) -> list[AsyncJob]:
+        """One job per batch, submitted concurrently, returned in batch order; every
+        batch is checked before the first is sent."""
+        requests = [_requests.submit(model, batch, version, None) for batch in batches]
+        replies = await asyncio.gather(
+            *(self._call(self._caller.execution.SubmitJob, r) for r in requests)
+        )
+        return [AsyncJob(self._caller, r.job.id, r.job.model, r.job.version) for r in replies]
+
+    async def job(self, job_id: str) -> AsyncJob:
+        """The handle of an existing job, read once (NotFound when it is not yours)."""
+        request = execution_pb2.GetJobRequest(id=_requests.text(job_id, "job id", 200))
+        info = _convert.job_info((await self._call(self._caller.execution.GetJob, request)).job)
+        return AsyncJob(self._caller, info.id, info.model, info.version)
+
+    async def list_jobs(
+        self, *, model: str = "", status: str = "", limit: int = 100
+    ) -> list[JobInfo]:
+        """The caller's jobs (an owner's, with ``model``), newest first, at most ``limit``."""
+        limit = _requests.positive(limit, "limit")
+        found: list[JobInfo] = []
+        token = ""
+        while len(found) < limit:
+            request = _requests.list_jobs(model, status, limit - len(found), token)
+            reply = await self._call(self._caller.execution.ListJobs, request)
+            found.extend(_convert.job_info(j) for j in reply.jobs)
+            token = reply.next_page_token
+            if not token:
+                break
+        return found[:limit]
