@@ -79,9 +79,10 @@ async def serve_stdio(config: MCPConfig, token: str) -> None:
 def _transport_security(config: MCPConfig) -> TransportSecuritySettings:
     if "*" in config.allowed_hosts:
         return TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    origins = [f"{scheme}://{host}" for host in config.allowed_hosts for scheme in ("http", "https")]
+    hosts = config.allowed_hosts
+    origins = [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")]
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
-        allowed_hosts=list(config.allowed_hosts),
+        allowed_hosts=list(hosts),
         allowed_origins=origins,
     )

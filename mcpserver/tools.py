@@ -24,9 +24,9 @@ MAX_WAIT_S = 120.0
 """The longest wait_for_job blocks; an agent calls it again for longer jobs."""
 POLL_INTERVAL_S = 0.5
 MAX_RECORDS = 10_000
-READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
-WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False)
-DESTROY = ToolAnnotations(readOnlyHint=False, destructiveHint=True, openWorldHint=False)
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
+WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
+DESTROY = ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=False)
 
 Name = Annotated[str, Field(min_length=1, max_length=200, description="A model's name.")]
 JobId = Annotated[str, Field(min_length=1, max_length=200, description="A job id.")]
@@ -49,7 +49,9 @@ def register(server: MCPServer, callers: Callers) -> None:
 def _model_tools(server: MCPServer, callers: Callers) -> None:
     @server.tool(annotations=READ)
     async def search_models(
-        query: Annotated[str, Field(max_length=500, description="Task words, e.g. 'aqueous solubility'.")],
+        query: Annotated[
+            str, Field(max_length=500, description="Task words, e.g. 'aqueous solubility'.")
+        ],
         tags: Annotated[list[str], Field(max_length=20)] = [],  # noqa: B006 (never mutated)
         owner: Annotated[str, Field(max_length=200)] = "",
         backend_kind: Annotated[str, Field(max_length=50)] = "",
@@ -83,7 +85,7 @@ def _job_tools(server: MCPServer, callers: Callers) -> None:
         model: Name,
         records: Annotated[
             list[dict[str, Any]],
-            Field(min_length=1, max_length=MAX_RECORDS, description="Input records, one object each."),
+            Field(min_length=1, max_length=MAX_RECORDS, description="Input records, one each."),
         ],
         version: VersionArg = "",
         idempotency_key: Annotated[str, Field(max_length=200)] = "",

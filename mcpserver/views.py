@@ -196,6 +196,8 @@ def consensus_check(check: ConsensusCheck) -> ConsensusCheckView:
     """The verdict on a consensus definition."""
     return ConsensusCheckView(
         ok=check.ok,
-        problems=[Problem(kind=p.kind, message=p.message, location=p.location) for p in check.problems],
+        problems=[
+            Problem(kind=p.kind, message=p.message, location=p.location) for p in check.problems
+        ],
         child_versions=dict(check.child_versions),
     )
