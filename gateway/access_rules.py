@@ -57,6 +57,8 @@ RULES: dict[str, Rule] = {
     _REGISTRY + "CreateModel": Rule(Action.CREATE_MODEL),
     _REGISTRY + "GetModel": Rule(Action.READ, "name"),
     _REGISTRY + "ListModels": Rule(None),
+    # Like ListModels: the handler searches only what the caller may read.
+    _REGISTRY + "SearchModels": Rule(None),
     _REGISTRY + "UpdateModel": Rule(Action.UPDATE, "model.name"),
     _REGISTRY + "DeleteModel": Rule(Action.DELETE, "name"),
     _REGISTRY + "CreateModelVersion": Rule(Action.UPDATE, "model"),

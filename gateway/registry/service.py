@@ -21,7 +21,7 @@ from consensus.errors import DefinitionError
 from gateway import paging
 from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from gateway.interceptor import caller
-from gateway.registry import consensus, limits, requests, store, validation
+from gateway.registry import consensus, limits, requests, search, store, validation
 from gateway.registry.messages import model_message, plain, version_message
 from gateway.registry.resolution import no_versions, resolve_version
 from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
@@ -100,6 +100,27 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
                 model_message(r, self._access.access_of(r.name), self._model_limits) for r in page
             ],
             next_page_token=paging.encode("models", page[-1].name) if len(rows) > limit else "",
+        )
+
+    async def SearchModels(
+        self, request: registry_pb2.SearchModelsRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.SearchModelsResponse:
+        """The models the caller may read that match the words and filters, best first."""
+        query = search.parse(request)
+        only = search.candidates(self._access, caller(), query.owner)
+        async with self._connection() as conn:
+            page = await search.search(conn, query, only)
+        return registry_pb2.SearchModelsResponse(
+            hits=[
+                search.hit_message(
+                    hit,
+                    model_message(
+                        hit.row, self._access.access_of(hit.row.name), self._model_limits
+                    ),
+                )
+                for hit in page.hits
+            ],
+            next_page_token=page.next_page_token,
         )
 
     async def UpdateModel(

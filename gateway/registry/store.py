@@ -160,6 +160,12 @@ async def list_models(
     return [_model(r) for r in records]
 
 
+async def models_named(conn: asyncpg.Connection, names: list[str]) -> dict[str, ModelRow]:
+    """The models of these names that exist, by name."""
+    records = await conn.fetch(_MODEL_SELECT + " WHERE m.name = ANY($1::text[])", names)
+    return {r["name"]: _model(r) for r in records}
+
+
 async def update_model(conn: asyncpg.Connection, name: str, changes: dict[str, Any]) -> None:
     """Sets the given descriptive columns of a model; NOT_FOUND if it is missing."""
     assignments = [f"{UPDATABLE_COLUMNS[field]} = ${i}" for i, field in enumerate(changes, start=2)]

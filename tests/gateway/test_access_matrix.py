@@ -260,9 +260,27 @@ def test_list_models_shows_only_readable(
     assert [m.name for m in page.models] == ([model.name] if visible else [])
 
 
+@pytest.mark.parametrize(
+    ("role", "visible"),
+    [("superuser", True), ("owner", True), ("reader", True), ("stranger", False), ("public", True)],
+)
+def test_search_models_finds_only_readable(
+    mesh: Mesh, shared_models: dict[str, Fixture], role: str, visible: bool
+) -> None:
+    model = shared_models["public" if role == "public" else "private"]
+    metadata = caller_metadata(mesh, model, role)
+    for request in (
+        R.SearchModelsRequest(tags=[model.name]),
+        R.SearchModelsRequest(q=model.name),
+        R.SearchModelsRequest(q="test", tags=[model.name]),
+    ):
+        page = mesh.registry().SearchModels(request, metadata=metadata)
+        assert [h.model.name for h in page.hits] == ([model.name] if visible else [])
+
+
 def test_every_rpc_is_in_the_matrix() -> None:
     methods = R.DESCRIPTOR.services_by_name["RegistryService"].methods_by_name
-    covered = {label.split("(")[0] for label in MATRIX} | {"ListModels"}
+    covered = {label.split("(")[0] for label in MATRIX} | {"ListModels", "SearchModels"}
     assert covered == set(methods)
 
 

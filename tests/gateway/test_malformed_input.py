@@ -36,6 +36,7 @@ def _list_calls(mesh: Mesh, token: str) -> list[tuple[str, object]]:
     return [
         ("ListJobs", lambda: jobs.ListJobs(execution_pb2.ListJobsRequest(page_token=token), metadata=su)),
         ("ListModels", lambda: registry.ListModels(R.ListModelsRequest(page_token=token), metadata=su)),
+        ("SearchModels", lambda: registry.SearchModels(R.SearchModelsRequest(page_token=token), metadata=su)),
         ("ListModelVersions", lambda: registry.ListModelVersions(
             R.ListModelVersionsRequest(model="rdkit.logp", page_token=token), metadata=su)),
     ]

@@ -182,3 +182,21 @@ def test_curl_as_a_user_would(edge: Edge) -> None:
         edge, "-H", "authorization: Bearer not-a-jwt", f"{edge.url}/v1/models/{name}"
     )
     assert (status, bad["code"]) == (401, 16)
+
+
+def test_search_models_over_rest(edge: Edge) -> None:
+    su = edge.bearer("root", superuser=True)
+    tag, name = unique_name("rest"), unique_name("rest")
+    model = {"name": name, "tags": [tag, "chemistry"], "description": "Aqueous solubility, fast."}
+    assert edge.call("POST", "/v1/models", model, headers=su)[0] == 200
+    path = f"/v1/models:search?q=aqueous%20solubility&tags=chemistry&tags={tag}"
+    status, body = edge.call("GET", path, headers=su)
+    assert status == 200, body
+    [hit] = body["hits"]
+    assert hit["model"]["name"] == name and hit["score"] > 0
+    assert "[Aqueous] [solubility]" in hit["snippet"]
+    assert hit["matched_fields"] == ["description"]
+    assert body["next_page_token"] == ""
+    stranger = edge.bearer("stranger")
+    assert edge.call("GET", path, headers=stranger) == (200, {"hits": [], "next_page_token": ""})
+    _assert_error(edge.call("GET", "/v1/models:search?page_size=500", headers=su), 400, 3)

@@ -1,0 +1,101 @@
+"""The SQL of SearchModels, one statement per matching mode.
+
+The only text spliced into these statements comes from the fixed tables below;
+caller input always travels as parameters: $1 the query text as the mode takes
+it, then the candidate names, tags, backend kind, the cursor and the limit.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+
+
+class Mode(enum.Enum):
+    """How a search matches: every model, full text, trigram similarity, or prefixes."""
+
+    ALL = "all"
+    TEXT = "text"
+    FUZZY = "fuzzy"
+    PREFIX = "prefix"
+
+    @classmethod
+    def values(cls) -> frozenset[str]:
+        """The modes' names, as page tokens carry them."""
+        return frozenset(m.value for m in cls)
+
+
+FIELDS = ("name", "display_name", "description", "tags", "input_schema", "output_schema")
+"""The matched_fields a hit may name, in the order of _COLUMNS."""
+
+_COLUMNS = ("name_words", "display", "description", "tags", "input", "output")
+
+_TEXT_QUERY = "websearch_to_tsquery('english', $1::text)"
+_PREFIX_QUERY = "to_tsquery('simple', $1::text)"
+
+# mode -> (what a row must match, its score); each depends on that row alone.
+_MATCH = {
+    Mode.ALL: ("$1::text = ''", "0::float8"),
+    Mode.TEXT: (f"s.document @@ {_TEXT_QUERY}", f"ts_rank_cd(s.document, {_TEXT_QUERY})::float8"),
+    Mode.FUZZY: ("$1::text <% s.plain", "word_similarity($1::text, s.plain)::float8"),
+    Mode.PREFIX: (
+        f"s.document @@ {_PREFIX_QUERY}",
+        f"ts_rank_cd(s.document, {_PREFIX_QUERY})::float8",
+    ),
+}
+
+# mode -> whether column {c} matched.
+_FIELD_MATCH = {
+    Mode.ALL: "false",
+    Mode.TEXT: f"to_tsvector('english', s.{{c}}) @@ {_TEXT_QUERY}",
+    Mode.FUZZY: "$1::text <% s.{c}",
+    Mode.PREFIX: f"to_tsvector('english', s.{{c}}) @@ {_PREFIX_QUERY}",
+}
+
+_PASSAGE = (
+    "concat_ws(' · ', nullif(s.display, ''), nullif(s.description, ''),"
+    " nullif(s.tags, ''), nullif(s.input, ''), nullif(s.output, ''))"
+)
+_HEADLINE = (
+    "'StartSel=[, StopSel=], MaxWords=30, MinWords=10, ShortWord=2,"
+    ' MaxFragments=2, FragmentDelimiter=" ... "\''
+)
+
+# mode -> the snippet; FUZZY's is marked in Python (gateway.registry.search).
+_SNIPPET = {
+    Mode.ALL: "left(s.description, 200)",
+    Mode.TEXT: f"ts_headline('english', {_PASSAGE}, {_TEXT_QUERY}, {_HEADLINE})",
+    Mode.FUZZY: f"left({_PASSAGE}, 2000)",
+    Mode.PREFIX: f"ts_headline('simple', {_PASSAGE}, {_PREFIX_QUERY}, {_HEADLINE})",
+}
+
+
+@functools.cache
+def hits_sql(mode: Mode) -> str:
+    """One page of (model, score), best first, after the cursor ($5, $6)."""
+    match, score = _MATCH[mode]
+    return f"""
+SELECT h.model, h.score FROM (
+    SELECT s.model, {score} AS score
+      FROM model_search s JOIN models m ON m.name = s.model
+     WHERE {match}
+       AND ($2::text[] IS NULL OR s.model = ANY($2::text[]))
+       AND m.tags @> $3::text[]
+       AND ($4::text = '' OR EXISTS (
+            SELECT FROM model_versions v WHERE v.model = s.model AND v.backend_kind = $4::text))
+) h
+WHERE $5::float8 IS NULL OR h.score < $5::float8 OR (h.score = $5::float8 AND h.model > $6::text)
+ORDER BY h.score DESC, h.model
+LIMIT $7
+"""
+
+
+@functools.cache
+def details_sql(mode: Mode) -> str:
+    """For the models named in $2: which fields matched, and the snippet."""
+    matched = ", ".join(_FIELD_MATCH[mode].format(c=c) for c in _COLUMNS)
+    return f"""
+SELECT s.model, ARRAY[{matched}] AS matched, {_SNIPPET[mode]} AS snippet
+  FROM model_search s
+ WHERE s.model = ANY($2::text[]) AND ($1::text IS NOT NULL)
+"""
