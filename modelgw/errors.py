@@ -16,7 +16,8 @@ from google.rpc import error_details_pb2, status_pb2
 
 _DETAILS_KEY = "grpc-status-details-bin"
 _RECORD_FIELD = re.compile(r"^records\[(\d+)\](/.*)?$")
-_RECORD_MESSAGE = re.compile(r"^records\[(\d+)\][^:]*?(?:: at (/\S*):)?")
+_RECORD_MESSAGE = re.compile(r"^records\[(\d+)\]")
+_AT_MESSAGE = re.compile(r": at (/[^:\s]*):")
 
 
 class GatewayError(Exception):
@@ -171,9 +172,10 @@ def _record_location(message: str, details: Sequence[Any]) -> tuple[int | None, 
                 if match:
                     return int(match[1]), match[2] or ""
     match = _RECORD_MESSAGE.match(message)
-    if match:
-        return int(match[1]), match[2] if match[2] is not None else None
-    return None, None
+    if not match:
+        return None, None
+    at = _AT_MESSAGE.search(message)
+    return int(match[1]), at[1].rstrip("/") if at else None
 
 
 def from_status(

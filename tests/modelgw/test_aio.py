@@ -1,0 +1,58 @@
+"""modelgw.AsyncClient: the same calls over grpc.aio."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rdkit import Chem
+from rdkit.Chem import Crippen
+
+import modelgw
+from tests.gateway.conftest import create_model
+from tests.gateway.edge.conftest import Edge
+
+SMILES = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O"]
+
+
+async def test_submit_many_concurrently_and_results(gateway: Edge) -> None:
+    async with modelgw.AsyncClient(gateway.address, gateway.mesh.token("alice")) as client:
+        jobs = await client.submit_many("rdkit.logp", [[{"smiles": s}] for s in SMILES])
+        assert all(isinstance(j, modelgw.AsyncJob) for j in jobs)
+        results = await asyncio.gather(*(j.result(timeout_s=60) for j in jobs))
+        for smiles, result in zip(SMILES, results, strict=True):
+            expected = Crippen.MolLogP(Chem.MolFromSmiles(smiles))
+            assert result[0].output == {"logp": pytest.approx(expected, abs=1e-9)}
+        assert (await client.get_model("rdkit.logp")).name == "rdkit.logp"
+        assert (await jobs[0].status()) == "SUCCEEDED"
+
+
+async def test_async_watch_and_cancel(gateway: Edge) -> None:
+    fixture = create_model(gateway.mesh)
+    token = gateway.mesh.token(fixture.reader)
+    async with modelgw.AsyncClient(gateway.address, token) as client:
+        job = await client.submit(fixture.name, [{"smiles": "C"}])
+        seen: list[str] = []
+
+        async def follow() -> None:
+            async for info in job.watch():
+                seen.append(info.status)
+
+        watching = asyncio.create_task(follow())
+        await asyncio.sleep(0.5)
+        assert (await job.cancel()).status == "CANCELLED"
+        await asyncio.wait_for(watching, 10)
+        assert seen == ["QUEUED", "CANCELLED"]
+        with pytest.raises(modelgw.JobFailed):
+            await job.result(timeout_s=5)
+
+
+async def test_async_errors_are_typed(gateway: Edge) -> None:
+    async with modelgw.AsyncClient(gateway.address, "bad-token", retries=0) as client:
+        with pytest.raises(modelgw.Unauthenticated):
+            await client.list_models()
+        other = client.with_token(gateway.mesh.token("alice"))
+        with pytest.raises(modelgw.NotFound):
+            await other.get_model("no.such-model")
+        with pytest.raises(modelgw.InvalidInput):
+            await other.submit("rdkit.logp", [{"smiles": float("inf")}])

@@ -1,0 +1,128 @@
+"""modelgw.Client end to end: models, jobs, watch, cancel, many callers on one channel."""
+
+from __future__ import annotations
+
+import pytest
+from rdkit import Chem
+from rdkit.Chem import Crippen
+
+import modelgw
+from tests.gateway.conftest import create_model
+from tests.gateway.edge.conftest import Edge
+
+CAFFEINE = "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"
+
+
+def logp(smiles: str) -> float:
+    return float(Crippen.MolLogP(Chem.MolFromSmiles(smiles)))
+
+
+def test_caffeine_logp_equals_rdkit_own(alice: modelgw.Client) -> None:
+    job = alice.submit("rdkit.logp", [{"smiles": CAFFEINE}, {"smiles": "not a molecule"}])
+    assert isinstance(job, modelgw.Job) and job.model == "rdkit.logp" and job.version
+    results = job.result(timeout_s=60)
+    assert results[0].output is not None
+    assert results[0].output["logp"] == pytest.approx(logp(CAFFEINE), abs=1e-9)
+    assert results[0].error is None
+    assert results[1].output is None and results[1].error
+    info = job.info()
+    assert info.status == "SUCCEEDED" and info.done and info.record_count == 2
+    assert info.created is not None and info.ended is not None and info.created <= info.ended
+    assert job.status() == "SUCCEEDED"
+
+
+def test_models_are_plain_dataclasses(alice: modelgw.Client) -> None:
+    model = alice.get_model("rdkit.logp")
+    assert model.name == "rdkit.logp" and model.resolved_version in model.versions
+    assert "rdkit.logp" in {m.name for m in alice.list_models()}
+    versions = alice.list_versions("rdkit.logp")
+    assert [v.version for v in versions] == list(model.versions)
+    current = alice.get_version("rdkit.logp")
+    assert current.version == model.resolved_version
+    assert current.input_schema["type"] == "object" and current.backend_kind == "python"
+
+
+def test_submit_many_and_list_jobs(alice: modelgw.Client) -> None:
+    batches = [[{"smiles": "C" * n}] for n in range(1, 4)]
+    jobs = alice.submit_many("rdkit.logp", batches)
+    assert len({j.id for j in jobs}) == 3
+    for job, batch in zip(jobs, batches, strict=True):
+        assert job.result(timeout_s=60)[0].output == {
+            "logp": pytest.approx(logp(batch[0]["smiles"]))
+        }
+    listed = {j.id for j in alice.list_jobs(model="rdkit.logp", status="succeeded", limit=500)}
+    assert {j.id for j in jobs} <= listed
+    assert len(alice.list_jobs(limit=2)) <= 2
+    assert alice.job(jobs[0].id).id == jobs[0].id
+
+
+def test_watch_yields_one_item_per_status_change(alice: modelgw.Client) -> None:
+    job = alice.submit("rdkit.logp", [{"smiles": CAFFEINE}] * 200)
+    seen = [info.status for info in job.watch()]
+    assert seen[-1] == "SUCCEEDED"
+    assert len(seen) == len(set(seen)) and set(seen) <= {"QUEUED", "RUNNING", "SUCCEEDED"}
+    final = job.wait(timeout_s=5)
+    assert len(final.results) == 200
+
+
+def test_cancel_a_queued_job_and_result_raises_job_failed(gateway: Edge) -> None:
+    fixture = create_model(gateway.mesh)  # no worker serves it: its jobs stay queued
+    with modelgw.Client(gateway.address, gateway.mesh.token(fixture.reader)) as reader:
+        job = reader.submit(fixture.name, [{"smiles": "C"}])
+        queued = job.info()
+        assert queued.status == "QUEUED" and queued.jobs_ahead == 0
+        with pytest.raises(TimeoutError):
+            job.wait(timeout_s=1.5)
+        assert job.cancel().status == "CANCELLED"
+        with pytest.raises(modelgw.JobFailed) as failure:
+            job.result(timeout_s=10)
+        assert failure.value.job.status == "CANCELLED" and job.id in failure.value.message
+
+
+def test_with_token_shares_the_channel_for_another_caller(gateway: Edge) -> None:
+    fixture = create_model(gateway.mesh)
+    with modelgw.Client(gateway.address, gateway.mesh.token("alice")) as alice:
+        owner = alice.with_token(gateway.mesh.token(fixture.owner))
+        assert owner.get_model(fixture.name).name == fixture.name
+        with pytest.raises(modelgw.NotFound):
+            alice.get_model(fixture.name)  # alice's own token is unchanged
+        owner.close()  # leaves the shared channel open
+        assert alice.get_model("rdkit.logp").name == "rdkit.logp"
+
+
+def test_target_and_token_come_from_the_environment(
+    gateway: Edge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELGW_TARGET", gateway.address)
+    monkeypatch.setenv("MODELGW_TOKEN", gateway.mesh.token("alice"))
+    with modelgw.Client() as client:
+        assert client.target == gateway.address
+        assert client.get_model("rdkit.logp").name == "rdkit.logp"
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        [{"smiles": float("nan")}],
+        [{1: "x"}],
+        [{"smiles": object()}],
+        ["CCO"],
+        {"smiles": "CCO"},
+    ],
+)
+def test_hostile_records_are_refused_before_sending(alice: modelgw.Client, records: object) -> None:
+    with pytest.raises(modelgw.InvalidInput):
+        alice.submit("rdkit.logp", records)  # type: ignore[arg-type]
+
+
+def test_hostile_arguments(alice: modelgw.Client) -> None:
+    with pytest.raises(modelgw.InvalidInput):
+        alice.list_jobs(status="DONE; DROP TABLE")
+    with pytest.raises(modelgw.InvalidInput):
+        alice.list_jobs(limit=0)
+    with pytest.raises(modelgw.InvalidInput):
+        modelgw.Client("127.0.0.1:1", "a\nb")
+    with pytest.raises(modelgw.GatewayError):
+        alice.get_model("x" * 100_000)
+    with pytest.raises(modelgw.GatewayError):
+        alice.job("../../etc/passwd")
