@@ -31,7 +31,7 @@ def describe(error: errors.GatewayError) -> str:
     if isinstance(error, errors.InvalidInput):
         return f"{code}: {error.message}{_record_hint(error)}"
     if isinstance(error, errors.ResourceExhausted):
-        wait = f" in {error.retry_after_s:g} s" if error.retry_after_s else " later"
+        wait = f" in {error.retry_after_s:g} s" if error.retry_after_s else " in a minute"
         return f"{code}: {error.message}. Over a limit: try again{wait}, or with fewer records"
     if isinstance(error, errors.JobFailed):
         return f"{code}: {error.message}"
