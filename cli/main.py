@@ -1,8 +1,8 @@
 """The `modelgw` command: the parser of its subcommands, and `main`.
 
 Each subcommand lives in the cli module of the process it builds: serve, worker,
-scheduler, audit, tokens (`token`, `builtins`) and local (`up`, `envoy-config`);
-the user commands models, jobs and login run on the modelgw client.
+scheduler, audit, tokens (`token`, `builtins`), local (`up`, `envoy-config`) and
+mcp (`mcp`); the user commands models, jobs and login run on the modelgw client.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import audit, jobs, local, login, models, scheduler, serve, tokens, worker
+from cli import audit, jobs, local, login, mcp, models, scheduler, serve, tokens, worker
 from settings import SettingsError
 
 
@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     models.add_command(commands)
     jobs.add_command(commands)
     login.add_command(commands)
+    mcp.add_command(commands)
     return parser
 
 

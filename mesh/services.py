@@ -71,6 +71,8 @@ SERVICES: tuple[Service, ...] = (
         probe="none",
         isolated=True,
     ),
+    # The MCP server for agents; Envoy serves it at /mcp.
+    Service("mcp", "MODELGW_MCP_PORT", 50054, (sys.executable, "-m", "cli", "mcp"), "tcp"),
     Service("envoy", "MODELGW_ENVOY_PORT", 8080, (sys.executable, "-m", "gateway.edge"), "tcp"),
 )
 

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = (
-    "audit", "authz", "backendspec", "cli", "consensus", "gateway", "mesh", "modelgw",
+    "audit", "authz", "backendspec", "cli", "consensus", "gateway", "mcpserver", "mesh", "modelgw",
     "scheduler", "settings", "workers",
 )  # fmt: skip
 # The redis-py calls of the job protocol: streams, sorted sets, hashes, scripts,
@@ -76,6 +76,8 @@ ALLOWED_IMPORTS = {
     # prefork's children are managed with mesh/process.py, the mesh's own helpers.
     "gateway": {"audit", "authz", "backendspec", "consensus", "mesh", "scheduler", "settings"},
     "mesh": {"backendspec", "scheduler", "settings", "workers"},
+    # The MCP server is built on the client library; it verifies tokens as the gateway does.
+    "mcpserver": {"gateway", "modelgw", "settings"},
     "cli": set(PACKAGES) - {"cli"},
 }
 

@@ -30,6 +30,8 @@ class EdgeConfig:
     admin_port: int
     upstream_host: str
     upstream_ports: Mapping[str, int]
+    # The MCP server (`modelgw mcp`), served at /mcp.
+    mcp_port: int
     # Request body limits: SubmitJob carries the records, so it may be as large as
     # a gRPC message; every other call is small.
     max_message_bytes: int
@@ -37,7 +39,8 @@ class EdgeConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeConfig:
-        """MODELGW_ENVOY_PORT and MODELGW_ENVOY_ADMIN_PORT, and the servers' addresses."""
+        """MODELGW_ENVOY_PORT and MODELGW_ENVOY_ADMIN_PORT, and the servers' addresses
+        (MODELGW_MCP_PORT: the MCP server's)."""
         env = os.environ if env is None else env
         gateway = GatewayConfig.from_env(env)
         return cls(
@@ -47,6 +50,7 @@ class EdgeConfig:
             admin_port=read_port(env, "MODELGW_ENVOY_ADMIN_PORT", 9901),
             upstream_host="127.0.0.1" if gateway.host in _WILDCARDS else gateway.host,
             upstream_ports=dict(gateway.ports),
+            mcp_port=read_port(env, "MODELGW_MCP_PORT", 50054),
             max_message_bytes=gateway.max_message_bytes,
             max_small_body_bytes=1024 * 1024,
         )

@@ -30,6 +30,11 @@ BUFFER_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.
 STREAMS = ("modelgateway.v1.ExecutionService/WatchJob",)
 # gRPC methods whose requests carry model inputs and may be as large as a message.
 LARGE_BODIES = ("modelgateway.v1.ExecutionService/SubmitJob",)
+# The MCP server's paths: the endpoint and its RFC 9728 metadata (the SDK serves
+# it at /.well-known/oauth-protected-resource/mcp).
+MCP_CLUSTER = "mcp"
+MCP_PATHS = ("/mcp",)
+MCP_PREFIXES = ("/.well-known/oauth-protected-resource",)
 UNARY_TIMEOUT = "30s"
 STREAM_IDLE_TIMEOUT = "60s"
 
@@ -78,7 +83,7 @@ def bootstrap_config(parts: Node, config: EdgeConfig, files: Rendered) -> Node:
     filters[BUFFER]["typed_config"]["max_request_bytes"] = config.max_message_bytes
     resources["clusters"] = [
         cluster(parts["cluster"], name, config) for name in sorted(set(SERVICE_HOSTS.values()))
-    ]
+    ] + [mcp_cluster(parts["mcp_cluster"], config)]
     return bootstrap
 
 
@@ -132,11 +137,24 @@ def cluster(template: Node, name: str, config: EdgeConfig) -> Node:
     return node
 
 
+def mcp_cluster(template: Node, config: EdgeConfig) -> Node:
+    """The MCP server's cluster: plain HTTP/1.1, like any web server."""
+    node = copy.deepcopy(template)
+    node["name"] = node["load_assignment"]["cluster_name"] = MCP_CLUSTER
+    endpoint = node["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    endpoint["address"]["socket_address"].update(
+        address=config.upstream_host, port_value=config.mcp_port
+    )
+    return node
+
+
 def routes(config: EdgeConfig, files: Rendered) -> list[Node]:
-    """Docs first, then streams, then gRPC methods with large bodies, then one route
-    per gRPC service. Transcoded REST calls match here on their gRPC path."""
+    """Docs and the MCP server first, then streams, then gRPC methods with large
+    bodies, then one route per gRPC service. Transcoded REST calls match here on
+    their gRPC path."""
     return [
         *docs_routes(files),
+        *mcp_routes(),
         *(stream_route(method) for method in STREAMS),
         *(grpc_route(f"/{m}", m.split("/")[0], config.max_message_bytes) for m in LARGE_BODIES),
         *(
@@ -174,6 +192,20 @@ def stream_route(method: str) -> Node:
         # A watch request has no body; buffering would only delay it.
         "typed_per_filter_config": {BUFFER: _disabled()},
     }
+
+
+def mcp_routes() -> list[Node]:
+    """/mcp and its metadata, to the MCP server untouched: no transcoding, no
+    buffering, and no route timeout (a tool call streams progress while it waits)."""
+    matches = [{"path": p} for p in MCP_PATHS] + [{"prefix": p} for p in MCP_PREFIXES]
+    return [
+        {
+            "match": match,
+            "route": {"cluster": MCP_CLUSTER, "timeout": "0s", "idle_timeout": STREAM_IDLE_TIMEOUT},
+            "typed_per_filter_config": {TRANSCODER: _disabled(), BUFFER: _disabled()},
+        }
+        for match in matches
+    ]
 
 
 def docs_routes(files: Rendered) -> list[Node]:

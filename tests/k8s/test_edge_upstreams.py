@@ -55,7 +55,12 @@ def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_clusters_resolve_the_headless_services(bootstrap: Path) -> None:
     config = yaml.safe_load(bootstrap.read_text(encoding="utf-8"))
     clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
-    assert set(clusters) == set(SERVICE_PORTS)
+    # The MCP server's cluster resolves as the others do; k8s/ has no mcp Deployment yet.
+    assert set(clusters) == {*SERVICE_PORTS, "mcp"}
+    mcp = clusters.pop("mcp")["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+    assert mcp["endpoint"]["address"]["socket_address"]["address"] == (
+        "mcp-pods.modelgw.svc.cluster.local"
+    )
     for name, cluster in clusters.items():
         assert cluster["type"] == "STRICT_DNS"
         (group,) = cluster["load_assignment"]["endpoints"]

@@ -44,12 +44,15 @@ def test_settings_reach_the_listener_and_clusters(tmp_path: Path) -> None:
         MODELGW_ENVOY_PORT="18080",
         MODELGW_REGISTRY_PORT="15051",
         MODELGW_HOST="0.0.0.0",
+        MODELGW_MCP_PORT="15054",
     )
     config = yaml.safe_load(bootstrap.read_text())
     listener = config["static_resources"]["listeners"][0]["address"]["socket_address"]
     assert listener == {"address": "0.0.0.0", "port_value": 18080}
     clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
-    assert set(clusters) == {"registry", "execution", "admin"}
+    assert set(clusters) == {"registry", "execution", "admin", "mcp"}
+    mcp = clusters["mcp"]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert mcp["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 15054}
     endpoint = clusters["registry"]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
     # A wildcard bind address is not one Envoy can connect to.
     assert endpoint["endpoint"]["address"]["socket_address"] == {
@@ -79,3 +82,18 @@ def test_descriptor_set_has_imports_source_info_and_error_details(tmp_path: Path
 def test_a_bad_port_is_refused() -> None:
     with pytest.raises(ConfigError, match="MODELGW_ENVOY_PORT"):
         EdgeConfig.from_env({"MODELGW_ENVOY_PORT": "eighty"})
+
+
+def test_mcp_routes_skip_the_transcoder_and_have_no_timeout(tmp_path: Path) -> None:
+    config = yaml.safe_load(_render(tmp_path).read_text())
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    routes = manager["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+    mcp = [r for r in routes if r.get("route", {}).get("cluster") == "mcp"]
+    assert [r["match"] for r in mcp] == [
+        {"path": "/mcp"},
+        {"prefix": "/.well-known/oauth-protected-resource"},
+    ]
+    for route in mcp:
+        assert route["route"]["timeout"] == "0s"
+        filters = route["typed_per_filter_config"]
+        assert filters["envoy.filters.http.grpc_json_transcoder"]["disabled"] is True
