@@ -24,7 +24,7 @@ import logging
 import time
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from scheduler.connection import (
     Client,
@@ -154,12 +154,25 @@ class Worker:
                         "queue read failed; retrying", extra={"fields": {"error": str(exc)}}
                     )
                     await asyncio.sleep(1.0)
+                    await self._recreate_group_if_lost(model, exc)
                     continue
                 self._failing.discard(model)
                 free -= await self._start_in_order(model, entries)
                 self._give_back(free)
         finally:
             await client.aclose()
+
+    async def _recreate_group_if_lost(self, model: str, exc: Exception) -> None:
+        """After Redis lost its data (a restart without persistence, a FLUSHALL) the
+        queue and its consumer group are gone and every read fails with NOGROUP:
+        made again, so the worker serves the jobs submitted from then on without a
+        restart. What was queued before the loss is lost with it."""
+        if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+            with contextlib.suppress(RedisError, OSError):
+                await self._queue.ensure_group(model)
+                log.warning("queue was lost; made again", extra={"fields": {"model": model}})
+            # A stop asked during that call may have been dropped by redis-py.
+            reraise_cancellation()
 
     async def _take_slots(self) -> int:
         await self._slots.acquire()

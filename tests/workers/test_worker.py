@@ -117,3 +117,43 @@ async def _run_old_jobs(redis_url: str) -> None:
     finally:
         await queue.close()
         await client.aclose()
+
+
+def test_a_worker_serves_again_after_redis_lost_its_data(redis_url: str) -> None:
+    """After a FLUSHALL (or a restart without persistence) the queue and its consumer
+    group are gone: the worker makes them again and runs what is submitted next."""
+    asyncio.run(_serve_after_the_loss(redis_url))
+
+
+async def _serve_after_the_loss(redis_url: str) -> None:
+    client = connect(RedisSettings(redis_url))
+    queue = JobQueue(client, QueueSettings())
+    settings = WorkerSettings(
+        models=(COMPAT_MODEL,),
+        concurrency=2,
+        model_processes=1,
+        policy=BackendPolicy(callables=("tests.workers.callables",)),
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(Worker(RedisSettings(redis_url), QueueSettings(), settings).run(stop))
+    try:
+        await asyncio.sleep(0.3)  # the reader blocks on its queue
+        await client.flushall()
+        await asyncio.sleep(0.5)
+        records = [{"smiles": "CCO"}]
+        spec = JobSpec("python", {"callable": "tests.workers.callables:async_lengths"}, 30.0)
+        submission = await queue.submit(
+            model=COMPAT_MODEL, version="1", requested_version="", submitter="ann",
+            records=records, records_json=json.dumps(records), spec=spec, idempotency_key="",
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        job = await queue.get(submission.job_id)
+        while (job is None or not job.status.terminal) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            job = await queue.get(submission.job_id)
+        assert job is not None and job.status is JobStatus.SUCCEEDED, job
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+        await queue.close()
+        await client.aclose()
