@@ -2,7 +2,7 @@
 
 The only text spliced into these statements comes from the fixed tables below;
 caller input always travels as parameters: $1 the query text as the mode takes
-it, then the candidate names, tags, backend kind, the cursor and the limit.
+it, then those of the filters a request has (see hits_sql).
 """
 
 from __future__ import annotations
@@ -71,22 +71,38 @@ _SNIPPET = {
 
 
 @functools.cache
-def hits_sql(mode: Mode) -> str:
-    """One page of (model, score), best first, after the cursor ($5, $6)."""
+def hits_sql(mode: Mode, only: bool, tags: bool, kind: bool, after: bool) -> str:
+    """One page of (model, score), best first: $1 the term, then, for each filter
+    present, its parameter in the order only (names), tags, kind, after (score,
+    name), then the limit.
+
+    One statement per combination of filters, none of them `$n IS NULL OR ...`,
+    so that the generic plan PostgreSQL settles on after five executions of a
+    prepared statement still drives from the mode's index.
+    """
     match, score = _MATCH[mode]
+    where, n = [match], 1
+    if only:
+        n += 1
+        where.append(f"s.model = ANY(${n}::text[])")
+    if tags:
+        n += 1
+        where.append(f"s.tag_list @> ${n}::text[]")
+    if kind:
+        n += 1
+        where.append(f"${n}::text = ANY(s.kinds)")
+    cursor = "true"
+    if after:
+        n += 2
+        score_after, name_after = f"${n - 1}::float8", f"${n}::text"
+        cursor = f"h.score < {score_after} OR (h.score = {score_after} AND h.model > {name_after})"
     return f"""
 SELECT h.model, h.score FROM (
-    SELECT s.model, {score} AS score
-      FROM model_search s JOIN models m ON m.name = s.model
-     WHERE {match}
-       AND ($2::text[] IS NULL OR s.model IN (SELECT unnest($2::text[])))
-       AND m.tags @> $3::text[]
-       AND ($4::text = '' OR EXISTS (
-            SELECT FROM model_versions v WHERE v.model = s.model AND v.backend_kind = $4::text))
+    SELECT s.model, {score} AS score FROM model_search s WHERE {" AND ".join(where)}
 ) h
-WHERE $5::float8 IS NULL OR h.score < $5::float8 OR (h.score = $5::float8 AND h.model > $6::text)
+WHERE {cursor}
 ORDER BY h.score DESC, h.model
-LIMIT $7
+LIMIT ${n + 1}
 """
 
 

@@ -174,16 +174,17 @@ async def _hits(
     term = _term(mode, query.q)
     if mode is Mode.PREFIX and not term:
         return []
-    records = await conn.fetch(
-        hits_sql(mode),
-        term,
-        only,
-        query.tags,
-        query.backend_kind,
-        None if after is None else after[0],
-        "" if after is None else after[1],
-        query.page_size + 1,
-    )
+    args: list[Any] = [term]
+    if only is not None:
+        args.append(only)
+    if query.tags:
+        args.append(query.tags)
+    if query.backend_kind:
+        args.append(query.backend_kind)
+    if after is not None:
+        args += after
+    sql = hits_sql(mode, only is not None, bool(query.tags), bool(query.backend_kind), bool(after))
+    records = await conn.fetch(sql, *args, query.page_size + 1)
     return [(str(r["model"]), float(r["score"])) for r in records]
 
 

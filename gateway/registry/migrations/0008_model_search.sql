@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS model_search (
     input       text     NOT NULL,
     output      text     NOT NULL,
     title       text     NOT NULL,
+    tag_list    text[]   NOT NULL,
+    kinds       text[]   NOT NULL,
     document    tsvector NOT NULL
 );
 
@@ -56,6 +58,7 @@ DECLARE
     schema_out jsonb;
     words text;
     tag_text text;
+    kind_list text[];
 BEGIN
     SELECT * INTO m FROM models WHERE name = target;
     IF NOT FOUND THEN
@@ -65,12 +68,14 @@ BEGIN
     SELECT v.input_schema, v.output_schema INTO schema_in, schema_out
       FROM model_versions v WHERE v.model = target
      ORDER BY (v.version = m.default_version) IS TRUE DESC, v.seq DESC LIMIT 1;
+    kind_list := ARRAY(SELECT DISTINCT v.backend_kind FROM model_versions v WHERE v.model = target);
     words := model_search_words(m.name);
     tag_text := coalesce((SELECT string_agg(model_search_words(t), ' ') FROM unnest(m.tags) t), '');
     INSERT INTO model_search AS s
-        (model, name_words, display, description, tags, input, output, title, document)
+        (model, name_words, display, description, tags, input, output, title, tag_list, kinds,
+         document)
     SELECT target, words, m.display_name, m.description, tag_text, i, o,
-           concat_ws(' ', words, m.display_name, tag_text),
+           concat_ws(' ', words, m.display_name, tag_text), m.tags, kind_list,
            setweight(to_tsvector('english', words || ' ' || m.display_name), 'A')
            || setweight(to_tsvector('english', tag_text), 'B')
            || setweight(to_tsvector('english', m.description), 'C')
@@ -81,7 +86,8 @@ BEGIN
         name_words = EXCLUDED.name_words, display = EXCLUDED.display,
         description = EXCLUDED.description, tags = EXCLUDED.tags, input = EXCLUDED.input,
         output = EXCLUDED.output,
-        title = EXCLUDED.title, document = EXCLUDED.document;
+        title = EXCLUDED.title, tag_list = EXCLUDED.tag_list, kinds = EXCLUDED.kinds,
+        document = EXCLUDED.document;
 END
 $$;
 
