@@ -44,12 +44,12 @@ _MATCH = {
     ),
 }
 
-# mode -> whether column {c} matched.
+# mode -> whether column {c}, whose tsvector is s.fields[{i}], matched.
 _FIELD_MATCH = {
     Mode.ALL: "false",
-    Mode.TEXT: f"to_tsvector('english', s.{{c}}) @@ {_TEXT_QUERY}",
+    Mode.TEXT: f"s.fields[{{i}}] @@ {_TEXT_QUERY}",
     Mode.FUZZY: "$1::text <% s.{c}",
-    Mode.PREFIX: f"to_tsvector('english', s.{{c}}) @@ {_PREFIX_QUERY}",
+    Mode.PREFIX: f"s.fields[{{i}}] @@ {_PREFIX_QUERY}",
 }
 
 _PASSAGE = (
@@ -109,9 +109,11 @@ LIMIT ${n + 1}
 @functools.cache
 def details_sql(mode: Mode) -> str:
     """For the models named in $2: which fields matched, and the snippet."""
-    matched = ", ".join(_FIELD_MATCH[mode].format(c=c) for c in _COLUMNS)
+    matched = ", ".join(
+        _FIELD_MATCH[mode].format(c=c, i=i) for i, c in enumerate(_COLUMNS, start=1)
+    )
     return f"""
 SELECT s.model, ARRAY[{matched}] AS matched, {_SNIPPET[mode]} AS snippet
-  FROM model_search s
+  FROM model_search_text s
  WHERE s.model = ANY($2::text[]) AND ($1::text IS NOT NULL)
 """
