@@ -30,26 +30,29 @@ FIELDS = ("name", "display_name", "description", "tags", "input_schema", "output
 
 _COLUMNS = ("name_words", "display", "description", "tags", "input", "output")
 
-_TEXT_QUERY = "websearch_to_tsquery('english', $1::text)"
-_PREFIX_QUERY = "to_tsquery('simple', $1::text)"
+# mode -> the FROM list: the tsquery is a FROM item, q, so that a generic plan
+# parses $1 once per statement, not once per candidate row and use.
+_FROM = {
+    Mode.ALL: "{table} s",
+    Mode.TEXT: "websearch_to_tsquery('english', $1::text) q, {table} s",
+    Mode.FUZZY: "{table} s",
+    Mode.PREFIX: "to_tsquery('simple', $1::text) q, {table} s",
+}
 
 # mode -> (what a row must match, its score); each depends on that row alone.
 _MATCH = {
     Mode.ALL: ("$1::text = ''", "0::float8"),
-    Mode.TEXT: (f"s.document @@ {_TEXT_QUERY}", f"ts_rank_cd(s.document, {_TEXT_QUERY})::float8"),
+    Mode.TEXT: ("s.document @@ q", "ts_rank_cd(s.document, q)::float8"),
     Mode.FUZZY: ("$1::text <% s.title", "word_similarity($1::text, s.title)::float8"),
-    Mode.PREFIX: (
-        f"s.document @@ {_PREFIX_QUERY}",
-        f"ts_rank_cd(s.document, {_PREFIX_QUERY})::float8",
-    ),
+    Mode.PREFIX: ("s.document @@ q", "ts_rank_cd(s.document, q)::float8"),
 }
 
 # mode -> whether column {c}, whose tsvector is s.fields[{i}], matched.
 _FIELD_MATCH = {
     Mode.ALL: "false",
-    Mode.TEXT: f"s.fields[{{i}}] @@ {_TEXT_QUERY}",
+    Mode.TEXT: "s.fields[{i}] @@ q",
     Mode.FUZZY: "$1::text <% s.{c}",
-    Mode.PREFIX: f"s.fields[{{i}}] @@ {_PREFIX_QUERY}",
+    Mode.PREFIX: "s.fields[{i}] @@ q",
 }
 
 _PASSAGE = (
@@ -64,9 +67,9 @@ _HEADLINE = (
 # mode -> the snippet; FUZZY's is marked in Python (gateway.registry.search).
 _SNIPPET = {
     Mode.ALL: "left(s.description, 200)",
-    Mode.TEXT: f"ts_headline('english', {_PASSAGE}, {_TEXT_QUERY}, {_HEADLINE})",
+    Mode.TEXT: f"ts_headline('english', {_PASSAGE}, q, {_HEADLINE})",
     Mode.FUZZY: f"left({_PASSAGE}, 2000)",
-    Mode.PREFIX: f"ts_headline('simple', {_PASSAGE}, {_PREFIX_QUERY}, {_HEADLINE})",
+    Mode.PREFIX: f"ts_headline('simple', {_PASSAGE}, q, {_HEADLINE})",
 }
 
 
@@ -98,7 +101,9 @@ def hits_sql(mode: Mode, only: bool, tags: bool, kind: bool, after: bool) -> str
         cursor = f"h.score < {score_after} OR (h.score = {score_after} AND h.model > {name_after})"
     return f"""
 SELECT h.model, h.score FROM (
-    SELECT s.model, {score} AS score FROM model_search s WHERE {" AND ".join(where)}
+    SELECT s.model, {score} AS score
+      FROM {_FROM[mode].format(table="model_search")}
+     WHERE {" AND ".join(where)}
 ) h
 WHERE {cursor}
 ORDER BY h.score DESC, h.model
@@ -114,6 +119,6 @@ def details_sql(mode: Mode) -> str:
     )
     return f"""
 SELECT s.model, ARRAY[{matched}] AS matched, {_SNIPPET[mode]} AS snippet
-  FROM model_search_text s
+  FROM {_FROM[mode].format(table="model_search_text")}
  WHERE s.model = ANY($2::text[]) AND ($1::text IS NOT NULL)
 """
