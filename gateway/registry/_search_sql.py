@@ -42,9 +42,9 @@ _FROM = {
 # mode -> (what a row must match, its score); each depends on that row alone.
 _MATCH = {
     Mode.ALL: ("$1::text = ''", "0::float8"),
-    Mode.TEXT: ("s.document @@ q", "ts_rank_cd(s.document, q)::float8"),
+    Mode.TEXT: ("s.document @@ q", "ts_rank(s.document, q)::float8"),
     Mode.FUZZY: ("$1::text <% s.title", "word_similarity($1::text, s.title)::float8"),
-    Mode.PREFIX: ("s.document @@ q", "ts_rank_cd(s.document, q)::float8"),
+    Mode.PREFIX: ("s.document @@ q", "ts_rank(s.document, q)::float8"),
 }
 
 # mode -> whether column {c}, whose tsvector is s.fields[{i}], matched.

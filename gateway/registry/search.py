@@ -1,7 +1,7 @@
 """SearchModels: free-text search over the models a caller may read.
 
 The search document of each model lives in model_search (migration 0008). A
-query is ranked by ts_rank_cd over websearch_to_tsquery; when that finds
+query is ranked by ts_rank over websearch_to_tsquery; when that finds
 nothing it falls back to trigram word similarity (pg_trgm) or, in a database
 without pg_trgm, to prefixes of the query's words, so a typo still finds its
 model. Every ranking feature is computed from the hit's own row, and the
