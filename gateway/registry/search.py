@@ -107,8 +107,16 @@ def candidates(access: AccessPolicy, who: Principal, owner: str) -> list[str] | 
     return sorted(n for n in owned if owner in access.access_of(n).owners)
 
 
-async def search(conn: asyncpg.Connection, query: SearchQuery, only: list[str] | None) -> Page:
+async def search(
+    conn: asyncpg.Connection,
+    query: SearchQuery,
+    only: list[str] | None,
+    fallback: Mode | None = None,
+) -> Page:
     """One page of the hits of query among the models in only (None: all).
+
+    fallback is the mode tried when full text finds nothing; None: FUZZY where
+    pg_trgm is installed, else PREFIX.
 
     The statements run with generic plans: PostgreSQL's cost model does not see
     what word_similarity costs per row, so a custom plan for a one-word typo
@@ -118,17 +126,19 @@ async def search(conn: asyncpg.Connection, query: SearchQuery, only: list[str] |
     """
     async with conn.transaction(readonly=True):
         await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        return await _search(conn, query, only)
+        return await _search(conn, query, only, fallback)
 
 
-async def _search(conn: asyncpg.Connection, query: SearchQuery, only: list[str] | None) -> Page:
+async def _search(
+    conn: asyncpg.Connection, query: SearchQuery, only: list[str] | None, fallback: Mode | None
+) -> Page:
     fingerprint = query.fingerprint()
     mode, after = _cursor(query, fingerprint)
     if mode is None:
         mode = Mode.ALL if not query.q else Mode.TEXT
         rows = await _hits(conn, mode, query, only, after)
         if not rows and mode is Mode.TEXT:
-            mode = await _fallback_mode(conn)
+            mode = fallback or await _fallback_mode(conn)
             rows = await _hits(conn, mode, query, only, after)
     else:
         rows = await _hits(conn, mode, query, only, after)
