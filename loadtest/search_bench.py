@@ -202,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parses the options, runs the bench, prints the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=10_000)
-    parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--reader-fraction", type=float, default=0.1)
     args = parser.parse_args(argv)
     result = run(args.models, args.calls, args.reader_fraction)
