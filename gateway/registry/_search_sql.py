@@ -2,7 +2,7 @@
 
 The only text spliced into these statements comes from the fixed tables below;
 caller input always travels as parameters: $1 the query text as the mode takes
-it, then the candidate names, tags, backend kind, the cursor and the limit.
+it, then those of the filters a request has (see hits_sql).
 """
 
 from __future__ import annotations
@@ -30,26 +30,29 @@ FIELDS = ("name", "display_name", "description", "tags", "input_schema", "output
 
 _COLUMNS = ("name_words", "display", "description", "tags", "input", "output")
 
-_TEXT_QUERY = "websearch_to_tsquery('english', $1::text)"
-_PREFIX_QUERY = "to_tsquery('simple', $1::text)"
+# mode -> the FROM list: the tsquery is a FROM item, q, so that a generic plan
+# parses $1 once per statement, not once per candidate row and use.
+_FROM = {
+    Mode.ALL: "{table} s",
+    Mode.TEXT: "websearch_to_tsquery('english', $1::text) q, {table} s",
+    Mode.FUZZY: "{table} s",
+    Mode.PREFIX: "to_tsquery('simple', $1::text) q, {table} s",
+}
 
 # mode -> (what a row must match, its score); each depends on that row alone.
 _MATCH = {
     Mode.ALL: ("$1::text = ''", "0::float8"),
-    Mode.TEXT: (f"s.document @@ {_TEXT_QUERY}", f"ts_rank_cd(s.document, {_TEXT_QUERY})::float8"),
+    Mode.TEXT: ("s.document @@ q", "ts_rank(s.document, q)::float8"),
     Mode.FUZZY: ("$1::text <% s.title", "word_similarity($1::text, s.title)::float8"),
-    Mode.PREFIX: (
-        f"s.document @@ {_PREFIX_QUERY}",
-        f"ts_rank_cd(s.document, {_PREFIX_QUERY})::float8",
-    ),
+    Mode.PREFIX: ("s.document @@ q", "ts_rank(s.document, q)::float8"),
 }
 
-# mode -> whether column {c} matched.
+# mode -> whether column {c}, whose tsvector is s.fields[{i}], matched.
 _FIELD_MATCH = {
     Mode.ALL: "false",
-    Mode.TEXT: f"to_tsvector('english', s.{{c}}) @@ {_TEXT_QUERY}",
+    Mode.TEXT: "s.fields[{i}] @@ q",
     Mode.FUZZY: "$1::text <% s.{c}",
-    Mode.PREFIX: f"to_tsvector('english', s.{{c}}) @@ {_PREFIX_QUERY}",
+    Mode.PREFIX: "s.fields[{i}] @@ q",
 }
 
 _PASSAGE = (
@@ -64,38 +67,58 @@ _HEADLINE = (
 # mode -> the snippet; FUZZY's is marked in Python (gateway.registry.search).
 _SNIPPET = {
     Mode.ALL: "left(s.description, 200)",
-    Mode.TEXT: f"ts_headline('english', {_PASSAGE}, {_TEXT_QUERY}, {_HEADLINE})",
+    Mode.TEXT: f"ts_headline('english', {_PASSAGE}, q, {_HEADLINE})",
     Mode.FUZZY: f"left({_PASSAGE}, 2000)",
-    Mode.PREFIX: f"ts_headline('simple', {_PASSAGE}, {_PREFIX_QUERY}, {_HEADLINE})",
+    Mode.PREFIX: f"ts_headline('simple', {_PASSAGE}, q, {_HEADLINE})",
 }
 
 
 @functools.cache
-def hits_sql(mode: Mode) -> str:
-    """One page of (model, score), best first, after the cursor ($5, $6)."""
+def hits_sql(mode: Mode, only: bool, tags: bool, kind: bool, after: bool) -> str:
+    """One page of (model, score), best first: $1 the term, then, for each filter
+    present, its parameter in the order only (names), tags, kind, after (score,
+    name), then the limit.
+
+    One statement per combination of filters, none of them `$n IS NULL OR ...`,
+    so that the generic plan PostgreSQL settles on after five executions of a
+    prepared statement still drives from the mode's index.
+    """
     match, score = _MATCH[mode]
+    where, n = [match], 1
+    if only:
+        n += 1
+        where.append(f"s.model = ANY(${n}::text[])")
+    if tags:
+        n += 1
+        where.append(f"s.tag_list @> ${n}::text[]")
+    if kind:
+        n += 1
+        where.append(f"${n}::text = ANY(s.kinds)")
+    cursor = "true"
+    if after:
+        n += 2
+        score_after, name_after = f"${n - 1}::float8", f"${n}::text"
+        cursor = f"h.score < {score_after} OR (h.score = {score_after} AND h.model > {name_after})"
     return f"""
 SELECT h.model, h.score FROM (
     SELECT s.model, {score} AS score
-      FROM model_search s JOIN models m ON m.name = s.model
-     WHERE {match}
-       AND ($2::text[] IS NULL OR s.model IN (SELECT unnest($2::text[])))
-       AND m.tags @> $3::text[]
-       AND ($4::text = '' OR EXISTS (
-            SELECT FROM model_versions v WHERE v.model = s.model AND v.backend_kind = $4::text))
+      FROM {_FROM[mode].format(table="model_search")}
+     WHERE {" AND ".join(where)}
 ) h
-WHERE $5::float8 IS NULL OR h.score < $5::float8 OR (h.score = $5::float8 AND h.model > $6::text)
+WHERE {cursor}
 ORDER BY h.score DESC, h.model
-LIMIT $7
+LIMIT ${n + 1}
 """
 
 
 @functools.cache
 def details_sql(mode: Mode) -> str:
     """For the models named in $2: which fields matched, and the snippet."""
-    matched = ", ".join(_FIELD_MATCH[mode].format(c=c) for c in _COLUMNS)
+    matched = ", ".join(
+        _FIELD_MATCH[mode].format(c=c, i=i) for i, c in enumerate(_COLUMNS, start=1)
+    )
     return f"""
 SELECT s.model, ARRAY[{matched}] AS matched, {_SNIPPET[mode]} AS snippet
-  FROM model_search s
+  FROM {_FROM[mode].format(table="model_search_text")}
  WHERE s.model = ANY($2::text[]) AND ($1::text IS NOT NULL)
 """

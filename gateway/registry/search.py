@@ -1,7 +1,7 @@
 """SearchModels: free-text search over the models a caller may read.
 
 The search document of each model lives in model_search (migration 0008). A
-query is ranked by ts_rank_cd over websearch_to_tsquery; when that finds
+query is ranked by ts_rank over websearch_to_tsquery; when that finds
 nothing it falls back to trigram word similarity (pg_trgm) or, in a database
 without pg_trgm, to prefixes of the query's words, so a typo still finds its
 model. Every ranking feature is computed from the hit's own row, and the
@@ -107,15 +107,38 @@ def candidates(access: AccessPolicy, who: Principal, owner: str) -> list[str] | 
     return sorted(n for n in owned if owner in access.access_of(n).owners)
 
 
-async def search(conn: asyncpg.Connection, query: SearchQuery, only: list[str] | None) -> Page:
-    """One page of the hits of query among the models in only (None: all)."""
+async def search(
+    conn: asyncpg.Connection,
+    query: SearchQuery,
+    only: list[str] | None,
+    fallback: Mode | None = None,
+) -> Page:
+    """One page of the hits of query among the models in only (None: all).
+
+    fallback is the mode tried when full text finds nothing; None: FUZZY where
+    pg_trgm is installed, else PREFIX.
+
+    The statements run with generic plans: PostgreSQL's cost model does not see
+    what word_similarity costs per row, so a custom plan for a one-word typo
+    may scan all of model_search computing it (150 ms at 10,000 models) where
+    the generic plan, not knowing the word, always takes the trigram index;
+    the same holds for the full-text index, and no statement is planned twice.
+    """
+    async with conn.transaction(readonly=True):
+        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        return await _search(conn, query, only, fallback)
+
+
+async def _search(
+    conn: asyncpg.Connection, query: SearchQuery, only: list[str] | None, fallback: Mode | None
+) -> Page:
     fingerprint = query.fingerprint()
     mode, after = _cursor(query, fingerprint)
     if mode is None:
         mode = Mode.ALL if not query.q else Mode.TEXT
         rows = await _hits(conn, mode, query, only, after)
         if not rows and mode is Mode.TEXT:
-            mode = await _fallback_mode(conn)
+            mode = fallback or await _fallback_mode(conn)
             rows = await _hits(conn, mode, query, only, after)
     else:
         rows = await _hits(conn, mode, query, only, after)
@@ -174,16 +197,17 @@ async def _hits(
     term = _term(mode, query.q)
     if mode is Mode.PREFIX and not term:
         return []
-    records = await conn.fetch(
-        hits_sql(mode),
-        term,
-        only,
-        query.tags,
-        query.backend_kind,
-        None if after is None else after[0],
-        "" if after is None else after[1],
-        query.page_size + 1,
-    )
+    args: list[Any] = [term]
+    if only is not None:
+        args.append(only)
+    if query.tags:
+        args.append(query.tags)
+    if query.backend_kind:
+        args.append(query.backend_kind)
+    if after is not None:
+        args += after
+    sql = hits_sql(mode, only is not None, bool(query.tags), bool(query.backend_kind), bool(after))
+    records = await conn.fetch(sql, *args, query.page_size + 1)
     return [(str(r["model"]), float(r["score"])) for r in records]
 
 
@@ -197,6 +221,7 @@ async def _details(
     records = await conn.fetch(details_sql(mode), _term(mode, query.q), names)
     details = {str(r["model"]): r for r in records}
     hits = []
+    verdicts: dict[str, bool] = {}
     for name, score in page:
         if name not in rows or name not in details:
             continue  # deleted between the two reads
@@ -204,18 +229,25 @@ async def _details(
         matched = [f for f, hit in zip(FIELDS, detail["matched"], strict=True) if hit]
         snippet = str(detail["snippet"])
         if mode is Mode.FUZZY:
-            snippet = _window(mark_similar(snippet, query.q))
+            snippet = _window(mark_similar(snippet, query.q, verdicts))
         hits.append(Hit(rows[name], score, snippet, matched))
     return hits
 
 
-def mark_similar(text: str, q: str) -> str:
-    """text with the words close to a word of q (a typo apart) between [ and ]."""
+def mark_similar(text: str, q: str, verdicts: dict[str, bool] | None = None) -> str:
+    """text with the words close to a word of q (a typo apart) between [ and ].
+
+    verdicts remembers, across the passages of a page, which words were close:
+    passages repeat their words, and an edit distance in Python is slow.
+    """
     wanted = {w.lower() for w in _WORD.findall(q)}
+    verdicts = {} if verdicts is None else verdicts
 
     def close(word: str) -> bool:
         lowered = word.lower()
-        return any(_similar(lowered, w) for w in wanted)
+        if lowered not in verdicts:
+            verdicts[lowered] = any(_similar(lowered, w) for w in wanted)
+        return verdicts[lowered]
 
     return _WORD.sub(lambda m: f"[{m.group()}]" if close(m.group()) else m.group(), text)
 
@@ -236,7 +268,11 @@ def _similar(word: str, wanted: str) -> bool:
         return True
     if min(len(word), len(wanted)) < 4 or abs(len(word) - len(wanted)) > 2:
         return False
-    return _edit_distance(word, wanted) <= max(1, len(wanted) // 4)
+    most = max(1, len(wanted) // 4)
+    # Each edit changes the set of letters by at most two: a cheap way out.
+    if len(set(word) ^ set(wanted)) > 2 * most:
+        return False
+    return _edit_distance(word, wanted) <= most
 
 
 def _edit_distance(a: str, b: str) -> int:

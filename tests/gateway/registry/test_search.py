@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import pytest
 
+from gateway.registry import search as registry_search
+from gateway.registry._search_sql import Mode
+from gateway.registry.database import init_connection
 from modelgateway.v1 import admin_pb2, admin_pb2_grpc, model_pb2
 from modelgateway.v1 import registry_pb2 as R
 from tests.gateway.conftest import Mesh, any_object_version, unique_name
@@ -84,6 +88,25 @@ def test_a_typo_still_finds_its_model(mesh: Mesh) -> None:
     esol = next(h for h in page.hits if h.model.name == "rdkit.esol")
     assert "[solubility]" in esol.snippet.lower() or "[solubility," in esol.snippet.lower()
     assert esol.matched_fields
+
+
+async def test_the_prefix_fallback_finds_a_typo(mesh: Mesh) -> None:
+    """Where pg_trgm is missing, a typo is matched by the prefixes of its words."""
+    tag = unique_name("t")
+    name = seed(mesh, tag, "Thermostat calibration curves.")
+    seed(mesh, tag, "Nothing about heat.")
+    query = registry_search.SearchQuery("thermostatt", [tag], "", "", 20, "")
+    conn = await asyncpg.connect(mesh.env["MODELGW_DATABASE_URL"])
+    try:
+        await init_connection(conn)
+        page = await registry_search.search(conn, query, None, fallback=Mode.PREFIX)
+        assert [h.row.name for h in page.hits] == [name]
+        assert "[thermostat]" in page.hits[0].snippet.lower()
+        assert page.hits[0].matched_fields == ["description"] and page.hits[0].score > 0
+        hidden = await registry_search.search(conn, query, [], fallback=Mode.PREFIX)
+        assert hidden.hits == []
+    finally:
+        await conn.close()
 
 
 def test_empty_q_lists_by_name_with_filters(mesh: Mesh) -> None:
