@@ -158,7 +158,13 @@ def secrets_referenced(workload: Manifest) -> set[str]:
 
 # The model-gateway/role label a pod must carry, by the `modelgw` subcommand its
 # main container runs (Envoy's pods are the edge).
-ROLES = {"serve": "server", "worker": "worker", "scheduler": "scheduler", "audit": "audit"}
+ROLES = {
+    "serve": "server",
+    "mcp": "mcp",
+    "worker": "worker",
+    "scheduler": "scheduler",
+    "audit": "audit",
+}
 
 
 def role(workload: Manifest) -> str:

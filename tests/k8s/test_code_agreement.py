@@ -3,8 +3,10 @@ grace periods. Each check reads the value from the code, never a copy of it."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -13,6 +15,7 @@ from gateway.admin.catalog import load, worker_models
 from gateway.config import DEFAULT_CATALOG, METRICS_PORTS, SERVICE_PORTS, GatewayConfig
 from gateway.edge.config import EdgeConfig
 from gateway.server import SERVICES
+from mcpserver.config import MCP_PATH, MCPConfig
 from scheduler import keys
 from scheduler.connection import RedisSettings
 from tests.k8s._manifests import (
@@ -29,7 +32,7 @@ from tests.k8s._manifests import (
 BUILTIN_MODELS = load(DEFAULT_CATALOG, None)
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE_DIRS = ("gateway", "scheduler", "workers", "authz", "audit", "settings")
+SOURCE_DIRS = ("gateway", "scheduler", "workers", "authz", "audit", "settings", "mcpserver")
 # The backend allow-list's settings and their defaults. Their reader (workers/backends
 # and the registry's backend check) is not part of this tree, so the names are listed
 # here for test_config_map_keys_are_settings_the_code_reads; with that code present
@@ -95,6 +98,92 @@ def test_server_termination_outlasts_prestop_and_shutdown_grace(service: str) ->
     assert pod_spec(deployment)["terminationGracePeriodSeconds"] > sleep + grace
 
 
+# -- the MCP server ----------------------------------------------------------------
+
+# Where the SDK serves the RFC 9728 metadata: answered without a token.
+MCP_METADATA_PATH = f"/.well-known/oauth-protected-resource{MCP_PATH}"
+
+
+def _mcp() -> tuple[dict, MCPConfig]:  # type: ignore[type-arg]
+    (container,) = containers(named("Deployment", "mcp"))
+    return container, MCPConfig.from_env(environment(container))
+
+
+def test_mcp_server_listens_where_the_edge_routes_and_the_probes_look() -> None:
+    container, config = _mcp()
+    assert container["command"] == ["modelgw", "mcp"]
+    assert config.host == "0.0.0.0"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": config.port}
+    render = containers(named("Deployment", "edge"))[0]
+    assert EdgeConfig.from_env(environment(render)).mcp_port == config.port
+    service = named("Service", "mcp-pods").obj["spec"]
+    assert service["clusterIP"] == "None"
+    assert [p["port"] for p in service["ports"]] == [config.port]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"port": "http", "path": MCP_METADATA_PATH}, probe
+
+
+def test_mcp_probe_path_answers_without_a_token_whatever_the_host(tmp_path: Path) -> None:
+    """The kubelet's httpGet sends Host: <pod IP>:<port> and no token."""
+    from starlette.testclient import TestClient
+
+    from mcpserver.caller import Callers
+    from mcpserver.server import _transport_security, build_server
+    from modelgw import AsyncClient
+
+    container, _ = _mcp()
+    config = MCPConfig.from_env({**environment(container), "MODELGW_HOME": str(tmp_path)})
+
+    async def app() -> object:
+        # The metadata never calls the gateway: the client is built, not used.
+        async with AsyncClient(config.target) as client:
+            return build_server(Callers(client), config).streamable_http_app(
+                streamable_http_path=MCP_PATH,
+                stateless_http=True,
+                transport_security=_transport_security(config),
+                host=config.host,
+            )
+
+    with TestClient(asyncio.run(app()), base_url=f"http://10.0.0.7:{config.port}") as client:  # type: ignore[arg-type]
+        reply = client.get(container["readinessProbe"]["httpGet"]["path"])
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["resource"] == config.public_url
+
+
+def test_mcp_server_calls_the_gateway_through_the_edge_service() -> None:
+    _, config = _mcp()
+    host, _, port = config.target.rpartition(":")
+    edge = named("Service", host).obj["spec"]
+    render = containers(named("Deployment", "edge"))[0]
+    assert [p["port"] for p in edge["ports"]] == [int(port)]
+    assert int(port) == EdgeConfig.from_env(environment(render)).port
+
+
+def test_mcp_server_verifies_tokens_as_the_servers_do() -> None:
+    _, config = _mcp()
+    (registry,) = containers(named("Deployment", "registry"))
+    assert config.auth == GatewayConfig.from_env(environment(registry)).auth
+    assert config.auth.jwks_url, "pods must share one token verifier: set the JWKS URL"
+    # The metadata names the identity provider that issues the tokens.
+    assert config.issuer_url == config.auth.issuer
+
+
+def test_mcp_server_names_its_public_url_and_accepts_its_host() -> None:
+    _, config = _mcp()
+    url = urlsplit(config.public_url)
+    assert url.scheme == "https" and url.path == MCP_PATH
+    assert url.netloc in config.allowed_hosts
+    assert "*" not in config.allowed_hosts
+
+
+def test_mcp_server_termination_outlasts_prestop() -> None:
+    container, _ = _mcp()
+    sleep = prestop_sleep_seconds(container)
+    assert sleep > 0, "the endpoint needs time to leave Envoy's DNS before SIGTERM"
+    assert pod_spec(named("Deployment", "mcp"))["terminationGracePeriodSeconds"] > sleep + 10
+
+
 def test_every_modelgw_command_is_a_valid_cli_invocation() -> None:
     seen = set()
     for deployment, container in all_containers():
@@ -104,7 +193,7 @@ def test_every_modelgw_command_is_a_valid_cli_invocation() -> None:
         args = _parser().parse_args(command[1:])  # SystemExit on an invalid command
         seen.add(args.command)
         assert args.run is not None, f"{deployment.name}/{container['name']}"
-    assert seen == {"serve", "worker", "scheduler", "audit", "envoy-config"}
+    assert seen == {"serve", "mcp", "worker", "scheduler", "audit", "envoy-config"}
 
 
 def test_config_map_keys_are_settings_the_code_reads() -> None:

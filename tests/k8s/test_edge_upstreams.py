@@ -14,6 +14,7 @@ import yaml
 
 from gateway.config import SERVICE_PORTS
 from gateway.edge.envoy_config import envoy_binary
+from mcpserver.config import MCPConfig
 from tests.k8s._manifests import K8S, containers, environment, named, option
 
 SCRIPT = K8S / "edge" / "upstreams.py"
@@ -22,6 +23,11 @@ SCRIPT = K8S / "edge" / "upstreams.py"
 def _containers() -> tuple[dict, dict, dict]:  # type: ignore[type-arg]
     render, upstreams, envoy = containers(named("Deployment", "edge"))
     return render, upstreams, envoy
+
+
+def _mcp_environment() -> dict[str, str]:
+    (container,) = containers(named("Deployment", "mcp"))
+    return environment(container)
 
 
 def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -55,12 +61,8 @@ def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_clusters_resolve_the_headless_services(bootstrap: Path) -> None:
     config = yaml.safe_load(bootstrap.read_text(encoding="utf-8"))
     clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
-    # The MCP server's cluster resolves as the others do; k8s/ has no mcp Deployment yet.
-    assert set(clusters) == {*SERVICE_PORTS, "mcp"}
-    mcp = clusters.pop("mcp")["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
-    assert mcp["endpoint"]["address"]["socket_address"]["address"] == (
-        "mcp-pods.modelgw.svc.cluster.local"
-    )
+    ports = {**SERVICE_PORTS, "mcp": MCPConfig.from_env(_mcp_environment()).port}
+    assert set(clusters) == set(ports)
     for name, cluster in clusters.items():
         assert cluster["type"] == "STRICT_DNS"
         (group,) = cluster["load_assignment"]["endpoints"]
@@ -70,9 +72,12 @@ def test_clusters_resolve_the_headless_services(bootstrap: Path) -> None:
         assert service["spec"]["clusterIP"] == "None"
         assert address == {
             "address": f"{name}-pods.modelgw.svc.cluster.local",
-            "port_value": SERVICE_PORTS[name],
+            "port_value": ports[name],
         }
-        assert cluster["health_checks"][0]["grpc_health_check"]["service_name"]
+        # The gRPC servers are health-checked by Envoy; the MCP server (HTTP) is
+        # in the headless Service only while its readiness probe passes.
+        if name != "mcp":
+            assert cluster["health_checks"][0]["grpc_health_check"]["service_name"]
 
 
 def test_envoy_accepts_the_rewritten_bootstrap_with_the_pod_s_arguments(bootstrap: Path) -> None:

@@ -1,5 +1,6 @@
 """Who may reach whom, computed from network-policies.yaml and the pods' labels:
-the edge alone calls the servers; only the servers reach PostgreSQL; the servers,
+the edge alone calls the servers and the MCP server, which calls back only the
+edge (and the JWKS URL's port); only the servers reach PostgreSQL; the servers,
 the workers and the scheduler reach Redis; workers reach nothing else but the DNS
 and the model servers' namespaces; metrics are scraped from a labelled namespace.
 
@@ -15,12 +16,14 @@ import pytest
 
 from gateway.config import METRICS_PORTS, SERVICE_PORTS, GatewayConfig
 from gateway.edge.config import EdgeConfig
+from mcpserver.config import MCPConfig
 from scheduler.connection import RedisSettings
 from tests.k8s._manifests import (
     Manifest,
     containers,
     environment,
     kustomization,
+    named,
     of_kind,
     pod_labels,
     role,
@@ -104,6 +107,19 @@ def _edge_port(name: str) -> int:
     return port
 
 
+def _mcp_port(name: str) -> int:
+    """The MCP server's listener, as `modelgw mcp` reads it for this pod."""
+    (container,) = containers(WORKLOADS[name], init=False)
+    port = MCPConfig.from_env(environment(container)).port
+    assert PODS[name].ports["http"] == port
+    return port
+
+
+def _jwks_port() -> int:
+    url = urlsplit(named("ConfigMap", "modelgw-server-config").obj["data"]["MODELGW_JWT_JWKS_URL"])
+    return url.port or {"https": 443, "http": 80}[url.scheme]
+
+
 def _metrics_port(name: str) -> int:
     process = name if ROLE[name] == "server" else ROLE[name]
     (container,) = containers(WORKLOADS[name], init=False)
@@ -118,7 +134,7 @@ def _metrics_port(name: str) -> int:
 def test_every_pod_carries_the_role_its_command_gives() -> None:
     for workload in workloads():
         assert pod_labels(workload).get(ROLE_LABEL) == role(workload), workload.name
-    assert {"server", "edge", "worker", "scheduler"} <= set(ROLE.values())
+    assert {"server", "edge", "mcp", "worker", "scheduler"} <= set(ROLE.values())
 
 
 def test_every_policy_selects_some_pod_and_every_pod_is_isolated_both_ways() -> None:
@@ -224,12 +240,51 @@ def test_workers_reach_model_servers_in_the_labelled_namespaces() -> None:
         assert not CLUSTER.allows(PODS[name], MODEL_SERVER, OIP_PORT), name
 
 
-def test_the_edge_reaches_the_servers_and_nothing_else() -> None:
+def test_only_the_edge_calls_the_mcp_server() -> None:
+    names = _named("mcp")
+    assert names
+    for mcp in names:
+        port = _mcp_port(mcp)
+        for name, pod in PODS.items():
+            allowed = CLUSTER.allows(pod, PODS[mcp], port)
+            assert allowed == (ROLE[name] == "edge"), f"{name} -> {mcp}:{port}: {allowed}"
+        for outsider in OUTSIDERS:
+            assert not CLUSTER.allows(outsider, PODS[mcp], port), f"{outsider.name} -> {mcp}"
+
+
+def test_the_mcp_server_reaches_the_edge_and_the_jwks_port_only() -> None:
+    postgres, pg_port = _postgres()
+    for mcp in _named("mcp"):
+        pod = PODS[mcp]
+        for edge in _named("edge"):
+            assert CLUSTER.allows(pod, PODS[edge], _edge_port(edge)), edge
+        # Its own verifier fetches the identity provider's keys.
+        assert CLUSTER.allows(pod, INTERNET, _jwks_port())
+        assert not CLUSTER.allows(pod, postgres, pg_port)
+        for redis, port in _redis_nodes():
+            assert not CLUSTER.allows(pod, redis, port), redis.name
+        for service, port in SERVICE_PORTS.items():
+            assert not CLUSTER.allows(pod, PODS[service], port), service
+        for name in PODS:
+            if ROLE[name] == "edge":
+                continue
+            for port in PODS[name].ports.values():
+                assert not CLUSTER.allows(pod, PODS[name], port), f"{mcp} -> {name}:{port}"
+        for port in (80, 8080, 6379, 5432):
+            assert not CLUSTER.allows(pod, INTERNET, port), f"{mcp} -> internet:{port}"
+        assert not CLUSTER.allows(pod, METADATA, 80), "cloud metadata"
+        assert not CLUSTER.allows(pod, MODEL_SERVER, OIP_PORT)
+        assert not CLUSTER.allows(pod, NEIGHBOUR, 80)
+
+
+def test_the_edge_reaches_the_servers_and_the_mcp_server_and_nothing_else() -> None:
     postgres, pg_port = _postgres()
     for edge in _named("edge"):
         pod = PODS[edge]
         for service, port in SERVICE_PORTS.items():
             assert CLUSTER.allows(pod, PODS[service], port), service
+        for mcp in _named("mcp"):
+            assert CLUSTER.allows(pod, PODS[mcp], _mcp_port(mcp)), mcp
         assert not CLUSTER.allows(pod, postgres, pg_port)
         for redis, port in _redis_nodes():
             assert not CLUSTER.allows(pod, redis, port), redis.name

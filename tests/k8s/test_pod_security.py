@@ -48,7 +48,7 @@ def _effective(workload: Manifest, container: Obj) -> Obj:
 
 
 def test_there_are_workloads_to_check() -> None:
-    assert {"server", "edge", "worker", "scheduler"} <= {role(w) for w in workloads()}
+    assert {"server", "edge", "mcp", "worker", "scheduler"} <= {role(w) for w in workloads()}
 
 
 # -- security contexts ---------------------------------------------------------------
@@ -185,6 +185,6 @@ def test_only_the_admin_server_can_log_in_as_the_sql_console() -> None:
     assert holding == {"admin"}
 
 
-def test_the_edge_holds_no_secret() -> None:
-    for name in _of_role("edge"):
+def test_the_edge_and_the_mcp_server_hold_no_secret() -> None:
+    for name in _of_role("edge") + _of_role("mcp"):
         assert secrets_referenced(WORKLOADS[name]) == set(), name
