@@ -4,15 +4,30 @@ someone watches, and every watcher of a job told of each change."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
+from mesh import LocalRedis, free_port
 from scheduler import keys
 from scheduler.connection import RedisSettings, connect
 from scheduler.events import JobEvents
 from scheduler.job import JobRecord
 
 JOB = "job-1"
+
+
+@pytest.fixture
+def own_redis(scratch_dir: Path) -> Iterator[str]:
+    """A Redis of the test's own: the session's execution server also subscribes to
+    the events channel on the session Redis, and lingers there after a watch."""
+    server = LocalRedis(scratch_dir, free_port(), persistence=False)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
 
 
 async def subscribers(client: aioredis.Redis) -> int:
@@ -29,8 +44,9 @@ async def until(condition: object, timeout_s: float = 5.0) -> None:
 
 
 async def test_subscribed_only_while_watched_and_news_reaches_every_watcher(
-    clean_redis: str,
+    own_redis: str,
 ) -> None:
+    clean_redis = own_redis
     client = connect(RedisSettings(clean_redis))
     assert isinstance(client, aioredis.Redis)
     reads: list[str] = []
