@@ -52,6 +52,15 @@ def _remaining(deadline: float | None, job_id: str) -> float | None:
     return left
 
 
+def _stream_error(exc: grpc.RpcError, deadline: float | None, job_id: str) -> Exception:
+    """What a broken WatchJob stream raises: TimeoutError when it was the caller's
+    deadline that ended it, else the typed error of its status."""
+    error = from_rpc_error(exc)
+    if error.code == grpc.StatusCode.DEADLINE_EXCEEDED and deadline is not None:
+        return TimeoutError(f"job {job_id} did not finish in time")
+    return error
+
+
 def _polls_instead(error: GatewayError, attempt: int, retries: int) -> bool:
     """After a broken stream: True to poll instead (WatchJob is not served), False to
     reconnect; raises the error when retrying cannot change it."""
@@ -154,10 +163,7 @@ class Job(_Handle):
                 if info is not None:
                     yield info
         except grpc.RpcError as exc:
-            error = from_rpc_error(exc)
-            if error.code == grpc.StatusCode.DEADLINE_EXCEEDED and deadline is not None:
-                raise TimeoutError(f"job {self.id} did not finish in time") from None
-            raise error from None
+            raise _stream_error(exc, deadline, self.id) from None
         finally:
             call.cancel()
 
@@ -247,10 +253,7 @@ class AsyncJob(_Handle):
                 if info is not None:
                     yield info
         except grpc.RpcError as exc:
-            error = from_rpc_error(exc)
-            if error.code == grpc.StatusCode.DEADLINE_EXCEEDED and deadline is not None:
-                raise TimeoutError(f"job {self.id} did not finish in time") from None
-            raise error from None
+            raise _stream_error(exc, deadline, self.id) from None
         finally:
             call.cancel()
 
