@@ -235,3 +235,18 @@ async def test_role_matrix_matches_grpc(
     assert (not result.is_error) == expected, result.content
     if role == "stranger":
         assert not expected
+
+
+@pytest.mark.parametrize("role", ["reader", "owner", "stranger", "superuser"])
+async def test_search_models_shows_a_model_exactly_to_whom_grpc_shows_it(
+    mcp_edge: MCPEdge, model: Fixture, role: str  # noqa: F811
+) -> None:
+    user = {"reader": model.reader, "owner": model.owner}.get(role, f"{role}-{model.name}")
+    superuser = role == "superuser"
+    readable = _grpc_allows(mcp_edge.edge.mesh, "GetModel", model.name, user, superuser)
+    async with connect(mcp_edge, mcp_edge.token(user, superuser=superuser)) as client:
+        result = await client.call_tool("search_models", {"query": model.name})
+    assert not result.is_error, result.content
+    names = [h["model"]["name"] for h in (result.structured_content or {}).get("hits", [])]
+    assert (model.name in names) == readable
+    assert readable == (role != "stranger")
