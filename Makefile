@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 # The platform's top-level packages (pyproject.toml lists them with their subpackages).
-PACKAGES := audit authz backendspec cli consensus gateway mcpserver mesh modelgw scheduler settings workers loadtest
+PACKAGES := audit authz backendspec cli consensus gateway mcpserver mesh modelgw rollouts scheduler settings workers loadtest
 PROTO_FILES := $(wildcard protos/modelgateway/v1/*.proto)
 
 .PHONY: up system-packages test-packages test install proto proto-check lint typecheck clean bench bench-smoke

@@ -52,9 +52,24 @@ def job(job_id: str, shard: int) -> str:
     return f"{tag(shard)}:job:{job_id}"
 
 
-def queue(model: str) -> str:
-    """The model's FIFO queue: a Redis stream read through consumer group GROUP."""
-    return f"{tag(shard_of_model(model))}:queue:{model}"
+ALL_VERSIONS = "*"
+"""The version a worker serving every version of a model announces itself under."""
+
+
+def queue(model: str, version: str = "") -> str:
+    """A version's FIFO queue: a Redis stream read through consumer group GROUP.
+    Every version has its own, so it can have workers of its own and drain on its
+    own; version '' names the model's queue of earlier releases, which held every
+    version's jobs (workers serving all the model's versions still read it)."""
+    if not version:
+        return f"{tag(shard_of_model(model))}:queue:{model}"
+    return f"{tag(shard_of_model(model))}:queue:{model}@{version}"
+
+
+def versions(model: str) -> str:
+    """Set of the model's versions that have had a queue (the first submission to
+    a version adds it): what a worker serving all versions reads, and the statistics."""
+    return f"{tag(shard_of_model(model))}:versions:{model}"
 
 
 def start_counter(model: str) -> str:
@@ -72,6 +87,12 @@ def workers(model: str) -> str:
     last announced itself (Redis time): a worker is seen while idle, not only
     once a job was delivered to it (XINFO CONSUMERS lists a consumer only then)."""
     return f"{tag(shard_of_model(model))}:workers:{model}"
+
+
+def version_workers(model: str, version: str) -> str:
+    """Like workers(), for the workers reading one version's queue; version
+    ALL_VERSIONS: the workers reading every version's queue of the model."""
+    return f"{tag(shard_of_model(model))}:vworkers:{model}@{version}"
 
 
 def idempotency(model: str, user: str, key: str) -> str:
@@ -157,12 +178,14 @@ def finished(model: str) -> str:
     return f"{tag(shard_of_model(model))}:finished:{model}"
 
 
-def waiting(model: str) -> str:
-    """Sorted set of the model's QUEUED jobs by submission time: the jobs that
-    precede one in it are the jobs ahead of it in the queue. Members are
+def waiting(model: str, version: str = "") -> str:
+    """Sorted set of the QUEUED jobs of a version's queue by submission time: the
+    jobs that precede one in it are the jobs ahead of it in the queue. Members are
     waiting_member(id, records): a job's records leave QUEUED_RECORDS with it,
-    even once its record has expired."""
-    return f"{tag(shard_of_model(model))}:waiting:{model}"
+    even once its record has expired. Version '': the queue of earlier releases."""
+    if not version:
+        return f"{tag(shard_of_model(model))}:waiting:{model}"
+    return f"{tag(shard_of_model(model))}:waiting:{model}@{version}"
 
 
 def waiting_member(job_id: str, record_count: int) -> str:
@@ -173,6 +196,18 @@ def waiting_member(job_id: str, record_count: int) -> str:
 def waiting_job(member: str) -> str:
     """The job id of a member of a waiting index."""
     return member.split("|", 1)[0]
+
+
+def version_counts(model: str, version: str) -> str:
+    """Like counts(), of one version's jobs (version '': the jobs of the queue of
+    earlier releases); QUEUED_RECORDS is kept for the model only."""
+    return f"{tag(shard_of_model(model))}:vcounts:{model}@{version}"
+
+
+def version_finished(model: str, version: str) -> str:
+    """Like finished(), of one version's jobs; members
+    'id|STATUS|exec_s|wait_s|failed records|records' (the guardrails' figures)."""
+    return f"{tag(shard_of_model(model))}:vfinished:{model}@{version}"
 
 
 @functools.lru_cache(maxsize=4096)

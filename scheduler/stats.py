@@ -174,6 +174,57 @@ async def _workers(client: Client, model: str, *, since: float) -> tuple[int, in
     return len(live), sum(1 for c in consumers if c["name"] in live and int(c["pending"]) > 0)
 
 
+@dataclass(frozen=True)
+class VersionWindow:
+    """A version's jobs that finished SUCCEEDED or FAILED since a time: what the
+    guardrails of a rollout compare (cancelled jobs decide nothing). A FAILED
+    job's records all count as failed."""
+
+    version: str
+    jobs: int = 0
+    failed_jobs: int = 0
+    records: int = 0
+    failed_records: int = 0
+    run_samples: tuple[float, ...] = field(default=(), repr=False)
+
+    @property
+    def failure_rate(self) -> float:
+        """Failed records over records; 0 before any."""
+        return self.failed_records / self.records if self.records else 0.0
+
+    @property
+    def run(self) -> Durations:
+        """Run times of the window's jobs."""
+        return Durations.of(self.run_samples)
+
+
+async def version_window(
+    client: Client, model: str, version: str, *, since: float
+) -> VersionWindow:
+    """The version's finished jobs that ended at or after `since` (epoch seconds)."""
+    members: list[str] = await client.zrangebyscore(  # type: ignore[assignment]
+        keys.version_finished(model, version), since, "+inf"
+    )
+    return window_of(version, members)
+
+
+def window_of(version: str, members: Iterable[str]) -> VersionWindow:
+    """A VersionWindow of members of a version's finished index (keys.version_finished)."""
+    jobs = failed_jobs = records = failed_records = 0
+    runs: list[float] = []
+    for member in members:
+        _, status, exec_s, _, failed, count = member.split("|")
+        if status not in ("SUCCEEDED", "FAILED"):
+            continue
+        jobs += 1
+        failed_jobs += status == "FAILED"
+        records += int(count or 0)
+        failed_records += int(failed or 0)
+        if exec_s:
+            runs.append(float(exec_s))
+    return VersionWindow(version, jobs, failed_jobs, records, failed_records, tuple(runs))
+
+
 async def trim_finished(client: Client, model: str, horizon: float) -> int:
     """Drops finished-index entries that ended before horizon (epoch seconds)."""
     return int(await client.zremrangebyscore(keys.finished(model), "-inf", f"({horizon}"))

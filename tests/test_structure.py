@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = (
     "audit", "authz", "backendspec", "cli", "consensus", "gateway", "mcpserver", "mesh", "modelgw",
-    "scheduler", "settings", "workers",
+    "rollouts", "scheduler", "settings", "workers",
 )  # fmt: skip
 # The redis-py calls of the job protocol: streams, sorted sets, hashes, scripts,
 # pub/sub and pipelines. Only scheduler/ sends them.
@@ -69,12 +69,16 @@ ALLOWED_IMPORTS = {
     "modelgw": set(),
     "authz": set(),
     "consensus": set(),
+    # Rollout logic is pure: strategies, guardrails, the traffic split.
+    "rollouts": {"scheduler"},
     "backendspec": {"settings"},
     "scheduler": {"settings"},
     "audit": {"scheduler", "settings"},
     "workers": {"backendspec", "consensus", "scheduler", "settings"},
     # prefork's children are managed with mesh/process.py, the mesh's own helpers.
-    "gateway": {"audit", "authz", "backendspec", "consensus", "mesh", "scheduler", "settings"},
+    "gateway": {
+        "audit", "authz", "backendspec", "consensus", "mesh", "rollouts", "scheduler", "settings",
+    },
     "mesh": {"backendspec", "scheduler", "settings", "workers"},
     # The MCP server is built on the client library; it verifies tokens as the gateway does.
     "mcpserver": {"gateway", "modelgw", "settings"},
