@@ -36,7 +36,9 @@ def job_record(model: str, entry_id: str, fields: dict[str, str]) -> dict[str, A
     for name in _JOB_SECONDS:
         if fields.get(name):
             record[name] = float(fields[name])
-    for name in ("error_reason", "error_message", "worker"):
+    # route: why the job runs its version (pinned, default, rollout), and which
+    # rollout chose it; on the QUEUED record, where the choice was made.
+    for name in ("route", "rollout", "error_reason", "error_message", "worker"):
         if fields.get(name):
             record[name] = fields[name]
     return record

@@ -19,7 +19,9 @@ def add_command(commands: Commands) -> None:
     """Adds `worker`."""
     worker = commands.add_parser("worker", help="run jobs of the given models")
     worker.add_argument(
-        "--models", help="comma-separated model names; replaces MODELGW_WORKER_MODELS"
+        "--models",
+        help="comma-separated models (every version) or model@version (that version only); "
+        "replaces MODELGW_WORKER_MODELS",
     )
     worker.add_argument(
         "--builtins",

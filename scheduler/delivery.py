@@ -1,7 +1,7 @@
-"""The worker's side of a model queue: reading and claiming its entries, and
+"""The worker's side of a version's queue: reading and claiming its entries, and
 what starting one gives (a Delivery to run, or why there is nothing to run).
 
-A worker reads a model's queue through the consumer group keys.GROUP. An
+A worker reads each version's queue through the consumer group keys.GROUP. An
 entry stays pending, leased to the worker that read it, until the job
 finishes; a worker that stops renewing its entries (it died) loses them once
 they have been idle for the lease, and the next reader claims them
@@ -31,6 +31,8 @@ class Delivery:
     records: list[dict[str, Any]]
     created: float
     submitter: str
+    queue_version: str = ""
+    """The version whose queue it came from ('': the model's queue of earlier releases)."""
 
 
 class NoDelivery(enum.Enum):
@@ -55,16 +57,23 @@ class QueueEntry:
 
 
 class QueueReader:
-    """One worker's reader of one model's queue, on a client of its own (a
+    """One worker's reader of one version's queue, on a client of its own (a
     blocking read must not hold a connection of the shared pool). Each read
     first claims entries whose lease expired, at most every half lease, and
     only if there were none, blocks for new ones."""
 
     def __init__(
-        self, client: Client, model: str, worker: str, *, lease_ms: int, block_ms: int
+        self,
+        client: Client,
+        model: str,
+        version: str,
+        worker: str,
+        *,
+        lease_ms: int,
+        block_ms: int,
     ) -> None:
         self._client = client
-        self._stream = keys.queue(model)
+        self._stream = keys.queue(model, version)
         self._worker = worker
         self._lease_ms = lease_ms
         self._block_ms = block_ms

@@ -57,30 +57,42 @@ async def run_once(
     trimmed = int(await client.zremrangebyscore(keys.ALL_JOBS, "-inf", horizon))
     consumers = forgotten = 0
     for model in sorted(str(m) for m in await client.smembers(keys.KNOWN_MODELS)):
-        forgotten += await _forget_expired_waiting(client, model, horizon)
         trimmed += int(await client.zremrangebyscore(keys.model_jobs(model), "-inf", horizon))
         trimmed += await stats.trim_finished(client, model, horizon)
-        consumers += await _remove_stale_consumers(client, model, stale_consumer_ms)
+        # '': the model's queue of earlier releases, then each version's own.
+        for version in ["", *sorted(str(v) for v in await client.smembers(keys.versions(model)))]:
+            forgotten += await _forget_expired_waiting(client, model, version, horizon)
+            consumers += await _remove_stale_consumers(client, model, version, stale_consumer_ms)
+            if version:
+                trimmed += int(
+                    await client.zremrangebyscore(
+                        keys.version_finished(model, version), "-inf", f"({horizon}"
+                    )
+                )
     return {"trimmed": trimmed, "consumers_removed": consumers, "expired_waiting": forgotten}
 
 
-async def _forget_expired_waiting(client: Client, model: str, horizon: float) -> int:
-    """Takes the model's jobs that expired while waiting off its waiting index and
-    its queue counts: those that entered it longer ago than the TTL."""
-    members: list[str] = await client.zrangebyscore(keys.waiting(model), "-inf", horizon)  # type: ignore[assignment]
+async def _forget_expired_waiting(
+    client: Client, model: str, version: str, horizon: float
+) -> int:
+    """Takes the jobs of a version's queue that expired while waiting off its
+    waiting index and the queue counts: those that entered it longer ago than the TTL."""
+    waiting = keys.waiting(model, version)
+    members: list[str] = await client.zrangebyscore(waiting, "-inf", horizon)  # type: ignore[assignment]
     forget = client.register_script(scripts.FORGET_EXPIRED)
     shard = keys.shard_of_model(model)
     forgotten = 0
     for start in range(0, len(members), FORGET_BATCH):
         batch = members[start : start + FORGET_BATCH]
         job_keys = [keys.job(keys.waiting_job(member), shard) for member in batch]
-        script_keys = [keys.counts(model), keys.waiting(model), *job_keys]
+        counts = [keys.counts(model), waiting, keys.version_counts(model, version)]
+        script_keys = [*counts, *job_keys]
         forgotten += int(await forget(keys=script_keys, args=batch))
     return forgotten
 
 
-async def _remove_stale_consumers(client: Client, model: str, stale_ms: int) -> int:
-    stream = keys.queue(model)
+async def _remove_stale_consumers(client: Client, model: str, version: str, stale_ms: int) -> int:
+    stream = keys.queue(model, version)
     try:
         consumers = await client.xinfo_consumers(stream, keys.GROUP)
     except RedisError:

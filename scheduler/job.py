@@ -45,22 +45,29 @@ class Transition:
 
 @dataclass(frozen=True)
 class ChildSpec:
-    """One child of a consensus job: the child version resolved at submission,
-    the output field its formula reads, and the child job's own spec."""
+    """One child of a consensus job: the child version resolved at submission
+    (and why: rollouts.routing.Route), the output field its formula reads, and
+    the child job's own spec."""
 
     model: str
     version: str
     output: str
     spec: JobSpec
+    route: str = ""
+    rollout_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object stored inside the parent's spec."""
-        return {
+        out = {
             "model": self.model,
             "version": self.version,
             "output": self.output,
             "spec": self.spec.to_dict(),
         }
+        if self.route:
+            out["route"] = self.route
+            out["rollout"] = self.rollout_id
+        return out
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> ChildSpec:
@@ -70,6 +77,8 @@ class ChildSpec:
             version=str(value["version"]),
             output=str(value["output"]),
             spec=JobSpec.from_dict(value.get("spec") or {}),
+            route=str(value.get("route") or ""),
+            rollout_id=str(value.get("rollout") or ""),
         )
 
 
@@ -157,6 +166,13 @@ class JobRecord:
     parent_id: str = ""
     children: tuple[dict[str, str], ...] = ()
     """For a consensus job: {alias, model, version, job_id, status} per child."""
+    queue_version: str = ""
+    """The version whose queue holds the job: its version; '' for a job queued by an
+    earlier release, in the model's single queue (keys.queue(model))."""
+    route: str = ""
+    """Why it runs its version (rollouts.routing.Route); '' for earlier releases' jobs."""
+    rollout_id: str = ""
+    """The rollout that chose its version, for route 'rollout'."""
 
     @classmethod
     def from_hash(cls, values: dict[str, str]) -> JobRecord:
@@ -182,6 +198,9 @@ class JobRecord:
             revision=int(values.get("rev", 0)),
             parent_id=values.get("parent", ""),
             children=tuple(json.loads(values.get("children", "[]"))),
+            queue_version=values.get("queue", ""),
+            route=values.get("route", ""),
+            rollout_id=values.get("rollout", ""),
         )
 
     def results(self) -> list[dict[str, Any]]:

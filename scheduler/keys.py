@@ -211,7 +211,15 @@ def version_finished(model: str, version: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def observer_keys(model: str) -> tuple[str, str, str, str]:
+def observer_keys(model: str, version: str) -> tuple[str, str, str, str, str, str]:
     """The keys every transition script also writes, in the order the scripts read
-    them; computed once per model, as every transition needs them."""
-    return counts(model), finished(model), audit(model), waiting(model)
+    them, for a job in the queue of `version` ('': the queue of earlier releases);
+    computed once per version, as every transition needs them."""
+    return (
+        counts(model),
+        finished(model),
+        audit(model),
+        waiting(model, version),
+        version_counts(model, version),
+        version_finished(model, version),
+    )

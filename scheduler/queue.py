@@ -117,6 +117,8 @@ class JobQueue:
         idempotency_key: str,
         parent_id: str = "",
         limits: AdmissionLimits = NO_LIMITS,
+        route: str = "",
+        rollout_id: str = "",
     ) -> Submission:
         """Creates the job in one round trip: its record, its queue entry, its indexes
         and its audit entry, after the idempotency key and the admission limits
@@ -124,7 +126,7 @@ class JobQueue:
         place), the earlier job an idempotency key names, or why it was refused."""
         job = NewJob(
             keys.new_job_id(model), model, version, submitter, records, records_json, spec,
-            idempotency_key, parent_id,
+            idempotency_key, parent_id, route, rollout_id,
         )  # fmt: skip
         settings = self.settings
         script = ScriptCall(
@@ -162,12 +164,17 @@ class JobQueue:
         return JobRecord.from_hash(values) if values else None
 
     async def place(self, job: JobRecord) -> QueuePlace:
-        """Where a QUEUED job stands in its model's queue: one more round trip,
+        """Where a QUEUED job stands in its version's queue: one more round trip,
         which callers pay only for a job they read as QUEUED."""
+        model, version = job.model, job.queue_version
         [reply] = await self._batch.run(
             ScriptCall(
                 self._place,
-                keys=[keys.waiting(job.model), keys.workers(job.model)],
+                keys=[
+                    keys.waiting(model, version),
+                    keys.version_workers(model, version) if version else keys.workers(model),
+                    keys.version_workers(model, keys.ALL_VERSIONS),
+                ],
                 args=[keys.waiting_member(job.id, job.record_count)],
             )
         )
@@ -186,7 +193,7 @@ class JobQueue:
         """Cancels a QUEUED or RUNNING job (a running one's worker stops it)."""
         shard = keys.shard_of_model(job.model)
         status: str = await self._cancel(
-            keys=[keys.job(job.id, shard), *keys.observer_keys(job.model)],
+            keys=[keys.job(job.id, shard), *keys.observer_keys(job.model, job.queue_version)],
             args=[keys.EVENTS_CHANNEL, message],
         )
         return CancelOutcome(status)
@@ -204,58 +211,69 @@ class JobQueue:
 
     # -- worker side ----------------------------------------------------------
 
-    async def ensure_group(self, model: str) -> None:
-        """Creates the model's queue and its workers' consumer group, if missing."""
+    async def ensure_group(self, model: str, version: str = "") -> None:
+        """Creates a version's queue and its workers' consumer group, if missing."""
         try:
-            await self.client.xgroup_create(keys.queue(model), keys.GROUP, id="0", mkstream=True)
+            await self.client.xgroup_create(
+                keys.queue(model, version), keys.GROUP, id="0", mkstream=True
+            )
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def announce(self, models: Sequence[str], worker: str) -> None:
-        """Says that this worker serves these models now, idle or busy: what GetJob's
-        no-worker warning and GetJobStats' live workers read. One round trip for all
-        the models, repeated every `presence_s`; a name is kept for the job retention,
-        so that a warning can say a worker was seen before."""
-        if not models:
+    async def announce(self, served: Sequence[tuple[str, str]], worker: str) -> None:
+        """Says that this worker serves these (model, version) pairs now, idle or busy
+        (version keys.ALL_VERSIONS: every version of the model): what GetJob's
+        no-worker warning and GetJobStats' live workers read. One round trip for all,
+        repeated every `presence_s`; a name is kept for the job retention, so that a
+        warning can say a worker was seen before."""
+        if not served:
             return
+        models = sorted({model for model, _ in served})
+        presence = [keys.workers(m) for m in models]
+        presence += [keys.version_workers(m, v) for m, v in served]
         await self._batch.run(
             *(
-                ScriptCall(
-                    self._presence,
-                    keys=[keys.workers(model)],
-                    args=[worker, self.settings.job_ttl_s],
-                )
-                for model in models
+                ScriptCall(self._presence, keys=[key], args=[worker, self.settings.job_ttl_s])
+                for key in presence
             ),
             # The statistics list a served model before its first job.
             ("SADD", keys.KNOWN_MODELS, *models),
         )
 
-    async def leave(self, models: Sequence[str], worker: str) -> None:
-        """A stopping worker no longer serves these models: it stops counting at once."""
-        if models:
-            await self._batch.run(*(("ZREM", keys.workers(m), worker) for m in models))
+    async def leave(self, served: Sequence[tuple[str, str]], worker: str) -> None:
+        """A stopping worker no longer serves these pairs: it stops counting at once."""
+        if served:
+            presence = {keys.workers(m) for m, _ in served}
+            presence |= {keys.version_workers(m, v) for m, v in served}
+            await self._batch.run(*(("ZREM", key, worker) for key in sorted(presence)))
 
-    def reader(self, client: Client, model: str, worker: str, block_ms: int) -> QueueReader:
-        """A reader of the model's queue for this worker, on a client of its own."""
+    async def versions(self, model: str) -> set[str]:
+        """The model's versions that have had a queue (a worker of all versions reads each)."""
+        return {str(v) for v in await self.client.smembers(keys.versions(model))}
+
+    def reader(
+        self, client: Client, model: str, version: str, worker: str, block_ms: int
+    ) -> QueueReader:
+        """A reader of a version's queue for this worker, on a client of its own."""
         return QueueReader(
-            client, model, worker, lease_ms=self.settings.lease_ms, block_ms=block_ms
+            client, model, version, worker, lease_ms=self.settings.lease_ms, block_ms=block_ms
         )
 
     async def start(
-        self, model: str, job_id: str, entry_id: str, worker: str
+        self, model: str, version: str, job_id: str, entry_id: str, worker: str
     ) -> Delivery | NoDelivery:
-        """Marks the job RUNNING for this worker; returns what to run, or why not."""
+        """Marks the job of a version's queue ('': the queue of earlier releases)
+        RUNNING for this worker; returns what to run, or why not."""
         shard = keys.shard_of_model(model)
         [reply] = await self._batch.run(
             ScriptCall(
                 self._start,
                 keys=[
                     keys.job(job_id, shard),
-                    keys.queue(model),
+                    keys.queue(model, version),
                     keys.start_counter(model),
-                    *keys.observer_keys(model),
+                    *keys.observer_keys(model, version),
                 ],
                 args=[
                     keys.EVENTS_CHANNEL,
@@ -271,7 +289,7 @@ class JobQueue:
         spec, records, created, submitter = reply[1], reply[2], reply[3], reply[4]
         return Delivery(
             job_id, entry_id, model, JobSpec.from_json(spec), json.loads(records),
-            float(created), submitter,
+            float(created), submitter, version,
         )  # fmt: skip
 
     async def finish(
@@ -285,12 +303,14 @@ class JobQueue:
     ) -> str:
         """Ends the job as status, acknowledging its entry; returns its status then."""
         shard = keys.shard_of_model(delivery.model)
+        model, version = delivery.model, delivery.queue_version
+        failed_records = sum(1 for r in results or () if "error" in r)
         finish = ScriptCall(
             self._finish,
             keys=[
                 keys.job(delivery.job_id, shard),
-                keys.queue(delivery.model),
-                *keys.observer_keys(delivery.model),
+                keys.queue(model, version),
+                *keys.observer_keys(model, version),
             ],
             args=[
                 keys.EVENTS_CHANNEL,
@@ -300,6 +320,7 @@ class JobQueue:
                 reason,
                 message,
                 self.settings.job_ttl_s,
+                failed_records,
             ],
         )
         final = str((await self._batch.run(finish))[0])
@@ -310,15 +331,21 @@ class JobQueue:
         """Hands a job back (a draining worker): another worker claims it at once."""
         shard = keys.shard_of_model(delivery.model)
         await self._release(
-            keys=[keys.job(delivery.job_id, shard), keys.queue(delivery.model)],
+            keys=[
+                keys.job(delivery.job_id, shard),
+                keys.queue(delivery.model, delivery.queue_version),
+            ],
             args=[keys.EVENTS_CHANNEL, delivery.entry_id, worker, self.settings.lease_ms * 10],
         )
 
-    async def renew(self, model: str, entry_ids: Sequence[str], worker: str) -> None:
-        """Resets the idle time of entries this worker holds, keeping their lease."""
+    async def renew(
+        self, model: str, version: str, entry_ids: Sequence[str], worker: str
+    ) -> None:
+        """Resets the idle time of entries this worker holds of a version's queue,
+        keeping their lease."""
         if entry_ids:
             await self.client.xclaim(
-                keys.queue(model), keys.GROUP, worker, 0, list(entry_ids), justid=True
+                keys.queue(model, version), keys.GROUP, worker, 0, list(entry_ids), justid=True
             )
 
     async def record_children(self, delivery: Delivery, children: list[dict[str, str]]) -> None:

@@ -65,6 +65,8 @@ class ModelStats:
     window_s: float
     live_workers: int = 0
     busy_workers: int = 0
+    versions: tuple[VersionStats, ...] = ()
+    """Per version, each of its own queue (version '': the queue of earlier releases)."""
 
     @property
     def succeeded(self) -> int:
@@ -101,6 +103,25 @@ class ModelStats:
     def queue_wait(self) -> Durations:
         """Times finished jobs waited before they started."""
         return Durations.of(self.wait_samples)
+
+
+@dataclass(frozen=True)
+class VersionStats:
+    """What GetJobStats says of one version of a model: its own queue's figures."""
+
+    version: str
+    figures: ModelStats
+    """Counters, finished jobs and durations of the version's jobs (live_workers:
+    those reading its queue, including workers of every version)."""
+    window: VersionWindow
+    """The version's records over the window, and of those the failed ones."""
+    queue_length: int
+    """Entries in the version's queue now: waiting, or run and not yet acknowledged."""
+
+    @property
+    def drained(self) -> bool:
+        """Nothing waits in the version's queue and nothing of it runs."""
+        return self.queue_length == 0 and self.figures.running == 0
 
 
 def combine(parts: Iterable[ModelStats], window_s: float) -> ModelStats:
@@ -147,7 +168,14 @@ async def model_stats(
             execution.append(float(exec_s))
         if wait_s:
             wait.append(float(wait_s))
-    live, busy = await _workers(client, model, since=now - live_ms / 1000)
+    queues = ["", *sorted(str(v) for v in await client.smembers(keys.versions(model)))]
+    live, busy = await _workers(client, model, queues, since=now - live_ms / 1000)
+    versions = [
+        await _version_stats(
+            client, model, version, window_s=window_s, live_since=now - live_ms / 1000, since=since
+        )
+        for version in queues
+    ]
     return ModelStats(
         model=model,
         queued=max(int(counts.get("QUEUED", 0)), 0),
@@ -158,20 +186,69 @@ async def model_stats(
         window_s=window_s,
         live_workers=live,
         busy_workers=busy,
+        versions=tuple(v for v in versions if v.version or _ever_used(v)),
     )
 
 
-async def _workers(client: Client, model: str, *, since: float) -> tuple[int, int]:
+def _ever_used(stats: VersionStats) -> bool:
+    """Whether the queue of earlier releases still matters: it holds or held jobs."""
+    figures = stats.figures
+    return bool(stats.queue_length or figures.queued or figures.running or figures.finished)
+
+
+async def _version_stats(
+    client: Client, model: str, version: str, *, window_s: float, live_since: float, since: float
+) -> VersionStats:
+    counts: dict[str, str] = await client.hgetall(keys.version_counts(model, version))  # type: ignore[assignment]
+    members: list[str] = await client.zrangebyscore(  # type: ignore[assignment]
+        keys.version_finished(model, version), since, "+inf"
+    )
+    finished: dict[str, int] = {}
+    execution: list[float] = []
+    wait: list[float] = []
+    for member in members:
+        _, status, exec_s, wait_s, *_ = member.split("|")
+        finished[status] = finished.get(status, 0) + 1
+        if exec_s:
+            execution.append(float(exec_s))
+        if wait_s:
+            wait.append(float(wait_s))
+    readers = {keys.version_workers(model, keys.ALL_VERSIONS)}
+    if version:
+        readers.add(keys.version_workers(model, version))
+    live: set[str] = set()
+    for key in readers:
+        live |= {str(name) for name in await client.zrangebyscore(key, live_since, "+inf")}
+    figures = ModelStats(
+        model=model,
+        queued=max(int(counts.get("QUEUED", 0)), 0),
+        running=max(int(counts.get("RUNNING", 0)), 0),
+        finished=finished,
+        execution_samples=tuple(execution),
+        wait_samples=tuple(wait),
+        window_s=window_s,
+        live_workers=len(live),
+    )
+    length = int(await client.xlen(keys.queue(model, version)))
+    return VersionStats(version, figures, window_of(version, members), length)
+
+
+async def _workers(
+    client: Client, model: str, queues: Sequence[str], *, since: float
+) -> tuple[int, int]:
     """(live, busy) workers of the model: announced since `since`, and of those
-    the ones holding entries of its queue."""
+    the ones holding entries of any of its queues."""
     live = {str(name) for name in await client.zrangebyscore(keys.workers(model), since, "+inf")}
     if not live:
         return 0, 0
-    try:
-        consumers = await client.xinfo_consumers(keys.queue(model), keys.GROUP)
-    except ResponseError:
-        return len(live), 0  # no queue or no group yet
-    return len(live), sum(1 for c in consumers if c["name"] in live and int(c["pending"]) > 0)
+    busy: set[str] = set()
+    for version in queues:
+        try:
+            consumers = await client.xinfo_consumers(keys.queue(model, version), keys.GROUP)
+        except ResponseError:
+            continue  # no queue or no group yet
+        busy |= {c["name"] for c in consumers if c["name"] in live and int(c["pending"]) > 0}
+    return len(live), len(busy)
 
 
 @dataclass(frozen=True)

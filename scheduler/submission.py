@@ -35,9 +35,10 @@ class QueuePlace:
     """Where a QUEUED job stands, read atomically on its model's shard."""
 
     jobs_ahead: int | None
-    """QUEUED jobs of the model submitted before this one; None once it left the queue."""
+    """QUEUED jobs of its version's queue submitted before this one; None once it
+    left the queue."""
     worker_seen: float | None
-    """When a worker serving the model last announced itself (scheduler.presence),
+    """When a worker reading its version's queue last announced itself (JobQueue.announce),
     Redis time; None if none did within the presence keep time."""
     now: float
     """Redis time when the place was read."""
@@ -82,6 +83,9 @@ class NewJob:
     spec: JobSpec
     idempotency_key: str
     parent_id: str
+    route: str = ""
+    """Why it runs its version (rollouts.routing.Route)."""
+    rollout_id: str = ""
 
     def fields(self, audit_inline_bytes: int) -> dict[str, Any]:
         """The job's hash fields the script writes (it adds created, attempts, status)."""
@@ -95,6 +99,9 @@ class NewJob:
             "spec": self.spec.to_json(),
             "idem_key": self.idempotency_key,
             "parent": self.parent_id,
+            "queue": self.version,
+            "route": self.route,
+            "rollout": self.rollout_id,
             **_audited_input(self.records_json, audit_inline_bytes),
         }
 
@@ -102,13 +109,15 @@ class NewJob:
         """The SUBMIT script's keys: on one server also the indexes in other slots."""
         out = [
             keys.job(self.id, keys.shard_of_model(self.model)),
-            keys.queue(self.model),
+            keys.queue(self.model, self.version),
             keys.idempotency(self.model, self.submitter, self.idempotency_key or "-"),
             keys.model_jobs(self.model),
-            *keys.observer_keys(self.model),
+            *keys.observer_keys(self.model, self.version),
             keys.user_budget(self.submitter, self.model if cluster else None),
             keys.user_model_budget(self.submitter, self.model),
-            keys.workers(self.model),
+            keys.version_workers(self.model, self.version),
+            keys.version_workers(self.model, keys.ALL_VERSIONS),
+            keys.versions(self.model),
         ]
         if not cluster:
             out += [keys.user_jobs(self.submitter), keys.ALL_JOBS, keys.KNOWN_MODELS]
@@ -128,6 +137,7 @@ class NewJob:
             fingerprint(requested_version, self.records) if keyed else "",
             "1" if keyed else "0",
             *limits.argv(len(self.records)),
+            self.version,
         ]
         for name, value in self.fields(inline_bytes).items():
             argv += [name, value]
@@ -175,6 +185,9 @@ class NewJob:
             idempotency_key=self.idempotency_key,
             spec=self.spec,
             parent_id=self.parent_id,
+            queue_version=self.version,
+            route=self.route,
+            rollout_id=self.rollout_id,
         )
 
 

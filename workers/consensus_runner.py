@@ -86,6 +86,10 @@ class ConsensusRunner:
                 spec=child.spec,
                 idempotency_key=f"consensus/{delivery.job_id}/{alias}",
                 parent_id=delivery.job_id,
+                # The version was chosen with the parent, under the child's
+                # rollout if it had one: the child job records why.
+                route=child.route or "pinned",
+                rollout_id=child.rollout_id,
             )
             ids[alias] = submission.job_id
         return ids
@@ -138,6 +142,7 @@ def _progress(
                 "alias": alias,
                 "model": child.model,
                 "version": child.version,
+                "route": child.route,
                 "job_id": child_ids[alias],
                 "status": latest[alias].status.value if alias in latest else "",
             }

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from backendspec import BackendPolicy
+from scheduler.keys import ALL_VERSIONS
 from settings import SettingsError
 from settings.env import Env, items, number, optional_whole, whole
 from workers.backends import SubprocessLimits
@@ -20,6 +21,16 @@ MODELS_ENV = "MODELGW_WORKER_MODELS"
 CONCURRENCY_ENV = "MODELGW_WORKER_CONCURRENCY"
 MODEL_PROCESSES_ENV = "MODELGW_WORKER_MODEL_PROCESSES"
 DRAIN_GRACE_ENV = "MODELGW_WORKER_DRAIN_GRACE"
+
+
+def served_entry(entry: str) -> tuple[str, str]:
+    """(model, version) of one served entry; SettingsError if it is malformed."""
+    model, at, version = entry.partition("@")
+    if not model or (at and not version) or "@" in version or version == ALL_VERSIONS:
+        raise SettingsError(
+            f"a worker serves 'model' (every version) or 'model@version', not {entry!r}"
+        )
+    return model, version if at else ALL_VERSIONS
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,15 @@ class WorkerSettings:
     model_processes: int | None = None
     """Python model processes, each running one batch at a time; None: the concurrency."""
 
+    @property
+    def served(self) -> tuple[tuple[str, str], ...]:
+        """(model, version) per entry of `models`: `model@version` serves one
+        version, a bare `model` every version (version keys.ALL_VERSIONS)."""
+        return tuple(served_entry(entry) for entry in self.models)
+
     def __post_init__(self) -> None:
+        for entry in self.models:
+            served_entry(entry)
         if self.concurrency < 1:
             raise SettingsError(f"a worker's concurrency is at least 1, not {self.concurrency}")
         if self.model_processes is not None and self.model_processes < 1:

@@ -1,7 +1,13 @@
 """The worker: pulls jobs from its models' queues and runs them.
 
-One reader task per model blocks on its queue (scheduler.delivery.QueueReader)
-with a connection of its own (blocking reads never hold the shared pool).
+Every version of a model has a queue of its own. A worker serves chosen
+versions (`rdkit.logp@1.1.0`) or every version of a model (`rdkit.logp`): then
+it reads each version's queue as the version appears (its first submission
+adds it to keys.versions), and the model's queue of earlier releases too, so
+that jobs queued before an upgrade still run. It never reads a queue of a
+version it does not serve, so a worker of version A never runs a job of B.
+One reader task per queue blocks on it (scheduler.delivery.QueueReader) with a
+connection of its own (blocking reads never hold the shared pool).
 Jobs run concurrently up to a limit. While a job runs, its worker renews the
 lease on the queue entry and watches for cancellation; a worker that dies
 stops renewing, and after the lease another worker's reader claims the entry
@@ -10,9 +16,9 @@ On SIGTERM the worker drains: it stops reading, gives running jobs a grace
 period, and hands the rest back so another worker picks them up at once.
 
 Every few seconds (QueueSettings.presence_s) the worker announces the models
-whose queues it reads, idle or busy, so that a job waiting for a model nobody
-serves says so; a model whose reader is failing is not announced, and a
-stopping worker withdraws at once.
+and versions whose queues it reads, idle or busy, so that a job waiting for a
+version nobody serves says so; one whose reader is failing is not announced,
+and a stopping worker withdraws at once.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
+from scheduler import keys
 from scheduler.connection import (
     Client,
     RedisSettings,
@@ -64,8 +71,12 @@ class Worker:
             settings.policy, settings.limits, settings.model_processes or settings.concurrency
         )
         self._stopping = asyncio.Event()
-        self._readers: dict[str, asyncio.Task[None]] = {}
-        self._failing: set[str] = set()  # models whose last queue read failed
+        # What it serves: model -> versions, keys.ALL_VERSIONS for all of them.
+        self._served: dict[str, set[str]] = {}
+        # One reader per queue read: (model, version), version '' for the
+        # model's queue of earlier releases.
+        self._readers: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._failing: set[tuple[str, str]] = set()  # queues whose last read failed
         self._events: JobEvents | None = None
         self._consensus: ConsensusRunner | None = None
 
@@ -76,16 +87,15 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Works until stop is set, then drains."""
         self._backends.warm()
-        for model in self._settings.models:
-            await self._serve(model)
+        for model, version in self._settings.served:
+            await self._serve(model, version)
         renewer = asyncio.create_task(self._renew_forever())
         presence = asyncio.create_task(self._announce_forever())
-        discovery: list[asyncio.Task[None]] = []
         if self._settings.consensus:
             self._events = JobEvents(lambda: connect_node(self._redis), self._queue.get)
             await self._events.start()
             self._consensus = ConsensusRunner(self._queue, self._events)
-            discovery.append(asyncio.create_task(self._discover_forever()))
+        discovery = [asyncio.create_task(self._discover_forever())]
         log.info(
             "working", extra={"fields": {"models": self._settings.models, "worker": self.name}}
         )
@@ -99,7 +109,7 @@ class Worker:
                 *discovery, *self._readers.values(), presence, return_exceptions=True
             )
             with contextlib.suppress(RedisError, OSError):
-                await self._queue.leave(list(self._readers), self.name)
+                await self._queue.leave(self._pairs(), self.name)
             await self._drain()
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
@@ -109,21 +119,42 @@ class Worker:
             await self._queue.close()
             await self._client.aclose()
 
-    async def _serve(self, model: str) -> None:
-        await self._queue.ensure_group(model)
-        self._readers[model] = asyncio.create_task(self._read_forever(model))
+    async def _serve(self, model: str, version: str) -> None:
+        """Serves a version of the model, or (keys.ALL_VERSIONS) all of them."""
+        self._served.setdefault(model, set()).add(version)
+        if version != keys.ALL_VERSIONS:
+            await self._read(model, version)
+            return
+        await self._read(model, "")
+        for known in sorted(await self._queue.versions(model)):
+            await self._read(model, known)
+
+    async def _read(self, model: str, version: str) -> None:
+        if (model, version) not in self._readers:
+            await self._queue.ensure_group(model, version)
+            task = asyncio.create_task(self._read_forever(model, version))
+            self._readers[model, version] = task
+
+    def _pairs(self) -> list[tuple[str, str]]:
+        return sorted((m, v) for m, versions in self._served.items() for v in versions)
 
     async def _discover_forever(self) -> None:
-        """Starts reading the queue of each consensus model as it appears."""
+        """Starts reading the queue of each new version of the models it serves
+        whole, and (with --consensus) of each consensus model, as they appear."""
         while True:
             try:
-                for model in sorted(await self._queue.consensus_models()):
-                    if model not in self._readers:
-                        await self._serve(model)
-                        log.info("serving consensus model", extra={"fields": {"model": model}})
+                if self._settings.consensus:
+                    for model in sorted(await self._queue.consensus_models()):
+                        if model not in self._served:
+                            await self._serve(model, keys.ALL_VERSIONS)
+                            log.info("serving consensus model", extra={"fields": {"model": model}})
+                for model, versions in list(self._served.items()):
+                    if keys.ALL_VERSIONS in versions:
+                        for version in sorted(await self._queue.versions(model)):
+                            await self._read(model, version)
             except (RedisError, OSError) as exc:
                 reraise_cancellation()
-                log.warning("consensus discovery failed", extra={"fields": {"error": str(exc)}})
+                log.warning("queue discovery failed", extra={"fields": {"error": str(exc)}})
             await asyncio.sleep(self._settings.discovery_s)
 
     async def _drain(self) -> None:
@@ -138,9 +169,9 @@ class Worker:
             log.info("handed back", extra={"fields": {"job": delivery.job_id}})
         await asyncio.gather(*(t for _, t in self._running.values()), return_exceptions=True)
 
-    async def _read_forever(self, model: str) -> None:
+    async def _read_forever(self, model: str, version: str) -> None:
         client = connect(self._redis, max_connections=2)
-        reader = self._queue.reader(client, model, self.name, self._settings.block_ms)
+        reader = self._queue.reader(client, model, version, self.name, self._settings.block_ms)
         try:
             while True:
                 free = await self._take_slots()
@@ -148,29 +179,32 @@ class Worker:
                     entries = await reader.read(free)
                 except (RedisError, OSError) as exc:
                     self._give_back(free)
-                    self._failing.add(model)
+                    self._failing.add((model, version))
                     reraise_cancellation()
                     log.warning(
                         "queue read failed; retrying", extra={"fields": {"error": str(exc)}}
                     )
                     await asyncio.sleep(1.0)
-                    await self._recreate_group_if_lost(model, exc)
+                    await self._recreate_group_if_lost(model, version, exc)
                     continue
-                self._failing.discard(model)
-                free -= await self._start_in_order(model, entries)
+                self._failing.discard((model, version))
+                free -= await self._start_in_order(model, version, entries)
                 self._give_back(free)
         finally:
             await client.aclose()
 
-    async def _recreate_group_if_lost(self, model: str, exc: Exception) -> None:
+    async def _recreate_group_if_lost(self, model: str, version: str, exc: Exception) -> None:
         """After Redis lost its data (a restart without persistence, a FLUSHALL) the
         queue and its consumer group are gone and every read fails with NOGROUP:
         made again, so the worker serves the jobs submitted from then on without a
         restart. What was queued before the loss is lost with it."""
         if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
             with contextlib.suppress(RedisError, OSError):
-                await self._queue.ensure_group(model)
-                log.warning("queue was lost; made again", extra={"fields": {"model": model}})
+                await self._queue.ensure_group(model, version)
+                log.warning(
+                    "queue was lost; made again",
+                    extra={"fields": {"model": model, "version": version}},
+                )
             # A stop asked during that call may have been dropped by redis-py.
             reraise_cancellation()
 
@@ -186,14 +220,14 @@ class Worker:
         for _ in range(count):
             self._slots.release()
 
-    async def _start_in_order(self, model: str, entries: list[QueueEntry]) -> int:
-        """Starts the entries in queue order, so that jobs of a model start in FIFO
+    async def _start_in_order(self, model: str, version: str, entries: list[QueueEntry]) -> int:
+        """Starts the entries in queue order, so that jobs of a version start in FIFO
         order; returns how many were launched. The start scripts are issued in
         order in one loop turn, so they leave as one pipeline, which Redis runs
         in order: one round trip for the whole read batch."""
         starts = await asyncio.gather(
             *(
-                self._queue.start(model, entry.job_id, entry.entry_id, self.name)
+                self._queue.start(model, version, entry.job_id, entry.entry_id, self.name)
                 for entry in entries
             ),
             return_exceptions=True,
@@ -315,15 +349,16 @@ class Worker:
                 await asyncio.gather(runner, return_exceptions=True)
 
     async def _announce_forever(self) -> None:
-        """Announces the models this worker reads, every presence_s: a task of its
-        own, not a step of the read loops, which wait for a free slot while the
-        worker is busy (and a busy worker still serves its models)."""
+        """Announces the models and versions this worker reads, every presence_s:
+        a task of its own, not a step of the read loops, which wait for a free slot
+        while the worker is busy (and a busy worker still serves its models)."""
         while True:
-            serving = [
+            unwell = {
                 model
-                for model, reader in self._readers.items()
-                if not reader.done() and model not in self._failing
-            ]
+                for (model, version), reader in self._readers.items()
+                if reader.done() or (model, version) in self._failing
+            }
+            serving = [(m, v) for m, v in self._pairs() if m not in unwell]
             try:
                 await self._queue.announce(serving, self.name)
             except (RedisError, OSError) as exc:
@@ -334,12 +369,13 @@ class Worker:
         interval = self._queue.settings.lease_ms / 3000
         while True:
             await asyncio.sleep(interval)
-            by_model: dict[str, list[str]] = {}
+            by_queue: dict[tuple[str, str], list[str]] = {}
             for entry_id, (delivery, _) in list(self._running.items()):
-                by_model.setdefault(delivery.model, []).append(entry_id)
-            for model, entry_ids in by_model.items():
+                queue = (delivery.model, delivery.queue_version)
+                by_queue.setdefault(queue, []).append(entry_id)
+            for (model, version), entry_ids in by_queue.items():
                 try:
-                    await self._queue.renew(model, entry_ids, self.name)
+                    await self._queue.renew(model, version, entry_ids, self.name)
                 except (RedisError, OSError) as exc:
                     reraise_cancellation()
                     log.warning("lease renewal failed", extra={"fields": {"error": str(exc)}})

@@ -9,7 +9,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from gateway.admin.sync import Action, Change
 from modelgateway.v1 import admin_pb2
-from scheduler.stats import Durations, ModelStats
+from scheduler.stats import Durations, ModelStats, VersionStats
 
 _ACTIONS = {
     Action.CREATE: admin_pb2.CHANGE_ACTION_CREATE,
@@ -58,6 +58,28 @@ def model_stats_message(s: ModelStats) -> admin_pb2.ModelJobStats:
         queue_wait=_durations(s.queue_wait),
         live_workers=s.live_workers,
         busy_workers=s.busy_workers,
+        versions=[version_stats_message(v) for v in s.versions],
+    )
+
+
+def version_stats_message(v: VersionStats) -> admin_pb2.VersionJobStats:
+    """One version's job statistics as the VersionJobStats message."""
+    f = v.figures
+    return admin_pb2.VersionJobStats(
+        version=v.version,
+        queued=f.queued,
+        running=f.running,
+        succeeded=f.succeeded,
+        failed=f.failed,
+        cancelled=f.cancelled,
+        success_rate=f.success_rate,
+        execution=_durations(f.execution),
+        queue_wait=_durations(f.queue_wait),
+        records=v.window.records,
+        failed_records=v.window.failed_records,
+        live_workers=f.live_workers,
+        queue_length=v.queue_length,
+        drained=v.drained,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from google.protobuf import timestamp_pb2
 
 from modelgateway.v1 import job_pb2
+from rollouts.routing import Route
 from scheduler.job import JobRecord, JobStatus
 
 STATUS = {
@@ -27,6 +28,14 @@ def stamp(epoch: float | None) -> timestamp_pb2.Timestamp | None:
     return timestamp_pb2.Timestamp(seconds=seconds, nanos=int((epoch - seconds) * 1e9))
 
 
+ROUTES = {
+    Route.PINNED.value: job_pb2.VERSION_ROUTE_PINNED,
+    Route.DEFAULT.value: job_pb2.VERSION_ROUTE_DEFAULT,
+    Route.ROLLOUT.value: job_pb2.VERSION_ROUTE_ROLLOUT,
+}
+"""A job's stored route (rollouts.routing.Route) as the API's VersionRoute."""
+
+
 def job_message(record: JobRecord, *, with_results: bool) -> job_pb2.Job:
     """The API's Job for a stored record; results only when asked for."""
     job = job_pb2.Job(
@@ -43,6 +52,8 @@ def job_message(record: JobRecord, *, with_results: bool) -> job_pb2.Job:
         end_time=stamp(record.ended),
         queue_seconds=(record.started - record.created) if record.started else 0.0,
         run_seconds=record.run_seconds or 0.0,
+        version_route=ROUTES.get(record.route, 0),
+        rollout_id=record.rollout_id,
     )
     job.parent_id = record.parent_id
     for child in record.children:
@@ -52,6 +63,7 @@ def job_message(record: JobRecord, *, with_results: bool) -> job_pb2.Job:
             version=child["version"],
             job_id=child.get("job_id", ""),
             status=STATUS.get(JobStatus(child["status"]), 0) if child.get("status") else 0,
+            version_route=ROUTES.get(child.get("route", ""), 0),
         )
     for transition in record.transitions:
         job.transitions.add(status=STATUS[transition.status], time=stamp(transition.time))

@@ -13,9 +13,10 @@ callers wait for the read under way (one per model) instead, so no cached
 answer older than the TTL plus STALE_GRACE_S is ever served, and a caller that
 waits gets the answer of a read begun at most one read's duration before it called.
 
-The model's effective admission limits (gateway.registry.limits) are part of
-that entry: read in the same query, announced by the same notification, so a
-submission checks them without a query of its own.
+The model's effective admission limits (gateway.registry.limits) and its
+active rollout (migration 0009) are part of that entry: read in the same
+transaction, announced by the same notification, so a submission checks its
+limits and splits its traffic (rollouts.routing) without a query of its own.
 
 A version row and its compiled input-schema validator are cached by the row's
 identity (`store.VersionIdentity`), never by its name: a version deleted and
@@ -45,6 +46,7 @@ from gateway.errors import ApiError, FailedPrecondition, InvalidArgument
 from gateway.registry import store
 from gateway.registry.limits import EffectiveLimits, PlatformLimits, effective
 from gateway.registry.resolution import no_versions, resolve_version
+from rollouts.routing import Choice, RolloutRoute, choose
 from scheduler.job import DEFAULT_TIMEOUT_S, ChildSpec, JobSpec
 
 log = logging.getLogger("modelgw.catalog")
@@ -68,6 +70,8 @@ class RunnableVersion:
     version every child's too, since the children run on the same records."""
     limits: EffectiveLimits
     """The model's admission limits, as its catalog entry holds them."""
+    choice: Choice
+    """Why this version: named, the default, or the model's rollout."""
 
     def check(self, records: list[dict[str, Any]]) -> None:
         """Raises InvalidArgument naming the first bad record and field."""
@@ -91,6 +95,7 @@ class _Known:
     resolved: str | None  # its default version, else its latest; None: it has none
     versions: Mapping[str, store.VersionIdentity]
     limits: EffectiveLimits
+    rollout: RolloutRoute | None
 
 
 class ResolutionCache:
@@ -145,14 +150,17 @@ class ResolutionCache:
         """What `AccessPolicy.subscribe` needs to keep this catalog current on store.CHANNEL."""
         return Subscription(on_notify=self.forget, on_listening=self.forget_all)
 
-    async def runnable(self, model: str, requested: str, depth: int = 0) -> RunnableVersion:
-        """The version a submission of model (at requested, or its resolved
-        version) runs; a consensus version with its children resolved."""
-        row, limits = await self._version_row(model, requested)
+    async def runnable(
+        self, model: str, requested: str, key: str = "", depth: int = 0
+    ) -> RunnableVersion:
+        """The version a submission of model (at requested, or the version its
+        rollout or default gives, split by `key` when one is given) runs; a
+        consensus version with its children resolved by the same rule."""
+        row, limits, choice = await self._version_row(model, requested, key)
         own = (f"{row.model} {row.version}", self._validator(row))
         if row.backend_kind != "consensus":
             return RunnableVersion(
-                row.model, row.version, _spec(row), row.output_schema, (own,), limits
+                row.model, row.version, _spec(row), row.output_schema, (own,), limits, choice
             )
         if depth >= MAX_CONSENSUS_DEPTH:
             raise FailedPrecondition(
@@ -163,23 +171,24 @@ class ResolutionCache:
         children: dict[str, ChildSpec] = {}
         checks = [own]
         for child in definition.children:
-            runnable = await self.runnable(child.model, child.version, depth + 1)
+            runnable = await self.runnable(child.model, child.version, key, depth + 1)
             try:
                 output = choose_output_field(child, runnable.output_schema)
             except OutputFieldError as exc:
                 raise FailedPrecondition(f"consensus model {model!r}: {exc}") from None
             children[child.alias] = ChildSpec(
-                runnable.model, runnable.version, output, runnable.spec
-            )
+                runnable.model, runnable.version, output, runnable.spec,
+                runnable.choice.route.value, runnable.choice.rollout_id,
+            )  # fmt: skip
             checks += [(f"child {child.alias} ({whose})", v) for whose, v in runnable.checks]
         spec = replace(_spec(row), children=children)
         return RunnableVersion(
-            row.model, row.version, spec, row.output_schema, tuple(checks), limits
+            row.model, row.version, spec, row.output_schema, tuple(checks), limits, choice
         )
 
     async def _version_row(
-        self, model: str, requested: str
-    ) -> tuple[store.VersionRow, EffectiveLimits]:
+        self, model: str, requested: str, key: str
+    ) -> tuple[store.VersionRow, EffectiveLimits, Choice]:
         known = await self._known_now(model)
         version = requested or known.resolved
         if version is None or version not in known.versions:
@@ -188,13 +197,15 @@ class ResolutionCache:
             version = requested or known.resolved
         if version is None:
             raise no_versions(model)
+        choice = choose(requested, version, known.rollout, key)
+        version = choice.version
         identity = known.versions.get(version)
         if identity is None:
             raise store.no_such_version(model, version)
         row = self._rows.get(identity)
         if row is None:
             row = await asyncio.shield(self._load(model, version, identity))
-        return row, known.limits
+        return row, known.limits, choice
 
     async def _known_now(self, model: str) -> _Known:
         """The model's entry: read less than the TTL ago, or less than the TTL plus
@@ -243,6 +254,7 @@ class ResolutionCache:
         ):
             row = await store.get_model(conn, model)
             versions = await store.version_identities(conn, model)
+            rollout = await conn.fetchrow(_ACTIVE_ROLLOUT, model)
         latest = next(reversed(versions), None)
         resolution = resolve_version("", row.default_version, latest)
         known = _Known(
@@ -250,6 +262,7 @@ class ResolutionCache:
             None if resolution is None else resolution.version,
             versions,
             effective(row.limits, row.limit_caps, self._model_limits),
+            None if rollout is None else RolloutRoute(*rollout),
         )
         if self._generation(model) == generation:
             self._known[model] = known
@@ -284,6 +297,11 @@ class ResolutionCache:
             )
             validator = self._validators[row.identity] = cls(row.input_schema)
         return validator
+
+
+_ACTIVE_ROLLOUT = """
+SELECT id::text, baseline, candidate, percent FROM rollouts WHERE model = $1 AND state = 'active'
+"""
 
 
 def _spec(row: store.VersionRow) -> JobSpec:

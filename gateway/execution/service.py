@@ -88,7 +88,9 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
     ) -> execution_pb2.SubmitJobResponse:
         """Validates and queues one job; answers at once with its id and place."""
         self._check_request(request)
-        runnable = await self._resolutions.runnable(request.model, request.version)
+        runnable = await self._resolutions.runnable(
+            request.model, request.version, request.routing_key or request.idempotency_key
+        )
         count = len(request.records)
         admission.check_fits(runnable.model, count, runnable.limits)
         records = [input_records.record(r) for r in request.records]
@@ -103,6 +105,8 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
             spec=runnable.spec,
             idempotency_key=request.idempotency_key,
             limits=AdmissionLimits(self._limits.user_rates, runnable.limits.admission),
+            route=runnable.choice.route.value,
+            rollout_id=runnable.choice.rollout_id,
         )
         self._check_accepted(request, submission, runnable)
         if submission.job is None:  # DUPLICATE: the job the key named before
@@ -132,10 +136,11 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
                 f"a job carries at most {self._limits.max_records} records; {count} were given: "
                 "split the batch into several jobs"
             )
-        if len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY:
-            raise InvalidArgument(
-                f"idempotency_key is longer than {MAX_IDEMPOTENCY_KEY} characters"
-            )
+        for name in ("idempotency_key", "routing_key"):
+            if len(getattr(request, name)) > MAX_IDEMPOTENCY_KEY:
+                raise InvalidArgument(
+                    f"{name} is longer than {MAX_IDEMPOTENCY_KEY} characters", field=name
+                )
 
     def _check_accepted(
         self,
@@ -144,12 +149,9 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         runnable: RunnableVersion,
     ) -> None:
         """Raises what a refused submission (a limit, a reused idempotency key) means."""
+        limits, count = runnable.limits, len(request.records)
         refusal = admission.refusal(
-            submission,
-            runnable.model,
-            self._limits.user_rates,
-            runnable.limits,
-            len(request.records),
+            submission, runnable.model, self._limits.user_rates, limits, count
         )
         if refusal is not None:
             raise refusal

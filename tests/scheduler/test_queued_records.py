@@ -42,12 +42,12 @@ async def _submit(
 async def _counts(client: Client) -> tuple[int, int, int]:
     """(QUEUED, QUEUED_RECORDS, entries of the waiting index)."""
     counts = await client.hgetall(keys.counts(MODEL))  # type: ignore[misc]
-    waiting = await client.zcard(keys.waiting(MODEL))
+    waiting = await client.zcard(keys.waiting(MODEL, "1"))
     return int(counts.get("QUEUED", 0)), int(counts.get("QUEUED_RECORDS", 0)), int(waiting)
 
 
 async def _entry(client: Client, job_id: str) -> str:
-    for entry_id, fields in await client.xrange(keys.queue(MODEL)):
+    for entry_id, fields in await client.xrange(keys.queue(MODEL, "1")):
         if fields["job"] == job_id:
             return str(entry_id)
     raise AssertionError(f"no stream entry for {job_id}")
@@ -58,10 +58,10 @@ async def test_starting_and_cancelling_take_a_jobs_records_off(client: Client) -
     try:
         ids = [(await _submit(queue, n))[1] for n in (2, 3, 5)]
         assert await _counts(client) == (3, 10, 3)
-        assert await queue.start(MODEL, ids[0], await _entry(client, ids[0]), "w1") is not None
+        assert await queue.start(MODEL, "1", ids[0], await _entry(client, ids[0]), "w1") is not None
         assert await _counts(client) == (2, 8, 2)
         # Delivered again (a worker died): still running, nothing counted twice.
-        await queue.start(MODEL, ids[0], await _entry(client, ids[0]), "w2")
+        await queue.start(MODEL, "1", ids[0], await _entry(client, ids[0]), "w2")
         assert await _counts(client) == (2, 8, 2)
         job = await queue.get(ids[1])
         assert isinstance(job, JobRecord)
@@ -70,7 +70,7 @@ async def test_starting_and_cancelling_take_a_jobs_records_off(client: Client) -
         assert await queue.cancel(job, "test again") is CancelOutcome.CANCELLED  # leaves once
         assert await _counts(client) == (1, 5, 1)
         # A worker reaching the cancelled job's entry skips it, taking nothing more.
-        assert await queue.start(MODEL, ids[1], await _entry(client, ids[1]), "w1") is NoDelivery.CANCELLED
+        assert await queue.start(MODEL, "1", ids[1], await _entry(client, ids[1]), "w1") is NoDelivery.CANCELLED
         assert await _counts(client) == (1, 5, 1)
     finally:
         await queue.close()
@@ -82,11 +82,11 @@ async def test_dead_letters_take_off_only_what_was_still_waiting(client: Client)
     try:
         _, running, _ = await _submit(queue, 4)
         _, waiting, _ = await _submit(queue, 6)
-        await queue.start(MODEL, running, await _entry(client, running), "w1")
+        await queue.start(MODEL, "1", running, await _entry(client, running), "w1")
         assert await _counts(client) == (1, 6, 1)
-        assert await queue.start(MODEL, running, await _entry(client, running), "w2") is NoDelivery.DEAD_LETTER
+        assert await queue.start(MODEL, "1", running, await _entry(client, running), "w2") is NoDelivery.DEAD_LETTER
         assert await _counts(client) == (1, 6, 1)
-        assert await never.start(MODEL, waiting, await _entry(client, waiting), "w1") is NoDelivery.DEAD_LETTER
+        assert await never.start(MODEL, "1", waiting, await _entry(client, waiting), "w1") is NoDelivery.DEAD_LETTER
         assert await _counts(client) == (0, 0, 0)
     finally:
         await queue.close()
@@ -103,7 +103,7 @@ async def test_a_job_that_expired_while_waiting_leaves_the_counts(client: Client
         await asyncio.sleep(1.6)  # both records expire; the index keeps their ids
         shard = keys.shard_of_model(MODEL)
         assert await client.exists(keys.job(reached, shard), keys.job(abandoned, shard)) == 0
-        assert await queue.start(MODEL, reached, await _entry(client, reached), "w1") is NoDelivery.EXPIRED
+        assert await queue.start(MODEL, "1", reached, await _entry(client, reached), "w1") is NoDelivery.EXPIRED
         assert await _counts(client) == (2, 7, 2)  # the scheduler's duties take them off
         done = await run_once(client, settings)
         assert done["expired_waiting"] == 2

@@ -107,7 +107,7 @@ class DurationStats(_message.Message):
     def __init__(self, count: _Optional[int] = ..., mean_seconds: _Optional[float] = ..., p50_seconds: _Optional[float] = ..., p95_seconds: _Optional[float] = ...) -> None: ...
 
 class ModelJobStats(_message.Message):
-    __slots__ = ("model", "queued", "running", "succeeded", "failed", "cancelled", "success_rate", "throughput_per_second", "execution", "queue_wait", "live_workers", "busy_workers")
+    __slots__ = ("model", "queued", "running", "succeeded", "failed", "cancelled", "success_rate", "throughput_per_second", "execution", "queue_wait", "live_workers", "busy_workers", "versions")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     QUEUED_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +120,7 @@ class ModelJobStats(_message.Message):
     QUEUE_WAIT_FIELD_NUMBER: _ClassVar[int]
     LIVE_WORKERS_FIELD_NUMBER: _ClassVar[int]
     BUSY_WORKERS_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
     model: str
     queued: int
     running: int
@@ -132,7 +133,40 @@ class ModelJobStats(_message.Message):
     queue_wait: DurationStats
     live_workers: int
     busy_workers: int
-    def __init__(self, model: _Optional[str] = ..., queued: _Optional[int] = ..., running: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., cancelled: _Optional[int] = ..., success_rate: _Optional[float] = ..., throughput_per_second: _Optional[float] = ..., execution: _Optional[_Union[DurationStats, _Mapping]] = ..., queue_wait: _Optional[_Union[DurationStats, _Mapping]] = ..., live_workers: _Optional[int] = ..., busy_workers: _Optional[int] = ...) -> None: ...
+    versions: _containers.RepeatedCompositeFieldContainer[VersionJobStats]
+    def __init__(self, model: _Optional[str] = ..., queued: _Optional[int] = ..., running: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., cancelled: _Optional[int] = ..., success_rate: _Optional[float] = ..., throughput_per_second: _Optional[float] = ..., execution: _Optional[_Union[DurationStats, _Mapping]] = ..., queue_wait: _Optional[_Union[DurationStats, _Mapping]] = ..., live_workers: _Optional[int] = ..., busy_workers: _Optional[int] = ..., versions: _Optional[_Iterable[_Union[VersionJobStats, _Mapping]]] = ...) -> None: ...
+
+class VersionJobStats(_message.Message):
+    __slots__ = ("version", "queued", "running", "succeeded", "failed", "cancelled", "success_rate", "execution", "queue_wait", "records", "failed_records", "live_workers", "queue_length", "drained")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_RATE_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_WAIT_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    FAILED_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    LIVE_WORKERS_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    DRAINED_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    success_rate: float
+    execution: DurationStats
+    queue_wait: DurationStats
+    records: int
+    failed_records: int
+    live_workers: int
+    queue_length: int
+    drained: bool
+    def __init__(self, version: _Optional[str] = ..., queued: _Optional[int] = ..., running: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., cancelled: _Optional[int] = ..., success_rate: _Optional[float] = ..., execution: _Optional[_Union[DurationStats, _Mapping]] = ..., queue_wait: _Optional[_Union[DurationStats, _Mapping]] = ..., records: _Optional[int] = ..., failed_records: _Optional[int] = ..., live_workers: _Optional[int] = ..., queue_length: _Optional[int] = ..., drained: _Optional[bool] = ...) -> None: ...
 
 class JobStats(_message.Message):
     __slots__ = ("time", "window_seconds", "overall", "models")

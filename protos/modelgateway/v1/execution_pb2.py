@@ -29,7 +29,7 @@ from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from modelgateway.v1 import job_pb2 as modelgateway_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmodelgateway/v1/execution.proto\x12\x0fmodelgateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17google/rpc/status.proto\x1a\x19modelgateway/v1/job.proto\"\x81\x01\n\x10SubmitJobRequest\x12\x13\n\x05model\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\x07records\x18\x03 \x03(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\"L\n\x11SubmitJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"!\n\rGetJobRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"3\n\x0eGetJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\"#\n\x0fWatchJobRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"k\n\x10WatchJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\x12\x11\n\theartbeat\x18\x02 \x01(\x08\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.Status\"$\n\x10\x43\x61ncelJobRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"6\n\x11\x43\x61ncelJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\"s\n\x0fListJobsRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12*\n\x06status\x18\x02 \x01(\x0e\x32\x1a.modelgateway.v1.JobStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"O\n\x10ListJobsResponse\x12\"\n\x04jobs\x18\x01 \x03(\x0b\x32\x14.modelgateway.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xa5\x04\n\x10\x45xecutionService\x12g\n\tSubmitJob\x12!.modelgateway.v1.SubmitJobRequest\x1a\".modelgateway.v1.SubmitJobResponse\"\x13\x82\xd3\xe4\x93\x02\r\"\x08/v1/jobs:\x01*\x12`\n\x06GetJob\x12\x1e.modelgateway.v1.GetJobRequest\x1a\x1f.modelgateway.v1.GetJobResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/jobs/{id}\x12n\n\x08WatchJob\x12 .modelgateway.v1.WatchJobRequest\x1a!.modelgateway.v1.WatchJobResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/jobs/{id}:watch0\x01\x12s\n\tCancelJob\x12!.modelgateway.v1.CancelJobRequest\x1a\".modelgateway.v1.CancelJobResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/jobs/{id}:cancel:\x01*\x12\x61\n\x08ListJobs\x12 .modelgateway.v1.ListJobsRequest\x1a!.modelgateway.v1.ListJobsResponse\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/v1/jobsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmodelgateway/v1/execution.proto\x12\x0fmodelgateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17google/rpc/status.proto\x1a\x19modelgateway/v1/job.proto\"\x96\x01\n\x10SubmitJobRequest\x12\x13\n\x05model\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\x07records\x18\x03 \x03(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x13\n\x0brouting_key\x18\x05 \x01(\t\"L\n\x11SubmitJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"!\n\rGetJobRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"3\n\x0eGetJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\"#\n\x0fWatchJobRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"k\n\x10WatchJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\x12\x11\n\theartbeat\x18\x02 \x01(\x08\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.Status\"$\n\x10\x43\x61ncelJobRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"6\n\x11\x43\x61ncelJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\"s\n\x0fListJobsRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12*\n\x06status\x18\x02 \x01(\x0e\x32\x1a.modelgateway.v1.JobStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"O\n\x10ListJobsResponse\x12\"\n\x04jobs\x18\x01 \x03(\x0b\x32\x14.modelgateway.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xa5\x04\n\x10\x45xecutionService\x12g\n\tSubmitJob\x12!.modelgateway.v1.SubmitJobRequest\x1a\".modelgateway.v1.SubmitJobResponse\"\x13\x82\xd3\xe4\x93\x02\r\"\x08/v1/jobs:\x01*\x12`\n\x06GetJob\x12\x1e.modelgateway.v1.GetJobRequest\x1a\x1f.modelgateway.v1.GetJobResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/jobs/{id}\x12n\n\x08WatchJob\x12 .modelgateway.v1.WatchJobRequest\x1a!.modelgateway.v1.WatchJobResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/jobs/{id}:watch0\x01\x12s\n\tCancelJob\x12!.modelgateway.v1.CancelJobRequest\x1a\".modelgateway.v1.CancelJobResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/jobs/{id}:cancel:\x01*\x12\x61\n\x08ListJobs\x12 .modelgateway.v1.ListJobsRequest\x1a!.modelgateway.v1.ListJobsResponse\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/v1/jobsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -57,25 +57,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXECUTIONSERVICE'].methods_by_name['ListJobs']._loaded_options = None
   _globals['_EXECUTIONSERVICE'].methods_by_name['ListJobs']._serialized_options = b'\202\323\344\223\002\n\022\010/v1/jobs'
   _globals['_SUBMITJOBREQUEST']._serialized_start=198
-  _globals['_SUBMITJOBREQUEST']._serialized_end=327
-  _globals['_SUBMITJOBRESPONSE']._serialized_start=329
-  _globals['_SUBMITJOBRESPONSE']._serialized_end=405
-  _globals['_GETJOBREQUEST']._serialized_start=407
-  _globals['_GETJOBREQUEST']._serialized_end=440
-  _globals['_GETJOBRESPONSE']._serialized_start=442
-  _globals['_GETJOBRESPONSE']._serialized_end=493
-  _globals['_WATCHJOBREQUEST']._serialized_start=495
-  _globals['_WATCHJOBREQUEST']._serialized_end=530
-  _globals['_WATCHJOBRESPONSE']._serialized_start=532
-  _globals['_WATCHJOBRESPONSE']._serialized_end=639
-  _globals['_CANCELJOBREQUEST']._serialized_start=641
-  _globals['_CANCELJOBREQUEST']._serialized_end=677
-  _globals['_CANCELJOBRESPONSE']._serialized_start=679
-  _globals['_CANCELJOBRESPONSE']._serialized_end=733
-  _globals['_LISTJOBSREQUEST']._serialized_start=735
-  _globals['_LISTJOBSREQUEST']._serialized_end=850
-  _globals['_LISTJOBSRESPONSE']._serialized_start=852
-  _globals['_LISTJOBSRESPONSE']._serialized_end=931
-  _globals['_EXECUTIONSERVICE']._serialized_start=934
-  _globals['_EXECUTIONSERVICE']._serialized_end=1483
+  _globals['_SUBMITJOBREQUEST']._serialized_end=348
+  _globals['_SUBMITJOBRESPONSE']._serialized_start=350
+  _globals['_SUBMITJOBRESPONSE']._serialized_end=426
+  _globals['_GETJOBREQUEST']._serialized_start=428
+  _globals['_GETJOBREQUEST']._serialized_end=461
+  _globals['_GETJOBRESPONSE']._serialized_start=463
+  _globals['_GETJOBRESPONSE']._serialized_end=514
+  _globals['_WATCHJOBREQUEST']._serialized_start=516
+  _globals['_WATCHJOBREQUEST']._serialized_end=551
+  _globals['_WATCHJOBRESPONSE']._serialized_start=553
+  _globals['_WATCHJOBRESPONSE']._serialized_end=660
+  _globals['_CANCELJOBREQUEST']._serialized_start=662
+  _globals['_CANCELJOBREQUEST']._serialized_end=698
+  _globals['_CANCELJOBRESPONSE']._serialized_start=700
+  _globals['_CANCELJOBRESPONSE']._serialized_end=754
+  _globals['_LISTJOBSREQUEST']._serialized_start=756
+  _globals['_LISTJOBSREQUEST']._serialized_end=871
+  _globals['_LISTJOBSRESPONSE']._serialized_start=873
+  _globals['_LISTJOBSRESPONSE']._serialized_end=952
+  _globals['_EXECUTIONSERVICE']._serialized_start=955
+  _globals['_EXECUTIONSERVICE']._serialized_end=1504
 # @@protoc_insertion_point(module_scope)

@@ -12,16 +12,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SubmitJobRequest(_message.Message):
-    __slots__ = ("model", "version", "records", "idempotency_key")
+    __slots__ = ("model", "version", "records", "idempotency_key", "routing_key")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_KEY_FIELD_NUMBER: _ClassVar[int]
     model: str
     version: str
     records: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]
     idempotency_key: str
-    def __init__(self, model: _Optional[str] = ..., version: _Optional[str] = ..., records: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    routing_key: str
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[str] = ..., records: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., idempotency_key: _Optional[str] = ..., routing_key: _Optional[str] = ...) -> None: ...
 
 class SubmitJobResponse(_message.Message):
     __slots__ = ("job", "deduplicated")

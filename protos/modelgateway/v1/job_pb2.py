@@ -26,25 +26,27 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19modelgateway/v1/job.proto\x12\x0fmodelgateway.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x04\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12*\n\x06status\x18\x04 \x01(\x0e\x32\x1a.modelgateway.v1.JobStatus\x12\x11\n\tsubmitter\x18\x05 \x01(\t\x12\x33\n\x0btransitions\x18\x06 \x03(\x0b\x32\x1e.modelgateway.v1.JobTransition\x12\x14\n\x0crecord_count\x18\x07 \x01(\x05\x12.\n\x07results\x18\x08 \x03(\x0b\x32\x1d.modelgateway.v1.RecordResult\x12(\n\x05\x65rror\x18\t \x01(\x0b\x32\x19.modelgateway.v1.JobError\x12\x10\n\x08\x61ttempts\x18\n \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x0b \x01(\t\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rqueue_seconds\x18\x0f \x01(\x01\x12\x13\n\x0brun_seconds\x18\x10 \x01(\x01\x12+\n\x08\x63hildren\x18\x11 \x03(\x0b\x32\x19.modelgateway.v1.ChildJob\x12\x11\n\tparent_id\x18\x12 \x01(\t\x12\x30\n\x0bqueue_place\x18\x13 \x01(\x0b\x32\x1b.modelgateway.v1.QueuePlace\"{\n\nQueuePlace\x12\x17\n\njobs_ahead\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x34\n\x10worker_seen_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07warning\x18\x03 \x01(\tB\r\n\x0b_jobs_ahead\"u\n\x08\x43hildJob\x12\r\n\x05\x61lias\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0e\n\x06job_id\x18\x04 \x01(\t\x12*\n\x06status\x18\x05 \x01(\x0e\x32\x1a.modelgateway.v1.JobStatus\"e\n\rJobTransition\x12*\n\x06status\x18\x01 \x01(\x0e\x32\x1a.modelgateway.v1.JobStatus\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x0cRecordResult\x12\'\n\x06output\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"+\n\x08JobError\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t*\xa1\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19modelgateway/v1/job.proto\x12\x0fmodelgateway.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x05\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12*\n\x06status\x18\x04 \x01(\x0e\x32\x1a.modelgateway.v1.JobStatus\x12\x11\n\tsubmitter\x18\x05 \x01(\t\x12\x33\n\x0btransitions\x18\x06 \x03(\x0b\x32\x1e.modelgateway.v1.JobTransition\x12\x14\n\x0crecord_count\x18\x07 \x01(\x05\x12.\n\x07results\x18\x08 \x03(\x0b\x32\x1d.modelgateway.v1.RecordResult\x12(\n\x05\x65rror\x18\t \x01(\x0b\x32\x19.modelgateway.v1.JobError\x12\x10\n\x08\x61ttempts\x18\n \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x0b \x01(\t\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rqueue_seconds\x18\x0f \x01(\x01\x12\x13\n\x0brun_seconds\x18\x10 \x01(\x01\x12+\n\x08\x63hildren\x18\x11 \x03(\x0b\x32\x19.modelgateway.v1.ChildJob\x12\x11\n\tparent_id\x18\x12 \x01(\t\x12\x30\n\x0bqueue_place\x18\x13 \x01(\x0b\x32\x1b.modelgateway.v1.QueuePlace\x12\x34\n\rversion_route\x18\x14 \x01(\x0e\x32\x1d.modelgateway.v1.VersionRoute\x12\x12\n\nrollout_id\x18\x15 \x01(\t\"{\n\nQueuePlace\x12\x17\n\njobs_ahead\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x34\n\x10worker_seen_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07warning\x18\x03 \x01(\tB\r\n\x0b_jobs_ahead\"\xab\x01\n\x08\x43hildJob\x12\r\n\x05\x61lias\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0e\n\x06job_id\x18\x04 \x01(\t\x12*\n\x06status\x18\x05 \x01(\x0e\x32\x1a.modelgateway.v1.JobStatus\x12\x34\n\rversion_route\x18\x06 \x01(\x0e\x32\x1d.modelgateway.v1.VersionRoute\"e\n\rJobTransition\x12*\n\x06status\x18\x01 \x01(\x0e\x32\x1a.modelgateway.v1.JobStatus\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x0cRecordResult\x12\'\n\x06output\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"+\n\x08JobError\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t*}\n\x0cVersionRoute\x12\x1d\n\x19VERSION_ROUTE_UNSPECIFIED\x10\x00\x12\x18\n\x14VERSION_ROUTE_PINNED\x10\x01\x12\x19\n\x15VERSION_ROUTE_DEFAULT\x10\x02\x12\x19\n\x15VERSION_ROUTE_ROLLOUT\x10\x03*\xa1\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'modelgateway.v1.job_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATUS']._serialized_start=1198
-  _globals['_JOBSTATUS']._serialized_end=1359
+  _globals['_VERSIONROUTE']._serialized_start=1326
+  _globals['_VERSIONROUTE']._serialized_end=1451
+  _globals['_JOBSTATUS']._serialized_start=1454
+  _globals['_JOBSTATUS']._serialized_end=1615
   _globals['_JOB']._serialized_start=110
-  _globals['_JOB']._serialized_end=731
-  _globals['_QUEUEPLACE']._serialized_start=733
-  _globals['_QUEUEPLACE']._serialized_end=856
-  _globals['_CHILDJOB']._serialized_start=858
-  _globals['_CHILDJOB']._serialized_end=975
-  _globals['_JOBTRANSITION']._serialized_start=977
-  _globals['_JOBTRANSITION']._serialized_end=1078
-  _globals['_RECORDRESULT']._serialized_start=1080
-  _globals['_RECORDRESULT']._serialized_end=1150
-  _globals['_JOBERROR']._serialized_start=1152
-  _globals['_JOBERROR']._serialized_end=1195
+  _globals['_JOB']._serialized_end=805
+  _globals['_QUEUEPLACE']._serialized_start=807
+  _globals['_QUEUEPLACE']._serialized_end=930
+  _globals['_CHILDJOB']._serialized_start=933
+  _globals['_CHILDJOB']._serialized_end=1104
+  _globals['_JOBTRANSITION']._serialized_start=1106
+  _globals['_JOBTRANSITION']._serialized_end=1207
+  _globals['_RECORDRESULT']._serialized_start=1209
+  _globals['_RECORDRESULT']._serialized_end=1279
+  _globals['_JOBERROR']._serialized_start=1281
+  _globals['_JOBERROR']._serialized_end=1324
 # @@protoc_insertion_point(module_scope)

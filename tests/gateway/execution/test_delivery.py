@@ -81,22 +81,24 @@ def test_a_job_of_a_killed_worker_completes_on_another(jobs: Jobs) -> None:
             stop_worker(rescuer)
 
 
-async def _deliver_and_abandon(redis_url: str, model: str, times: int, lease_ms: int) -> None:
+async def _deliver_and_abandon(
+    redis_url: str, model: str, version: str, times: int, lease_ms: int
+) -> None:
     """Plays workers that take the oldest job and die, `times` times."""
     client = connect(RedisSettings(redis_url))
     queue = JobQueue(client, QueueSettings(lease_ms=lease_ms))
     try:
-        await queue.ensure_group(model)
+        await queue.ensure_group(model, version)
         for attempt in range(times):
             ghost = f"ghost-{attempt}"
             # A new worker's reader: it claims the entry the last ghost left, or
             # reads it new the first time.
-            [entry] = await queue.reader(client, model, ghost, block_ms=1000).read(1)
+            [entry] = await queue.reader(client, model, version, ghost, block_ms=1000).read(1)
             entry_id = entry.entry_id
-            await queue.start(model, entry.job_id, entry_id, ghost)
+            await queue.start(model, version, entry.job_id, entry_id, ghost)
             # The ghost dies: make its lease look expired at once.
             await client.xclaim(
-                keys.queue(model), keys.GROUP, ghost, 0, [entry_id], idle=lease_ms + 1, justid=True
+                keys.queue(model, version), keys.GROUP, ghost, 0, [entry_id], idle=lease_ms + 1, justid=True
             )
     finally:
         await client.aclose()
@@ -107,7 +109,9 @@ def test_a_job_past_its_delivery_limit_is_dead_lettered_and_does_not_block(jobs:
     _register(jobs.mesh, model, "workers.builtin.demo:echo", {"type": "object"}, {})
     poison = jobs.submit("poison", [{"x": 1}])
     healthy = jobs.submit("poison", [{"x": 2}])
-    asyncio.run(_deliver_and_abandon(jobs.mesh.env["MODELGW_REDIS_URL"], model, 3, 3000))
+    asyncio.run(
+        _deliver_and_abandon(jobs.mesh.env["MODELGW_REDIS_URL"], model, poison.version, 3, 3000)
+    )
     worker = start_worker(jobs.mesh, [model], "after-ghosts", concurrency=1)
     try:
         dead = jobs.wait(poison.id, timeout_s=20)

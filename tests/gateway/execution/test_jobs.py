@@ -98,7 +98,7 @@ def test_version_timeout(jobs: Jobs) -> None:
 def _queued_entry(jobs: Jobs, suffix: str, job_id: str) -> bool:
     """Whether the model's queue stream still holds an entry of the job."""
     with redis.Redis.from_url(jobs.mesh.env["MODELGW_REDIS_URL"], decode_responses=True) as client:
-        entries = client.xrange(keys.queue(jobs.model(suffix)))
+        entries = client.xrange(keys.queue(jobs.model(suffix), "1.0.0"))
     return any(values.get("job") == job_id for _, values in entries)
 
 

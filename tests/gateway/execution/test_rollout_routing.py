@@ -1,0 +1,180 @@
+"""The traffic split at submission under an active rollout, and per-version
+queues and workers, against the real mesh: real servers, real worker
+processes, one per version.
+
+The rollout here is a row of the rollouts table written directly: what the
+execution server reads (the rollout service writes the same row; its own tests
+drive it through its RPCs). The system under test is submission and delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import asyncpg
+import pytest
+import redis
+
+from modelgateway.v1 import admin_pb2, admin_pb2_grpc, execution_pb2, job_pb2, registry_pb2
+from rollouts.routing import bucket
+from scheduler import keys
+from tests.gateway.execution.conftest import (
+    Jobs,
+    _struct,
+    add_version,
+    register_backend,
+    start_worker,
+    stop_worker,
+)
+from tests.harness import Mesh
+
+ECHO = {"callable": "workers.builtin.demo:echo"}
+S = job_pb2.JOB_STATUS_SUCCEEDED
+ROLLOUT = job_pb2.VERSION_ROUTE_ROLLOUT
+
+
+@dataclass
+class Split:
+    """A model with versions 1.0.0 (the default) and 2.0.0, under a rollout."""
+
+    mesh: Mesh
+    jobs: Jobs
+    model: str
+    rollout_id: str = ""
+    probes: list[job_pb2.Job] = field(default_factory=list)
+    """Submissions made to see the execution server take a change: they run too."""
+
+    @property
+    def user(self) -> str:
+        """A user of its own: thousands of submissions stay within one user's budget."""
+        return f"{self.model}-user"
+
+    def submit(self, **fields: str) -> job_pb2.Job:
+        request = execution_pb2.SubmitJobRequest(
+            model=self.model, records=[_struct({"n": 1})], **fields
+        )
+        return self.jobs.stub().SubmitJob(request, metadata=self.mesh.metadata(self.user)).job
+
+    def wait(self, job: job_pb2.Job) -> job_pb2.Job:
+        return self.jobs.wait(job.id, user=self.user, timeout_s=60)
+
+    def sql(self, query: str, *args: object) -> None:
+        async def run() -> None:
+            conn = await asyncpg.connect(self.mesh.env["MODELGW_DATABASE_URL"])
+            try:
+                await conn.execute(query, *args)
+            finally:
+                await conn.close()
+
+        asyncio.run(run())
+
+    def start_rollout(self, percent: float) -> None:
+        self.rollout_id = str(uuid.uuid4())
+        self.sql(
+            "INSERT INTO rollouts (id, model, baseline, candidate, strategy, state, percent,"
+            " started_by) VALUES ($1, $2, '1.0.0', '2.0.0', 'canary', 'active', $3, 'test')",
+            uuid.UUID(self.rollout_id), self.model, percent,
+        )  # fmt: skip
+        self.wait_route(ROLLOUT)
+
+    def promote(self) -> None:
+        self.sql("UPDATE rollouts SET state = 'promoted' WHERE id = $1", uuid.UUID(self.rollout_id))
+        self.sql("UPDATE models SET default_version = '2.0.0' WHERE name = $1", self.model)
+        self.wait_route(job_pb2.VERSION_ROUTE_DEFAULT, "2.0.0")
+
+    def wait_route(self, route: int, version: str = "") -> None:
+        """The catalog hears the change by NOTIFY within milliseconds."""
+        for _ in range(200):
+            job = self.submit()
+            self.probes.append(job)
+            if job.version_route == route and (not version or job.version == version):
+                return
+        raise AssertionError("the execution server never saw the rollout change")
+
+
+def worker_of(mesh: Mesh, job_id: str) -> str:
+    with redis.Redis.from_url(mesh.env["MODELGW_REDIS_URL"], decode_responses=True) as client:
+        name = client.hget(keys.job(job_id, keys.shard_of_job(job_id) or 0), "worker")
+    return str(name)
+
+
+def worker_name(process: subprocess.Popen[bytes]) -> str:
+    return f"{socket.gethostname()}-{process.pid}"
+
+
+@pytest.fixture
+def split(mesh: Mesh, jobs: Jobs) -> Iterator[Split]:
+    model = jobs.model(f"split{uuid.uuid4().hex[:6]}")
+    register_backend(mesh, model, "python", ECHO)
+    add_version(mesh, model, "2.0.0", "python", ECHO)
+    mesh.registry().SetDefaultVersion(
+        registry_pb2.SetDefaultVersionRequest(name=model, version="1.0.0"),
+        metadata=mesh.metadata("root", superuser=True),
+    )
+    yield Split(mesh, jobs, model)
+
+
+def test_a_ten_percent_canary_gets_its_share_and_pinned_jobs_are_untouched(split: Split) -> None:
+    split.start_rollout(10.0)
+    with ThreadPoolExecutor(16) as pool:
+        routed = list(pool.map(lambda _: split.submit(), range(2000)))
+        pinned = list(pool.map(lambda i: split.submit(version=("1.0.0", "2.0.0")[i % 2]), range(100)))
+    share = sum(job.version == "2.0.0" for job in routed) / len(routed)
+    assert abs(share - 0.10) <= 0.03, share
+    assert {(j.version_route, j.rollout_id) for j in routed} == {(ROLLOUT, split.rollout_id)}
+    assert [j.version for j in pinned] == ["1.0.0", "2.0.0"] * 50
+    assert {j.version_route for j in pinned} == {job_pb2.VERSION_ROUTE_PINNED}
+
+
+def test_the_same_routing_key_always_gets_the_same_version(split: Split) -> None:
+    split.start_rollout(30.0)
+    for key in (f"caller-{i}" for i in range(40)):
+        expected = "2.0.0" if bucket(split.rollout_id, key) < 30.0 else "1.0.0"
+        assert {split.submit(routing_key=key).version for _ in range(5)} == {expected}
+    # The idempotency key stands in for a routing key.
+    assert len({split.submit(idempotency_key=f"k-{uuid.uuid4()}").version for _ in range(60)}) == 2
+
+
+def test_jobs_queued_before_a_switch_finish_on_their_own_versions_workers(split: Split) -> None:
+    """Blue/green: jobs queued on 1.0.0 when 2.0.0 takes all the traffic still
+    run on 1.0.0's worker; a worker of one version never runs another's job."""
+    split.start_rollout(50.0)
+    before = [split.submit(routing_key=f"m-{i}") for i in range(40)]
+    assert {j.version for j in before} == {"1.0.0", "2.0.0"}
+    split.promote()
+    after = [split.submit(routing_key=f"m-{i}") for i in range(20)]
+    assert {(j.version, j.version_route) for j in after} == {("2.0.0", job_pb2.VERSION_ROUTE_DEFAULT)}
+    blue = start_worker(split.mesh, [f"{split.model}@1.0.0"], "blue", concurrency=4)
+    green = start_worker(split.mesh, [f"{split.model}@2.0.0"], "green", concurrency=4)
+    try:
+        finished = [split.wait(j) for j in [*split.probes, *before, *after]]
+        assert {j.status for j in finished} == {S}
+        names = {"1.0.0": worker_name(blue), "2.0.0": worker_name(green)}
+        for job in finished:
+            assert worker_of(split.mesh, job.id) == names[job.version], job.version
+        _assert_version_stats_equal(split, finished)
+    finally:
+        stop_worker(blue)
+        stop_worker(green)
+
+
+def _assert_version_stats_equal(split: Split, finished: list[job_pb2.Job]) -> None:
+    admin = admin_pb2_grpc.AdminServiceStub(split.mesh.channel("admin"))
+    reply = admin.GetJobStats(
+        admin_pb2.GetJobStatsRequest(model=split.model),
+        metadata=split.mesh.metadata("root", superuser=True),
+    )
+    [model] = reply.stats.models
+    by_version = {v.version: v for v in model.versions}
+    for version in ("1.0.0", "2.0.0"):
+        ran = [j for j in finished if j.version == version]
+        stats = by_version[version]
+        assert (stats.succeeded, stats.failed, stats.queued, stats.running) == (len(ran), 0, 0, 0)
+        assert stats.records == len(ran) and stats.drained
+        assert stats.execution.count == len(ran)
+    assert model.succeeded >= len(finished)
