@@ -14,6 +14,9 @@ import yaml
 from cli.main import _parser
 
 K8S = Path(__file__).resolve().parents[2] / "k8s"
+# Applied beside K8S (`kubectl apply -k k8s/versions/`): the workers per model version.
+VERSIONS = K8S / "versions"
+KUSTOMIZATIONS = (K8S, VERSIONS)
 Obj = dict[str, Any]
 
 
@@ -39,19 +42,22 @@ def image_user() -> tuple[int, int]:
     return int(found[0][0]), int(found[0][1])
 
 
-def kustomization() -> Obj:
-    data: Obj = yaml.safe_load((K8S / "kustomization.yaml").read_text(encoding="utf-8"))
+def kustomization(directory: Path = K8S) -> Obj:
+    data: Obj = yaml.safe_load((directory / "kustomization.yaml").read_text(encoding="utf-8"))
     return data
 
 
 @cache
 def manifests() -> tuple[Manifest, ...]:
-    """Every object of every resource file kustomization.yaml lists, in order."""
+    """Every object of every resource file the two kustomizations list, in order:
+    k8s/ then k8s/versions/ (files named relative to k8s/), deployed together."""
     out = []
-    for file in kustomization()["resources"]:
-        for obj in yaml.safe_load_all((K8S / file).read_text(encoding="utf-8")):
-            if obj is not None:
-                out.append(Manifest(file, obj))
+    for directory in KUSTOMIZATIONS:
+        for file in kustomization(directory)["resources"]:
+            path = directory / file
+            for obj in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+                if obj is not None:
+                    out.append(Manifest(str(path.relative_to(K8S)), obj))
     return tuple(out)
 
 

@@ -28,6 +28,7 @@ from tests.k8s._manifests import (
     pod_spec,
     prestop_sleep_seconds,
 )
+from workers.settings import MODELS_ENV
 
 BUILTIN_MODELS = load(DEFAULT_CATALOG, None)
 
@@ -51,7 +52,14 @@ def _worker_command(deployment: str) -> list[str]:
 
 
 def _models(deployment: str) -> list[str]:
-    return [m for m in option(_worker_command(deployment), "--models").split(",") if m]
+    """The models its workers serve: --models, else MODELGW_WORKER_MODELS (a worker per
+    version names `model@version` there: k8s/versions/)."""
+    command = _worker_command(deployment)
+    if "--models" in command:
+        listed = option(command, "--models")
+    else:
+        listed = environment(containers(named("Deployment", deployment))[0])[MODELS_ENV]
+    return [m.partition("@")[0] for m in listed.split(",") if m]
 
 
 # -- servers -------------------------------------------------------------------

