@@ -304,7 +304,14 @@ def test_scaled_object_watches_the_code_s_queue_of_every_model(deployment: str) 
     spec = _scaled_object_for(deployment)["spec"]
     triggers = spec["triggers"]  # type: ignore[index]
     streams = [t["metadata"]["stream"] for t in triggers]
-    assert streams == [keys.queue(model) for model in _models(deployment)]
+    # Each model's queue of earlier releases, then the queue of each version the
+    # catalog declares: every version has its own.
+    versions = {m.name: [v.version for v in m.versions] for m in BUILTIN_MODELS}
+    assert streams == [
+        queue
+        for model in _models(deployment)
+        for queue in (keys.queue(model), *(keys.queue(model, v) for v in versions[model]))
+    ]
     assert all(t["type"] == "redis-cluster-streams" for t in triggers)
 
 
