@@ -27,6 +27,9 @@ def add_command(commands: Commands) -> None:
     submit.add_argument("--column", help="the file's column to send (SDF: the SMILES field)")
     submit.add_argument("--batch", type=int, help="records per job: several jobs")
     submit.add_argument("--version", default="", help="the model version (default: resolved)")
+    submit.add_argument(
+        "--routing-key", default="", help="keeps these jobs on one version during a rollout"
+    )
     submit.add_argument("--wait", action="store_true", help="wait and print the results")
     submit.add_argument("--timeout", type=float, help="seconds to wait at most")
     _verb(submit, run_submit)
@@ -77,9 +80,14 @@ def run_submit(args: argparse.Namespace) -> int:
     batches = _records.batches(records, args.batch)
     with client(args) as gateway:
         if len(batches) == 1:
-            jobs = [gateway.submit(args.model, batches[0], version=args.version)]
+            job = gateway.submit(
+                args.model, batches[0], version=args.version, routing_key=args.routing_key
+            )
+            jobs = [job]
         else:
-            jobs = gateway.submit_many(args.model, batches, version=args.version)
+            jobs = gateway.submit_many(
+                args.model, batches, version=args.version, routing_key=args.routing_key
+            )
         if not args.wait:
             _output.print_rows(
                 [{"id": j.id, "model": j.model, "version": j.version} for j in jobs], args.output

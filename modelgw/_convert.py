@@ -169,4 +169,12 @@ def job_info(message: job_pb2.Job) -> JobInfo:
         created=_time(message.create_time, message.HasField("create_time")),
         started=_time(message.start_time, message.HasField("start_time")),
         ended=_time(message.end_time, message.HasField("end_time")),
+        version_route=_ROUTES.get(message.version_route, ""),
     )
+
+
+_ROUTES = {
+    job_pb2.VERSION_ROUTE_PINNED: "pinned",
+    job_pb2.VERSION_ROUTE_DEFAULT: "default",
+    job_pb2.VERSION_ROUTE_ROLLOUT: "rollout",
+}

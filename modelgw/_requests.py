@@ -49,10 +49,15 @@ def search(
 
 
 def submit(
-    model: str, records: Iterable[Any], version: str, idempotency_key: str | None
+    model: str,
+    records: Iterable[Any],
+    version: str,
+    idempotency_key: str | None,
+    routing_key: str = "",
 ) -> execution_pb2.SubmitJobRequest:
     """A SubmitJob with its records as Structs and an idempotency key (a new uuid4
-    unless given), so that a retried submission returns the same job."""
+    unless given), so that a retried submission returns the same job; a routing
+    key keeps a caller on one version while a rollout splits the traffic."""
     if isinstance(records, (dict, str, bytes)):
         raise InvalidInput(
             "records must be a list of dicts, not a single " + type(records).__name__
@@ -68,6 +73,7 @@ def submit(
         version=text(version, "version", 200),
         records=structs,
         idempotency_key=key,
+        routing_key=text(routing_key, "routing_key", 128),
     )
 
 

@@ -154,18 +154,26 @@ class AsyncClient:
         *,
         version: str = "",
         idempotency_key: str | None = None,
+        routing_key: str = "",
     ) -> AsyncJob:
         """Queues one job running ``model`` on ``records``; safe to retry (idempotency key)."""
-        request = _requests.submit(model, records, version, idempotency_key)
+        request = _requests.submit(model, records, version, idempotency_key, routing_key)
         job = (await self._call(self._caller.execution.SubmitJob, request)).job
         return AsyncJob(self._caller, job.id, job.model, job.version)
 
     async def submit_many(
-        self, model: str, batches: Iterable[list[dict[str, Any]]], *, version: str = ""
+        self,
+        model: str,
+        batches: Iterable[list[dict[str, Any]]],
+        *,
+        version: str = "",
+        routing_key: str = "",
     ) -> list[AsyncJob]:
         """One job per batch, submitted concurrently, returned in batch order; every
         batch is checked before the first is sent."""
-        requests = [_requests.submit(model, batch, version, None) for batch in batches]
+        requests = [
+            _requests.submit(model, batch, version, None, routing_key) for batch in batches
+        ]
         replies = await asyncio.gather(
             *(self._call(self._caller.execution.SubmitJob, r) for r in requests)
         )

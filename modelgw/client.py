@@ -155,17 +155,25 @@ class Client:
         *,
         version: str = "",
         idempotency_key: str | None = None,
+        routing_key: str = "",
     ) -> Job:
         """Queues one job running ``model`` on ``records``; safe to retry (idempotency key)."""
-        request = _requests.submit(model, records, version, idempotency_key)
+        request = _requests.submit(model, records, version, idempotency_key, routing_key)
         job = self._call(self._caller.execution.SubmitJob, request).job
         return Job(self._caller, job.id, job.model, job.version)
 
     def submit_many(
-        self, model: str, batches: Iterable[list[dict[str, Any]]], *, version: str = ""
+        self,
+        model: str,
+        batches: Iterable[list[dict[str, Any]]],
+        *,
+        version: str = "",
+        routing_key: str = "",
     ) -> list[Job]:
         """One job per batch, in order; every batch is checked before the first is sent."""
-        requests = [_requests.submit(model, batch, version, None) for batch in batches]
+        requests = [
+            _requests.submit(model, batch, version, None, routing_key) for batch in batches
+        ]
         replies = [self._call(self._caller.execution.SubmitJob, r).job for r in requests]
         return [Job(self._caller, j.id, j.model, j.version) for j in replies]
 

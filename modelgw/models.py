@@ -78,7 +78,7 @@ class JobInfo:
     """Why it FAILED or was CANCELLED, for programs ("model_error", "timeout", ...)."""
     error_message: str = ""
     jobs_ahead: int | None = None
-    """While QUEUED: jobs of the same model ahead of this one; None when not known."""
+    """While QUEUED: jobs of its version's queue ahead of this one; None when not known."""
     queue_warning: str = ""
     """While QUEUED: set when no worker serving the model was seen recently."""
     submitter: str = ""
@@ -86,6 +86,9 @@ class JobInfo:
     created: datetime | None = None
     started: datetime | None = None
     ended: datetime | None = None
+    version_route: str = ""
+    """Why it runs its version: "pinned", "default" or "rollout" ("" for jobs of
+    earlier releases)."""
 
     @property
     def done(self) -> bool:

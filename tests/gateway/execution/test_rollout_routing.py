@@ -20,7 +20,14 @@ import asyncpg
 import pytest
 import redis
 
-from modelgateway.v1 import admin_pb2, admin_pb2_grpc, execution_pb2, job_pb2, registry_pb2
+from modelgateway.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    execution_pb2,
+    job_pb2,
+    model_pb2,
+    registry_pb2,
+)
 from rollouts.routing import bucket
 from scheduler import keys
 from tests.gateway.execution.conftest import (
@@ -178,3 +185,57 @@ def _assert_version_stats_equal(split: Split, finished: list[job_pb2.Job]) -> No
         assert stats.records == len(ran) and stats.drained
         assert stats.execution.count == len(ran)
     assert model.succeeded >= len(finished)
+
+
+LOGP = {"callable": "workers.builtin.chemistry:logp"}
+LOGP_OUTPUT = {"type": "object", "properties": {"logp": {"type": "number"}}, "required": ["logp"]}
+
+
+def _logp_version(mesh: Mesh, model: str, version: str) -> None:
+    message = model_pb2.ModelVersion(version=version)
+    message.backend.kind = "python"
+    message.backend.config.update(LOGP)
+    message.input_schema.update({"type": "object"})
+    message.output_schema.update(LOGP_OUTPUT)
+    mesh.registry().CreateModelVersion(
+        registry_pb2.CreateModelVersionRequest(model=model, version=message),
+        metadata=mesh.metadata("root", superuser=True),
+    )
+
+
+@pytest.mark.usefixtures("builtin_worker", "scheduler_process")
+def test_a_consensus_child_under_a_rollout_follows_it_and_the_parent_records_it(
+    mesh: Mesh, jobs: Jobs
+) -> None:
+    su = mesh.metadata("root", superuser=True)
+    child = jobs.model(f"child{uuid.uuid4().hex[:6]}")
+    mesh.registry().CreateModel(
+        registry_pb2.CreateModelRequest(model=model_pb2.Model(name=child)), metadata=su
+    )
+    for version in ("1.0.0", "2.0.0"):
+        _logp_version(mesh, child, version)
+    mesh.registry().SetDefaultVersion(
+        registry_pb2.SetDefaultVersionRequest(name=child, version="1.0.0"), metadata=su
+    )
+    parent = jobs.model(f"parent{uuid.uuid4().hex[:6]}")
+    yaml = f'"{parent}":\n  CHILDMODELS:\n    A:\n      NAME: "{child}"\n    B:\n      NAME: "rdkit.esol"\n  FORMULA: "A + B"\n'
+    mesh.registry().ImportConsensusModel(registry_pb2.ImportConsensusModelRequest(yaml=yaml), metadata=su)
+    for name in (child, parent):
+        mesh.registry().SetVisibility(
+            registry_pb2.SetVisibilityRequest(name=name, visibility=model_pb2.VISIBILITY_PUBLIC), metadata=su
+        )
+    split = Split(mesh, jobs, child)
+    worker = start_worker(mesh, [child], "child-all-versions", concurrency=4)
+    try:
+        split.start_rollout(100.0)  # the candidate takes every unpinned submission
+        request = execution_pb2.SubmitJobRequest(model=parent, records=[_struct({"smiles": "CCO"})])
+        job = jobs.stub().SubmitJob(request, metadata=mesh.metadata("alice")).job
+        done = jobs.wait(job.id, timeout_s=60)
+        assert done.status == S, done.error.message
+        children = {c.alias: c for c in done.children}
+        assert (children["A"].version, children["A"].version_route) == ("2.0.0", ROLLOUT)
+        assert children["B"].version_route == job_pb2.VERSION_ROUTE_DEFAULT
+        a = jobs.get(children["A"].job_id)
+        assert (a.version, a.version_route, a.rollout_id) == ("2.0.0", ROLLOUT, split.rollout_id)
+    finally:
+        stop_worker(worker)
