@@ -20,6 +20,13 @@ def picky(records: list[dict[str, Any]]) -> list[dict[str, Any] | RecordError]:
     ]
 
 
+async def half_bad(records: list[dict[str, Any]]) -> list[dict[str, Any] | RecordError]:
+    """A candidate gone wrong: a tenth of a second per job, and every record with
+    an odd n fails (half of them, for records numbered in turn)."""
+    await asyncio.sleep(0.1)
+    return [RecordError("odd n: broken") if r.get("n", 0) % 2 else {"n": r.get("n", 0)} for r in records]
+
+
 async def slow(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     await asyncio.sleep(float(records[0].get("seconds", 1)))
     return [{"pid": os.getpid()} for _ in records]
