@@ -49,9 +49,7 @@ class Plan:
     guardrails: Guardrails = field(default_factory=Guardrails)
 
     @classmethod
-    def build(
-        cls, strategy: Strategy, given: dict[str, float], guardrails: Guardrails
-    ) -> Plan:
+    def build(cls, strategy: Strategy, given: dict[str, float], guardrails: Guardrails) -> Plan:
         """The plan of a strategy from the parameters the caller set (`given`, by
         name); PlanError names the first parameter that cannot be used."""
         defaults = DEFAULTS[strategy]

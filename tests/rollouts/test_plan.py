@@ -78,7 +78,9 @@ def test_a_controller_away_for_many_intervals_catches_up_one_step_at_a_time() ->
         (Strategy.CANARY, {"step_percent": 10}, "step_percent"),
     ],
 )
-def test_bad_parameters_name_their_field(strategy: Strategy, given: dict[str, float], field: str) -> None:
+def test_bad_parameters_name_their_field(
+    strategy: Strategy, given: dict[str, float], field: str
+) -> None:
     with pytest.raises(PlanError) as error:
         plan(strategy, **given)
     assert error.value.field == field
@@ -102,4 +104,6 @@ def test_status_says_what_promotion_waits_for() -> None:
     early = describe(p, percent=10, start=T0, step_time=T0, now=T0, candidate_jobs=0)
     assert "promotion is due at" in early and "10%" in early
     linear = Plan.build(Strategy.LINEAR, {}, Guardrails())
-    assert "next step (+10%)" in describe(linear, percent=10, start=T0, step_time=T0, now=T0, candidate_jobs=0)
+    assert "next step (+10%)" in describe(
+        linear, percent=10, start=T0, step_time=T0, now=T0, candidate_jobs=0
+    )
