@@ -1,6 +1,6 @@
 """Which authorization each RPC needs: the table behind the one enforcement point.
 
-Every RPC of the three services has exactly one entry here (a test checks it);
+Every RPC of the four services has exactly one entry here (a test checks it);
 the interceptor refuses any method that has none, so a new RPC cannot slip
 through unguarded.
 """
@@ -17,6 +17,7 @@ from modelgateway.v1 import model_pb2
 _REGISTRY = "/modelgateway.v1.RegistryService/"
 _EXECUTION = "/modelgateway.v1.ExecutionService/"
 _ADMIN = "/modelgateway.v1.AdminService/"
+_ROLLOUT = "/modelgateway.v1.RolloutService/"
 
 
 def _grant_action(request: Any) -> Action:
@@ -87,6 +88,13 @@ RULES: dict[str, Rule] = {
     _ADMIN + "QueryModelDatabase": Rule(Action.ADMIN),
     _ADMIN + "GetJobStats": Rule(Action.ADMIN),
     _ADMIN + "WatchJobStats": Rule(Action.ADMIN),
+    # A rollout chooses what the model runs, as SetDefaultVersion does: owners and
+    # superusers, for reading its figures too (they show the versions' job outcomes).
+    _ROLLOUT + "StartRollout": Rule(Action.UPDATE, "model"),
+    _ROLLOUT + "GetRollout": Rule(Action.UPDATE, "model"),
+    _ROLLOUT + "ListRollouts": Rule(Action.UPDATE, "model"),
+    _ROLLOUT + "PromoteRollout": Rule(Action.UPDATE, "model"),
+    _ROLLOUT + "RollBackRollout": Rule(Action.UPDATE, "model"),
 }
 
 # Health checks and reflection answer without a token, so that load balancers,

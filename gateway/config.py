@@ -79,6 +79,8 @@ class AdminConfig:
     query_max_bytes: int
     # A worker that announced itself more recently than this counts as live.
     worker_live_ms: int
+    # Seconds between two passes of the rollout controller over the active rollouts.
+    rollout_tick_s: float
 
     @classmethod
     def from_env(
@@ -97,6 +99,7 @@ class AdminConfig:
             query_max_rows=whole(env, "MODELGW_QUERY_MAX_ROWS", 10_000, minimum=1),
             query_max_bytes=_query_max_bytes(env, max_message_bytes),
             worker_live_ms=int(worker_live_s * 1000),
+            rollout_tick_s=number(env, "MODELGW_ROLLOUT_TICK_SECONDS", 1.0, positive=True),
         )
 
 

@@ -41,6 +41,9 @@ from settings import logs
 
 log = logging.getLogger("modelgw.calls")
 
+ROLLOUT_GUARD_SQLSTATE = "MGR01"
+"""Raised by the database when a version of an active rollout would be deleted."""
+
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
 
 
@@ -273,6 +276,9 @@ def grpc_status_for(exc: Exception) -> tuple[grpc.StatusCode, str]:
         # A value PostgreSQL cannot store (a NUL character, an out-of-range
         # number) that validation let through: the caller's input, not a fault.
         return grpc.StatusCode.INVALID_ARGUMENT, f"a value cannot be stored: {exc}"
+    if isinstance(exc, asyncpg.PostgresError) and exc.sqlstate == ROLLOUT_GUARD_SQLSTATE:
+        # A version an active rollout splits traffic over (migration 0009's guard).
+        return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
     if isinstance(exc, RedisOutOfMemoryError):
         return (
             grpc.StatusCode.RESOURCE_EXHAUSTED,

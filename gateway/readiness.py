@@ -39,24 +39,28 @@ class Probe:
 
 async def follow_stores(
     health: health_async.HealthServicer,
-    service: str,
+    services: Sequence[str],
     probes: Sequence[Probe],
     *,
     interval_s: float = 2.0,
     timeout_s: float = 2.0,
 ) -> None:
-    """Sets `service`'s health from the probes, every interval, until cancelled."""
+    """Sets the health of each of `services` (those one server hosts) from the
+    probes, every interval, until cancelled."""
     ready: bool | None = None
     while True:
         answers = await asyncio.gather(*(_down(probe, timeout_s) for probe in probes))
         down = [probe.store for probe in answers if probe is not None]
         if (not down) != ready:
             ready = not down
-            await health.set(service, SERVING if ready else NOT_SERVING)
+            for service in services:
+                await health.set(service, SERVING if ready else NOT_SERVING)
             if ready:
-                log.info("ready", extra={"fields": {"service": service}})
+                log.info("ready", extra={"fields": {"services": list(services)}})
             else:
-                log.warning("not ready", extra={"fields": {"service": service, "down": down}})
+                log.warning(
+                    "not ready", extra={"fields": {"services": list(services), "down": down}}
+                )
         await asyncio.sleep(interval_s)
 
 

@@ -34,6 +34,8 @@ from gateway.readiness import Probe, follow_stores
 from gateway.registry import store as registry_store
 from gateway.registry.database import migrate, open_pool
 from gateway.registry.service import RegistryService
+from gateway.rollouts.controller import RolloutController
+from gateway.rollouts.service import RolloutService
 from mesh.signals import stop_on_signals
 from modelgateway.v1 import (
     admin_pb2,
@@ -42,6 +44,8 @@ from modelgateway.v1 import (
     execution_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
+    rollout_pb2,
+    rollout_pb2_grpc,
 )
 from scheduler.connection import connect, connect_node
 from scheduler.events import JobEvents
@@ -131,7 +135,22 @@ async def _mount_admin(server: grpc.aio.Server, res: Resources) -> AsyncIterator
             acquire_timeout_s=config.database_timeout_s,
         )
         admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(deps), server)
-        yield
+        rollout_pb2_grpc.add_RolloutServiceServicer_to_server(
+            RolloutService(res.pool, client, acquire_timeout_s=config.database_timeout_s), server
+        )
+        # The admin server has the registry's pool and Redis both, which a rollout's
+        # decisions need; SKIP LOCKED lets its replicas share the work.
+        controller = RolloutController(
+            res.pool,
+            client,
+            tick_s=config.admin.rollout_tick_s,
+            acquire_timeout_s=config.database_timeout_s,
+        )
+        controller.start()
+        try:
+            yield
+        finally:
+            await controller.stop()
     finally:
         await client.aclose()
 
@@ -147,6 +166,18 @@ SERVICES: dict[str, tuple[str, Mount]] = {
     ),
     "admin": (admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name, _mount_admin),
 }
+"""Each server's name, the full name of its service (what its readiness probe asks
+for) and its mount."""
+
+ALSO_HOSTED: dict[str, tuple[str, ...]] = {
+    "admin": (rollout_pb2.DESCRIPTOR.services_by_name["RolloutService"].full_name,),
+}
+"""Services a server hosts beside its own: reflected, and ready when it is."""
+
+
+def hosted(name: str) -> tuple[str, ...]:
+    """Every service the named server hosts, its own first."""
+    return (SERVICES[name][0], *ALSO_HOSTED.get(name, ()))
 
 
 def server_options(config: GatewayConfig) -> list[tuple[str, Any]]:
@@ -236,7 +267,7 @@ async def _serve_until_signalled(
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
         [
-            full_name,
+            *hosted(name),
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ],
@@ -248,7 +279,7 @@ async def _serve_until_signalled(
     await server.start()
     _tune_gc()
     await health.set("", health_pb2.HealthCheckResponse.SERVING)  # liveness
-    readiness = asyncio.create_task(follow_stores(health, full_name, res.probes))
+    readiness = asyncio.create_task(follow_stores(health, hosted(name), res.probes))
     log.info("serving", extra={"fields": {"service": full_name, "address": address}})
     if ready is not None:
         ready.set()

@@ -144,6 +144,9 @@ def mesh(
         "MODELGW_WORKER_PRESENCE_SECONDS": "0.5",
         "MODELGW_NO_WORKER_WARNING_SECONDS": "2",
         "MODELGW_QUEUE_PLACE_SECONDS": "0",  # every read of a place reaches Redis
+        # The rollout controller passes five times a second, so that a rollout's
+        # schedule of a second or two plays out within a test.
+        "MODELGW_ROLLOUT_TICK_SECONDS": "0.2",
         # The operator's allow-list of the session: the built-in models, the test models
         # of tests/gateway/execution (which fail, sleep and check records on purpose) and this
         # interpreter as a command, so that subprocess versions can be registered.

@@ -15,6 +15,7 @@ SERVICE_HOSTS = {
     "modelgateway.v1.RegistryService": "registry",
     "modelgateway.v1.ExecutionService": "execution",
     "modelgateway.v1.AdminService": "admin",
+    "modelgateway.v1.RolloutService": "admin",
 }
 # Addresses that mean "every interface" when bound, but cannot be connected to.
 _WILDCARDS = {"", "0.0.0.0", "::", "[::]"}

@@ -24,6 +24,7 @@ from gateway.interceptor import caller
 from gateway.registry import consensus, limits, requests, search, store, validation
 from gateway.registry.messages import model_message, plain, version_message
 from gateway.registry.resolution import no_versions, resolve_version
+from gateway.rollouts import store as rollout_store
 from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
 
 
@@ -154,6 +155,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
             raise PermissionDenied("force is for superusers only")
         async with self._transaction() as conn:
             await store.get_model(conn, request.name, lock=True)
+            await rollout_store.refuse_if_active(conn, request.name, "delete its versions")
             dependents = await store.consensus_dependents(conn, request.name)
             if dependents and not request.force:
                 raise FailedPrecondition(
@@ -241,6 +243,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
             validation.version_string(request.version)
         async with self._transaction() as conn:
             await store.get_model(conn, request.name, lock=True)
+            await rollout_store.refuse_if_active(conn, request.name, "change its default version")
             if request.version:
                 await store.get_version(conn, request.name, request.version)
             await store.set_default_version(conn, request.name, request.version or None)

@@ -5,7 +5,8 @@ any character (NUL included) and of any length up to a few thousand, numbers
 at their extremes, unknown enum values, nested messages, JSON of any shape in
 Struct fields. Each RPC is called as an ordinary user and as a superuser,
 except that a superuser does not call what would wipe or hide the session's
-shared models (the reset, catalog syncs, deletes, revokes, visibility).
+shared models (the reset, catalog syncs, deletes, revokes, visibility) or change
+what they run (a rollout started, promoted or rolled back).
 Examples are derandomized: the same requests every run.
 """
 
@@ -20,13 +21,14 @@ from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.server import SERVICES
+from gateway.server import SERVICES, hosted
 
 from .conftest import Mesh
 
 FD = descriptor.FieldDescriptor
 NOT_AS_SUPERUSER = {
     "ResetModelDatabase", "RefreshModelDatabase", "DeleteModel", "RevokeAccess", "SetVisibility",
+    "StartRollout", "PromoteRollout", "RollBackRollout",
 }  # fmt: skip
 FORBIDDEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
 
@@ -113,10 +115,12 @@ def _rpc(channel: grpc.Channel, method: descriptor.MethodDescriptor) -> Any:
     )
 
 
-# Every RPC of every service the gateway serves (gateway.server.SERVICES).
+# Every RPC of every service the gateway serves (gateway.server.SERVICES, and what
+# each server hosts beside its own).
 CASES = [
-    pytest.param(service, method.name, as_superuser, id=f"{method.name}-{'su' if as_superuser else 'user'}")
-    for service, (full_name, _) in SERVICES.items()
+    pytest.param((service, full_name), method.name, as_superuser, id=f"{method.name}-{'su' if as_superuser else 'user'}")
+    for service in SERVICES
+    for full_name in hosted(service)
     for method in _service(full_name).methods
     for as_superuser in (False, True)
     if not (as_superuser and method.name in NOT_AS_SUPERUSER)
@@ -124,9 +128,12 @@ CASES = [
 
 
 @pytest.mark.parametrize(("service", "method", "as_superuser"), CASES)
-def test_no_field_value_gives_internal_or_unknown(mesh: Mesh, service: str, method: str, as_superuser: bool) -> None:
-    method_descriptor = _service(SERVICES[service][0]).methods_by_name[method]
-    rpc = _rpc(mesh.channel(service), method_descriptor)
+def test_no_field_value_gives_internal_or_unknown(
+    mesh: Mesh, service: tuple[str, str], method: str, as_superuser: bool
+) -> None:
+    server, full_name = service
+    method_descriptor = _service(full_name).methods_by_name[method]
+    rpc = _rpc(mesh.channel(server), method_descriptor)
     metadata = mesh.metadata("fuzz-root" if as_superuser else "fuzz-user", superuser=as_superuser)
     streaming = method_descriptor.server_streaming
 

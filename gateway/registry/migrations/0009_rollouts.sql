@@ -41,3 +41,35 @@ CREATE INDEX IF NOT EXISTS rollouts_history ON rollouts (model, start_time DESC)
 CREATE OR REPLACE TRIGGER rollouts_notify
     AFTER INSERT OR UPDATE OR DELETE ON rollouts
     FOR EACH ROW EXECUTE FUNCTION notify_registry_change();
+
+-- Every start, step, promotion and rollback is a change of a rollouts row, so
+-- the audit outbox (0002) records it, with the actor the writer named and the
+-- figures the row carries (each step's, and the end's), in the same transaction.
+CREATE OR REPLACE TRIGGER rollouts_audit
+    AFTER INSERT OR UPDATE OR DELETE ON rollouts
+    FOR EACH ROW EXECUTE FUNCTION modelgw_audit.record_change();
+
+-- The baseline and the candidate of an active rollout cannot be deleted, by any
+-- path (the API, a catalog sync, psql): traffic is being split between them.
+-- SQLSTATE MGR01 is mapped to FAILED_PRECONDITION by the gateway's interceptor.
+CREATE OR REPLACE FUNCTION refuse_rollout_version_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    active uuid;
+BEGIN
+    SELECT id INTO active FROM rollouts
+    WHERE model = OLD.model AND state = 'active' AND OLD.version IN (baseline, candidate);
+    IF active IS NOT NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'MGR01',
+            MESSAGE = format(
+                'model %s has an active rollout (%s) of version %s; promote or roll it back first',
+                OLD.model, active, OLD.version);
+    END IF;
+    RETURN OLD;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER model_versions_rollout_guard
+    BEFORE DELETE ON model_versions
+    FOR EACH ROW EXECUTE FUNCTION refuse_rollout_version_delete();

@@ -123,6 +123,11 @@ def test_the_api_document_is_valid_and_complete(tmp_path: Path) -> None:
         ("DELETE", "/v1/models/{name}"),
         ("POST", "/v1/jobs"),
         ("GET", "/v1/jobs/{id}:watch"),
+        ("POST", "/v1/models/{model}/rollouts"),
+        ("GET", "/v1/models/{model}/rollouts"),
+        ("GET", "/v1/models/{model}/rollout"),
+        ("POST", "/v1/models/{model}/rollout:promote"),
+        ("POST", "/v1/models/{model}/rollout:rollBack"),
     } <= operations
     watch = document["paths"]["/v1/jobs/{id}:watch"]["get"]["responses"]["200"]
     assert "newline-delimited JSON" in watch["description"]

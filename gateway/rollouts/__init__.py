@@ -1,0 +1,1 @@
+"""RolloutService: rollouts of a model's versions, their controller, SQL and messages."""
