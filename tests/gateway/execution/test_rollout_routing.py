@@ -1,22 +1,18 @@
-"""The traffic split at submission under an active rollout, and per-version
-queues and workers, against the real mesh: real servers, real worker
-processes, one per version.
-
-The rollout here is a row of the rollouts table written directly: what the
-execution server reads (the rollout service writes the same row; its own tests
-drive it through its RPCs). The system under test is submission and delivery."""
+"""The traffic split at submission under an active rollout, per-version queues
+and workers, and the automatic rollback of a failing candidate, against the
+real mesh: real servers, the rollout service and its controller, real worker
+processes, one per version."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import asyncpg
 import pytest
 import redis
 
@@ -27,6 +23,8 @@ from modelgateway.v1 import (
     job_pb2,
     model_pb2,
     registry_pb2,
+    rollout_pb2,
+    rollout_pb2_grpc,
 )
 from rollouts.routing import bucket
 from scheduler import keys
@@ -63,35 +61,39 @@ class Split:
 
     def submit(self, **fields: str) -> job_pb2.Job:
         request = execution_pb2.SubmitJobRequest(
-            model=self.model, records=[_struct({"n": 1})], **fields
+            model=self.model, records=[_struct({"n": 0})], **fields
         )
         return self.jobs.stub().SubmitJob(request, metadata=self.mesh.metadata(self.user)).job
 
     def wait(self, job: job_pb2.Job) -> job_pb2.Job:
         return self.jobs.wait(job.id, user=self.user, timeout_s=60)
 
-    def sql(self, query: str, *args: object) -> None:
-        async def run() -> None:
-            conn = await asyncpg.connect(self.mesh.env["MODELGW_DATABASE_URL"])
-            try:
-                await conn.execute(query, *args)
-            finally:
-                await conn.close()
+    def rollouts(self) -> rollout_pb2_grpc.RolloutServiceStub:
+        return rollout_pb2_grpc.RolloutServiceStub(self.mesh.channel("admin"))
 
-        asyncio.run(run())
-
-    def start_rollout(self, percent: float) -> None:
-        self.rollout_id = str(uuid.uuid4())
-        self.sql(
-            "INSERT INTO rollouts (id, model, baseline, candidate, strategy, state, percent,"
-            " started_by) VALUES ($1, $2, '1.0.0', '2.0.0', 'canary', 'active', $3, 'test')",
-            uuid.UUID(self.rollout_id), self.model, percent,
+    def start_rollout(self, percent: float, guardrails: rollout_pb2.Guardrails | None = None) -> None:
+        """A canary that holds `percent` for a week: only a breach or a call ends it.
+        Without guardrails given, none can trip (the versions are equal)."""
+        if guardrails is None:
+            guardrails = rollout_pb2.Guardrails(min_jobs=1_000_000, max_p95_ratio=0)
+        request = rollout_pb2.StartRolloutRequest(
+            model=self.model, candidate_version="2.0.0", strategy=rollout_pb2.ROLLOUT_STRATEGY_CANARY,
+            canary_percent=percent, bake_seconds=604_800, guardrails=guardrails,
         )  # fmt: skip
+        self.rollout_id = self.rollouts().StartRollout(request, metadata=self.su).rollout.id
         self.wait_route(ROLLOUT)
 
+    def rollout(self) -> rollout_pb2.Rollout:
+        request = rollout_pb2.GetRolloutRequest(model=self.model, rollout_id=self.rollout_id)
+        return self.rollouts().GetRollout(request, metadata=self.su).rollout
+
+    @property
+    def su(self) -> tuple[tuple[str, str], ...]:
+        return self.mesh.metadata("root", superuser=True)
+
     def promote(self) -> None:
-        self.sql("UPDATE rollouts SET state = 'promoted' WHERE id = $1", uuid.UUID(self.rollout_id))
-        self.sql("UPDATE models SET default_version = '2.0.0' WHERE name = $1", self.model)
+        request = rollout_pb2.PromoteRolloutRequest(model=self.model)
+        self.rollouts().PromoteRollout(request, metadata=self.su)
         self.wait_route(job_pb2.VERSION_ROUTE_DEFAULT, "2.0.0")
 
     def wait_route(self, route: int, version: str = "") -> None:
@@ -239,3 +241,62 @@ def test_a_consensus_child_under_a_rollout_follows_it_and_the_parent_records_it(
         assert (a.version, a.version_route, a.rollout_id) == ("2.0.0", ROLLOUT, split.rollout_id)
     finally:
         stop_worker(worker)
+
+
+HALF_BAD = {"callable": "tests.gateway.execution.callables:half_bad"}
+
+
+def test_a_candidate_failing_half_its_records_is_rolled_back_and_its_queue_drains_on_it(
+    mesh: Mesh, jobs: Jobs
+) -> None:
+    model = jobs.model(f"canary{uuid.uuid4().hex[:6]}")
+    register_backend(mesh, model, "python", ECHO)
+    add_version(mesh, model, "2.0.0", "python", HALF_BAD)
+    split = Split(mesh, jobs, model)
+    mesh.registry().SetDefaultVersion(
+        registry_pb2.SetDefaultVersionRequest(name=model, version="1.0.0"), metadata=split.su
+    )
+    blue = start_worker(mesh, [f"{model}@1.0.0"], "rb-blue", concurrency=4)
+    # One job at a time, a tenth of a second each: the candidate's queue is still
+    # long when its first ten jobs have tripped the guardrail.
+    green = start_worker(mesh, [f"{model}@2.0.0"], "rb-green", concurrency=1)
+    try:
+        guardrails = rollout_pb2.Guardrails(min_jobs=10, max_failure_rate_increase=0.05, max_p95_ratio=0)
+        split.start_rollout(50.0, guardrails)
+        records = lambda i: [_struct({"n": 2 * i}), _struct({"n": 2 * i + 1})]  # noqa: E731
+        submitted = [
+            jobs.stub().SubmitJob(
+                execution_pb2.SubmitJobRequest(model=model, records=records(i)),
+                metadata=mesh.metadata(split.user),
+            ).job
+            for i in range(120)
+        ]
+        rolled_back = _wait_rolled_back(split)
+        breach = rolled_back.breach
+        assert rolled_back.ended_by == "modelgw-rollouts" and breach.guardrail
+        assert 10 <= breach.candidate.jobs < 60  # within its window, not after all ran
+        # Half of each job's records; the probes that saw the rollout begin never fail.
+        assert breach.candidate.failure_rate == pytest.approx(0.5, abs=0.06)
+        split.wait_route(job_pb2.VERSION_ROUTE_DEFAULT, "1.0.0")
+        after = [split.submit() for _ in range(30)]
+        assert {(j.version, j.version_route) for j in after} == {("1.0.0", job_pb2.VERSION_ROUTE_DEFAULT)}
+        candidates = [j for j in submitted if j.version == "2.0.0"]
+        queued_at_rollback = len(candidates) - breach.candidate.jobs
+        assert queued_at_rollback > 0
+        for job in candidates:
+            done = split.wait(job)
+            assert done.status == S and worker_of(mesh, job.id) == worker_name(green)
+            assert [bool(r.error) for r in done.results] == [False, True]
+    finally:
+        stop_worker(blue)
+        stop_worker(green)
+
+
+def _wait_rolled_back(split: Split, timeout_s: float = 20.0) -> rollout_pb2.Rollout:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        rollout = split.rollout()
+        if rollout.state == rollout_pb2.ROLLOUT_STATE_ROLLED_BACK:
+            return rollout
+        time.sleep(0.1)
+    raise AssertionError(f"not rolled back: {split.rollout()}")
