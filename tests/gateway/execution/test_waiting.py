@@ -45,7 +45,7 @@ def cancel(jobs: Jobs, job_id: str) -> job_pb2.Job:
 
 
 def warns(job: job_pb2.Job, model: str) -> bool:
-    return f"no worker serving model {model!r} has been seen" in job.queue_place.warning
+    return f"no worker serving model {model!r} at version {job.version}" in job.queue_place.warning
 
 
 def test_the_warning_comes_after_the_threshold_and_not_when_turned_off() -> None:
@@ -53,6 +53,9 @@ def test_the_warning_comes_after_the_threshold_and_not_when_turned_off() -> None
     assert "no worker serving model 'm' has been seen in the last 2 s" in no_worker_warning("m", 2.0, 2.0)
     assert no_worker_warning("m", None, 2.0) == no_worker_warning("m", 3600.0, 2.0)  # stable text
     assert no_worker_warning("m", None, 0) == ""
+    versioned = no_worker_warning("m", None, 2.0, "1.2.0")
+    assert "no worker serving model 'm' at version 1.2.0" in versioned
+    assert "`--models m@1.2.0`" in versioned
     seen = queue_place_message(QueuePlace(0, 100.25, 101.0), "m", 2.0)
     assert seen.HasField("jobs_ahead") and seen.jobs_ahead == 0 and not seen.warning
     assert seen.worker_seen_time.ToNanoseconds() == 100_250_000_000
