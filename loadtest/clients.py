@@ -57,7 +57,7 @@ def grpc_call(share: Share, channel: grpc.aio.Channel, client: int) -> Call:
     stub = execution_pb2_grpc.ExecutionServiceStub(channel)
     user = client % len(share.tokens)
     md = metadata(share.tokens[user])
-    if share.scenario == "submit":
+    if share.scenario in ("submit", "submit_rollout"):  # the model says which
         request = submit_request(share.model)
         return lambda: stub.SubmitJob(request, metadata=md, timeout=timeout)
     if share.scenario == "get":

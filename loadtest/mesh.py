@@ -8,6 +8,7 @@ sharing their port (gateway.prefork), so that the ratio between them stays fair.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -28,7 +29,13 @@ from gateway.config import DEFAULT_CATALOG, METRICS_PORTS, GatewayConfig
 from mesh import LocalRedis, MeshError, free_port
 from mesh.services import SERVICES, Service, tcp_open
 from mesh.supervisor import Mesh, MeshConfig
-from modelgateway.v1 import model_pb2, registry_pb2, registry_pb2_grpc
+from modelgateway.v1 import (
+    model_pb2,
+    registry_pb2,
+    registry_pb2_grpc,
+    rollout_pb2,
+    rollout_pb2_grpc,
+)
 
 # Echo copies no worker serves while the bench runs (submit) or until released (watch).
 SUBMIT_MODEL = "bench.submit"
@@ -36,7 +43,12 @@ WATCH_MODEL = "bench.watch"
 # End to end by watching: a model of its own, whose worker runs only during that
 # scenario, so that its backlog after a burst never slows another scenario.
 E2E_WATCH_MODEL = "bench.e2e-watch"
-_MESH_SERVICES = ("registry", "execution", "scheduler", "envoy")
+# An echo copy with a second version, under a 10% canary while submit_rollout runs:
+# submission with a traffic split to make, against bench.submit without one.
+ROLLOUT_MODEL = "bench.rollout"
+ROLLOUT_CANDIDATE = "2.0.0"
+# The admin server serves the rollouts (its controller ticks once a second).
+_MESH_SERVICES = ("registry", "execution", "admin", "scheduler", "envoy")
 
 
 class _BenchMesh(Mesh):
@@ -227,8 +239,35 @@ class BenchMesh:
         md = (("authorization", f"Bearer {token}"),)
         async with grpc.aio.insecure_channel(registry) as channel:
             stub = registry_pb2_grpc.RegistryServiceStub(channel)
-            for name in (SUBMIT_MODEL, WATCH_MODEL, E2E_WATCH_MODEL):
+            for name in (SUBMIT_MODEL, WATCH_MODEL, E2E_WATCH_MODEL, ROLLOUT_MODEL):
                 await _register_echo_copy(stub, name, md)
+            await _add_candidate(stub, ROLLOUT_MODEL, md)
+
+    @contextlib.contextmanager
+    def rollout(self, model: str, percent: float = 10.0) -> Iterator[None]:
+        """A canary of ROLLOUT_CANDIDATE at `percent` on model while the block runs:
+        a week's bake and no guardrail that could end it; rolled back afterwards."""
+        auth = GatewayConfig.from_env(self.env).auth
+        token = create_token(auth, "bench-admin", superuser=True, ttl_s=3600)
+        md = (("authorization", f"Bearer {token}"),)
+        with grpc.insecure_channel(f"127.0.0.1:{self.ports['admin']}") as channel:
+            stub = rollout_pb2_grpc.RolloutServiceStub(channel)
+            request = rollout_pb2.StartRolloutRequest(
+                model=model, candidate_version=ROLLOUT_CANDIDATE,
+                strategy=rollout_pb2.ROLLOUT_STRATEGY_CANARY, canary_percent=percent,
+                bake_seconds=604_800,
+                guardrails=rollout_pb2.Guardrails(min_jobs=1_000_000, max_p95_ratio=0),
+            )  # fmt: skip
+            stub.StartRollout(request, metadata=md, timeout=30)
+            time.sleep(1.0)  # the execution servers hear of it by NOTIFY, within milliseconds
+            try:
+                yield
+            finally:
+                stub.RollBackRollout(
+                    rollout_pb2.RollBackRolloutRequest(model=model, reason="bench done"),
+                    metadata=md,
+                    timeout=30,
+                )
 
 
 async def _register_echo_copy(
@@ -252,6 +291,26 @@ async def _register_echo_copy(
     )
     await stub.SetVisibility(
         registry_pb2.SetVisibilityRequest(name=name, visibility=model_pb2.VISIBILITY_PUBLIC),
+        metadata=md,
+    )
+
+
+async def _add_candidate(
+    stub: registry_pb2_grpc.RegistryServiceStub, name: str, md: tuple[tuple[str, str], ...]
+) -> None:
+    """The echo copy's second version, the same backend; its first stays the default."""
+    (echo,) = [m for m in load(DEFAULT_CATALOG, None) if m.name == "demo.echo"]
+    version = version_message(echo.versions[0])
+    version.version = ROLLOUT_CANDIDATE
+    try:
+        await stub.CreateModelVersion(
+            registry_pb2.CreateModelVersionRequest(model=name, version=version), metadata=md
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+    await stub.SetDefaultVersion(
+        registry_pb2.SetDefaultVersionRequest(name=name, version=echo.versions[0].version),
         metadata=md,
     )
 

@@ -7,6 +7,10 @@ from typing import Any
 
 TITLES = {
     "submit": "Job submission over gRPC (SubmitJob, bench.submit: accepted, not run)",
+    "submit_rollout": (
+        "Job submission over gRPC under a 10% canary (SubmitJob, bench.rollout: the traffic "
+        "split made at each submission)"
+    ),
     "get": "Job result retrieval over gRPC (GetJob of finished demo.echo jobs)",
     "e2e": "End to end over gRPC (SubmitJob, then GetJob every 20 ms until SUCCEEDED; demo.echo)",
     "e2e_watch": (
@@ -147,6 +151,17 @@ def targets(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
                     f"{r['requests_per_s']:,.0f} jobs/s",
                 )
             )
+    r1k = _row(results, "submit_rollout", 1000)
+    if s1k and r1k:
+        ratio = r1k["requests_per_s"] / s1k["requests_per_s"] if s1k["requests_per_s"] else 0
+        out.append(
+            (
+                "Submit under an active rollout, 1,000 clients: within 5% of without one",
+                ratio >= 0.95 and not r1k["failed"],
+                f"{r1k['requests_per_s']:,.0f} vs {s1k['requests_per_s']:,.0f} jobs/s: "
+                f"{ratio:.0%}, {r1k['failed']} failed",
+            )
+        )
     g = _row(results, "get", 1000)
     if g:
         out.append(
@@ -229,7 +244,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     for scenario in (
-        "submit", "get", "e2e", "e2e_watch", "rest_submit", "echo", "celery_submit", "celery_e2e",
+        "submit", "submit_rollout", "get", "e2e", "e2e_watch", "rest_submit", "echo",
+        "celery_submit", "celery_e2e",
     ):  # fmt: skip
         lines += scenario_table(results, scenario)
     lines += watch_table(results)

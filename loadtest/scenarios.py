@@ -16,6 +16,7 @@ from loadtest.celery_bench import MAX_THREADS
 from loadtest.clients import TERMINAL, channel_options, metadata, submit_request
 from loadtest.mesh import (
     E2E_WATCH_MODEL,
+    ROLLOUT_MODEL,
     SUBMIT_MODEL,
     WATCH_MODEL,
     BenchMesh,
@@ -30,8 +31,8 @@ from modelgateway.v1 import execution_pb2, execution_pb2_grpc
 # with a backlog its worker keeps draining after the run (e2e_watch has a model
 # and a worker of its own, stopped after each run).
 SCENARIOS = (
-    "echo", "submit", "get", "rest_submit", "watch", "celery_submit", "celery_e2e",
-    "e2e_watch", "e2e",
+    "echo", "submit", "submit_rollout", "get", "rest_submit", "watch", "celery_submit",
+    "celery_e2e", "e2e_watch", "e2e",
 )  # fmt: skip
 # From this many clients, each client makes one call (a burst) instead of a closed loop:
 # at throughput X a closed loop's latency is clients / X, far beyond any window.
@@ -103,6 +104,11 @@ class Runner:
 
     def _submit(self, clients: int) -> dict[str, Any]:
         return self._measured(replace(self.base("submit", clients), model=SUBMIT_MODEL))
+
+    def _submit_rollout(self, clients: int) -> dict[str, Any]:
+        with self.mesh.rollout(ROLLOUT_MODEL):
+            share = replace(self.base("submit_rollout", clients), model=ROLLOUT_MODEL)
+            return self._measured(share)
 
     def _get(self, clients: int) -> dict[str, Any]:
         if not self.results_jobs:
