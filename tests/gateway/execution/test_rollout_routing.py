@@ -71,13 +71,18 @@ class Split:
     def rollouts(self) -> rollout_pb2_grpc.RolloutServiceStub:
         return rollout_pb2_grpc.RolloutServiceStub(self.mesh.channel("admin"))
 
-    def start_rollout(self, percent: float, guardrails: rollout_pb2.Guardrails | None = None) -> None:
-        """A canary that holds `percent` for a week: only a breach or a call ends it.
-        Without guardrails given, none can trip (the versions are equal)."""
+    def start_rollout(
+        self,
+        percent: float,
+        guardrails: rollout_pb2.Guardrails | None = None,
+        strategy: int = rollout_pb2.ROLLOUT_STRATEGY_CANARY,
+    ) -> None:
+        """A canary (or a blue/green bake) that holds `percent` for a week: only a
+        breach or a call ends it. Without guardrails given, none can trip."""
         if guardrails is None:
             guardrails = rollout_pb2.Guardrails(min_jobs=1_000_000, max_p95_ratio=0)
         request = rollout_pb2.StartRolloutRequest(
-            model=self.model, candidate_version="2.0.0", strategy=rollout_pb2.ROLLOUT_STRATEGY_CANARY,
+            model=self.model, candidate_version="2.0.0", strategy=strategy,
             canary_percent=percent, bake_seconds=604_800, guardrails=guardrails,
         )  # fmt: skip
         self.rollout_id = self.rollouts().StartRollout(request, metadata=self.su).rollout.id
@@ -152,7 +157,7 @@ def test_the_same_routing_key_always_gets_the_same_version(split: Split) -> None
 def test_jobs_queued_before_a_switch_finish_on_their_own_versions_workers(split: Split) -> None:
     """Blue/green: jobs queued on 1.0.0 when 2.0.0 takes all the traffic still
     run on 1.0.0's worker; a worker of one version never runs another's job."""
-    split.start_rollout(50.0)
+    split.start_rollout(50.0, strategy=rollout_pb2.ROLLOUT_STRATEGY_BLUE_GREEN)  # a bake on half
     before = [split.submit(routing_key=f"m-{i}") for i in range(40)]
     assert {j.version for j in before} == {"1.0.0", "2.0.0"}
     split.promote()
