@@ -19,7 +19,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from redis.exceptions import ResponseError
 
@@ -158,16 +158,6 @@ async def model_stats(
     since = now - window_s
     counts: dict[str, str] = await client.hgetall(keys.counts(model))  # type: ignore[assignment]
     members: list[str] = await client.zrangebyscore(keys.finished(model), since, "+inf")  # type: ignore[assignment]
-    finished: dict[str, int] = {}
-    execution: list[float] = []
-    wait: list[float] = []
-    for member in members:
-        _, status, exec_s, wait_s = member.split("|")
-        finished[status] = finished.get(status, 0) + 1
-        if exec_s:
-            execution.append(float(exec_s))
-        if wait_s:
-            wait.append(float(wait_s))
     queues = ["", *sorted(str(v) for v in await client.smembers(keys.versions(model)))]
     live, busy = await _workers(client, model, queues, since=now - live_ms / 1000)
     versions = [
@@ -176,6 +166,29 @@ async def model_stats(
         )
         for version in queues
     ]
+    return replace(
+        _figures(model, counts, members, window_s),
+        live_workers=live,
+        busy_workers=busy,
+        versions=tuple(v for v in versions if v.version or _ever_used(v)),
+    )
+
+
+def _figures(
+    model: str, counts: dict[str, str], members: Iterable[str], window_s: float
+) -> ModelStats:
+    """Counters and finished jobs of a model or a version (members of its finished
+    index: 'id|STATUS|exec_s|wait_s', a version's with more fields after)."""
+    finished: dict[str, int] = {}
+    execution: list[float] = []
+    wait: list[float] = []
+    for member in members:
+        _, status, exec_s, wait_s, *_ = member.split("|")
+        finished[status] = finished.get(status, 0) + 1
+        if exec_s:
+            execution.append(float(exec_s))
+        if wait_s:
+            wait.append(float(wait_s))
     return ModelStats(
         model=model,
         queued=max(int(counts.get("QUEUED", 0)), 0),
@@ -184,9 +197,6 @@ async def model_stats(
         execution_samples=tuple(execution),
         wait_samples=tuple(wait),
         window_s=window_s,
-        live_workers=live,
-        busy_workers=busy,
-        versions=tuple(v for v in versions if v.version or _ever_used(v)),
     )
 
 
@@ -203,32 +213,13 @@ async def _version_stats(
     members: list[str] = await client.zrangebyscore(  # type: ignore[assignment]
         keys.version_finished(model, version), since, "+inf"
     )
-    finished: dict[str, int] = {}
-    execution: list[float] = []
-    wait: list[float] = []
-    for member in members:
-        _, status, exec_s, wait_s, *_ = member.split("|")
-        finished[status] = finished.get(status, 0) + 1
-        if exec_s:
-            execution.append(float(exec_s))
-        if wait_s:
-            wait.append(float(wait_s))
     readers = {keys.version_workers(model, keys.ALL_VERSIONS)}
     if version:
         readers.add(keys.version_workers(model, version))
     live: set[str] = set()
     for key in readers:
         live |= {str(name) for name in await client.zrangebyscore(key, live_since, "+inf")}
-    figures = ModelStats(
-        model=model,
-        queued=max(int(counts.get("QUEUED", 0)), 0),
-        running=max(int(counts.get("RUNNING", 0)), 0),
-        finished=finished,
-        execution_samples=tuple(execution),
-        wait_samples=tuple(wait),
-        window_s=window_s,
-        live_workers=len(live),
-    )
+    figures = replace(_figures(model, counts, members, window_s), live_workers=len(live))
     length = int(await client.xlen(keys.queue(model, version)))
     return VersionStats(version, figures, window_of(version, members), length)
 
