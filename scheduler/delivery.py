@@ -10,14 +10,21 @@ they have been idle for the lease, and the next reader claims them
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from scheduler import keys
-from scheduler.connection import Client
+from scheduler.connection import Client, reraise_cancellation
 from scheduler.job import JobSpec
+
+log = logging.getLogger("modelgw.worker")
 
 
 @dataclass(frozen=True)
@@ -95,3 +102,43 @@ class QueueReader:
             )
             entries = reply[0][1] if reply else []
         return [QueueEntry(str(entry_id), values.get("job", "")) for entry_id, values in entries]
+
+
+class NewQueues:
+    """Hears of each version queue a submission creates (keys.QUEUES_CHANNEL) and
+    hands (model, version) to `on_queue`, subscribing again whenever the
+    subscription is lost. Pub/sub is at most once: a worker still discovers
+    versions from keys.versions every few seconds; this only makes the first job
+    of a new version start at once instead of at the next discovery."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Client],
+        on_queue: Callable[[str, str], Awaitable[None]],
+    ) -> None:
+        self._connect = connect
+        self._on_queue = on_queue
+
+    async def listen(self) -> None:
+        """Runs until cancelled."""
+        delay = 0.1
+        while True:
+            client = self._connect()
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(keys.QUEUES_CHANNEL)
+                    delay = 0.1
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            model, _, version = str(message["data"]).rpartition("@")
+                            await self._on_queue(model, version)
+            except (RedisError, OSError) as exc:
+                reraise_cancellation()
+                log.warning(
+                    "new-queue subscription lost; reconnecting",
+                    extra={"fields": {"error": str(exc)}},
+                )
+            finally:
+                await client.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

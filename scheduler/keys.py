@@ -24,6 +24,11 @@ GROUP = "workers"
 EVENTS_CHANNEL = "mg:events"
 """Pub/sub channel of job status changes: messages are '<job id> <STATUS>'."""
 
+QUEUES_CHANNEL = "mg:queues"
+"""Pub/sub channel of new version queues: '<model>@<version>', published by the
+submission that made the queue, so that workers serving the whole model read it
+at once (scheduler.delivery.NewQueues), not at their next discovery."""
+
 ALL_JOBS = "mg:jobs"
 """Sorted set of every job id, scored by submission time (superusers' ListJobs)."""
 

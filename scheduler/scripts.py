@@ -115,6 +115,8 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 -- reading every version find it ready (a worker makes it too, if it comes first).
 if redis.call('EXISTS', KEYS[2]) == 0 then
   redis.pcall('XGROUP', 'CREATE', KEYS[2], 'workers', '0', 'MKSTREAM')
+  -- keys.QUEUES_CHANNEL: workers serving every version start reading it now.
+  redis.call('PUBLISH', 'mg:queues', redis.call('HGET', KEYS[1], 'model') .. '@' .. ARGV[15])
 end
 redis.call('SADD', KEYS[15], ARGV[15])
 redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])

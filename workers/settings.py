@@ -21,6 +21,7 @@ MODELS_ENV = "MODELGW_WORKER_MODELS"
 CONCURRENCY_ENV = "MODELGW_WORKER_CONCURRENCY"
 MODEL_PROCESSES_ENV = "MODELGW_WORKER_MODEL_PROCESSES"
 DRAIN_GRACE_ENV = "MODELGW_WORKER_DRAIN_GRACE"
+DISCOVERY_ENV = "MODELGW_WORKER_DISCOVERY_SECONDS"
 
 
 def served_entry(entry: str) -> tuple[str, str]:
@@ -46,6 +47,8 @@ class WorkerSettings:
     consensus: bool = False
     """Also run consensus jobs, of every consensus model, found as they appear."""
     discovery_s: float = 2.0
+    """Seconds between two looks for new version queues (and consensus models); a
+    submission that makes a queue also announces it (keys.QUEUES_CHANNEL)."""
     policy: BackendPolicy = field(default_factory=BackendPolicy)
     """The python callables and commands this worker runs; a job outside fails at once."""
     limits: SubprocessLimits = field(default_factory=SubprocessLimits)
@@ -100,6 +103,7 @@ class WorkerSettings:
                 number(env, DRAIN_GRACE_ENV, 30.0) if drain_grace_s is None else drain_grace_s
             ),
             consensus=consensus,
+            discovery_s=number(env, DISCOVERY_ENV, 2.0, positive=True),
             policy=BackendPolicy.from_env(env, callables=allow_callables, commands=allow_commands),
             limits=SubprocessLimits.from_env(env) if limits is None else limits,
         )

@@ -40,7 +40,7 @@ from scheduler.connection import (
     connect_node,
     reraise_cancellation,
 )
-from scheduler.delivery import Delivery, NoDelivery, QueueEntry
+from scheduler.delivery import Delivery, NewQueues, NoDelivery, QueueEntry
 from scheduler.events import JobEvents
 from scheduler.job import JobStatus
 from scheduler.queue import JobQueue
@@ -95,7 +95,11 @@ class Worker:
             self._events = JobEvents(lambda: connect_node(self._redis), self._queue.get)
             await self._events.start()
             self._consensus = ConsensusRunner(self._queue, self._events)
-        discovery = [asyncio.create_task(self._discover_forever())]
+        new_queues = NewQueues(lambda: connect_node(self._redis), self._heard_of)
+        discovery = [
+            asyncio.create_task(self._discover_forever()),
+            asyncio.create_task(new_queues.listen()),
+        ]
         log.info(
             "working", extra={"fields": {"models": self._settings.models, "worker": self.name}}
         )
@@ -130,13 +134,20 @@ class Worker:
             await self._read(model, known)
 
     async def _read(self, model: str, version: str) -> None:
+        # Checked and set in one step: discovery and NewQueues may both find a queue.
         if (model, version) not in self._readers:
-            await self._queue.ensure_group(model, version)
             task = asyncio.create_task(self._read_forever(model, version))
             self._readers[model, version] = task
 
     def _pairs(self) -> list[tuple[str, str]]:
         return sorted((m, v) for m, versions in self._served.items() for v in versions)
+
+    async def _heard_of(self, model: str, version: str) -> None:
+        """A submission made a version's queue: read it now if this worker serves
+        every version of the model (a Redis error: NewQueues subscribes again,
+        and discovery finds the queue anyway)."""
+        if keys.ALL_VERSIONS in self._served.get(model, ()):
+            await self._read(model, version)
 
     async def _discover_forever(self) -> None:
         """Starts reading the queue of each new version of the models it serves
@@ -173,6 +184,8 @@ class Worker:
         client = connect(self._redis, max_connections=2)
         reader = self._queue.reader(client, model, version, self.name, self._settings.block_ms)
         try:
+            with contextlib.suppress(RedisError, OSError):  # else made on its first NOGROUP
+                await self._queue.ensure_group(model, version)
             while True:
                 free = await self._take_slots()
                 try:

@@ -36,7 +36,7 @@ from tests.gateway.execution.conftest import (
     start_worker,
     stop_worker,
 )
-from tests.harness import Mesh
+from tests.harness import Mesh, spawn_modelgw
 
 ECHO = {"callable": "workers.builtin.demo:echo"}
 S = job_pb2.JOB_STATUS_SUCCEEDED
@@ -305,3 +305,27 @@ def _wait_rolled_back(split: Split, timeout_s: float = 20.0) -> rollout_pb2.Roll
             return rollout
         time.sleep(0.1)
     raise AssertionError(f"not rolled back: {split.rollout()}")
+
+
+def test_a_new_versions_first_job_starts_at_once_on_a_worker_of_every_version(
+    mesh: Mesh, jobs: Jobs
+) -> None:
+    """The submission that makes a version's queue announces it: the worker reads it
+    at once, though its own look for new versions comes only every 60 s here."""
+    model = jobs.model(f"fresh{uuid.uuid4().hex[:6]}")
+    register_backend(mesh, model, "python", ECHO)
+    worker = spawn_modelgw(
+        mesh, ["worker", "--models", model, "--drain-grace", "2"], "worker-fresh",
+        {"MODELGW_WORKER_DISCOVERY_SECONDS": "60"},
+    )  # fmt: skip
+    split = Split(mesh, jobs, model)
+    try:
+        time.sleep(1.5)  # started and subscribed: it has no version queue to read yet
+        for version in ("2.0.0", "3.0.0"):
+            add_version(mesh, model, version, "python", ECHO)
+            job = split.wait(split.submit(version=version))
+            assert job.status == S
+            waited = job.start_time.ToDatetime() - job.create_time.ToDatetime()
+            assert waited.total_seconds() < 3.0, waited
+    finally:
+        stop_worker(worker)
