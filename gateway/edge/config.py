@@ -37,6 +37,8 @@ class EdgeConfig:
     # a gRPC message; every other call is small.
     max_message_bytes: int
     max_small_body_bytes: int
+    # The token claim that marks a superuser: the console shows superuser controls by it.
+    superuser_claim: str = "superuser"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeConfig:
@@ -54,6 +56,7 @@ class EdgeConfig:
             mcp_port=read_port(env, "MODELGW_MCP_PORT", 50054),
             max_message_bytes=gateway.max_message_bytes,
             max_small_body_bytes=1024 * 1024,
+            superuser_claim=gateway.auth.superuser_claim,
         )
 
     @property

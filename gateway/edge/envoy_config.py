@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from gateway.edge.config import SERVICE_HOSTS, EdgeConfig
+from gateway.edge.console import CONSOLE_PATH, SECURITY_HEADERS, console_files, write_settings
 from gateway.edge.descriptors import build_descriptor_set
 from gateway.edge.docs import DOCS_PATH, OPENAPI_PATH, STATIC_FILES, static_dir, write_page
 from gateway.edge.openapi import generate
@@ -49,6 +50,7 @@ class Rendered:
     descriptor_set: Path
     openapi: Path
     docs_page: Path
+    console_settings: Path
 
 
 def render(config: EdgeConfig, template: Path = TEMPLATE) -> Rendered:
@@ -59,7 +61,10 @@ def render(config: EdgeConfig, template: Path = TEMPLATE) -> Rendered:
     document = generate(descriptors.file, list(SERVICE_HOSTS))
     openapi = out / "openapi.json"
     openapi.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    files = Rendered(out / "envoy.yaml", out / "api.pb", openapi, write_page(out / "docs.html"))
+    files = Rendered(
+        out / "envoy.yaml", out / "api.pb", openapi, write_page(out / "docs.html"),
+        write_settings(out / "console-settings.json", config.superuser_claim),
+    )  # fmt: skip
     parts = yaml.safe_load(template.read_text(encoding="utf-8"))
     bootstrap = bootstrap_config(parts, config, files)
     files.bootstrap.write_text(yaml.safe_dump(bootstrap, sort_keys=False), encoding="utf-8")
@@ -154,6 +159,7 @@ def routes(config: EdgeConfig, files: Rendered) -> list[Node]:
     their gRPC path."""
     return [
         *docs_routes(files),
+        *console_routes(files),
         *mcp_routes(),
         *(stream_route(method) for method in STREAMS),
         *(grpc_route(f"/{m}", m.split("/")[0], config.max_message_bytes) for m in LARGE_BODIES),
@@ -221,13 +227,25 @@ def docs_routes(files: Rendered) -> list[Node]:
     return [_direct(path, file, kind) for path, file, kind in pages]
 
 
-def _direct(path: str, file: Path, content_type: str) -> Node:
+def console_routes(files: Rendered) -> list[Node]:
+    """/console and its files, each with the console's Content-Security-Policy."""
+    pages = console_files()
+    pages[f"{CONSOLE_PATH}/settings.json"] = (files.console_settings, "application/json")
+    return [
+        _direct(path, file, kind, SECURITY_HEADERS) for path, (file, kind) in pages.items()
+    ]
+
+
+def _direct(
+    path: str, file: Path, content_type: str, extra: dict[str, str] | None = None
+) -> Node:
+    headers = {"content-type": content_type, "cache-control": "no-cache", **(extra or {})}
     return {
         "match": {"path": path},
         "direct_response": {"status": 200, "body": {"filename": str(file)}},
         "response_headers_to_add": [
             {"header": {"key": k, "value": v}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
-            for k, v in (("content-type", content_type), ("cache-control", "no-cache"))
+            for k, v in headers.items()
         ],
         "typed_per_filter_config": {TRANSCODER: _disabled(), BUFFER: _disabled()},
     }
