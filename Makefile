@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 PACKAGES := audit authz backendspec cli consensus gateway mcpserver mesh modelgw rollouts scheduler settings workers loadtest
 PROTO_FILES := $(wildcard protos/modelgateway/v1/*.proto)
 
-.PHONY: up system-packages test-packages test install proto proto-check lint typecheck clean bench bench-smoke
+.PHONY: up system-packages test-packages test install proto proto-check lint typecheck clean bench bench-smoke screenshots
 
 # A virtualenv with the project (editable) and its dev tools; rebuilt when
 # pyproject.toml changes.
@@ -78,6 +78,11 @@ bench: install system-packages
 bench-smoke: install system-packages
 	$(PY) -m loadtest.bench --levels 1,10 --duration 0.25 --drain 10 \
 	  --processes 0 --server-processes 1 --pause 0 --watch-finish 20 --jobs-per-user 4 --json $${BENCH_JSON:-/tmp/modelgw-bench-smoke.json}
+
+# Every page of the web console in Chromium against a real mesh, at 1280 and 390 px:
+# docs/console/*.png, shown by docs/console.md and the README.
+screenshots: install system-packages test-packages
+	MODELGW_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/console/test_screenshots.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
