@@ -58,7 +58,8 @@ function stringInput(prop) {
 }
 
 function choice(values, required) {
-  const options = values.map((value, index) => h("option", { value: String(index) }, JSON.stringify(value)));
+  const options = values.map((value, index) => h("option", { value: String(index) },
+    typeof value === "string" ? value : JSON.stringify(value)));
   return h("select", {}, required ? null : h("option", { value: "" }, "(not set)"), options);
 }
 

@@ -15,7 +15,7 @@ const enc = encodeURIComponent;
 
 function row(job, onCancel) {
   return h("tr", {},
-    h("td", {}, h("a", { href: `#/jobs/${enc(job.id)}`, class: "job-id" }, job.id.slice(0, 8))),
+    h("td", {}, h("a", { href: `#/jobs/${enc(job.id)}`, class: "job-id" }, job.id)),
     h("td", {}, h("a", { href: `#/models/${enc(job.model)}` }, job.model)),
     h("td", {}, job.version || ""),
     h("td", {}, badge(job.status)),

@@ -100,7 +100,7 @@ export function inputArea(schema) {
   show();
   const modes = Object.keys(panels).length > 1 ? h("fieldset", { class: "modes" }, h("legend", {}, "Input as"), radios) : null;
   return {
-    node: h("div", {}, modes, boxes),
+    node: h("div", { class: "try-input" }, modes, boxes),
     read: () => panels[mode][1].read(),
     showError: (error) => {
       const path = error.code === "INVALID_ARGUMENT" ? recordPath(error.field) : null;

@@ -88,7 +88,7 @@ def test_a_jobs_page_shows_its_timeline_and_results_live(console: Console) -> No
     stranger = console.open(unique_name("stranger"))
     stranger.go(f"#/jobs/{job.id}")
     assert "not found or not visible to you" in stranger.page.locator("main").inner_text()
-    stranger.assert_no_console_errors()
+    assert [e for e in stranger.errors if "status of 404" not in e] == []  # Chromium logs the 404
 
 
 @pytest.mark.usefixtures("scheduler_process")

@@ -9,13 +9,26 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway.execution.conftest import register_backend
+from tests.gateway.execution.conftest import add_version, register_backend
 from tests.harness import unique_name
 
 from .conftest import NARROW, WIDE, Console, Tab
 
 pytestmark = pytest.mark.usefixtures("builtin_worker")
 CAFFEINE = "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"
+RICH = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "minLength": 2, "maxLength": 8, "pattern": "^[a-z]+$"},
+        "count": {"type": "integer", "minimum": 1, "maximum": 5},
+        "scale": {"type": "number", "multipleOf": 0.5},
+        "fast": {"type": "boolean"},
+        "mode": {"enum": ["a", "b"]},
+        "weights": {"type": "array", "items": {"type": "number"}},
+    },
+    "required": ["name", "count"],
+}
+SMILES_ONLY = {"type": "object", "properties": {"smiles": {"type": "string"}}, "required": ["smiles"]}
 
 
 def _try(console: Console, model: str = "rdkit.logp", viewport: dict[str, int] = WIDE) -> Tab:
@@ -110,4 +123,37 @@ def test_try_it_fits_a_phone(console: Console) -> None:
     _results(tab, 1)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= NARROW["width"], width
+    tab.assert_no_console_errors()
+
+
+def test_the_form_follows_the_chosen_versions_schema(console: Console) -> None:
+    name = unique_name("rich")
+    register_backend(console.edge.mesh, name, "python", {"callable": "workers.builtin.demo:echo"}, RICH)
+    add_version(console.edge.mesh, name, "2.0.0", "python", {"callable": "workers.builtin.demo:echo"}, SMILES_ONLY)
+    tab = _try(console, name)
+    page = tab.page
+    assert page.get_by_label("Version").input_value() == "2.0.0"  # the latest runs by default
+    page.get_by_label("smiles", exact=True).wait_for()
+    page.get_by_label("Version").select_option("1.0.0")
+    text = page.get_by_label("name", exact=True)
+    text.wait_for()
+    assert page.get_by_label("smiles", exact=True).count() == 0
+    assert [text.get_attribute(a) for a in ("minlength", "maxlength", "pattern")] == ["2", "8", "^[a-z]+$"]
+    count = page.get_by_label("count", exact=True)
+    assert [count.get_attribute(a) for a in ("type", "min", "max", "step")] == ["number", "1", "5", "1"]
+    assert page.get_by_label("scale", exact=True).get_attribute("step") == "0.5"
+    assert page.get_by_label("One record a line", exact=True).count() == 0  # two required fields
+    text.fill("abc")
+    count.fill("3")
+    page.get_by_label("fast", exact=True).select_option(label="false")
+    page.get_by_label("mode", exact=True).select_option(label="b")
+    page.get_by_label("weights", exact=True).fill("1, 2.5")
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/v1/jobs")) as sent:
+        page.get_by_role("button", name="Run").click()
+    assert sent.value.post_data_json == {
+        "model": name,
+        "version": "1.0.0",
+        "records": [{"name": "abc", "count": 3, "fast": False, "mode": "b", "weights": [1, 2.5]}],
+    }
+    page.locator(".status", has_text="QUEUED").wait_for()  # no worker serves it
     tab.assert_no_console_errors()
