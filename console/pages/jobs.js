@@ -38,10 +38,15 @@ export async function render(main, _params, search) {
   const tokens = [""]; // the page tokens of the pages read so far; the last is the page shown
   let nextToken = "";
   let loading = false;
+  let again = false; // a filter or page changed while a load was under way
 
   const load = async () => {
-    if (loading) return;
+    if (loading) {
+      again = true;
+      return;
+    }
     loading = true;
+    again = false;
     try {
       const reply = await get(`/v1/jobs${query({ model: model.value.trim(), status: status.value, page_size: PAGE, page_token: tokens.at(-1) })}`);
       const jobs = reply.jobs || [];
@@ -57,6 +62,7 @@ export async function render(main, _params, search) {
     } finally {
       loading = false;
     }
+    if (again) await load();
   };
   async function cancel(job) {
     try {
