@@ -9,7 +9,7 @@ import { badge, cancelJob, isFinal } from "./job_live.js";
 import { useJobStyles } from "./job_style.js";
 
 const REFRESH_MS = 3000;
-const PAGE = 50;
+const SIZES = [10, 25, 50, 100];
 const STATUSES = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"];
 const enc = encodeURIComponent;
 
@@ -31,6 +31,7 @@ export async function render(main, _params, search) {
   const model = h("input", { type: "text", id: "jobs-model", value: search.get("model") || "", placeholder: "rdkit.logp" });
   const status = h("select", { id: "jobs-status" }, h("option", { value: "" }, "Any"),
     STATUSES.map((s) => h("option", { value: `JOB_STATUS_${s}`, selected: search.get("status") === s }, s)));
+  const size = h("select", { id: "jobs-size" }, SIZES.map((n) => h("option", { value: String(n), selected: n === 25 }, String(n))));
   const body = h("tbody", {});
   const count = h("p", { class: "count", role: "status" });
   const previous = h("button", { type: "button", class: "secondary" }, "Previous page");
@@ -48,7 +49,7 @@ export async function render(main, _params, search) {
     loading = true;
     again = false;
     try {
-      const reply = await get(`/v1/jobs${query({ model: model.value.trim(), status: status.value, page_size: PAGE, page_token: tokens.at(-1) })}`);
+      const reply = await get(`/v1/jobs${query({ model: model.value.trim(), status: status.value, page_size: size.value, page_token: tokens.at(-1) })}`);
       const jobs = reply.jobs || [];
       const fragment = document.createDocumentFragment();
       for (const job of jobs) fragment.append(row(job, cancel));
@@ -77,9 +78,11 @@ export async function render(main, _params, search) {
   previous.addEventListener("click", () => { tokens.pop(); load(); });
   next.addEventListener("click", () => { tokens.push(nextToken); load(); });
   status.addEventListener("change", restart);
+  size.addEventListener("change", restart);
   const form = h("form", { class: "filters", role: "search", onsubmit: (event) => { event.preventDefault(); restart(); } },
     h("label", { for: "jobs-model" }, "Model"), model,
     h("label", { for: "jobs-status" }, "Status"), status,
+    h("label", { for: "jobs-size" }, "Per page"), size,
     h("button", { type: "submit" }, "Filter"));
   fill(main,
     h("h1", {}, "Jobs"), form, count,

@@ -109,3 +109,26 @@ def test_a_consensus_jobs_page_lists_its_children(console: Console) -> None:
     page.locator(f'table.children a[href="#/jobs/{child}"]').click()
     page.locator(".facts a", has_text=job.id).wait_for()  # the child names its parent
     tab.assert_no_console_errors()
+
+
+def test_the_list_pages_through_many_jobs(console: Console) -> None:
+    mesh = console.edge.mesh
+    user, unserved = unique_name("pager"), unique_name("unserved")
+    register_backend(mesh, unserved, "python", {"callable": "workers.builtin.demo:echo"})
+    ids = [_submit(mesh, user, unserved).id for _ in range(11)]
+    tab = console.open(user)
+    page = tab.page
+    tab.go("#/jobs")
+    count = "() => document.querySelector('.count').textContent === '{}'"
+    page.wait_for_function(count.format("11 jobs"))
+    assert page.get_by_role("button", name="Next page").is_hidden()
+    page.get_by_label("Per page").select_option("10")
+    page.wait_for_function(count.format("10 jobs"))
+    assert page.locator(f'a[href="#/jobs/{ids[-1]}"]').count() == 1  # newest first
+    page.get_by_role("button", name="Next page").click()
+    page.wait_for_function(count.format("1 job on page 2"))
+    assert page.locator(f'a[href="#/jobs/{ids[0]}"]').count() == 1
+    assert page.get_by_role("button", name="Next page").is_hidden()
+    page.get_by_role("button", name="Previous page").click()
+    page.wait_for_function(count.format("10 jobs"))
+    tab.assert_no_console_errors()
