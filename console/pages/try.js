@@ -76,8 +76,13 @@ export async function render(main, [name]) {
     if (stopWatch) stopWatch();
     stopWatch = watchJob(job.id, async (next) => {
       let shownJob = next;
-      if (next.status === "JOB_STATUS_SUCCEEDED" && !(next.results || []).length && next.record_count) {
-        shownJob = (await get(`/v1/jobs/${enc(job.id)}`)).job;
+      try {
+        // A final state without its results (a stream that gave only the status): read them.
+        if (next.status === "JOB_STATUS_SUCCEEDED" && !(next.results || []).length && next.record_count) {
+          shownJob = (await get(`/v1/jobs/${enc(job.id)}`)).job;
+        }
+      } catch (error) {
+        fail(error);
       }
       showJob(jobBox, shownJob, records, version, onCancel);
     }, fail);
