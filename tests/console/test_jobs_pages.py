@@ -11,7 +11,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc, job_pb2
-from tests.gateway.execution.conftest import register_backend
+from tests.gateway.execution.conftest import register_backend, start_worker, stop_worker
 from tests.harness import Mesh, unique_name
 
 from .conftest import Console
@@ -131,4 +131,26 @@ def test_the_list_pages_through_many_jobs(console: Console) -> None:
     assert page.get_by_role("button", name="Next page").is_hidden()
     page.get_by_role("button", name="Previous page").click()
     page.wait_for_function(count.format("10 jobs"))
+    tab.assert_no_console_errors()
+
+
+def test_a_queued_jobs_page_follows_it_live_once_a_worker_starts(console: Console) -> None:
+    mesh = console.edge.mesh
+    user, name = unique_name("live"), unique_name("late")
+    register_backend(mesh, name, "python", {"callable": "workers.builtin.demo:echo"})
+    job = _submit(mesh, user, name)
+    tab = console.open(user)
+    page = tab.page
+    tab.go(f"#/jobs/{job.id}")
+    page.locator(".status-line .status", has_text="QUEUED").wait_for()
+    page.locator(".status-line .warn").wait_for()  # no worker serves the model yet
+    assert page.get_by_role("button", name="Cancel job").is_visible()
+    worker = start_worker(mesh, [name], "console-late")
+    try:
+        page.locator(".status-line .status", has_text="SUCCEEDED").wait_for(timeout=60_000)
+    finally:
+        stop_worker(worker)
+    assert page.locator(".timeline .transition").all_inner_texts() == ["QUEUED", "RUNNING", "SUCCEEDED"]
+    assert page.get_by_role("button", name="Cancel job").count() == 0
+    assert CAFFEINE in page.locator("table.results").inner_text()  # the echo of its record
     tab.assert_no_console_errors()
