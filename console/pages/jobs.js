@@ -39,6 +39,7 @@ export async function render(main, _params, search) {
   const tokens = [""]; // the page tokens of the pages read so far; the last is the page shown
   let nextToken = "";
   let loading = false;
+  let shownKey = "";
   let again = false; // a filter or page changed while a load was under way
 
   const load = async () => {
@@ -51,9 +52,14 @@ export async function render(main, _params, search) {
     try {
       const reply = await get(`/v1/jobs${query({ model: model.value.trim(), status: status.value, page_size: size.value, page_token: tokens.at(-1) })}`);
       const jobs = reply.jobs || [];
-      const fragment = document.createDocumentFragment();
-      for (const job of jobs) fragment.append(row(job, cancel));
-      body.replaceChildren(fragment);
+      // Rebuilt only when something changed, so a refresh keeps the keyboard's focus.
+      const key = JSON.stringify(jobs.map((job) => [job.id, job.status]));
+      if (key !== shownKey) {
+        const fragment = document.createDocumentFragment();
+        for (const job of jobs) fragment.append(row(job, cancel));
+        body.replaceChildren(fragment);
+        shownKey = key;
+      }
       nextToken = reply.next_page_token || "";
       count.textContent = `${jobs.length} job${jobs.length === 1 ? "" : "s"}${tokens.length > 1 ? ` on page ${tokens.length}` : ""}`;
       previous.hidden = tokens.length < 2;
