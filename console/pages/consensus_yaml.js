@@ -47,7 +47,7 @@ function caretLine(text, column) {
  */
 export function markedFormula(formula, problems) {
   const lines = verifiedFormula(formula).split("\n");
-  const pre = h("pre", { class: "formula-marked", "aria-label": "The formula with its problems marked" });
+  const pre = h("pre", { class: "formula-marked", "aria-label": "Problems marked where they are" });
   lines.forEach((text, index) => {
     pre.append(document.createTextNode(`${text}\n`));
     for (const problem of problems) {

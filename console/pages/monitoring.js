@@ -72,6 +72,7 @@ export async function render(main) {
   const models = keyedTable("monitor-models", MODEL_COLUMNS);
   const versions = keyedTable("monitor-versions", VERSION_COLUMNS);
   const dead = deadLetterList();
+  const noVersions = h("p", { class: "hint" }, "No version has its own queue in use yet.");
   fill(main,
     h("h1", {}, "Monitoring"),
     h("p", { class: "hint" }, `Live job statistics, a snapshot every ${INTERVAL_S} s; finished jobs, times and rates cover the last 15 minutes. `,
@@ -81,7 +82,7 @@ export async function render(main) {
       h("figure", {}, throughput.node, h("figcaption", {}, "Throughput (jobs finished per second)")),
       h("figure", {}, depth.node, h("figcaption", {}, "Queue depth (jobs pending)"))),
     h("h2", {}, "Per model"), models.node,
-    h("h2", {}, "Per version"), versions.node,
+    h("h2", {}, "Per version"), noVersions, versions.node,
     h("h2", {}, "Dead-lettered jobs"), dead.node,
     links());
 
@@ -98,6 +99,8 @@ export async function render(main) {
     const byName = [...(snapshot.models || [])].sort((a, b) => (a.model < b.model ? -1 : 1));
     models.update(byName.map((m) => [m.model, modelCells(m, deadCounts.get(m.model) || 0)]));
     versions.update(byName.flatMap((m) => (m.versions || []).map((v) => [`${m.model}@${v.version || ""}`, versionCells(m.model, v)])));
+    noVersions.hidden = versions.size > 0;
+    versions.node.hidden = versions.size === 0;
   };
 
   const receive = (message) => {
@@ -156,6 +159,8 @@ export async function render(main) {
     stopped = true;
     clearInterval(watchdog);
     clearInterval(poller);
+    throughput.stop();
+    depth.stop();
     if (stopStream) stopStream();
   };
 }
