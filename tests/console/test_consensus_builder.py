@@ -6,6 +6,7 @@ and creating it (superusers; the API's refusal shown, and refused to others)."""
 from __future__ import annotations
 
 import subprocess
+from typing import Any
 
 import grpc
 import pytest
@@ -28,13 +29,20 @@ def _add_children(tab: Tab) -> None:
     assert page.get_by_label("Alias of rdkit.esol").input_value() == "B"
 
 
+def _error_id(page: Any, label: str) -> str:
+    """The id of the error line field() puts under the input labelled `label`."""
+    return str(page.get_by_label(label).get_attribute("aria-describedby"))
+
+
 def _api_problems(mesh: Mesh, formula: str) -> list[registry_pb2.ConsensusProblem]:
     request = registry_pb2.VerifyConsensusModelRequest(name="console.draft")
     request.definition.update({
         "children": [{"alias": "A", "model": "rdkit.logp"}, {"alias": "B", "model": "rdkit.esol"}],
         "formula": formula,
     })  # fmt: skip
-    return list(mesh.registry().VerifyConsensusModel(request, metadata=mesh.metadata("alice")).problems)
+    return list(
+        mesh.registry().VerifyConsensusModel(request, metadata=mesh.metadata("alice")).problems
+    )
 
 
 def test_a_syntax_error_is_marked_at_the_column_the_api_reports(
@@ -57,6 +65,13 @@ def test_a_syntax_error_is_marked_at_the_column_the_api_reports(
     assert page.get_by_label("Formula").get_attribute("aria-invalid") == "true"
     # the marked formula's first line is the formula itself, the caret line under it
     assert page.locator("pre.formula-marked").inner_text().split("\n")[0] == BROKEN
+    page.get_by_label("Formula").fill("A * 2")  # B unused: marked on B's row, not in the formula
+    page.locator("li[data-model='rdkit.esol'][aria-invalid='true']").wait_for()
+    assert (
+        "does not use child 'B'"
+        in page.locator("#" + _error_id(page, "Alias of rdkit.esol")).inner_text()
+    )
+    assert page.locator("pre.formula-marked").count() == 0
     assert page.get_by_role("button", name="Create consensus model").count() == 0  # not a superuser
     tab.assert_no_console_errors()
 

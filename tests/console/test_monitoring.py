@@ -4,10 +4,12 @@ non-superuser; and a phone-wide layout without page-wide scrolling."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -16,6 +18,7 @@ from google.protobuf import struct_pb2
 
 from modelgateway.v1 import admin_pb2, admin_pb2_grpc, execution_pb2, execution_pb2_grpc, job_pb2
 from tests.gateway.execution.conftest import register_backend, start_worker, stop_worker
+from tests.gateway.execution.test_delivery import _deliver_and_abandon
 from tests.harness import Mesh, unique_name
 
 from .conftest import NARROW, Console, Tab
@@ -42,7 +45,9 @@ def _run_jobs(mesh: Mesh, model: str, n: int) -> None:
     record = struct_pb2.Struct()
     record.update({"x": 1})
     ids = [
-        stub.SubmitJob(execution_pb2.SubmitJobRequest(model=model, records=[record]), metadata=meta).job.id
+        stub.SubmitJob(
+            execution_pb2.SubmitJobRequest(model=model, records=[record]), metadata=meta
+        ).job.id
         for _ in range(n)
     ]
     deadline = time.monotonic() + 30
@@ -92,17 +97,17 @@ def test_the_page_shows_get_job_stats_and_follows_new_jobs(
     tab.page.get_by_role("link", name="The REST API in Swagger UI").wait_for()
     tab.page.locator("text=http://127.0.0.1:9463/metrics").wait_for()
 
-    marker = tab.page.evaluate(
-        "() => { const tr = document.querySelector(\"table.monitor-models tr[data-key='" + served + "']\");"
-        " tr.dataset.seen = 'before'; return tr.dataset.seen; }"
-    )
+    row = f"table.monitor-models tr[data-key='{served}']"
+    tab.page.eval_on_selector(row, "tr => { tr.dataset.seen = 'before'; }")
     _run_jobs(mesh, served, 2)
     counts = _page_counts(tab, served, 5)  # within 5 s, without a reload
     after = _stats(mesh, served)
     assert counts == {key: getattr(after, key) for key in COUNTS}
     # the same row element, updated in place rather than rebuilt
-    assert tab.page.get_attribute(f"table.monitor-models tr[data-key='{served}']", "data-seen") == marker
-    versions = tab.page.locator(f"table.monitor-versions tr[data-key='{served}@1.0.0'] [data-col='succeeded']")
+    assert tab.page.get_attribute(row, "data-seen") == "before"
+    versions = tab.page.locator(
+        f"table.monitor-versions tr[data-key='{served}@1.0.0'] [data-col='succeeded']"
+    )
     assert versions.inner_text() == "5"
     tab.assert_no_console_errors()
 
@@ -115,7 +120,8 @@ def test_a_non_superuser_sees_no_statistics_and_the_api_refuses(
     tab.page.get_by_text("Only superusers see the monitoring page").wait_for()
     assert tab.page.locator("table, svg.chart, .stat").count() == 0
     request = urllib.request.Request(
-        console.edge.url + "/v1/admin/stats", headers={"authorization": f"Bearer {mesh.token('alice')}"}
+        console.edge.url + "/v1/admin/stats",
+        headers={"authorization": f"Bearer {mesh.token('alice')}"},
     )
     with pytest.raises(urllib.error.HTTPError) as forbidden:
         urllib.request.urlopen(request, timeout=10)
@@ -133,4 +139,32 @@ def test_the_monitoring_page_fits_a_phone(console: Console, served: str) -> None
     tab.page.wait_for_selector(f"table.monitor-models tr[data-key='{served}']")
     width = tab.page.evaluate("document.documentElement.scrollWidth")
     assert width <= NARROW["width"], width
+    tab.assert_no_console_errors()
+
+
+def test_a_dead_lettered_job_is_listed_and_counted(console: Console, mesh: Mesh) -> None:
+    name = unique_name("poison")
+    register_backend(mesh, name, "python", {"callable": "workers.builtin.demo:echo"})
+    stub = execution_pb2_grpc.ExecutionServiceStub(mesh.channel("execution"))
+    record = struct_pb2.Struct()
+    record.update({"x": 1})
+    request = execution_pb2.SubmitJobRequest(model=name, records=[record])
+    poison = stub.SubmitJob(request, metadata=mesh.metadata("alice")).job
+    # three workers take it and die: past the delivery limit, the next worker dead-letters it
+    ghosts = _deliver_and_abandon(mesh.env["MODELGW_REDIS_URL"], name, poison.version, 3, 3000)
+    with ThreadPoolExecutor(1) as thread:  # Playwright's sync API holds this thread's event loop
+        thread.submit(asyncio.run, ghosts).result(timeout=30)
+    tab = console.open("root", superuser=True)
+    tab.go("#/monitoring")
+    worker = start_worker(mesh, [name], "poison", concurrency=1)
+    try:
+        link = tab.page.get_by_role("link", name=poison.id)
+        link.wait_for(timeout=20000)
+    finally:
+        stop_worker(worker)
+    row = tab.page.locator("table.dead-letters tr", has=link)
+    assert row.locator("[data-col='model']").inner_text() == name
+    assert link.get_attribute("href") == f"#/jobs/{poison.id}"
+    dead = f"table.monitor-models tr[data-key='{name}'] [data-col='dead_lettered']"
+    tab.page.wait_for_function(f"() => document.querySelector(\"{dead}\")?.textContent === '1'")
     tab.assert_no_console_errors()
