@@ -5,7 +5,7 @@
 
 import { isSuperuser, stream } from "../api.js";
 import { lineChart } from "../chart.js";
-import { fill, h } from "../dom.js";
+import { field, fill, h } from "../dom.js";
 import { fail } from "../app.js";
 import { countByModel, deadLetterList, deadLetters } from "./monitoring_dead.js";
 import { keyedTable } from "./monitoring_table.js";
@@ -72,6 +72,12 @@ export async function render(main) {
   const models = keyedTable("monitor-models", MODEL_COLUMNS);
   const versions = keyedTable("monitor-versions", VERSION_COLUMNS);
   const dead = deadLetterList();
+  const only = h("input", { type: "search", id: "monitor-filter", placeholder: "rdkit", autocomplete: "off" });
+  only.addEventListener("input", () => {
+    const text = only.value.trim().toLowerCase();
+    models.filter((key) => key.includes(text));
+    versions.filter((key) => key.split("@")[0].includes(text));
+  });
   const noVersions = h("p", { class: "hint" }, "No version has its own queue in use yet.");
   fill(main,
     h("h1", {}, "Monitoring"),
@@ -81,7 +87,7 @@ export async function render(main) {
     h("div", { class: "charts" },
       h("figure", {}, throughput.node, h("figcaption", {}, "Throughput (jobs finished per second)")),
       h("figure", {}, depth.node, h("figcaption", {}, "Queue depth (jobs pending)"))),
-    h("h2", {}, "Per model"), models.node,
+    h("h2", {}, "Per model"), field("Filter models", only, "Shows the models whose name contains this."), models.node,
     h("h2", {}, "Per version"), noVersions, versions.node,
     h("h2", {}, "Dead-lettered jobs"), dead.node,
     links());

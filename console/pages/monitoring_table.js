@@ -12,6 +12,7 @@ export function keyedTable(className, headings) {
   const body = h("tbody", {});
   const rows = new Map(); // key -> {tr, texts: Text[]}
   let order = "";
+  let shown = () => true; // which keys' rows to show
 
   function make(key, cells) {
     const texts = cells.map(() => document.createTextNode(""));
@@ -29,6 +30,7 @@ export function keyedTable(className, headings) {
       let row = rows.get(key);
       if (!row) {
         row = make(key, cells);
+        row.tr.hidden = !shown(key);
         rows.set(key, row);
       }
       cells.forEach((cell, i) => {
@@ -51,7 +53,13 @@ export function keyedTable(className, headings) {
     }
   }
 
+  /** Shows only the rows whose key passes `test`. */
+  function filter(test) {
+    shown = test;
+    for (const [key, row] of rows) row.tr.hidden = !shown(key);
+  }
+
   const node = h("div", { class: "scroll" }, h("table", { class: className },
     h("thead", {}, h("tr", {}, headings.map((c) => h("th", { scope: "col" }, c.title)))), body));
-  return { node, update, get size() { return rows.size; } };
+  return { node, update, filter, get size() { return rows.size; } };
 }

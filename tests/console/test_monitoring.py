@@ -109,6 +109,8 @@ def test_the_page_shows_get_job_stats_and_follows_new_jobs(
         f"table.monitor-versions tr[data-key='{served}@1.0.0'] [data-col='succeeded']"
     )
     assert versions.inner_text() == "5"
+    tab.page.get_by_label("Filter models").fill(served)
+    assert tab.page.locator("table.monitor-models tbody tr:visible").count() == 1
     tab.assert_no_console_errors()
 
 
