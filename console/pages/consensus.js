@@ -12,10 +12,9 @@ import { algorithm1, formulaPosition, markedFormula } from "./consensus_yaml.js"
 const VERIFY_DELAY_MS = 300;
 const DRAFT_NAME = "console.draft"; // verify needs a name; the draft's stands in until one is typed
 
-let styled = false;
+// Until index.html links monitor.css, the page adds it (once: the other page may have).
 function stylesheet() {
-  if (styled || document.querySelector('link[href$="monitor.css"]')) return;
-  styled = true;
+  if (document.querySelector('link[href$="monitor.css"]')) return;
   document.head.append(h("link", { rel: "stylesheet", href: "monitor.css" }));
 }
 

@@ -19,10 +19,9 @@ const STALE_MS = (3 * INTERVAL_S + 4) * 1000; // no snapshot for this long: reco
 const WATCH = `/v1/admin/stats:watch?interval_seconds=${INTERVAL_S}&window_seconds=${WINDOW_S}`;
 const PORTS = [["registry", 9461], ["execution", 9462], ["admin", 9463], ["scheduler", 9464], ["worker", 9465], ["audit", 9466]];
 
-let styled = false;
+// Until index.html links monitor.css, the page adds it (once: the other page may have).
 function stylesheet() {
-  if (styled || document.querySelector('link[href$="monitor.css"]')) return;
-  styled = true;
+  if (document.querySelector('link[href$="monitor.css"]')) return;
   document.head.append(h("link", { rel: "stylesheet", href: "monitor.css" }));
 }
 
@@ -65,7 +64,8 @@ export async function render(main) {
     refused(main);
     return undefined;
   }
-  const status = h("p", { class: "count", role: "status" }, "Connecting…");
+  // not a live region: announcing a snapshot every 2 s would drown a screen reader
+  const status = h("p", { class: "count" }, "Connecting…");
   const overall = overallCards();
   const throughput = lineChart("Throughput, all models", "jobs/s");
   const depth = lineChart("Queue depth, all models", "queued");
