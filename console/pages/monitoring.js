@@ -15,6 +15,7 @@ const INTERVAL_S = 2;
 const WINDOW_S = 900;
 const WINDOW_MS = WINDOW_S * 1000;
 const DEAD_LETTER_POLL_MS = 5000;
+const RETRY_MS = 2000;
 const STALE_MS = (3 * INTERVAL_S + 4) * 1000; // no snapshot for this long: reconnect
 const WATCH = `/v1/admin/stats:watch?interval_seconds=${INTERVAL_S}&window_seconds=${WINDOW_S}`;
 const PORTS = [["registry", 9461], ["execution", 9462], ["admin", 9463], ["scheduler", 9464], ["worker", 9465], ["audit", 9466]];
@@ -126,18 +127,23 @@ export async function render(main) {
 
   let stopStream = null;
   let stopped = false;
+  let retry = 0;
   const connect = () => {
+    clearTimeout(retry);
     if (stopStream) stopStream();
     last = Date.now();
     stopStream = stream(WATCH, receive, (error) => {
-      status.textContent = "The statistics stream stopped; reconnecting…";
       if (error.status === 401 || error.status === 403) {
         stopped = true;
         fail(error);
+        return;
       }
+      status.textContent = "The statistics stream stopped; reconnecting…";
+      retry = setTimeout(() => { if (!stopped) connect(); }, RETRY_MS);
     });
   };
   connect();
+  // a stream that ends without an error, or goes quiet, is reopened too
   const watchdog = setInterval(() => {
     if (!stopped && Date.now() - last > STALE_MS) connect();
   }, 1000);
@@ -164,6 +170,7 @@ export async function render(main) {
   return () => {
     stopped = true;
     clearInterval(watchdog);
+    clearTimeout(retry);
     clearInterval(poller);
     throughput.stop();
     depth.stop();
