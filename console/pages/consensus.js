@@ -10,7 +10,9 @@ import { childrenEditor } from "./consensus_children.js";
 import { algorithm1, formulaPosition, markedFormula } from "./consensus_yaml.js";
 
 const VERIFY_DELAY_MS = 300;
-const DRAFT_NAME = "console.draft"; // verify needs a name; the draft's stands in until one is typed
+const DRAFT_NAME = "console.draft"; // verify needs a name; the draft's stands in until a valid one is typed
+const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+const MODEL_NAME = new RegExp(`^(?=.{1,128}$)${LABEL}(?:\\.${LABEL})*$`);
 
 // Until index.html links monitor.css, the page adds it (once: the other page may have).
 function stylesheet() {
@@ -55,15 +57,19 @@ export async function render(main) {
   let timer = 0;
   let asked = 0;
 
+  // A hint while typing; the API decides when the model is created.
+  const nameProblem = () => (!name.value.trim() || MODEL_NAME.test(name.value.trim()) ? ""
+    : "Not a model name: lowercase letters, digits and '-' in dot-separated labels, e.g. acme.paper-consensus.");
+  const draftName = () => (name.value.trim() && !nameProblem() ? name.value.trim() : DRAFT_NAME);
   const definition = () => {
     const children = editor.values();
-    return { children, text: formula.value, yaml: algorithm1(name.value.trim() || DRAFT_NAME, children, formula.value) };
+    return { children, text: formula.value, yaml: algorithm1(draftName(), children, formula.value) };
   };
 
   const verify = async () => {
     const ask = ++asked;
     const { children, text, yaml } = definition();
-    fieldError(name, "");
+    fieldError(name, nameProblem());
     if (!children.length || !text.trim()) {
       fieldError(formula, "");
       fill(report, h("p", { class: "hint" }, children.length ? "Write the formula to verify it." : "Add a child to verify the formula."));
@@ -71,7 +77,7 @@ export async function render(main) {
     }
     fill(report, h("p", { class: "hint" }, "Verifying…"));
     try {
-      const body = { name: name.value.trim() || DRAFT_NAME, yaml };
+      const body = { name: draftName(), yaml };
       const sample = sampleOf(children);
       if (sample) body.sample = sample;
       const reply = await post("/v1/models:verifyConsensus", body);
@@ -83,8 +89,9 @@ export async function render(main) {
     } catch (error) {
       if (ask !== asked) return;
       editor.mark([]);
-      if (error instanceof ApiError && error.field === "name") fieldError(name, error.message);
-      fieldError(formula, error instanceof ApiError && error.status === 400 ? error.message : "");
+      // a definition that is not well formed names its key: the formula's, or a child's
+      const aboutFormula = error instanceof ApiError && error.status === 400 && /formula/i.test(error.message);
+      fieldError(formula, aboutFormula ? error.message : "");
       fill(report, h("p", { class: "error" }, explain(error)));
     }
   };
@@ -97,14 +104,13 @@ export async function render(main) {
 
   const create = async () => {
     clearTimeout(timer);
-    const { yaml } = definition();
-    if (!name.value.trim()) {
-      fieldError(name, "Name the model to create it.");
+    if (!name.value.trim() || nameProblem()) {
+      fieldError(name, nameProblem() || "Name the model to create it.");
       name.focus();
       return;
     }
     try {
-      const reply = await post("/v1/models:importConsensus", { yaml, version: version.value.trim() });
+      const reply = await post("/v1/models:importConsensus", { yaml: definition().yaml, version: version.value.trim() });
       const created = reply.model.name;
       notify(`Created ${created}.`);
       fill(result, h("p", { class: "ok" }, "Created ", h("a", { href: `#/models/${encodeURIComponent(created)}` }, created),

@@ -92,6 +92,11 @@ def test_the_papers_formula_verifies_with_its_sample_and_a_superuser_creates_it(
     page.wait_for_function("() => document.querySelector('.sample-value b')?.textContent === '1'")
 
     name = unique_name("console").replace("-", ".", 1)
+    page.get_by_label("Name of the new model").fill("Not A Name")
+    page.wait_for_function("() => document.querySelector('#consensus-name').ariaInvalid === 'true'")
+    page.get_by_text(
+        "Verified: no problems."
+    ).wait_for()  # verified under the draft's name meanwhile
     page.get_by_label("Name of the new model").fill(name)
     page.get_by_role("button", name="Create consensus model").click()
     page.locator(".created a", has_text=name).wait_for()
