@@ -78,6 +78,13 @@ def owner_edits_and_releases(console: Console, name: str, owner: str, reader: st
     assert page.locator("dialog[open]").count() == 0
 
     assert page.locator("#grant-role option").count() == 1  # an owner grants readers only
+    status, _ = console.edge.call(  # and the API refuses the control the page hides
+        "POST",
+        f"/v1/models/{name}:grantAccess",
+        {"user": reader, "role": "ACCESS_ROLE_OWNER"},
+        headers=console.edge.bearer(owner),
+    )
+    assert status == 403
     grant(tab, reader, "ACCESS_ROLE_READER")
     tab.assert_no_console_errors()
 
@@ -94,7 +101,13 @@ def test_a_superuser_creates_a_model_and_its_owner_runs_it(console: Console) -> 
     page = seen.page
     page.locator(".markdown strong", has_text="logP").wait_for()
     page.get_by_role("link", name="Try it").wait_for()
-    for control in ("Edit details", "Make 2.0.0 the default", "Grant", "Delete model", "Make public"):
+    for control in (
+        "Edit details",
+        "Make 2.0.0 the default",
+        "Grant",
+        "Delete model",
+        "Make public",
+    ):
         assert page.get_by_role("button", name=control).count() == 0, control
     assert page.get_by_text("Add a version").count() == 0
     assert page.get_by_role("heading", name="Rollout").count() == 0
