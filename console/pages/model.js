@@ -95,6 +95,8 @@ export async function render(main, params) {
   const ctx = { name, superuser, path: path(name) };
   const draw = () => {
     stopAll();
+    if (ctx.left) return; // an answer that arrived after the reader left the page
+
     const owner = (ctx.model.owners || []).includes(user());
     ctx.manage = superuser || owner;
     ctx.role = superuser ? "superuser" : owner ? "owner" : "";
@@ -122,5 +124,8 @@ export async function render(main, params) {
     throw error;
   }
   draw();
-  return stopAll;
+  return () => {
+    ctx.left = true;
+    stopAll();
+  };
 }

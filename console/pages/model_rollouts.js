@@ -121,7 +121,7 @@ export function rolloutSection(ctx) {
   let busy = false;
   let view = null;
   const tick = async () => {
-    if (busy) return;
+    if (busy || !timer) return;
     busy = true;
     try {
       // The newest rollout first (a model without any has an empty list, where
@@ -129,6 +129,7 @@ export function rolloutSection(ctx) {
       const latest = ((await get(`${ctx.path}/rollouts?page_size=1`)).rollouts || [])[0];
       const rollout = latest && latest.state === "ROLLOUT_STATE_ACTIVE"
         ? (await get(`${ctx.path}/rollout?rollout_id=${encodeURIComponent(latest.id)}`)).rollout : latest;
+      if (!timer) return; // stopped while the answer was on its way
       if (rollout && rollout.state === "ROLLOUT_STATE_ACTIVE") {
         if (shownKey === rollout.id) view.update(rollout);
         else {
@@ -142,6 +143,7 @@ export function rolloutSection(ctx) {
         fill(body, h("p", { dataset: { state: "none" } }, "No active rollout."), startForm(ctx));
       }
     } catch (error) {
+      if (!timer) return;
       stop();
       fill(body, h("p", { class: "error" }, explain(error)));
     } finally {
@@ -149,8 +151,8 @@ export function rolloutSection(ctx) {
     }
   };
   const stop = () => { if (timer) clearInterval(timer); timer = null; };
-  tick();
   timer = setInterval(tick, POLL_MS);
+  tick();
   return { node: section("Rollout", body), stop };
 }
 
@@ -161,7 +163,15 @@ function historyRow(rollout) {
     h("td", {}, STRATEGIES[rollout.strategy]?.[0] || rollout.strategy),
     h("td", {}, STATE[rollout.state] || rollout.state),
     h("td", {}, rollout.started_by || ""),
-    h("td", {}, rollout.end_time ? `${rollout.ended_by} at ${when(rollout.end_time)}${rollout.end_reason ? `: ${rollout.end_reason}` : ""}` : "—"));
+    h("td", {}, rollout.end_time ? `${rollout.ended_by} at ${when(rollout.end_time)}${rollout.end_reason ? `: ${rollout.end_reason}` : ""}` : "—"),
+    h("td", {}, steps(rollout.steps || [])));
+}
+
+function steps(list) {
+  if (!list.length) return "";
+  return h("details", {}, h("summary", {}, `${list.length} step${list.length === 1 ? "" : "s"}`),
+    h("ol", { class: "owner-steps" }, list.map((step) => h("li", {},
+      `${when(step.time)}: ${percent(step.percent)} by ${step.actor}${step.note ? ` (${step.note})` : ""}`))));
 }
 
 /** The model's rollouts, newest first, and what the API does not tell. */
@@ -171,7 +181,7 @@ export function historySection(ctx) {
     const rollouts = reply.rollouts || [];
     fill(body, rollouts.length
       ? h("div", { class: "scroll" }, h("table", { class: "owner-history" },
-        h("thead", {}, h("tr", {}, ["Started", "From → to", "Strategy", "State", "Started by", "Ended"].map((t) => h("th", { scope: "col" }, t)))),
+        h("thead", {}, h("tr", {}, ["Started", "From → to", "Strategy", "State", "Started by", "Ended", "Share changes"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, rollouts.map(historyRow))))
       : h("p", { class: "hint" }, "No rollouts yet."));
   }, (error) => fill(body, h("p", { class: "error" }, error.message)));

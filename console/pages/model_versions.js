@@ -34,18 +34,22 @@ function row(ctx, version) {
     defaultCell(ctx, version));
 }
 
+/** Sets (or with "" clears) the default version, after saying what changes. */
 function askDefault(ctx, version) {
   const from = ctx.model.resolved_version;
-  const sentence = from && from !== version
-    ? `New jobs that name no version will run ${version} instead of ${from}.`
-    : `New jobs that name no version will run ${version}.`;
+  const runs = version || ctx.versions[ctx.versions.length - 1].version; // cleared: the latest
+  const sentence = from && from !== runs
+    ? `New jobs that name no version will run ${runs} instead of ${from}.`
+    : `New jobs that name no version will run ${runs}, as now.`;
   const body = h("div", {}, h("p", {}, sentence),
     h("p", { class: "hint" }, "Jobs already queued keep the version they got. A job that names a version is not affected."));
-  confirmChange(`Make ${version} the default of ${ctx.model.name}?`, body, `Make ${version} the default`, async () => {
+  const title = version ? `Make ${version} the default of ${ctx.model.name}?` : `Clear the default of ${ctx.model.name}?`;
+  const label = version ? `Make ${version} the default` : "Clear the default";
+  confirmChange(title, body, label, async () => {
     await post(`${ctx.path}:setDefaultVersion`, { version });
   }).then(async (done) => {
     if (!done) return;
-    notify(`${version} is the default version now.`);
+    notify(version ? `${version} is the default version now.` : "No default version: jobs run the latest.");
     await ctx.refresh();
   });
 }
@@ -99,6 +103,9 @@ export function versionsSection(ctx) {
   const table = h("div", { class: "scroll" }, h("table", { class: "owner-versions" },
     h("thead", {}, h("tr", {}, ["Version", "Backend", "Created", "Notes", "Schemas", "Default"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, versions.map((v) => row(ctx, v)))));
-  return section("Versions", h("p", { class: "owner-resolves" }, resolves), versions.length ? table : null,
+  const clear = ctx.manage && model.default_version
+    ? h("button", { type: "button", class: "secondary small", onclick: () => askDefault(ctx, "") }, "Clear the default")
+    : null;
+  return section("Versions", h("p", { class: "owner-resolves" }, resolves, " ", clear), versions.length ? table : null,
     ctx.manage ? addForm(ctx) : null);
 }

@@ -99,7 +99,7 @@ def test_a_canary_started_watched_and_rolled_back(console: Console, model: Fixtu
     page.get_by_role("button", name="Start rollout").click()
     page.locator("[data-state='active'] .owner-percent", has_text="25%").wait_for()
     assert "1.0.0" in page.locator(".owner-rollout").inner_text()
-    page.locator(".owner-history td", has_text="active").wait_for()
+    page.get_by_role("cell", name="active", exact=True).wait_for()
 
     # SetDefaultVersion refuses while the rollout is active: the dialog says why.
     page.get_by_role("button", name="Make 1.0.0 the default").click()
@@ -111,8 +111,14 @@ def test_a_canary_started_watched_and_rolled_back(console: Console, model: Fixtu
     page.locator("dialog[open]").get_by_label("Reason").fill("seen enough")
     page.locator("dialog[open]").get_by_role("button", name="Roll back").click()
     page.locator("[data-state='none']").wait_for()
-    page.locator(".owner-history td", has_text="rolled back").wait_for()
+    page.get_by_role("cell", name="rolled back", exact=True).wait_for()
     assert "seen enough" in page.locator(".owner-history").inner_text()
+
+    polls: list[str] = []  # leaving the page stops its polling
+    page.on("request", lambda r: polls.append(r.url) if "/rollout" in r.url else None)
+    tab.go("#/models")
+    page.wait_for_timeout(2500)  # longer than one polling interval: nothing must come
+    assert not polls, polls
     # a 409/412-style refusal above is logged by Chromium as a failed load
     assert all("status of 4" in error for error in tab.errors), tab.errors
 

@@ -76,6 +76,9 @@ def owner_edits_and_releases(console: Console, name: str, owner: str, reader: st
     dialog.get_by_role("button", name="Make 1.0.0 the default").click()
     page.locator(".owner-resolves", has_text="run 1.0.0 (the default version)").wait_for()
     assert page.locator("dialog[open]").count() == 0
+    page.get_by_role("button", name="Clear the default").click()
+    assert "will run 2.0.0 instead of 1.0.0" in page.locator("dialog[open]").inner_text()
+    page.get_by_role("button", name="Cancel").click()
 
     assert page.locator("#grant-role option").count() == 1  # an owner grants readers only
     status, _ = console.edge.call(  # and the API refuses the control the page hides
