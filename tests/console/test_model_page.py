@@ -162,3 +162,20 @@ def test_the_model_page_fits_a_phone(console: Console, model: Fixture) -> None: 
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= NARROW["width"], width
     tab.assert_no_console_errors()
+
+
+def test_visibility_and_revoking_a_reader(console: Console, model: Fixture) -> None:  # noqa: F811
+    tab = console.open(model.owner)
+    open_model(tab, model.name)
+    page = tab.page
+    page.get_by_role("button", name="Make public").click()
+    page.locator("dialog[open]").get_by_role("button", name="Make public").click()
+    page.locator(".owner-meta .owner-badge", has_text="public").wait_for()
+    page.get_by_role("button", name="Make private").wait_for()
+
+    assert page.get_by_role("button", name=f"Revoke owner {model.owner}").count() == 0
+    page.get_by_role("button", name=f"Revoke reader {model.reader}").click()
+    page.locator("dialog[open]").get_by_role("button", name="Revoke").click()
+    page.locator(".owner-grants li", has_text=model.reader).wait_for(state="detached")
+    assert page.locator(".owner-grants li", has_text=model.owner).count() == 1
+    tab.assert_no_console_errors()
