@@ -74,8 +74,12 @@ function metadataSection(ctx) {
   return section("Description", body);
 }
 
-async function load(name) {
+async function load(name, superuser) {
   const model = (await get(path(name))).model;
+  // ListAccess is for owners and superusers; read it before drawing, so that a
+  // change never shows the access list half-redrawn.
+  const access = superuser || (model.owners || []).includes(user())
+    ? (await get(`${path(name)}/access`)).grants || [] : null;
   const versions = [];
   let token = "";
   do {
@@ -83,7 +87,7 @@ async function load(name) {
     versions.push(...(reply.versions || []));
     token = reply.next_page_token || "";
   } while (token);
-  return { model, versions };
+  return { model, versions, access };
 }
 
 export async function render(main, params) {
@@ -111,11 +115,11 @@ export async function render(main, params) {
     fill(main, parts);
   };
   ctx.refresh = async () => {
-    Object.assign(ctx, await load(name));
+    Object.assign(ctx, await load(name, superuser));
     draw();
   };
   try {
-    Object.assign(ctx, await load(name));
+    Object.assign(ctx, await load(name, superuser));
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
       notVisible(main, name, error);

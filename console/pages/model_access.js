@@ -5,7 +5,7 @@
 
 import { call, get, post, query } from "../api.js";
 import { field, fieldError, fill, h } from "../dom.js";
-import { fail, notify } from "../app.js";
+import { notify } from "../app.js";
 import { confirmChange, errorAtField, section } from "./model_ui.js";
 
 const ROLE = { ACCESS_ROLE_OWNER: "owner", ACCESS_ROLE_READER: "reader" };
@@ -65,20 +65,13 @@ function grantsList(ctx, grants) {
     revokeButton(ctx, grant))));
 }
 
+/** Owners and readers: ListAccess's grants for managers (ctx.access), else the model's lists. */
 export function accessSection(ctx) {
-  const body = h("div", {}, h("p", {}, "Loading…"));
-  const fromModel = () => [
+  const grants = ctx.access || [
     ...(ctx.model.owners || []).map((u) => ({ user: u, role: "ACCESS_ROLE_OWNER" })),
     ...(ctx.model.readers || []).map((u) => ({ user: u, role: "ACCESS_ROLE_READER" })),
   ];
-  if (!ctx.manage) {
-    fill(body, grantsList(ctx, fromModel()));
-  } else {
-    get(`${ctx.path}/access`).then(
-      (reply) => fill(body, grantsList(ctx, reply.grants || []), grantForm(ctx)),
-      (error) => { fill(body, grantsList(ctx, fromModel())); fail(error); });
-  }
-  return section("Access", body);
+  return section("Access", grantsList(ctx, grants), ctx.manage ? grantForm(ctx) : null);
 }
 
 /** The consensus models the caller can see whose versions use the model. */

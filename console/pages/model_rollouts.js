@@ -187,6 +187,9 @@ export function historySection(ctx) {
   }, (error) => fill(body, h("p", { class: "error" }, error.message)));
   return section("History",
     h("p", { class: "owner-missing" },
-      "Only rollouts are shown here. No API of the gateway tells who changed the default version or granted access, or when: the registry records those changes in its audit log (shipped to storage), which the console cannot read."),
+      "Only rollouts are shown here (who started and ended each, when, from which version to which). "
+      + "No API of the gateway gives the history of default-version changes or access grants: the registry "
+      + "records them in its audit log, shipped to storage the console cannot read.",
+      ctx.superuser ? " Superusers: the rows not yet shipped are in modelgw_audit.outbox, which QueryModelDatabase can read." : ""),
     body);
 }

@@ -93,6 +93,9 @@ def test_a_canary_started_watched_and_rolled_back(console: Console, model: Fixtu
     page.get_by_text("Start a rollout").click()
     page.get_by_label("Candidate version").select_option("1.0.0")
     page.get_by_label("Strategy").select_option("ROLLOUT_STRATEGY_CANARY")
+    page.get_by_label("Candidate share (%)").fill("150")
+    page.get_by_role("button", name="Start rollout").click()
+    assert "canary_percent" in error_of(tab, "ro-canary")  # the API's refusal, at its field
     page.get_by_label("Candidate share (%)").fill("25")
     page.get_by_label("Bake (seconds)").fill("3600")
     page.get_by_label("Minimum finished jobs").fill("50")
@@ -164,7 +167,7 @@ def test_the_model_page_fits_a_phone(console: Console, model: Fixture) -> None: 
     tab.assert_no_console_errors()
 
 
-def test_visibility_and_revoking_a_reader(console: Console, model: Fixture) -> None:  # noqa: F811
+def test_visibility_revoking_and_deleting(console: Console, model: Fixture) -> None:  # noqa: F811
     tab = console.open(model.owner)
     open_model(tab, model.name)
     page = tab.page
@@ -178,4 +181,11 @@ def test_visibility_and_revoking_a_reader(console: Console, model: Fixture) -> N
     page.locator("dialog[open]").get_by_role("button", name="Revoke").click()
     page.locator(".owner-grants li", has_text=model.reader).wait_for(state="detached")
     assert page.locator(".owner-grants li", has_text=model.owner).count() == 1
+
+    page.get_by_role("button", name="Delete model").click()
+    page.locator("dialog[open]").get_by_text("No consensus model you can see uses it").wait_for()
+    page.locator("dialog[open]").get_by_role("button", name=f"Delete {model.name}").click()
+    page.wait_for_url("**/#/models")
+    tab.wait_for_models()
+    assert page.locator("table.models a", has_text=model.name).count() == 0
     tab.assert_no_console_errors()
