@@ -5,6 +5,7 @@
 import { get, query, user } from "../api.js";
 import { fill, h } from "../dom.js";
 import { fail } from "../app.js";
+import { createModelForm } from "./model_create.js";
 
 const PAGE = 200;
 const MOST = 5000;
@@ -62,7 +63,7 @@ export async function render(main, _params, search) {
     h("button", { type: "submit" }, "Search"));
   for (const box of [mine, pub]) box.addEventListener("change", load);
   fill(main,
-    h("h1", {}, "Models"), form, count,
+    h("h1", {}, "Models"), await createModelForm(), form, count,
     h("div", { class: "scroll" }, h("table", { class: "models" },
       h("thead", {}, h("tr", {}, ["Name", "Display name", "Tags", "Visibility", "Runs", "Owners"].map((t) => h("th", { scope: "col" }, t)))),
       body)));
