@@ -14,12 +14,6 @@ const DRAFT_NAME = "console.draft"; // verify needs a name; the draft's stands i
 const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
 const MODEL_NAME = new RegExp(`^(?=.{1,128}$)${LABEL}(?:\\.${LABEL})*$`);
 
-// Until index.html links monitor.css, the page adds it (once: the other page may have).
-function stylesheet() {
-  if (document.querySelector('link[href$="monitor.css"]')) return;
-  document.head.append(h("link", { rel: "stylesheet", href: "monitor.css" }));
-}
-
 function sampleOf(children) {
   const given = children.filter((c) => c.sample !== "");
   if (!given.length) return undefined;
@@ -47,7 +41,6 @@ function reportView(reply, formula) {
 }
 
 export async function render(main) {
-  stylesheet();
   const superuser = await isSuperuser();
   const name = h("input", { type: "text", id: "consensus-name", placeholder: "acme.paper-consensus", autocomplete: "off", spellcheck: "false" });
   const version = h("input", { type: "text", id: "consensus-version", value: "1.0.0", autocomplete: "off" });

@@ -7,7 +7,6 @@ import { fill, h, when } from "../dom.js";
 import { fail } from "../app.js";
 import { exportButtons, resultsTable, rows } from "../results.js";
 import { badge, cancelJob, isFinal, routeName, statusLine, statusName, watchJob } from "./job_live.js";
-import { useJobStyles } from "./job_style.js";
 
 const enc = encodeURIComponent;
 
@@ -71,7 +70,6 @@ function show(main, job, onCancel) {
 }
 
 export async function render(main, [id]) {
-  useJobStyles();
   let job;
   try {
     job = (await get(`/v1/jobs/${enc(id)}`)).job;

@@ -6,7 +6,6 @@ import { get, query } from "../api.js";
 import { fill, h, when } from "../dom.js";
 import { fail, notify } from "../app.js";
 import { badge, cancelJob, isFinal } from "./job_live.js";
-import { useJobStyles } from "./job_style.js";
 
 const REFRESH_MS = 3000;
 const SIZES = [10, 25, 50, 100];
@@ -27,7 +26,6 @@ function row(job, onCancel) {
 }
 
 export async function render(main, _params, search) {
-  useJobStyles();
   const model = h("input", { type: "text", id: "jobs-model", value: search.get("model") || "", placeholder: "rdkit.logp" });
   const status = h("select", { id: "jobs-status" }, h("option", { value: "" }, "Any"),
     STATUSES.map((s) => h("option", { value: `JOB_STATUS_${s}`, selected: search.get("status") === s }, s)));

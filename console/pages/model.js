@@ -10,7 +10,7 @@ import { fail, notify } from "../app.js";
 import { markdown } from "../markdown.js";
 import { accessSection, deleteSection, visibilitySection } from "./model_access.js";
 import { historySection, rolloutSection } from "./model_rollouts.js";
-import { errorAtField, ownerStyles, section } from "./model_ui.js";
+import { errorAtField, section } from "./model_ui.js";
 import { versionsSection } from "./model_versions.js";
 
 const path = (name) => `/v1/models/${encodeURIComponent(name)}`;
@@ -91,7 +91,6 @@ async function load(name, superuser) {
 }
 
 export async function render(main, params) {
-  ownerStyles();
   const name = params[0];
   const superuser = await isSuperuser();
   let stopSections = [];

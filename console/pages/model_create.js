@@ -5,12 +5,11 @@
 import { isSuperuser, post } from "../api.js";
 import { field, fieldError, h } from "../dom.js";
 import { fail, notify } from "../app.js";
-import { errorAtField, ownerStyles } from "./model_ui.js";
+import { errorAtField } from "./model_ui.js";
 
 /** The form in a <details>, or null for anyone but a superuser. */
 export async function createModelForm() {
   if (!(await isSuperuser())) return null;
-  ownerStyles();
   const name = h("input", { type: "text", id: "new-name", placeholder: "acme.logp", required: true, autocomplete: "off" });
   const display = h("input", { type: "text", id: "new-display" });
   const description = h("textarea", { id: "new-description", rows: 3 });

@@ -1,14 +1,8 @@
-// Pieces the model page's sections share: its stylesheet, a confirmation
+// Pieces the model page's sections share: a confirmation
 // <dialog>, and putting an API refusal at the input it is about.
 
 import { explain } from "../api.js";
 import { fieldError, h } from "../dom.js";
-
-/** Links console/owner.css once (CSP allows same-origin stylesheets). */
-export function ownerStyles() {
-  if (document.querySelector("link[data-owner-css]")) return;
-  document.head.append(h("link", { rel: "stylesheet", href: "/console/owner.css", "data-owner-css": "" }));
-}
 
 /**
  * Asks before a change: a modal <dialog> saying what will change. `act` runs on

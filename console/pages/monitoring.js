@@ -20,12 +20,6 @@ const STALE_MS = (3 * INTERVAL_S + 4) * 1000; // no snapshot for this long: reco
 const WATCH = `/v1/admin/stats:watch?interval_seconds=${INTERVAL_S}&window_seconds=${WINDOW_S}`;
 const PORTS = [["registry", 9461], ["execution", 9462], ["admin", 9463], ["scheduler", 9464], ["worker", 9465], ["audit", 9466]];
 
-// Until index.html links monitor.css, the page adds it (once: the other page may have).
-function stylesheet() {
-  if (document.querySelector('link[href$="monitor.css"]')) return;
-  document.head.append(h("link", { rel: "stylesheet", href: "monitor.css" }));
-}
-
 function overallCards() {
   const texts = new Map();
   const grid = h("div", { class: "grid overall", role: "group", "aria-label": "All models" });
@@ -60,7 +54,6 @@ function refused(main) {
 }
 
 export async function render(main) {
-  stylesheet();
   if (!(await isSuperuser())) {
     refused(main);
     return undefined;

@@ -7,7 +7,6 @@ import { fill, h, field } from "../dom.js";
 import { fail } from "../app.js";
 import { exportButtons, resultsTable, rows } from "../results.js";
 import { cancelJob, isFinal, statusLine, watchJob } from "./job_live.js";
-import { useJobStyles } from "./job_style.js";
 import { inputArea } from "./try_input.js";
 
 const enc = encodeURIComponent;
@@ -34,7 +33,6 @@ function showJob(box, job, records, version, onCancel) {
 }
 
 export async function render(main, [name]) {
-  useJobStyles();
   const model = (await get(`/v1/models/${enc(name)}`)).model;
   const versions = model.versions || [];
   if (!versions.length) {

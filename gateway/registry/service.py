@@ -7,13 +7,11 @@ and answer with the state after the change.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import grpc
 
-from audit import outbox
 from authz.enforcer import AccessPolicy
 from backendspec import BackendPolicy
 from consensus.definition import load_algorithm1
@@ -22,6 +20,7 @@ from gateway import paging
 from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from gateway.interceptor import caller
 from gateway.registry import consensus, limits, requests, search, store, validation
+from gateway.registry.connections import Connections
 from gateway.registry.messages import model_message, plain, version_message
 from gateway.registry.resolution import no_versions, resolve_version
 from gateway.rollouts import store as rollout_store
@@ -40,24 +39,10 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         backends: BackendPolicy,
         model_limits: limits.PlatformLimits,
     ) -> None:
-        self._pool = pool
+        self._db = Connections(pool, acquire_timeout_s=acquire_timeout_s)
         self._access = access
-        self._acquire_timeout_s = acquire_timeout_s
         self._backends = backends
         self._model_limits = model_limits
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
-        # A bounded wait for a pooled connection: under overload or with the
-        # database down the caller gets UNAVAILABLE instead of hanging.
-        async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
-            yield conn
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self._connection() as conn, conn.transaction():
-            await outbox.set_actor(conn, caller().user)  # the audit triggers record who
-            yield conn
 
     async def _model(self, conn: asyncpg.Connection, name: str) -> model_pb2.Model:
         row = await store.get_model(conn, name)
@@ -72,7 +57,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         fields = requests.descriptive_fields(
             model, ("display_name", "description", "tags", "backend")
         )
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             await store.insert_model(conn, name, fields)
             return registry_pb2.CreateModelResponse(model=await self._model(conn, name))
 
@@ -80,7 +65,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         self, request: registry_pb2.GetModelRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.GetModelResponse:
         """The model, its access and its limits."""
-        async with self._connection() as conn:
+        async with self._db.connection() as conn:
             return registry_pb2.GetModelResponse(model=await self._model(conn, request.name))
 
     async def ListModels(
@@ -91,7 +76,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         after = paging.decode("models", request.page_token, "")
         readable = self._access.readable_models(caller())
         only = None if readable is None else sorted(readable)
-        async with self._connection() as conn:
+        async with self._db.connection() as conn:
             rows = await store.list_models(
                 conn, only=only, after=after, tag=request.tag, limit=limit + 1
             )
@@ -109,7 +94,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         """The models the caller may read that match the words and filters, best first."""
         query = search.parse(request)
         only = search.candidates(self._access, caller(), query.owner)
-        async with self._connection() as conn:
+        async with self._db.connection() as conn:
             page = await search.search(conn, query, only)
         return registry_pb2.SearchModelsResponse(
             hits=[
@@ -131,7 +116,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         descriptive, limit_fields = requests.update_mask(request.update_mask.paths)
         changes = requests.descriptive_fields(request.model, descriptive)
         name = request.model.name
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             if limit_fields:
                 row = await store.get_model(conn, name, lock=True)
                 new_limits, new_caps = limits.updated(
@@ -153,7 +138,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         (a superuser may force it)."""
         if request.force and not caller().superuser:
             raise PermissionDenied("force is for superusers only")
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             await store.get_model(conn, request.name, lock=True)
             await rollout_store.refuse_if_active(conn, request.name, "delete its versions")
             dependents = await store.consensus_dependents(conn, request.name)
@@ -183,7 +168,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
             config = {**config, **definition.to_config()}
             if not spec.HasField("output_schema"):
                 output_schema = consensus.output_schema(definition)
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             await store.get_model(conn, request.model, lock=True)
             if definition is not None:
                 consensus.refuse_unless_ok(
@@ -208,7 +193,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         """The version asked for, or the one the model resolves to when none is named."""
         if request.version:
             validation.version_string(request.version)
-        async with self._connection() as conn:
+        async with self._db.connection() as conn:
             model = await store.get_model(conn, request.model)
             resolution = resolve_version(
                 request.version, model.default_version, model.latest_version
@@ -226,7 +211,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         """A page of a model's versions, oldest first."""
         limit = validation.page_size(request.page_size)
         after = paging.decode("versions", request.page_token, 0)
-        async with self._connection() as conn:
+        async with self._db.connection() as conn:
             await store.get_model(conn, request.model)
             rows = await store.list_versions(conn, request.model, after_seq=after, limit=limit + 1)
         page = rows[:limit]
@@ -241,7 +226,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         """Sets the version a request naming none resolves to, or clears it."""
         if request.version:
             validation.version_string(request.version)
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             await store.get_model(conn, request.name, lock=True)
             await rollout_store.refuse_if_active(conn, request.name, "change its default version")
             if request.version:
@@ -301,19 +286,19 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         """The shape of every access change: lock the model's row, change its access
         (change says whether anything changed), touch the model when it did, reload
         the access rules, and answer with the model as it is now."""
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             await store.get_model(conn, name, lock=True)
             if await change(conn):
                 await store.touch_model(conn, name)
         await self._access.refresh()
-        async with self._connection() as conn:
+        async with self._db.connection() as conn:
             return await self._model(conn, name)
 
     async def ListAccess(
         self, request: registry_pb2.ListAccessRequest, context: grpc.aio.ServicerContext
     ) -> registry_pb2.ListAccessResponse:
         """The model's visibility and its owners' and readers' grants."""
-        async with self._connection() as conn:
+        async with self._db.connection() as conn:
             await store.get_model(conn, request.name)
         access = self._access.access_of(request.name)
         grants = [
@@ -336,7 +321,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         name = validation.model_name(request.name)
         definition = consensus.definition_from_request(request, plain(request.definition))
         sample = consensus.sample_values(plain(request.sample))
-        async with self._connection() as conn:
+        async with self._db.connection() as conn:
             report = await consensus.check(conn, self._access, caller(), name, definition, sample)
         return consensus.report_message(report)
 
@@ -351,7 +336,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
         name = validation.model_name(document.name, "the YAML's top-level key")
         version = validation.version_string(request.version or "1.0.0")
         definition = document.definition
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             consensus.refuse_unless_ok(
                 await consensus.check(conn, self._access, caller(), name, definition)
             )

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import grpc
 
-from audit import outbox
 from gateway import paging
 from gateway.errors import InvalidArgument, model_not_found
 from gateway.interceptor import caller
 from gateway.registry import validation
+from gateway.registry.connections import Connections
 from gateway.rollouts import lifecycle, messages, store
 from gateway.rollouts.store import RolloutRow
 from modelgateway.v1 import rollout_pb2, rollout_pb2_grpc
@@ -36,20 +34,8 @@ class RolloutService(rollout_pb2_grpc.RolloutServiceServicer):  # type: ignore[m
     """The RolloutService RPCs over the rollouts table and the versions' job windows."""
 
     def __init__(self, pool: asyncpg.Pool, redis: Client, *, acquire_timeout_s: float) -> None:
-        self._pool = pool
+        self._db = Connections(pool, acquire_timeout_s=acquire_timeout_s)
         self._redis = redis
-        self._acquire_timeout_s = acquire_timeout_s
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
-            yield conn
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self._connection() as conn, conn.transaction():
-            await outbox.set_actor(conn, caller().user)  # the audit trigger records who
-            yield conn
 
     async def StartRollout(
         self, request: rollout_pb2.StartRolloutRequest, context: grpc.aio.ServicerContext
@@ -57,7 +43,7 @@ class RolloutService(rollout_pb2_grpc.RolloutServiceServicer):  # type: ignore[m
         """Starts a rollout of the candidate against the model's resolved version."""
         plan = _plan(request)
         candidate = validation.version_string(request.candidate_version, "candidate_version")
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             versions = await store.model_versions(conn, request.model)
             baseline = _baseline(request.model, versions, candidate)
             row = await store.insert(conn, request.model, baseline, candidate, plan, caller().user)
@@ -67,7 +53,7 @@ class RolloutService(rollout_pb2_grpc.RolloutServiceServicer):  # type: ignore[m
         self, request: rollout_pb2.GetRolloutRequest, context: grpc.aio.ServicerContext
     ) -> rollout_pb2.GetRolloutResponse:
         """The rollout named, else the active one, else the latest, with live figures."""
-        async with self._connection() as conn:
+        async with self._db.connection() as conn:
             await _require_model(conn, request.model)
             if request.rollout_id:
                 row = await store.get(conn, request.model, request.rollout_id)
@@ -81,7 +67,7 @@ class RolloutService(rollout_pb2_grpc.RolloutServiceServicer):  # type: ignore[m
         """A page of the model's rollouts, newest first."""
         limit = validation.page_size(request.page_size)
         before = _cursor(paging.decode("rollouts", request.page_token, ""))
-        async with self._connection() as conn:
+        async with self._db.connection() as conn:
             await _require_model(conn, request.model)
             rows = await store.history(conn, request.model, before=before, limit=limit + 1)
         page = rows[:limit]
@@ -96,7 +82,7 @@ class RolloutService(rollout_pb2_grpc.RolloutServiceServicer):  # type: ignore[m
         self, request: rollout_pb2.PromoteRolloutRequest, context: grpc.aio.ServicerContext
     ) -> rollout_pb2.PromoteRolloutResponse:
         """Makes the active rollout's candidate the default version, now."""
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             await _require_model(conn, request.model)
             row = await store.require_active(conn, request.model)
             figures = (await lifecycle.windows(self._redis, row)).figures()
@@ -110,7 +96,7 @@ class RolloutService(rollout_pb2_grpc.RolloutServiceServicer):  # type: ignore[m
     ) -> rollout_pb2.RollBackRolloutResponse:
         """Sends all traffic of the active rollout back to the baseline."""
         reason = validation.text(request.reason, "reason", MAX_REASON) or "rolled back by hand"
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             await _require_model(conn, request.model)
             row = await store.require_active(conn, request.model)
             figures = (await lifecycle.windows(self._redis, row)).figures()
