@@ -141,6 +141,18 @@ export function explain(error) {
   return error.message;
 }
 
+let deployment = null; // settings()'s answer, fetched once
+
+/** /console/settings.json: the superuser claim, and the single sign-on provider if any. */
+export function settings() {
+  if (deployment === null) {
+    deployment = fetch("/console/settings.json")
+      .then((reply) => (reply.ok ? reply.json() : {}))
+      .catch(() => ({}));
+  }
+  return deployment;
+}
+
 /**
  * Whether the token carries the deployment's superuser claim (settings.json
  * names it). It only decides which controls a page shows: the API decides
@@ -148,9 +160,7 @@ export function explain(error) {
  */
 export async function isSuperuser() {
   if (roles === null) {
-    roles = fetch("/console/settings.json")
-      .then((reply) => reply.json())
-      .then((settings) => claims()[settings.superuser_claim] === true, () => false);
+    roles = settings().then((values) => claims()[values.superuser_claim] === true);
   }
   return roles;
 }

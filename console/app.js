@@ -3,8 +3,9 @@
 // `render(main, params) -> optional stop()`: stop() ends its timers and streams
 // when the reader leaves it.
 
-import { explain, isSuperuser, signOut, token, user } from "./api.js";
+import { explain, isSuperuser, settings, signIn, signOut, token, user } from "./api.js";
 import { fill, h } from "./dom.js";
+import { complete, endSession, isReply } from "./oidc.js";
 
 const PAGES = [
   [/^#\/signin$/, () => import("./pages/signin.js")],
@@ -39,9 +40,11 @@ async function header() {
     fill(who, h("a", { href: "#/signin" }, "Sign in"));
     return;
   }
-  const out = h("button", { type: "button", class: "link", onclick: () => {
+  const out = h("button", { type: "button", class: "link", onclick: async () => {
     signOut();
-    location.hash = "#/signin";
+    const atProvider = endSession((await settings()).oidc);
+    if (atProvider) location.assign(atProvider);
+    else location.hash = "#/signin";
   } }, "Sign out");
   fill(who, h("span", { class: "user" }, user() || "signed in"), " ", out);
   const superuser = await isSuperuser();
@@ -81,5 +84,25 @@ async function route() {
   fill(main, h("h1", {}, "Not found"), h("p", {}, "No page of the console is at this address."));
 }
 
-window.addEventListener("hashchange", route);
-route();
+/** A single sign-on reply in the address (?code=…&state=…): finish signing in. */
+async function finishSignIn() {
+  if (!isReply()) return;
+  const { oidc } = await settings();
+  if (!oidc) {
+    history.replaceState(null, "", `${location.pathname}${location.hash}`);
+    return;
+  }
+  try {
+    const { token: value, back } = await complete(oidc);
+    signIn(value);
+    history.replaceState(null, "", `${location.pathname}${back}`);
+  } catch (error) {
+    history.replaceState(null, "", `${location.pathname}#/signin`);
+    notify(error.message, true);
+  }
+}
+
+finishSignIn().then(() => {
+  window.addEventListener("hashchange", route);
+  route();
+});

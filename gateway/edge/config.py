@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.config import GatewayConfig
+from gateway.edge.console_signin import OidcSignIn
 from settings.env import port as read_port
 
 # gRPC service -> the gateway server that hosts it.
@@ -39,6 +40,8 @@ class EdgeConfig:
     max_small_body_bytes: int
     # The token claim that marks a superuser: the console shows superuser controls by it.
     superuser_claim: str = "superuser"
+    # The console's single sign-on (MODELGW_CONSOLE_OIDC_*); None: tokens are pasted.
+    oidc: OidcSignIn | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeConfig:
@@ -57,6 +60,7 @@ class EdgeConfig:
             max_message_bytes=gateway.max_message_bytes,
             max_small_body_bytes=1024 * 1024,
             superuser_claim=gateway.auth.superuser_claim,
+            oidc=OidcSignIn.from_env(env),
         )
 
     @property

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from gateway.edge.config import SERVICE_HOSTS, EdgeConfig
-from gateway.edge.console import CONSOLE_PATH, SECURITY_HEADERS, console_files, write_settings
+from gateway.edge.console import CONSOLE_PATH, console_files, security_headers, write_settings
 from gateway.edge.descriptors import build_descriptor_set
 from gateway.edge.docs import DOCS_PATH, OPENAPI_PATH, STATIC_FILES, static_dir, write_page
 from gateway.edge.openapi import generate
@@ -63,7 +63,7 @@ def render(config: EdgeConfig, template: Path = TEMPLATE) -> Rendered:
     openapi.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     files = Rendered(
         out / "envoy.yaml", out / "api.pb", openapi, write_page(out / "docs.html"),
-        write_settings(out / "console-settings.json", config.superuser_claim),
+        write_settings(out / "console-settings.json", config.superuser_claim, config.oidc),
     )  # fmt: skip
     parts = yaml.safe_load(template.read_text(encoding="utf-8"))
     bootstrap = bootstrap_config(parts, config, files)
@@ -159,7 +159,7 @@ def routes(config: EdgeConfig, files: Rendered) -> list[Node]:
     their gRPC path."""
     return [
         *docs_routes(files),
-        *console_routes(files),
+        *console_routes(files, config),
         *mcp_routes(),
         *(stream_route(method) for method in STREAMS),
         *(grpc_route(f"/{m}", m.split("/")[0], config.max_message_bytes) for m in LARGE_BODIES),
@@ -227,13 +227,12 @@ def docs_routes(files: Rendered) -> list[Node]:
     return [_direct(path, file, kind) for path, file, kind in pages]
 
 
-def console_routes(files: Rendered) -> list[Node]:
+def console_routes(files: Rendered, config: EdgeConfig) -> list[Node]:
     """/console and its files, each with the console's Content-Security-Policy."""
     pages = console_files()
     pages[f"{CONSOLE_PATH}/settings.json"] = (files.console_settings, "application/json")
-    return [
-        _direct(path, file, kind, SECURITY_HEADERS) for path, (file, kind) in pages.items()
-    ]
+    headers = security_headers(config.oidc)
+    return [_direct(path, file, kind, headers) for path, (file, kind) in pages.items()]
 
 
 def _direct(
