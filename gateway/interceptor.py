@@ -95,7 +95,7 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(method, rule, handler.unary_unary),
                 request_deserializer=deserializer,
-                response_serializer=handler.response_serializer,
+                response_serializer=_passing_bytes(handler.response_serializer),
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
@@ -194,6 +194,18 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
             return Undecodable(f"{type(exc).__name__}: {str(exc)[:200]}")
 
     return deserialize
+
+
+def _passing_bytes(serializer: Callable[[Any], bytes] | None) -> Callable[[Any], bytes] | None:
+    """The method's serializer, except that a reply already serialized (bytes, as
+    a handler may keep a reply it serves often) is sent as it is."""
+    if serializer is None:
+        return None
+
+    def serialize(message: Any) -> bytes:
+        return message if type(message) is bytes else serializer(message)
+
+    return serialize
 
 
 def _budget(context: grpc.aio.ServicerContext) -> float | None:

@@ -108,6 +108,7 @@ async def _mount_execution(server: grpc.aio.Server, res: Resources) -> AsyncIter
             config.user_rates,
             config.no_worker_warning_s,
             config.queue_place_fresh_s,
+            config.finished_reply_fresh_s,
         )
         execution_pb2_grpc.add_ExecutionServiceServicer_to_server(
             ExecutionService(queue, events, resolutions, res.access, limits), server

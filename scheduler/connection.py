@@ -20,6 +20,8 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from scheduler.packing import connection_kwargs
+
 Client = aioredis.Redis | RedisCluster
 
 
@@ -71,7 +73,11 @@ def connect(settings: RedisSettings, *, max_connections: int | None = None) -> C
             **_common(settings),
         )
     pool = aioredis.BlockingConnectionPool.from_url(
-        settings.url, max_connections=size, timeout=settings.pool_timeout_s, **_common(settings)
+        settings.url,
+        max_connections=size,
+        timeout=settings.pool_timeout_s,
+        **connection_kwargs(settings.url),
+        **_common(settings),
     )
     return aioredis.Redis(connection_pool=pool)
 

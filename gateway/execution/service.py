@@ -18,7 +18,6 @@ applies the same rule to every job it lists.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -34,6 +33,7 @@ from gateway.execution import admission
 from gateway.execution import records as input_records
 from gateway.execution.messages import STATUS_OF_PROTO, job_message
 from gateway.execution.resolution_cache import ResolutionCache, RunnableVersion
+from gateway.execution.shared_replies import FinishedReplies, SharedWatchMessages
 from gateway.execution.waiting import RecentPlaces, with_place
 from gateway.interceptor import caller, grpc_status_for
 from gateway.registry import validation
@@ -59,6 +59,8 @@ class ExecutionLimits:
     """A QUEUED job warns when no worker of its model was seen for this long; 0: never."""
     queue_place_fresh_s: float = 1.0
     """How long a QUEUED job's place, once read, answers its GetJob and WatchJob."""
+    finished_reply_fresh_s: float = 5.0
+    """How long a finished job's GetJob reply, once built, answers from memory."""
 
 
 class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ignore[misc]
@@ -82,6 +84,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         self._limits = limits
         self._watch_messages = SharedWatchMessages()
         self._places = RecentPlaces(queue.place, limits.queue_place_fresh_s)
+        self._finished = FinishedReplies(limits.finished_reply_fresh_s)
 
     async def SubmitJob(
         self, request: execution_pb2.SubmitJobRequest, context: grpc.aio.ServicerContext
@@ -163,10 +166,15 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
 
     async def GetJob(
         self, request: execution_pb2.GetJobRequest, context: grpc.aio.ServicerContext
-    ) -> execution_pb2.GetJobResponse:
-        """A job the caller may see, with its results once finished."""
+    ) -> execution_pb2.GetJobResponse | bytes:
+        """A job the caller may see, with its results once finished (a finished
+        job's reply serialized, as FinishedReplies keeps it)."""
+        kept = self._finished.get(_job_id(request.id))
+        if kept is not None and await self._may_see(caller(), kept.model, kept.submitter):
+            return kept.data
         job = await self._visible_job(request.id)
-        return execution_pb2.GetJobResponse(job=await self._message(job, with_results=True))
+        reply = execution_pb2.GetJobResponse(job=await self._message(job, with_results=True))
+        return self._finished.keep(job, reply) if job.status.terminal else reply
 
     async def _message(self, job: JobRecord, *, with_results: bool) -> job_pb2.Job:
         """The job's message; a QUEUED job's with its place in the queue, which
@@ -328,56 +336,27 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
     def _may_read(self, principal: Principal, model: str) -> bool:
         return self._access.decide(principal, Action.READ, model) is Decision.ALLOW
 
-    async def _may_see(self, principal: Principal, job: JobRecord) -> bool:
-        """Its model's owners and superusers; its submitter while they may read its model.
-
-        Re-checked once if the policy was stale, as `_manages_jobs` is.
+    async def _may_see(self, principal: Principal, model: str, submitter: str) -> bool:
+        """A job's model's owners and superusers; its submitter while they may read
+        its model. Re-checked once if the policy was stale, as `_manages_jobs` is.
         """
-        return self._sees(principal, job) or (
-            await self._access.ensure_fresh() and self._sees(principal, job)
+        return self._sees(principal, model, submitter) or (
+            await self._access.ensure_fresh() and self._sees(principal, model, submitter)
         )
 
-    def _sees(self, principal: Principal, job: JobRecord) -> bool:
-        if self._access.decide(principal, Action.MANAGE_JOBS, job.model) is Decision.ALLOW:
+    def _sees(self, principal: Principal, model: str, submitter: str) -> bool:
+        if self._access.decide(principal, Action.MANAGE_JOBS, model) is Decision.ALLOW:
             return True
-        return job.submitter == principal.user and self._may_read(principal, job.model)
+        return submitter == principal.user and self._may_read(principal, model)
 
     async def _visible_job(self, job_id: str) -> JobRecord:
         job_id = _job_id(job_id)
         job = await self._queue.get(job_id)
         principal = caller()
-        visible = job is not None and await self._may_see(principal, job)
+        visible = job is not None and await self._may_see(principal, job.model, job.submitter)
         if not visible or job is None:
             raise NotFound(f"job {job_id} not found (it may have expired, or is not yours)")
         return job
-
-
-class SharedWatchMessages:
-    """The WatchJob message of each state of a job, built once and sent to every
-    stream watching it: a job watched by 100 streams changes once, not 100 times
-    (building a message with its results is most of a stream's work on a change).
-
-    A state is the job's revision and attempt count: every change a message shows
-    bumps one or the other. Messages are never modified once built, so sharing
-    them between streams is safe. The most recent `size` states are kept.
-    """
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._messages: OrderedDict[tuple[str, int, int], execution_pb2.WatchJobResponse] = (
-            OrderedDict()
-        )
-
-    def of(self, job: JobRecord) -> execution_pb2.WatchJobResponse:
-        """The reply for this record, built once for every stream watching the job."""
-        state = (job.id, job.revision, job.attempts)
-        message = self._messages.get(state)
-        if message is None:
-            message = execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
-            self._messages[state] = message
-            if len(self._messages) > self._size:
-                self._messages.popitem(last=False)
-        return message
 
 
 def _place_of(message: execution_pb2.WatchJobResponse) -> tuple[bool, int, str]:

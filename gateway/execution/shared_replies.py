@@ -1,0 +1,102 @@
+"""Replies built once and served many times.
+
+- SharedWatchMessages: the WatchJob message of each state of a job, shared by
+  every stream watching it.
+- FinishedReplies: the serialized GetJob reply of a finished job. A finished job
+  no longer changes (nothing moves a job out of a final status), so a client
+  polling it, or many clients reading its results, cost a dictionary lookup and
+  the caller's permission check instead of a Redis read, decoding the record,
+  building the message and serializing it. Kept for `fresh_s` at most, so a job
+  that expires (MODELGW_JOB_TTL, at least 60 s after it finished) answers at
+  most that long afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from gateway.execution.messages import job_message
+from modelgateway.v1 import execution_pb2
+from scheduler.job import JobRecord
+
+
+class SharedWatchMessages:
+    """The WatchJob message of each state of a job, built once and sent to every
+    stream watching it: a job watched by 100 streams changes once, not 100 times
+    (building a message with its results is most of a stream's work on a change).
+
+    A state is the job's revision and attempt count: every change a message shows
+    bumps one or the other. Messages are never modified once built, so sharing
+    them between streams is safe. The most recent `size` states are kept.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._messages: OrderedDict[tuple[str, int, int], execution_pb2.WatchJobResponse] = (
+            OrderedDict()
+        )
+
+    def of(self, job: JobRecord) -> execution_pb2.WatchJobResponse:
+        """The reply for this record, built once for every stream watching the job."""
+        state = (job.id, job.revision, job.attempts)
+        message = self._messages.get(state)
+        if message is None:
+            message = execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
+            self._messages[state] = message
+            if len(self._messages) > self._size:
+                self._messages.popitem(last=False)
+        return message
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedReply:
+    """A finished job's GetJob reply, serialized, and who may see it."""
+
+    model: str
+    submitter: str
+    data: bytes
+    until: float
+
+
+class FinishedReplies:
+    """The serialized GetJob replies of recently read finished jobs, within a byte
+    budget: replies larger than `largest` (a job of many records) are not kept."""
+
+    def __init__(
+        self, fresh_s: float = 5.0, budget: int = 64 * 1024 * 1024, largest: int = 1024 * 1024
+    ) -> None:
+        self._fresh_s = fresh_s
+        self._budget = budget
+        self._largest = largest
+        self._used = 0
+        self._replies: OrderedDict[str, FinishedReply] = OrderedDict()
+
+    def get(self, job_id: str) -> FinishedReply | None:
+        """The kept reply of a job, if it is still fresh."""
+        reply = self._replies.get(job_id)
+        if reply is None:
+            return None
+        if reply.until < time.monotonic():
+            self._forget(job_id)
+            return None
+        return reply
+
+    def keep(self, job: JobRecord, reply: execution_pb2.GetJobResponse) -> bytes:
+        """Serializes the reply of a finished job, keeps it if it fits, returns the bytes."""
+        data: bytes = reply.SerializeToString()
+        if self._fresh_s <= 0 or len(data) > self._largest or not job.status.terminal:
+            return data
+        self._forget(job.id)
+        until = time.monotonic() + self._fresh_s
+        self._replies[job.id] = FinishedReply(job.model, job.submitter, data, until)
+        self._used += len(data)
+        while self._used > self._budget:
+            self._forget(next(iter(self._replies)))
+        return data
+
+    def _forget(self, job_id: str) -> None:
+        reply = self._replies.pop(job_id, None)
+        if reply is not None:
+            self._used -= len(reply.data)
