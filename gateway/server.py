@@ -28,7 +28,7 @@ from gateway.authn import TokenVerifier
 from gateway.config import GatewayConfig
 from gateway.execution.resolution_cache import ResolutionCache
 from gateway.execution.service import ExecutionLimits, ExecutionService
-from gateway.interceptor import GatewayInterceptor
+from gateway.interceptor import GatewayInterceptor, GuardedServer
 from gateway.metrics import serving_metrics
 from gateway.readiness import Probe, follow_stores
 from gateway.registry import store as registry_store
@@ -231,10 +231,11 @@ async def _run(
     name: str, full_name: str, mount: Mount, res: Resources, ready: asyncio.Event | None
 ) -> None:
     config = res.config
-    server = grpc.aio.server(
-        interceptors=[GatewayInterceptor(TokenVerifier(config.auth), res.access, RULES)],
-        options=server_options(config),
-        maximum_concurrent_rpcs=config.max_concurrent_rpcs,
+    server = GuardedServer(
+        grpc.aio.server(
+            options=server_options(config), maximum_concurrent_rpcs=config.max_concurrent_rpcs
+        ),
+        GatewayInterceptor(TokenVerifier(config.auth), res.access, RULES),
     )
     with serving_metrics(config.host, config.metrics_ports[name]):
         async with mount(server, res):
