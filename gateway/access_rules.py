@@ -70,6 +70,8 @@ RULES: dict[str, Rule] = {
     _REGISTRY + "GrantAccess": Rule(_grant_action, "name"),
     _REGISTRY + "RevokeAccess": Rule(_grant_action, "name"),
     _REGISTRY + "ListAccess": Rule(Action.MANAGE_READERS, "name"),
+    # Who changed what: as much about the model's access as ListAccess tells.
+    _REGISTRY + "ListModelHistory": Rule(Action.MANAGE_READERS, "name"),
     # Any signed-in caller may check a definition: the checks see children as
     # that caller may (see gateway.registry.consensus).
     _REGISTRY + "VerifyConsensusModel": Rule(None),

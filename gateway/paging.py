@@ -20,6 +20,12 @@ def encode(kind: str, cursor: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+MALFORMED = (
+    "malformed page_token: it is not one this call returned; pass next_page_token from "
+    "the previous response unchanged, or empty for the first page"
+)
+"""The refusal of a token no call made, or one made by another listing."""
+
 MAX_TOKEN = 1024
 """Longer than any token this module issues: refused before it is decoded."""
 
@@ -37,10 +43,7 @@ def decode(kind: str, token: str, default: Any) -> Any:
         cursor = payload.get("c")
         if isinstance(cursor, type(default)):
             return cursor
-    raise InvalidArgument(
-        "malformed page_token: it is not one this call issued; pass next_page_token from "
-        "the previous response unchanged, or empty for the first page"
-    )
+    raise InvalidArgument(MALFORMED)
 
 
 class _NotACursor(Exception):

@@ -9,7 +9,8 @@ import { field, fieldError, fill, h } from "../dom.js";
 import { fail, notify } from "../app.js";
 import { markdown } from "../markdown.js";
 import { accessSection, deleteSection, visibilitySection } from "./model_access.js";
-import { historySection, rolloutSection } from "./model_rollouts.js";
+import { historySection } from "./model_history.js";
+import { pastRolloutsSection, rolloutSection } from "./model_rollouts.js";
 import { errorAtField, section } from "./model_ui.js";
 import { versionsSection } from "./model_versions.js";
 
@@ -110,7 +111,7 @@ export async function render(main, params) {
       parts.push(rollout.node, visibilitySection(ctx));
     }
     parts.push(accessSection(ctx));
-    if (ctx.manage) parts.push(historySection(ctx), deleteSection(ctx));
+    if (ctx.manage) parts.push(historySection(ctx), pastRolloutsSection(ctx), deleteSection(ctx));
     fill(main, parts);
   };
   ctx.refresh = async () => {

@@ -1,7 +1,7 @@
 // The model page's rollouts (docs/rollouts.md): the active rollout's figures,
 // read again every 2 s while the page is open (GET .../rollout); starting one; promoting or
-// rolling it back; and the history of the model's rollouts. RolloutService is
-// for owners and superusers, so the page shows this to them only.
+// rolling it back; and the model's past rollouts, one row each. RolloutService
+// is for owners and superusers, so the page shows this to them only.
 
 import { explain, get, post } from "../api.js";
 import { field, fieldError, fill, h, when } from "../dom.js";
@@ -174,8 +174,8 @@ function steps(list) {
       `${when(step.time)}: ${percent(step.percent)} by ${step.actor}${step.note ? ` (${step.note})` : ""}`))));
 }
 
-/** The model's rollouts, newest first, and what the API does not tell. */
-export function historySection(ctx) {
+/** The model's rollouts, newest first, one row each (the History section has every change). */
+export function pastRolloutsSection(ctx) {
   const body = h("div", {}, h("p", {}, "Loading…"));
   get(`${ctx.path}/rollouts?page_size=100`).then((reply) => {
     const rollouts = reply.rollouts || [];
@@ -185,11 +185,5 @@ export function historySection(ctx) {
         h("tbody", {}, rollouts.map(historyRow))))
       : h("p", { class: "hint" }, "No rollouts yet."));
   }, (error) => fill(body, h("p", { class: "error" }, error.message)));
-  return section("History",
-    h("p", { class: "owner-missing" },
-      "Only rollouts are shown here (who started and ended each, when, from which version to which). "
-      + "No API of the gateway gives the history of default-version changes or access grants: the registry "
-      + "records them in its audit log, shipped to storage the console cannot read.",
-      ctx.superuser ? " Superusers: the rows not yet shipped are in modelgw_audit.outbox, which QueryModelDatabase can read." : ""),
-    body);
+  return section("Past rollouts", body);
 }

@@ -19,7 +19,7 @@ from consensus.errors import DefinitionError
 from gateway import paging
 from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from gateway.interceptor import caller
-from gateway.registry import consensus, limits, requests, search, store, validation
+from gateway.registry import consensus, history, limits, requests, search, store, validation
 from gateway.registry.connections import Connections
 from gateway.registry.messages import model_message, plain, version_message
 from gateway.registry.resolution import no_versions, resolve_version
@@ -313,6 +313,17 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):  # type: ignor
             else model_pb2.VISIBILITY_PRIVATE,
             grants=grants,
         )
+
+    async def ListModelHistory(
+        self, request: registry_pb2.ListModelHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.ListModelHistoryResponse:
+        """A page of the model's history: who changed what, when, from what to what."""
+        limit = validation.page_size(request.page_size)
+        before = history.cursor(request.page_token, request.name)
+        async with self._db.connection() as conn:
+            await store.get_model(conn, request.name)
+            rows = await history.page(conn, request.name, before=before, limit=limit + 1)
+        return history.response(rows, limit, request.name)
 
     async def VerifyConsensusModel(
         self, request: registry_pb2.VerifyConsensusModelRequest, context: grpc.aio.ServicerContext

@@ -1,7 +1,8 @@
 """The model owner's control panel, end to end in a real browser: a superuser
 creates a model and assigns its owner; the owner edits its description, adds a
-version, makes it the default and grants a reader; the reader sees the model
-without any owner control; a stranger does not see it at all."""
+version, makes it the default and grants a reader, and the model's history shows
+both; the reader sees the model without any owner control or the history; a
+stranger does not see it at all."""
 
 from __future__ import annotations
 
@@ -89,6 +90,14 @@ def owner_edits_and_releases(console: Console, name: str, owner: str, reader: st
     )
     assert status == 403
     grant(tab, reader, "ACCESS_ROLE_READER")
+    # The page read its history again with the grant: who did what, from what to what.
+    history = page.locator("table.model-history")
+    granted = history.locator("tr", has_text="Granted reader")
+    granted.wait_for()
+    assert owner in granted.inner_text() and reader in granted.inner_text()
+    default = history.locator("tr", has_text="Default version")  # set once: the clear was cancelled
+    assert "none → 1.0.0" in default.inner_text() and owner in default.inner_text()
+    assert history.locator("tr", has_text="Granted owner").inner_text().split("\t")[1] == "root"
     tab.assert_no_console_errors()
 
 
@@ -114,6 +123,7 @@ def test_a_superuser_creates_a_model_and_its_owner_runs_it(console: Console) -> 
         assert page.get_by_role("button", name=control).count() == 0, control
     assert page.get_by_text("Add a version").count() == 0
     assert page.get_by_role("heading", name="Rollout").count() == 0
+    assert page.get_by_role("heading", name="History").count() == 0
     assert page.locator(".owner-grants li", has_text=owner).count() == 1
     seen.assert_no_console_errors()
 

@@ -153,6 +153,10 @@ MATRIX: dict[str, tuple[Call, tuple[Any, ...]]] = {
         lambda s, f, md: s.ListAccess(R.ListAccessRequest(name=f.name), metadata=md),
         (OK, OK, PD, NF, PD),
     ),
+    "ListModelHistory": (
+        lambda s, f, md: s.ListModelHistory(R.ListModelHistoryRequest(name=f.name), metadata=md),
+        (OK, OK, PD, NF, PD),  # as ListAccess: who changed what is about the model's access too
+    ),
 }
 
 def _algorithm_1(child: str, name: str = "consensus-under-test") -> str:

@@ -39,6 +39,8 @@ def _list_calls(mesh: Mesh, token: str) -> list[tuple[str, object]]:
         ("SearchModels", lambda: registry.SearchModels(R.SearchModelsRequest(page_token=token), metadata=su)),
         ("ListModelVersions", lambda: registry.ListModelVersions(
             R.ListModelVersionsRequest(model="rdkit.logp", page_token=token), metadata=su)),
+        ("ListModelHistory", lambda: registry.ListModelHistory(
+            R.ListModelHistoryRequest(name="rdkit.logp", page_token=token), metadata=su)),
     ]
 
 

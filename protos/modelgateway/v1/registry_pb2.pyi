@@ -1,15 +1,46 @@
+import datetime
+
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from modelgateway.v1 import model_pb2 as _model_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ModelHistoryKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MODEL_HISTORY_KIND_UNSPECIFIED: _ClassVar[ModelHistoryKind]
+    MODEL_HISTORY_KIND_MODEL_CREATED: _ClassVar[ModelHistoryKind]
+    MODEL_HISTORY_KIND_VERSION_ADDED: _ClassVar[ModelHistoryKind]
+    MODEL_HISTORY_KIND_VERSION_DELETED: _ClassVar[ModelHistoryKind]
+    MODEL_HISTORY_KIND_DEFAULT_VERSION: _ClassVar[ModelHistoryKind]
+    MODEL_HISTORY_KIND_VISIBILITY: _ClassVar[ModelHistoryKind]
+    MODEL_HISTORY_KIND_GRANT: _ClassVar[ModelHistoryKind]
+    MODEL_HISTORY_KIND_REVOKE: _ClassVar[ModelHistoryKind]
+    MODEL_HISTORY_KIND_ROLLOUT_STARTED: _ClassVar[ModelHistoryKind]
+    MODEL_HISTORY_KIND_ROLLOUT_STEP: _ClassVar[ModelHistoryKind]
+    MODEL_HISTORY_KIND_ROLLOUT_PROMOTED: _ClassVar[ModelHistoryKind]
+    MODEL_HISTORY_KIND_ROLLOUT_ROLLED_BACK: _ClassVar[ModelHistoryKind]
+MODEL_HISTORY_KIND_UNSPECIFIED: ModelHistoryKind
+MODEL_HISTORY_KIND_MODEL_CREATED: ModelHistoryKind
+MODEL_HISTORY_KIND_VERSION_ADDED: ModelHistoryKind
+MODEL_HISTORY_KIND_VERSION_DELETED: ModelHistoryKind
+MODEL_HISTORY_KIND_DEFAULT_VERSION: ModelHistoryKind
+MODEL_HISTORY_KIND_VISIBILITY: ModelHistoryKind
+MODEL_HISTORY_KIND_GRANT: ModelHistoryKind
+MODEL_HISTORY_KIND_REVOKE: ModelHistoryKind
+MODEL_HISTORY_KIND_ROLLOUT_STARTED: ModelHistoryKind
+MODEL_HISTORY_KIND_ROLLOUT_STEP: ModelHistoryKind
+MODEL_HISTORY_KIND_ROLLOUT_PROMOTED: ModelHistoryKind
+MODEL_HISTORY_KIND_ROLLOUT_ROLLED_BACK: ModelHistoryKind
 
 class CreateModelRequest(_message.Message):
     __slots__ = ("model",)
@@ -236,6 +267,42 @@ class ListAccessResponse(_message.Message):
     visibility: _model_pb2.Visibility
     grants: _containers.RepeatedCompositeFieldContainer[_model_pb2.AccessGrant]
     def __init__(self, visibility: _Optional[_Union[_model_pb2.Visibility, str]] = ..., grants: _Optional[_Iterable[_Union[_model_pb2.AccessGrant, _Mapping]]] = ...) -> None: ...
+
+class ListModelHistoryRequest(_message.Message):
+    __slots__ = ("name", "page_size", "page_token")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    page_size: int
+    page_token: str
+    def __init__(self, name: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListModelHistoryResponse(_message.Message):
+    __slots__ = ("events", "next_page_token")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[ModelHistoryEvent]
+    next_page_token: str
+    def __init__(self, events: _Optional[_Iterable[_Union[ModelHistoryEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ModelHistoryEvent(_message.Message):
+    __slots__ = ("time", "actor", "kind", "from_value", "to_value", "user", "detail")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    FROM_VALUE_FIELD_NUMBER: _ClassVar[int]
+    TO_VALUE_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    time: _timestamp_pb2.Timestamp
+    actor: str
+    kind: ModelHistoryKind
+    from_value: str
+    to_value: str
+    user: str
+    detail: str
+    def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., kind: _Optional[_Union[ModelHistoryKind, str]] = ..., from_value: _Optional[str] = ..., to_value: _Optional[str] = ..., user: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class VerifyConsensusModelRequest(_message.Message):
     __slots__ = ("name", "definition", "yaml", "sample")

@@ -110,6 +110,11 @@ class RegistryServiceStub:
                 request_serializer=modelgateway_dot_v1_dot_registry__pb2.ListAccessRequest.SerializeToString,
                 response_deserializer=modelgateway_dot_v1_dot_registry__pb2.ListAccessResponse.FromString,
                 _registered_method=True)
+        self.ListModelHistory = channel.unary_unary(
+                '/modelgateway.v1.RegistryService/ListModelHistory',
+                request_serializer=modelgateway_dot_v1_dot_registry__pb2.ListModelHistoryRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_registry__pb2.ListModelHistoryResponse.FromString,
+                _registered_method=True)
         self.VerifyConsensusModel = channel.unary_unary(
                 '/modelgateway.v1.RegistryService/VerifyConsensusModel',
                 request_serializer=modelgateway_dot_v1_dot_registry__pb2.VerifyConsensusModelRequest.SerializeToString,
@@ -245,6 +250,18 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListModelHistory(self, request, context):
+        """Lists a model's history, newest first: who changed its default version,
+        visibility, grants and rollouts, when, and from what to what; and when it
+        was created and its versions added or deleted. Changes made outside the
+        API (a catalog sync, the rollout controller, SQL) are in it too. Owners
+        and superusers, like ListAccess. The history starts when the registry
+        started keeping it (migration 0010) and goes with the model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def VerifyConsensusModel(self, request, context):
         """Checks a consensus model definition without storing anything: the formula
         parses; every alias in the formula is a child and every child is used;
@@ -340,6 +357,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.ListAccess,
                     request_deserializer=modelgateway_dot_v1_dot_registry__pb2.ListAccessRequest.FromString,
                     response_serializer=modelgateway_dot_v1_dot_registry__pb2.ListAccessResponse.SerializeToString,
+            ),
+            'ListModelHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModelHistory,
+                    request_deserializer=modelgateway_dot_v1_dot_registry__pb2.ListModelHistoryRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_registry__pb2.ListModelHistoryResponse.SerializeToString,
             ),
             'VerifyConsensusModel': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyConsensusModel,
@@ -736,6 +758,33 @@ class RegistryService:
             '/modelgateway.v1.RegistryService/ListAccess',
             modelgateway_dot_v1_dot_registry__pb2.ListAccessRequest.SerializeToString,
             modelgateway_dot_v1_dot_registry__pb2.ListAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModelHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelgateway.v1.RegistryService/ListModelHistory',
+            modelgateway_dot_v1_dot_registry__pb2.ListModelHistoryRequest.SerializeToString,
+            modelgateway_dot_v1_dot_registry__pb2.ListModelHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

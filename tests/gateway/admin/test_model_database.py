@@ -193,7 +193,7 @@ def test_reset_refuses_without_confirmation_then_reseeds(own_registry: Registry)
     assert names == ["cat.alpha", "cat.panel"]
     # The console's role reads the re-created tables as it read the old ones.
     for table in ("models", "model_versions", "casbin_rule", "policy_version", "schema_migrations",
-                  "modelgw_audit.outbox"):
+                  "modelgw_audit.outbox", "model_history"):
         assert reg.query(f"SELECT count(*) FROM {table}").rows[0].values[0].number_value > 0, table
     # The other server sees the new tables and the re-seeded grants.
     model = reg.registry().GetModel(registry_pb2.GetModelRequest(name="cat.alpha"), metadata=reg.mesh.metadata("rita")).model

@@ -119,6 +119,7 @@ def test_the_api_document_is_valid_and_complete(tmp_path: Path) -> None:
         ("GET", "/v1/models/{name}"),
         ("PATCH", "/v1/models/{model_name}"),
         ("POST", "/v1/models/{name}:setDefaultVersion"),
+        ("GET", "/v1/models/{name}/history"),
         ("GET", "/v1/models/{model}/versions/{version}"),
         ("DELETE", "/v1/models/{name}"),
         ("POST", "/v1/jobs"),

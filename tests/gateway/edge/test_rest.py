@@ -139,6 +139,18 @@ def test_grant_revoke_and_list_access(edge: Edge, model: Fixture) -> None:
     status, body = edge.call("POST", revoke, grant, headers=owner)
     assert (status, rita in body["model"]["readers"]) == (200, False)
     _assert_error(edge.call("POST", revoke, grant, headers=owner), 404, 5)
+    status, history = edge.call("GET", f"/v1/models/{model.name}/history?page_size=2", headers=owner)
+    assert status == 200 and history["next_page_token"]
+    assert [
+        {k: e.get(k, "") for k in ("kind", "actor", "from_value", "to_value", "user")}
+        for e in history["events"]
+    ] == [
+        {"kind": "MODEL_HISTORY_KIND_REVOKE", "actor": model.owner, "from_value": "reader", "to_value": "", "user": rita},
+        {"kind": "MODEL_HISTORY_KIND_GRANT", "actor": model.owner, "from_value": "", "to_value": "reader", "user": rita},
+    ]
+    _assert_error(
+        edge.call("GET", f"/v1/models/{model.name}/history?page_token=x", headers=owner), 400, 3
+    )
 
 
 def test_envoys_own_errors_are_json(edge: Edge) -> None:

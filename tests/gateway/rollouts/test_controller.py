@@ -1,6 +1,6 @@
 """The rollout controller in the session's admin server (a tick every 0.2 s): it rolls
 a breaching candidate back, steps a linear rollout, promotes a canary once its bake
-and evidence are in, and every change reaches the audit outbox with its actor."""
+and evidence are in, and every change reaches the audit outbox and the model's history with its actor."""
 
 from __future__ import annotations
 
@@ -98,3 +98,12 @@ def test_linear_steps_advance_then_promote(mesh: Mesh, rollout_model: Fixture, f
     rows = audit_rows(mesh, rollout_model.name)
     assert [r["actor"] for r in rows] == [rollout_model.owner, CONTROLLER, CONTROLLER, CONTROLLER]
     assert default_version(mesh, rollout_model) == "2.0.0"
+    history = registry_pb2.ListModelHistoryRequest(name=rollout_model.name, page_size=5)
+    events = mesh.registry().ListModelHistory(history, metadata=mesh.metadata(rollout_model.owner)).events
+    assert [(registry_pb2.ModelHistoryKind.Name(e.kind), e.actor, e.from_value, e.to_value, e.detail) for e in events] == [
+        ("MODEL_HISTORY_KIND_ROLLOUT_PROMOTED", CONTROLLER, "1.0.0", "2.0.0", done.end_reason),
+        ("MODEL_HISTORY_KIND_DEFAULT_VERSION", CONTROLLER, "1.0.0", "2.0.0", ""),
+        ("MODEL_HISTORY_KIND_ROLLOUT_STEP", CONTROLLER, "80", "100", "linear step to 100%"),
+        ("MODEL_HISTORY_KIND_ROLLOUT_STEP", CONTROLLER, "40", "80", "linear step to 80%"),
+        ("MODEL_HISTORY_KIND_ROLLOUT_STARTED", rollout_model.owner, "1.0.0", "2.0.0", "linear"),
+    ]
