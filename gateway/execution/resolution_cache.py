@@ -37,12 +37,12 @@ from functools import partial
 from typing import Any
 
 import asyncpg
-import jsonschema
 
 from authz.enforcer import Subscription
 from consensus.definition import ConsensusDefinition
 from consensus.verify import OutputFieldError, choose_output_field
 from gateway.errors import ApiError, FailedPrecondition, InvalidArgument
+from gateway.execution.record_check import RecordCheck
 from gateway.registry import store
 from gateway.registry.limits import EffectiveLimits, PlatformLimits, effective
 from gateway.registry.resolution import no_versions, resolve_version
@@ -65,7 +65,7 @@ class RunnableVersion:
     version: str
     spec: JobSpec
     output_schema: dict[str, Any]
-    checks: tuple[tuple[str, jsonschema.protocols.Validator], ...]
+    checks: tuple[tuple[str, RecordCheck], ...]
     """(whose schema, its validator): the version's own, and for a consensus
     version every child's too, since the children run on the same records."""
     limits: EffectiveLimits
@@ -77,7 +77,7 @@ class RunnableVersion:
         """Raises InvalidArgument naming the first bad record and field."""
         for whose, validator in self.checks:
             for index, record in enumerate(records):
-                error = jsonschema.exceptions.best_match(validator.iter_errors(record))
+                error = validator.error(record)
                 if error is not None:
                     where = "/" + "/".join(str(p) for p in error.absolute_path)
                     raise InvalidArgument(
@@ -124,7 +124,7 @@ class ResolutionCache:
         self._resets = 0
         self._rows: dict[store.VersionIdentity, store.VersionRow] = {}
         self._loading: dict[store.VersionIdentity, asyncio.Task[store.VersionRow]] = {}
-        self._validators: dict[store.VersionIdentity, jsonschema.protocols.Validator] = {}
+        self._validators: dict[store.VersionIdentity, RecordCheck] = {}
 
     def forget(self, model: str) -> None:
         """The registry changed what ``model`` runs ("*": any model may have changed)."""
@@ -289,13 +289,10 @@ class ResolutionCache:
             self._known.pop(model, None)
         return row
 
-    def _validator(self, row: store.VersionRow) -> jsonschema.protocols.Validator:
+    def _validator(self, row: store.VersionRow) -> RecordCheck:
         validator = self._validators.get(row.identity)
         if validator is None:
-            cls = jsonschema.validators.validator_for(
-                row.input_schema, jsonschema.Draft202012Validator
-            )
-            validator = self._validators[row.identity] = cls(row.input_schema)
+            validator = self._validators[row.identity] = RecordCheck(row.input_schema)
         return validator
 
 
