@@ -86,6 +86,45 @@ def test_an_sdf_of_five_molecules(env: dict[str, str], tmp_path: Path) -> None:
     _check_results(done, canonical)
 
 
+def test_a_smiles_file_one_job_per_line_refusals_on_their_own_line(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "molecules.smi"
+    path.write_text(
+        "# a SMILES and a name per line\nCCO ethanol\n\nc1ccccc1 benzene\n" + "CCN(CC)CC\n"
+    )
+    done = modelgw(
+        "jobs",
+        "submit",
+        "rdkit.logp",
+        "--file",
+        str(path),
+        "--each",
+        "--wait",
+        "-o",
+        "json",
+        env=env,
+    )
+    _assert_ok(done)
+    report = json.loads(done.stdout)
+    assert [r["smiles"] for r in report["results"]] == ["CCO", "c1ccccc1", "CCN(CC)CC"]
+    assert len({j["id"] for j in report["jobs"]}) == 3
+    # A job refused (the model says what is wrong with its record) prints on its own line.
+    jsonl = tmp_path / "mixed.jsonl"
+    jsonl.write_text('{"smiles": "CCO"}\n{"smiles": 5}\n{"smiles": "CCC"}\n')
+    mixed = modelgw(
+        "jobs", "submit", "rdkit.logp", "--file", str(jsonl), "--each", "-o", "csv", env=env
+    )
+    assert mixed.returncode == 1, mixed.stderr
+    rows = list(csv.DictReader(mixed.stdout.splitlines()))
+    assert [bool(r["id"]) for r in rows] == [True, False, True]
+    assert rows[1]["error"].startswith("INVALID_ARGUMENT: records[0]") and not rows[0]["error"]
+
+
+def _assert_ok(done: subprocess.CompletedProcess[str]) -> None:
+    assert done.returncode == 0, done.stderr
+
+
 def test_records_get_list_and_csv_output(env: dict[str, str]) -> None:
     done = modelgw(
         "jobs", "submit", "rdkit.logp", "--record", '{"smiles": "CCO"}', "-o", "json", env=env
@@ -138,6 +177,11 @@ def test_login_stores_the_token_owner_only_and_it_is_used(
         (["jobs", "list", "--status", "BOGUS"], 2, "unknown job status"),
         (["jobs", "get", "x" * 5000], 2, "at most 200"),
         (["jobs", "submit", "rdkit.logp", "--batch", "0", "--record", "{}"], 2, "--batch"),
+        (
+            ["jobs", "submit", "rdkit.logp", "--batch", "2", "--each", "--record", "{}"],
+            2,
+            "--each or --batch",
+        ),
     ],
 )
 def test_an_error_prints_the_message_and_exits_non_zero(
