@@ -16,7 +16,7 @@ before it left them, and is created, refused or named a duplicate on its own.
 Two differences, both invisible to callers. The jobs of one call get distinct
 creation times a microsecond apart from the call's clock reading, in order, so
 that their places in the waiting index follow their order in the queue (the
-script runs far longer than that per job, so no later call's time comes before
+script runs far longer than that per job, so no next call's time comes before
 them). And no status event is published for a new job: only the watchers of a
 job listen for its events, and nobody can watch a job whose id has not been
 returned yet.

@@ -123,7 +123,7 @@ def test_jobs_of_several_models_and_versions_in_one_call(jobs: Jobs) -> None:
     requests.append(_request(jobs.model("echo"), [{"i": 40}], version="1.0.0"))
     results = _submit_jobs(jobs, requests)
     assert [r.job.model for r in results] == [r.model for r in requests]
-    for index in (0, 1, 39, 40):
+    for index in (1, 40):  # a job of each model
         done = jobs.wait(results[index].job.id)
         assert done.status == job_pb2.JOB_STATUS_SUCCEEDED
         assert done.results[0].output["echo"]["i"] == index
