@@ -65,7 +65,8 @@ building an encoder for every job."""
 
 
 class Service(Protocol):
-    """What SubmitJobs uses of the ExecutionService it is a method of."""
+    """What SubmitJobs uses of the ExecutionService it is a method of (the servers'
+    tests, not mypy, hold the service to it: its generated base class is untyped)."""
 
     _queue: JobQueue
     _resolutions: ResolutionCache
@@ -114,7 +115,7 @@ class _Group:
 
 
 _GroupKey = tuple[str, str, str, str, str, str]
-_UNDECIDED: ApiError | None = ApiError("not decided yet")
+_UNDECIDED: ApiError | None = ApiError("not decided yet")  # a sentinel: no decision yet
 
 
 class _Call:
