@@ -1,4 +1,4 @@
-"""Input records for `modelgw jobs submit`: --record JSON, or a CSV, JSONL or SDF file."""
+"""Input records for `modelgw jobs submit`: --record JSON, or a CSV, JSONL, SDF or SMILES file."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _json_object(text: str, where: str) -> dict[str, Any]:
 
 
 def from_file(path: Path, column: str | None) -> list[dict[str, Any]]:
-    """Records from a .csv, .jsonl (or .ndjson) or .sdf file, by its suffix."""
+    """Records from a .csv, .jsonl (or .ndjson), .sdf or .smi file, by its suffix."""
     if not path.is_file():
         raise ValueError(f"{path} is not a readable file")
     if path.stat().st_size > MAX_FILE_BYTES:
@@ -46,7 +46,9 @@ def from_file(path: Path, column: str | None) -> list[dict[str, Any]]:
         return _jsonl(path, column)
     if suffix in (".sdf", ".sd", ".mol"):
         return _sdf(path, column or "smiles")
-    raise ValueError(f"{path}: unknown file type {suffix!r}; use .csv, .jsonl or .sdf")
+    if suffix in (".smi", ".smiles"):
+        return _smiles(path, column or "smiles")
+    raise ValueError(f"{path}: unknown file type {suffix!r}; use .csv, .jsonl, .sdf or .smi")
 
 
 def _pick(row: dict[str, Any], column: str | None, where: str) -> dict[str, Any]:
@@ -89,6 +91,14 @@ def _sdf(path: Path, column: str) -> list[dict[str, Any]]:
             raise ValueError(f"{path}: molecule {number} cannot be read")
         found.append({column: Chem.MolToSmiles(molecule)})
     return found
+
+
+def _smiles(path: Path, column: str) -> list[dict[str, Any]]:
+    """One record per line, its first word the SMILES (a name may follow, as in the
+    SMILES file format); blank lines and lines starting with # are skipped."""
+    with path.open(encoding="utf-8") as source:
+        words = (line.split(maxsplit=1) for line in source if not line.startswith("#"))
+        return [{column: parts[0]} for parts in words if parts]
 
 
 def batches(records: list[dict[str, Any]], size: int | None) -> list[list[dict[str, Any]]]:

@@ -13,7 +13,7 @@ from cli._run import Commands
 from cli.login import add_target_option, client, reports_errors
 
 if TYPE_CHECKING:
-    from modelgw import Job, JobInfo
+    from modelgw import Client, GatewayError, Job, JobInfo
 
 
 def add_command(commands: Commands) -> None:
@@ -23,9 +23,16 @@ def add_command(commands: Commands) -> None:
     submit = verbs.add_parser("submit", help="run a model on records")
     submit.add_argument("model")
     submit.add_argument("--record", action="append", default=[], help="one record as JSON")
-    submit.add_argument("--file", type=Path, help="records from a .csv, .jsonl or .sdf file")
+    submit.add_argument(
+        "--file", type=Path, help="records from a .csv, .jsonl, .sdf or .smi (a SMILES a line) file"
+    )
     submit.add_argument("--column", help="the file's column to send (SDF: the SMILES field)")
     submit.add_argument("--batch", type=int, help="records per job: several jobs")
+    submit.add_argument(
+        "--each",
+        action="store_true",
+        help="one job per record (--batch 1), all sent in SubmitJobs calls of many jobs",
+    )
     submit.add_argument("--version", default="", help="the model version (default: resolved)")
     submit.add_argument(
         "--routing-key", default="", help="keeps these jobs on one version during a rollout"
@@ -75,26 +82,66 @@ def _result_rows(info: JobInfo, inputs: list[dict[str, Any]] | None = None) -> l
 
 
 def run_submit(args: argparse.Namespace) -> int:
-    """Submits the records (one job per batch); with --wait, prints their results."""
+    """Submits the records (one job per batch), printing a line per job: its id, or
+    why it was refused; with --wait, the results. Exit 1 if any job was refused."""
+    if args.each and args.batch is not None:
+        raise ValueError("give --each or --batch, not both")
     records = _records.from_options(args.record, args.file, args.column)
-    batches = _records.batches(records, args.batch)
+    batches = _records.batches(records, 1 if args.each else args.batch)
     with client(args) as gateway:
-        if len(batches) == 1:
-            job = gateway.submit(
-                args.model, batches[0], version=args.version, routing_key=args.routing_key
-            )
-            jobs = [job]
-        else:
-            jobs = gateway.submit_many(
-                args.model, batches, version=args.version, routing_key=args.routing_key
-            )
+        jobs, refused = _submit(gateway, args, batches)
         if not args.wait:
-            _output.print_rows(
-                [{"id": j.id, "model": j.model, "version": j.version} for j in jobs], args.output
-            )
-            return 0
-        finals = _wait_all(jobs, [len(b) for b in batches], args.timeout)
-    return _print_results(finals, batches, args.output)
+            _output.print_rows(_submitted(jobs, refused), args.output)
+            return 1 if refused else 0
+        _report_refused(refused)
+        accepted = [(j, b) for j, b in zip(jobs, batches, strict=True) if j is not None]
+        finals = _wait_all([j for j, _ in accepted], [len(b) for _, b in accepted], args.timeout)
+    status = _print_results(finals, [b for _, b in accepted], args.output)
+    return 1 if refused else status
+
+
+def _submit(
+    gateway: Client, args: argparse.Namespace, batches: list[list[dict[str, Any]]]
+) -> tuple[list[Job | None], dict[int, GatewayError]]:
+    """Each batch's job (None if refused) and the refused batches' errors."""
+    if len(batches) == 1:
+        job = gateway.submit(
+            args.model, batches[0], version=args.version, routing_key=args.routing_key
+        )
+        return [job], {}
+    from modelgw import JobsRefused
+
+    try:
+        jobs = gateway.submit_many(
+            args.model, batches, version=args.version, routing_key=args.routing_key
+        )
+    except JobsRefused as refusal:
+        return refusal.jobs, refusal.errors
+    return list(jobs), {}
+
+
+def _submitted(jobs: list[Job | None], refused: dict[int, GatewayError]) -> list[dict[str, Any]]:
+    """A row per job, in batch order: its id, or the error that refused it."""
+    rows = []
+    for index, job in enumerate(jobs):
+        error = refused.get(index)
+        rows.append(
+            {
+                "id": job and job.id,
+                "model": job and job.model,
+                "version": job and job.version,
+                "error": error and f"{error.code.name}: {error.message}",
+            }
+        )
+    return rows
+
+
+def _report_refused(refused: dict[int, GatewayError]) -> None:
+    for index, error in refused.items():
+        print(
+            f"modelgw jobs: job {index} refused: {error.code.name}: {error.message}",
+            file=sys.stderr,
+        )
 
 
 def _print_results(finals: list[JobInfo], batches: list[list[dict[str, Any]]], form: str) -> int:

@@ -77,6 +77,9 @@ RULES: dict[str, Rule] = {
     _REGISTRY + "VerifyConsensusModel": Rule(None),
     _REGISTRY + "ImportConsensusModel": Rule(Action.CREATE_MODEL),
     _EXECUTION + "SubmitJob": Rule(Action.RUN, "model"),
+    # A batch names many models: the handler decides RUN for each job's model with
+    # the same policy and answers (gateway.execution.bulk), job by job.
+    _EXECUTION + "SubmitJobs": Rule(None),
     # Job-scoped: a job names its model, so these are decided once the job is
     # read, by ExecutionService._visible_job (submitter, model owner or
     # superuser; NOT_FOUND otherwise). ListJobs narrows by the same rule.

@@ -366,3 +366,18 @@ def _log_call(method: str, code: grpc.StatusCode, started: float) -> None:
         "call",
         extra={"fields": {"method": method, "code": code.name, "ms": round(elapsed * 1000, 3)}},
     )
+
+
+def status_of(exc: Exception) -> status_pb2.Status:
+    """The google.rpc.Status a call failing with `exc` would end with, details
+    included: what a handler answering each item of a batch on its own reports."""
+    code, message = grpc_status_for(exc)
+    return status_pb2.Status(code=code.value[0], message=message, details=_details(exc))
+
+
+def refusal(decision: Decision, action: Action, model: str) -> ApiError:
+    """What `_authorize` answers a call on `model` that `decision` refuses, for a
+    handler that authorizes each item of a batch itself."""
+    if decision is Decision.HIDDEN:
+        return model_not_found(model)
+    return PermissionDenied(_denial(action, model))

@@ -3,7 +3,7 @@ JSON and the Markdown tables of docs/benchmarks.md, and stops everything.
 
     python -m loadtest.bench [--levels 1,10,100,1000,10000,100000] [--duration 8]
         [--burst-timeout 10000:60,100000:90] [--processes 2] [--server-processes 2]
-        [--scenarios echo,submit,...] [--jobs-per-user 64]
+        [--scenarios echo,submit,...] [--jobs-per-user 64] [--jobs-per-call 100]
         [--json loadtest/results/bench.json] [--markdown docs/benchmarks.md]
 """
 
@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
         default=Settings.jobs_per_user,
         help="finished jobs each bench user has before the get scenario reads them",
     )
+    p.add_argument(
+        "--jobs-per-call",
+        type=int,
+        default=Settings.jobs_per_call,
+        help="jobs of each SubmitJobs call in the submit_batch scenario",
+    )
     p.add_argument("--json", type=Path, default=Path("loadtest/results/bench.json"))
     p.add_argument("--markdown", type=Path, help="replace the measured section of this file")
     p.add_argument("--keep-home", action="store_true", help="keep the scratch MODELGW_HOME (logs)")
@@ -124,6 +130,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         watch_finish_s=args.watch_finish,
         pause_s=args.pause,
         jobs_per_user=args.jobs_per_user,
+        jobs_per_call=args.jobs_per_call,
     )
     results: dict[str, Any] = {
         "command": " ".join(
@@ -174,8 +181,9 @@ def _line(scenario: str, clients: int, f: dict[str, Any]) -> str:
             f"release->all {f['release_to_all_s']:.2f}s delay p99 {f['delay_p99_ms']:.0f}ms "
             f"RSS {f['gateway_peak_rss_mb']:.0f}MB"
         )
+    jobs = f" = {f['jobs_per_s']:,.0f} jobs/s" if "jobs_per_s" in f else ""
     return (
-        f"{scenario:14} {clients:>7,} clients: {f['requests_per_s']:>8,.0f}/s "
+        f"{scenario:14} {clients:>7,} clients: {f['requests_per_s']:>8,.0f}/s{jobs} "
         f"failed {f['failed']} cut {f['cut']} p50 {f['p50_ms']:.1f} p95 {f['p95_ms']:.1f} "
         f"p99 {f['p99_ms']:.1f} ms  (load {f['load_before'][0]:.2f})"
     )

@@ -43,6 +43,24 @@ def submit_request(model: str) -> execution_pb2.SubmitJobRequest:
     return execution_pb2.SubmitJobRequest(model=model, records=[record])
 
 
+def submit_jobs_request(model: str, jobs: int) -> execution_pb2.SubmitJobsRequest:
+    """A SubmitJobs call of `jobs` one-record jobs (submit_batch)."""
+    return execution_pb2.SubmitJobsRequest(jobs=[submit_request(model)] * jobs)
+
+
+async def submit_batch(
+    stub: execution_pb2_grpc.ExecutionServiceStub,
+    request: execution_pb2.SubmitJobsRequest,
+    md: tuple[tuple[str, str], ...],
+    call_timeout_s: float,
+) -> None:
+    """One SubmitJobs call; a call any of whose jobs was refused counts as failed."""
+    reply = await stub.SubmitJobs(request, metadata=md, timeout=call_timeout_s)
+    for result in reply.results:
+        if result.HasField("error"):
+            raise CallFailed(f"job refused: code {result.error.code}")
+
+
 def metadata(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
 
@@ -60,6 +78,9 @@ def grpc_call(share: Share, channel: grpc.aio.Channel, client: int) -> Call:
     if share.scenario in ("submit", "submit_rollout"):  # the model says which
         request = submit_request(share.model)
         return lambda: stub.SubmitJob(request, metadata=md, timeout=timeout)
+    if share.scenario == "submit_batch":
+        batch = submit_jobs_request(share.model, int(share.options["jobs_per_call"]))
+        return lambda: submit_batch(stub, batch, md, timeout)
     if share.scenario == "get":
         ids = share.job_ids[user]
         return lambda: stub.GetJob(

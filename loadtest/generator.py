@@ -22,7 +22,9 @@ from typing import Any
 from loadtest.plan import Share, raise_file_limit
 from loadtest.stats import Tally, merge
 
-ASYNC_SCENARIOS = {"echo", "submit", "submit_rollout", "get", "e2e", "e2e_watch", "rest_submit"}
+ASYNC_SCENARIOS = {
+    "echo", "submit", "submit_rollout", "submit_batch", "get", "e2e", "e2e_watch", "rest_submit",
+}  # fmt: skip
 THREAD_SCENARIOS = {"celery_submit", "celery_e2e"}
 
 

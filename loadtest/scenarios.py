@@ -15,6 +15,7 @@ from loadtest import generator
 from loadtest.celery_bench import MAX_THREADS
 from loadtest.clients import TERMINAL, channel_options, metadata, submit_request
 from loadtest.mesh import (
+    BATCH_MODEL,
     E2E_WATCH_MODEL,
     ROLLOUT_MODEL,
     SUBMIT_MODEL,
@@ -31,8 +32,8 @@ from modelgateway.v1 import execution_pb2, execution_pb2_grpc
 # with a backlog its worker keeps draining after the run (e2e_watch has a model
 # and a worker of its own, stopped after each run).
 SCENARIOS = (
-    "echo", "submit", "submit_rollout", "get", "rest_submit", "watch", "celery_submit",
-    "celery_e2e", "e2e_watch", "e2e",
+    "echo", "submit", "submit_rollout", "submit_batch", "get", "rest_submit", "watch",
+    "celery_submit", "celery_e2e", "e2e_watch", "e2e",
 )  # fmt: skip
 # From this many clients, each client makes one call (a burst) instead of a closed loop:
 # at throughput X a closed loop's latency is clients / X, far beyond any window.
@@ -53,6 +54,7 @@ class Settings:
     watch_hold_s: float = 150.0
     watch_finish_s: float = 60.0
     pause_s: float = 1.0  # between runs
+    jobs_per_call: int = 100  # submit_batch: the jobs of one SubmitJobs call
 
 
 class Runner:
@@ -109,6 +111,23 @@ class Runner:
         with self.mesh.rollout(ROLLOUT_MODEL):
             share = replace(self.base("submit_rollout", clients), model=ROLLOUT_MODEL)
             return self._measured(share)
+
+    def _submit_batch(self, clients: int) -> dict[str, Any]:
+        """SubmitJobs of jobs_per_call one-record jobs to bench.batch: accepted jobs/s."""
+        per_call = self.settings.jobs_per_call
+        if clients >= BURST_FROM:
+            jobs = clients * per_call
+            return {"skipped": f"a burst of {clients:,} calls would queue {jobs:,} jobs"}
+        base = self.base("submit_batch", clients)
+        share = replace(
+            base, model=BATCH_MODEL, options={**base.options, "jobs_per_call": per_call}
+        )
+        figures = self._measured(share)
+        figures["jobs_per_call"] = per_call
+        figures["jobs_per_s"] = figures["requests_per_s"] * per_call
+        if figures.get("server_cpu_us_per_call") is not None:
+            figures["server_cpu_us_per_job"] = figures["server_cpu_us_per_call"] / per_call
+        return figures
 
     def _get(self, clients: int) -> dict[str, Any]:
         if not self.results_jobs:

@@ -22,6 +22,7 @@ from modelgw.errors import (
     GatewayError,
     InvalidInput,
     JobFailed,
+    JobsRefused,
     NotFound,
     PermissionDenied,
     ResourceExhausted,
@@ -42,6 +43,6 @@ from modelgw.models import (
 __all__ = [
     "AlreadyExists", "AsyncClient", "AsyncJob", "Client", "ConsensusCheck", "ConsensusProblem",
     "DeadlineExceeded", "FailedPrecondition", "GatewayError", "InvalidInput", "Job", "JobFailed",
-    "JobInfo", "Model", "NotFound", "PermissionDenied", "RecordResult", "ResourceExhausted",
-    "SearchHit", "Unauthenticated", "Unavailable", "Version",
+    "JobInfo", "JobsRefused", "Model", "NotFound", "PermissionDenied", "RecordResult",
+    "ResourceExhausted", "SearchHit", "Unauthenticated", "Unavailable", "Version",
 ]  # fmt: skip

@@ -8,8 +8,9 @@ from types import TracebackType
 from typing import Any
 
 from modelgateway.v1 import execution_pb2, registry_pb2
-from modelgw import _convert, _requests
+from modelgw import _batch, _convert, _requests
 from modelgw._channel import AsyncCaller, Settings
+from modelgw.errors import GatewayError
 from modelgw.jobs import AsyncJob
 from modelgw.models import ConsensusCheck, JobInfo, Model, SearchHit, Version
 
@@ -169,15 +170,32 @@ class AsyncClient:
         version: str = "",
         routing_key: str = "",
     ) -> list[AsyncJob]:
-        """One job per batch, submitted concurrently, returned in batch order; every
-        batch is checked before the first is sent."""
-        requests = [
-            _requests.submit(model, batch, version, None, routing_key) for batch in batches
-        ]
-        replies = await asyncio.gather(
-            *(self._call(self._caller.execution.SubmitJob, r) for r in requests)
-        )
-        return [AsyncJob(self._caller, r.job.id, r.job.model, r.job.version) for r in replies]
+        """One job per batch, queued by SubmitJobs calls of up to 1,000 jobs each;
+        every batch is checked before the first is sent. Returns the jobs' handles,
+        in batch order.
+
+        Each job is accepted or refused on its own. Jobs refused for a reason that
+        passes (RESOURCE_EXHAUSTED over a rate limit or a full queue, UNAVAILABLE)
+        are sent again, after the delay the server asks for, up to ``retries``
+        times within ``timeout_s``; every job has an idempotency key of its own,
+        so sending one again never queues it twice. If jobs are still refused
+        then (a bad record, a model that is not found, a limit that did not pass
+        in time), JobsRefused is raised: its ``jobs`` holds the handle of every
+        queued job (None for a refused one) and its ``errors`` each refused
+        batch's error, by index.
+        """
+        plan = _batch.Submissions(model, batches, version, routing_key, self._caller.settings)
+        while True:
+            for indexes, request in plan.calls():
+                try:
+                    reply = await self._call(self._caller.execution.SubmitJobs, request)
+                except GatewayError as error:
+                    reply = error
+                plan.take(indexes, reply)
+            delay = plan.next_round()
+            if delay is None:
+                return plan.handles(lambda j: AsyncJob(self._caller, j.id, j.model, j.version))
+            await asyncio.sleep(delay)
 
     async def job(self, job_id: str) -> AsyncJob:
         """The handle of an existing job, read once (NotFound when it is not yours)."""

@@ -117,6 +117,27 @@ class DeadlineExceeded(GatewayError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+class JobsRefused(GatewayError):
+    """Some jobs of a submit_many were refused; the others were queued.
+
+    ``jobs`` has one entry per batch, in order: the job's handle (Job or
+    AsyncJob), or None where it was refused. ``errors`` maps the index of each
+    refused batch to its error, as submit would have raised it (InvalidInput
+    naming the bad record, NotFound, ResourceExhausted with retry_after_s...).
+    ``code`` is the first refusal's."""
+
+    def __init__(self, message: str, jobs: list[Any], errors: dict[int, GatewayError]) -> None:
+        first = errors[min(errors)]
+        super().__init__(message, first.code)
+        self.jobs = jobs
+        self.errors = errors
+
+    @property
+    def accepted(self) -> list[Any]:
+        """The handles of the jobs that were queued, in batch order."""
+        return [job for job in self.jobs if job is not None]
+
+
 class JobFailed(GatewayError):
     """A job ended FAILED or CANCELLED; ``job`` is its final state (a JobInfo)."""
 
@@ -147,12 +168,18 @@ def status_details(metadata: Sequence[tuple[str, Any]] | None) -> list[Any]:
             status = status_pb2.Status.FromString(value)
         except Exception:  # a malformed trailer must not hide the error itself
             continue
-        for detail in status.details:
-            for kind in (error_details_pb2.RetryInfo, error_details_pb2.BadRequest):
-                if detail.Is(kind.DESCRIPTOR):
-                    message = kind()
-                    detail.Unpack(message)
-                    found.append(message)
+        found += _unpacked(status)
+    return found
+
+
+def _unpacked(status: status_pb2.Status) -> list[Any]:
+    found: list[Any] = []
+    for detail in status.details:
+        for kind in (error_details_pb2.RetryInfo, error_details_pb2.BadRequest):
+            if detail.Is(kind.DESCRIPTOR):
+                message = kind()
+                detail.Unpack(message)
+                found.append(message)
     return found
 
 
@@ -182,8 +209,17 @@ def from_status(
     code: grpc.StatusCode, message: str, metadata: Sequence[tuple[str, Any]] | None = None
 ) -> GatewayError:
     """The typed error for a status code, its message and its trailing metadata."""
+    return _typed(code, message, status_details(metadata))
+
+
+def from_status_message(status: status_pb2.Status) -> GatewayError:
+    """The typed error a google.rpc.Status stands for (a refused job of SubmitJobs)."""
+    code = next((c for c in grpc.StatusCode if c.value[0] == status.code), grpc.StatusCode.UNKNOWN)
+    return _typed(code, status.message or str(code), _unpacked(status))
+
+
+def _typed(code: grpc.StatusCode, message: str, details: Sequence[Any]) -> GatewayError:
     cls = _BY_CODE.get(code, GatewayError)
-    details = status_details(metadata)
     if cls is ResourceExhausted:
         return ResourceExhausted(message, code, retry_after_s=retry_after(details))
     if cls is InvalidInput:

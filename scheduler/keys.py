@@ -132,15 +132,23 @@ def user_model_budget(user: str, model: str) -> str:
 
 def new_job_id(model: str, now_ms: int | None = None) -> str:
     """A UUID version 8 carrying the model's shard, so a job's id alone finds its keys."""
+    return new_job_ids(model, 1, now_ms)[0]
+
+
+def new_job_ids(model: str, count: int, now_ms: int | None = None) -> list[str]:
+    """`count` new job ids of model (see new_job_id): one clock reading and one draw
+    of randomness for all of them."""
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    rand = int.from_bytes(os.urandom(8), "big")
-    value = (ms & ((1 << 48) - 1)) << 80
-    value |= 0x8 << 76  # version 8
-    value |= (rand & 0xFFF) << 64
-    value |= 0b10 << 62  # RFC 9562 variant
-    value |= shard_of_model(model) << 46
-    value |= (rand >> 12) & ((1 << 46) - 1)
-    return str(uuid.UUID(int=value))
+    head = (ms & ((1 << 48) - 1)) << 80 | 0x8 << 76 | 0b10 << 62 | shard_of_model(model) << 46
+    drawn = os.urandom(8 * count)
+    ids = []
+    for start in range(0, 8 * count, 8):
+        rand = int.from_bytes(drawn[start : start + 8], "big")
+        # version 8 and the RFC 9562 variant in head; random bits around the shard
+        value = head | (rand & 0xFFF) << 64 | (rand >> 12) & ((1 << 46) - 1)
+        h = f"{value:032x}"  # str(uuid.UUID(int=value)), without its cost
+        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return ids
 
 
 def shard_of_job(job_id: str) -> int | None:

@@ -15,7 +15,7 @@ from typing import Any
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
-from scheduler import keys, scripts
+from scheduler import bulk, keys, scripts
 from scheduler.admission import NO_LIMITS, AdmissionLimits
 from scheduler.batch import CommandBatcher, ScriptCall
 from scheduler.connection import Client
@@ -86,6 +86,7 @@ class JobQueue:
         self.client = client
         self.settings = settings
         self._submit = client.register_script(scripts.SUBMIT)
+        self._submit_many = client.register_script(bulk.SUBMIT_MANY)
         self._start = client.register_script(scripts.START)
         self._finish = client.register_script(scripts.FINISH)
         self._cancel = client.register_script(scripts.CANCEL)
@@ -154,6 +155,21 @@ class JobQueue:
         # the two) hides a job from ListJobs; it never loses the job.
         reply, *_ = await self._batch.run(script, *job.index_commands(settings.job_ttl_s))
         return job.submission(reply)
+
+    async def submit_many(
+        self, groups: Sequence[tuple[bulk.JobGroup, Sequence[bulk.GroupJob]]]
+    ) -> list[bulk.GroupReply]:
+        """Submits groups of jobs (each of one model version) in one round trip, each
+        job checked and created as `submit` would; each group's outcomes in order."""
+        plans = [bulk.GroupSubmission(g, jobs, self._cluster, self.settings) for g, jobs in groups]
+        calls = [call for plan in plans for call in plan.calls(self._submit_many)]
+        replies = iter(await self._batch.run(*calls) if calls else ())
+        answers = [plan.read(replies) for plan in plans]
+        if self._cluster:  # the created jobs' indexes live in other slots
+            indexes = [c for p, a in zip(plans, answers, strict=True) for c in p.index_commands(a)]
+            if indexes:
+                await self._batch.run(*indexes)
+        return answers
 
     async def get(self, job_id: str) -> JobRecord | None:
         """The job's record; None if it expired (or the id names no shard)."""
@@ -338,9 +354,7 @@ class JobQueue:
             args=[keys.EVENTS_CHANNEL, delivery.entry_id, worker, self.settings.lease_ms * 10],
         )
 
-    async def renew(
-        self, model: str, version: str, entry_ids: Sequence[str], worker: str
-    ) -> None:
+    async def renew(self, model: str, version: str, entry_ids: Sequence[str], worker: str) -> None:
         """Resets the idle time of entries this worker holds of a version's queue,
         keeping their lease."""
         if entry_ids:

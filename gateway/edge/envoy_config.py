@@ -30,7 +30,10 @@ BUFFER_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.
 # an idle timeout well above the server's heartbeat interval instead.
 STREAMS = ("modelgateway.v1.ExecutionService/WatchJob",)
 # gRPC methods whose requests carry model inputs and may be as large as a message.
-LARGE_BODIES = ("modelgateway.v1.ExecutionService/SubmitJob",)
+LARGE_BODIES = (
+    "modelgateway.v1.ExecutionService/SubmitJob",
+    "modelgateway.v1.ExecutionService/SubmitJobs",
+)
 # The MCP server's paths: the endpoint and its RFC 9728 metadata (the SDK serves
 # it at /.well-known/oauth-protected-resource/mcp).
 MCP_CLUSTER = "mcp"
@@ -235,9 +238,7 @@ def console_routes(files: Rendered, config: EdgeConfig) -> list[Node]:
     return [_direct(path, file, kind, headers) for path, (file, kind) in pages.items()]
 
 
-def _direct(
-    path: str, file: Path, content_type: str, extra: dict[str, str] | None = None
-) -> Node:
+def _direct(path: str, file: Path, content_type: str, extra: dict[str, str] | None = None) -> Node:
     headers = {"content-type": content_type, "cache-control": "no-cache", **(extra or {})}
     return {
         "match": {"path": path},

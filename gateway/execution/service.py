@@ -29,7 +29,7 @@ from authz.enforcer import AccessPolicy, Decision
 from authz.principal import Principal
 from gateway import paging
 from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, model_not_found
-from gateway.execution import admission
+from gateway.execution import admission, bulk
 from gateway.execution import records as input_records
 from gateway.execution.messages import STATUS_OF_PROTO, job_message
 from gateway.execution.resolution_cache import ResolutionCache, RunnableVersion
@@ -126,6 +126,8 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
             self._limits.no_worker_warning_s,
         )
         return execution_pb2.SubmitJobResponse(job=message)
+
+    SubmitJobs = bulk.SubmitJobs  # many jobs a call, each checked as SubmitJob checks one
 
     def _check_request(self, request: execution_pb2.SubmitJobRequest) -> None:
         """INVALID_ARGUMENT for a submission no version could accept."""

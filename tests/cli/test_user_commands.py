@@ -86,6 +86,22 @@ def test_an_sdf_of_five_molecules(env: dict[str, str], tmp_path: Path) -> None:
     _check_results(done, canonical)
 
 
+def test_a_smiles_file_one_job_per_line_refusals_on_their_own_line(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "molecules.smi"
+    too_long = "C" * 2001  # past the model's maxLength: that job alone is refused
+    path.write_text(f"# a SMILES and a name per line\nCCO ethanol\n\n{too_long} wax\nc1ccccc1\n")
+    done = modelgw(
+        "jobs", "submit", "rdkit.logp", "--file", str(path), "--each", "-o", "csv", env=env
+    )
+    assert done.returncode == 1, done.stderr
+    rows = list(csv.DictReader(done.stdout.splitlines()))
+    assert [bool(r["id"]) for r in rows] == [True, False, True]
+    assert rows[1]["error"].startswith("INVALID_ARGUMENT: records[0]") and not rows[0]["error"]
+    assert {r["model"] for r in (rows[0], rows[2])} == {"rdkit.logp"}
+
+
 def test_records_get_list_and_csv_output(env: dict[str, str]) -> None:
     done = modelgw(
         "jobs", "submit", "rdkit.logp", "--record", '{"smiles": "CCO"}', "-o", "json", env=env
@@ -138,6 +154,11 @@ def test_login_stores_the_token_owner_only_and_it_is_used(
         (["jobs", "list", "--status", "BOGUS"], 2, "unknown job status"),
         (["jobs", "get", "x" * 5000], 2, "at most 200"),
         (["jobs", "submit", "rdkit.logp", "--batch", "0", "--record", "{}"], 2, "--batch"),
+        (
+            ["jobs", "submit", "rdkit.logp", "--batch", "2", "--each", "--record", "{}"],
+            2,
+            "--each or --batch",
+        ),
     ],
 )
 def test_an_error_prints_the_message_and_exits_non_zero(

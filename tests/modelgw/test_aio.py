@@ -15,7 +15,7 @@ from tests.gateway.edge.conftest import Edge
 SMILES = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O"]
 
 
-async def test_submit_many_concurrently_and_results(gateway: Edge) -> None:
+async def test_submit_many_in_one_call_and_results(gateway: Edge) -> None:
     async with modelgw.AsyncClient(gateway.address, gateway.mesh.token("alice")) as client:
         jobs = await client.submit_many("rdkit.logp", [[{"smiles": s}] for s in SMILES])
         assert all(isinstance(j, modelgw.AsyncJob) for j in jobs)
@@ -25,6 +25,11 @@ async def test_submit_many_concurrently_and_results(gateway: Edge) -> None:
             assert result[0].output == {"logp": pytest.approx(expected, abs=1e-9)}
         assert (await client.get_model("rdkit.logp")).name == "rdkit.logp"
         assert (await jobs[0].status()) == "SUCCEEDED"
+        with pytest.raises(modelgw.JobsRefused) as refused:
+            await client.submit_many("rdkit.logp", [[{"smiles": "C"}], [{"smiles": 1}]])
+        [queued] = refused.value.accepted
+        assert isinstance(queued, modelgw.AsyncJob) and refused.value.jobs == [queued, None]
+        assert (await queued.result(timeout_s=60))[0].output is not None
 
 
 async def test_async_watch_and_cancel(gateway: Edge) -> None:

@@ -56,6 +56,22 @@ def test_submit_many_and_list_jobs(alice: modelgw.Client) -> None:
     assert alice.job(jobs[0].id).id == jobs[0].id
 
 
+def test_submit_many_queues_the_good_jobs_and_raises_for_the_rest(alice: modelgw.Client) -> None:
+    batches = [[{"smiles": "CCO"}], [{"smiles": 5}], [{"smiles": "CCC"}, {"smiles": "C"}]]
+    with pytest.raises(modelgw.JobsRefused) as refused:
+        alice.submit_many("rdkit.logp", batches)
+    error = refused.value
+    assert error.code.name == "INVALID_ARGUMENT" and "1 of 3 jobs were refused" in error.message
+    assert [j is None for j in error.jobs] == [False, True, False]
+    [(index, why)] = error.errors.items()
+    assert index == 1 and isinstance(why, modelgw.InvalidInput)
+    assert (why.record_index, why.field_path) == (0, "/smiles")
+    assert [len(j.result(timeout_s=60)) for j in error.accepted] == [1, 2]
+    with pytest.raises(modelgw.JobsRefused) as unknown:
+        alice.submit_many("no-such-model", [[{"smiles": "C"}]])
+    assert isinstance(unknown.value.errors[0], modelgw.NotFound) and unknown.value.jobs == [None]
+
+
 def test_watch_yields_one_item_per_status_change(alice: modelgw.Client) -> None:
     job = alice.submit("rdkit.logp", [{"smiles": CAFFEINE}] * 200)
     seen = [info.status for info in job.watch()]

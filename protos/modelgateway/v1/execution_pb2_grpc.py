@@ -46,6 +46,11 @@ class ExecutionServiceStub:
                 request_serializer=modelgateway_dot_v1_dot_execution__pb2.SubmitJobRequest.SerializeToString,
                 response_deserializer=modelgateway_dot_v1_dot_execution__pb2.SubmitJobResponse.FromString,
                 _registered_method=True)
+        self.SubmitJobs = channel.unary_unary(
+                '/modelgateway.v1.ExecutionService/SubmitJobs',
+                request_serializer=modelgateway_dot_v1_dot_execution__pb2.SubmitJobsRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_execution__pb2.SubmitJobsResponse.FromString,
+                _registered_method=True)
         self.GetJob = channel.unary_unary(
                 '/modelgateway.v1.ExecutionService/GetJob',
                 request_serializer=modelgateway_dot_v1_dot_execution__pb2.GetJobRequest.SerializeToString,
@@ -82,6 +87,20 @@ class ExecutionServiceServicer:
         """Validates every record against the resolved version's input schema and
         queues the job. Returns at once with the job QUEUED. With an
         idempotency_key, repeating the same submission returns the same job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitJobs(self, request, context):
+        """Queues many jobs in one call: each job as SubmitJob takes it, each with its
+        own id, idempotency key and validation, accepted or refused on its own. A
+        refused job (a bad record, an unknown or unreadable model, a full queue,
+        a rate limit) gets the error SubmitJob would answer, in its result; the
+        others are queued all the same. Results come in the order of the jobs.
+        At most 10,000 jobs a call (and the message size limit applies): more is
+        INVALID_ARGUMENT for the whole call, as is a call without jobs. A backing
+        store that is down fails the whole call (UNAVAILABLE).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -127,6 +146,11 @@ def add_ExecutionServiceServicer_to_server(servicer, server):
                     servicer.SubmitJob,
                     request_deserializer=modelgateway_dot_v1_dot_execution__pb2.SubmitJobRequest.FromString,
                     response_serializer=modelgateway_dot_v1_dot_execution__pb2.SubmitJobResponse.SerializeToString,
+            ),
+            'SubmitJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitJobs,
+                    request_deserializer=modelgateway_dot_v1_dot_execution__pb2.SubmitJobsRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_execution__pb2.SubmitJobsResponse.SerializeToString,
             ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJob,
@@ -183,6 +207,33 @@ class ExecutionService:
             '/modelgateway.v1.ExecutionService/SubmitJob',
             modelgateway_dot_v1_dot_execution__pb2.SubmitJobRequest.SerializeToString,
             modelgateway_dot_v1_dot_execution__pb2.SubmitJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelgateway.v1.ExecutionService/SubmitJobs',
+            modelgateway_dot_v1_dot_execution__pb2.SubmitJobsRequest.SerializeToString,
+            modelgateway_dot_v1_dot_execution__pb2.SubmitJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -126,3 +126,36 @@ def test_job_route_errors_are_json(edge: Edge) -> None:
         "GET", "/v1/jobs?status=JOB_STATUS_CANCELLED&page_size=1000", headers=alice
     )
     assert status == 200 and job_id in [j["id"] for j in body["jobs"]]
+
+
+def test_batch_submit_over_rest_answers_each_job(edge: Edge) -> None:
+    alice = edge.mesh.token("alice")
+    body = {"jobs": [
+        {"model": "rdkit.logp", "records": [{"smiles": CAFFEINE}]},
+        {"model": "rdkit.logp", "records": [{"smiles": 5}]},
+        {"model": "no-such-model", "records": [{}]},
+        {"model": "demo.echo", "records": [{"i": 1}], "idempotency_key": unique_name("rest")},
+    ]}  # fmt: skip
+    results = curl(edge, "POST", "/v1/jobs:batchSubmit", alice, body)["results"]
+    assert [("job" in r, "error" in r) for r in results] == [
+        (True, False),
+        (False, True),
+        (False, True),
+        (True, False),
+    ]
+    assert not any(r["deduplicated"] for r in results)
+    assert results[1]["error"]["code"] == 3 and "records[0]" in results[1]["error"]["message"]
+    violation = results[1]["error"]["details"][0]
+    assert (
+        violation["@type"].endswith("BadRequest")
+        and violation["field_violations"][0]["field"] == "records[0]/smiles"
+    )
+    assert results[2]["error"]["code"] == 5 and "not found" in results[2]["error"]["message"]
+    first = results[0]["job"]
+    assert first["status"] == "JOB_STATUS_QUEUED" and first["model"] == "rdkit.logp"
+    events = watch(edge, first["id"], alice)
+    assert [e["job"]["status"] for e in events if e.get("job")][-1] == "JOB_STATUS_SUCCEEDED"
+    status, refused = edge.call(
+        "POST", "/v1/jobs:batchSubmit", {"jobs": []}, headers=edge.bearer("alice")
+    )
+    assert status == 400 and "jobs is required" in refused["message"]

@@ -123,6 +123,7 @@ def test_the_api_document_is_valid_and_complete(tmp_path: Path) -> None:
         ("GET", "/v1/models/{model}/versions/{version}"),
         ("DELETE", "/v1/models/{name}"),
         ("POST", "/v1/jobs"),
+        ("POST", "/v1/jobs:batchSubmit"),
         ("GET", "/v1/jobs/{id}:watch"),
         ("POST", "/v1/models/{model}/rollouts"),
         ("GET", "/v1/models/{model}/rollouts"),

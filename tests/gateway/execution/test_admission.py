@@ -126,3 +126,24 @@ def test_a_full_redis_is_resource_exhausted(mesh: Mesh, limited: Mesh, redis_url
     assert failure.value.code() == EXHAUSTED, failure.value.details()
     assert "full" in failure.value.details()
     _submit(limited, model, unique_name("after"))
+
+
+def test_a_batch_past_a_limit_is_refused_job_by_job(mesh: Mesh, limited: Mesh) -> None:
+    model, user, other = _model(mesh), unique_name("batch"), _model(mesh)
+    record = struct_pb2.Struct()
+    record.update({"n": 1})
+    stub = execution_pb2_grpc.ExecutionServiceStub(limited.channel("execution"))
+    jobs = [execution_pb2.SubmitJobRequest(model=(model, other)[i % 2], records=[record]) for i in range(30)]
+    results = stub.SubmitJobs(
+        execution_pb2.SubmitJobsRequest(jobs=jobs), metadata=limited.metadata(user), timeout=10
+    ).results
+    outcomes = [r.WhichOneof("outcome") for r in results]
+    # The user's burst of 20 across both models; the rest refused each with SubmitJob's answer.
+    assert outcomes.count("job") == 20 and outcomes.count("error") == 10
+    refused = next(r.error for r in results if r.HasField("error"))
+    assert refused.code == EXHAUSTED.value[0] and "5 jobs a second" in refused.message
+    info = error_details_pb2.RetryInfo()
+    assert refused.details[0].Unpack(info) and 0 < info.retry_delay.ToTimedelta().total_seconds() <= 1
+    with pytest.raises(grpc.RpcError) as failure:
+        _submit(limited, model, user)  # SubmitJob now says the same
+    assert failure.value.code() == EXHAUSTED and "5 jobs a second" in failure.value.details()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mesh import LocalRedis, LocalRedisCluster, free_port
@@ -41,6 +42,14 @@ def own_execution_server(jobs: Jobs, redis_url: str, home: Path, **settings: str
 
 
 SERVICE = "modelgateway.v1.ExecutionService"
+
+
+def _batch(model: str, count: int) -> execution_pb2.SubmitJobsRequest:
+    """A SubmitJobs call of `count` one-record jobs of model."""
+    record = struct_pb2.Struct()
+    record.update({"x": 1})
+    job = execution_pb2.SubmitJobRequest(model=model, records=[record])
+    return execution_pb2.SubmitJobsRequest(jobs=[job] * count)
 SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
 
 
@@ -85,7 +94,13 @@ def test_redis_down_gives_unavailable_and_recovers_without_restart(
         # Readiness follows Redis; liveness does not (the server recovers by itself).
         _until_health(mesh, SERVICE, NOT_SERVING)
         assert _health(mesh, "") == SERVING
-        for call in (lambda: own.submit("unserved", [{"x": 2}]), lambda: own.get(before.id)):
+        batch = _batch(jobs.model("unserved"), 2)
+        calls = (
+            lambda: own.submit("unserved", [{"x": 2}]),
+            lambda: own.get(before.id),
+            lambda: own.stub().SubmitJobs(batch, metadata=mesh.metadata("alice"), timeout=10),
+        )
+        for call in calls:
             started = time.monotonic()
             with pytest.raises(grpc.RpcError) as failure:
                 call()
@@ -121,6 +136,11 @@ def test_submit_execute_result_and_watch_on_a_redis_cluster(
             done = own.wait(job.id)
             assert done.status == job_pb2.JOB_STATUS_SUCCEEDED
         assert [int(own.get(j.id).results[0].output["echo"]["i"]) for j in quick] == list(range(20))
+        # SubmitJobs too: the script in the model's slot, the indexes in theirs.
+        batch = own.stub().SubmitJobs(_batch(jobs.model("echo"), 30), metadata=mesh.metadata("alice"))
+        assert all(own.wait(r.job.id).status == job_pb2.JOB_STATUS_SUCCEEDED for r in batch.results)
+        mine = own.stub().ListJobs(execution_pb2.ListJobsRequest(page_size=30), metadata=mesh.metadata("alice"))
+        assert {j.id for j in mine.jobs} == {r.job.id for r in batch.results}
         # A queued job's place and the no-worker warning come from the model's slot too.
         waiting = [own.submit("unserved", [{"i": i}]) for i in range(2)]
         assert [own.get(j.id).queue_place.jobs_ahead for j in waiting] == [0, 1]

@@ -152,6 +152,23 @@ def test_the_same_routing_key_always_gets_the_same_version(split: Split) -> None
         assert {split.submit(routing_key=key).version for _ in range(5)} == {expected}
     # The idempotency key stands in for a routing key.
     assert len({split.submit(idempotency_key=f"k-{uuid.uuid4()}").version for _ in range(60)}) == 2
+    # SubmitJobs splits each job of a call by its own key, as SubmitJob does.
+    keyed = [(f"caller-{i}", {}) for i in range(40)] + [("", {}) for _ in range(60)]
+    keyed += [("caller-0", {"version": "1.0.0"}), ("caller-0", {"version": "2.0.0"})]
+    requests = [
+        execution_pb2.SubmitJobRequest(model=split.model, records=[_struct({"n": 0})], routing_key=k, **v)
+        for k, v in keyed
+    ]
+    results = split.jobs.stub().SubmitJobs(
+        execution_pb2.SubmitJobsRequest(jobs=requests), metadata=split.mesh.metadata(split.user)
+    ).results
+    for (key, _), result in zip(keyed[:40], results, strict=False):
+        assert result.job.version == ("2.0.0" if bucket(split.rollout_id, key) < 30.0 else "1.0.0")
+        assert (result.job.version_route, result.job.rollout_id) == (ROLLOUT, split.rollout_id)
+    assert {r.job.version for r in results[40:100]} == {"1.0.0", "2.0.0"}
+    assert [(r.job.version, r.job.version_route) for r in results[100:]] == [
+        ("1.0.0", job_pb2.VERSION_ROUTE_PINNED), ("2.0.0", job_pb2.VERSION_ROUTE_PINNED),
+    ]
 
 
 def test_jobs_queued_before_a_switch_finish_on_their_own_versions_workers(split: Split) -> None:
