@@ -1,11 +1,11 @@
 """ExecutionService: submit a job and get its UUID at once; poll, watch, cancel, list.
 
 The interceptor has authenticated the caller and, for SubmitJob, checked the
-right to run the model. Job-scoped calls (GetJob, WatchJob, CancelJob) can
-only be authorized once the job is read, since the job names its model: they
-all pass through `_visible_job`, which answers NOT_FOUND to anyone who is not
-an owner of the job's model, a superuser, or its submitter while the submitter
-may still read the job's model.
+right to run the model. Job-scoped calls (GetJob, WatchJob, WatchJobs,
+CancelJob) can only be authorized once the job is read, since the job names
+its model: they all pass through `_visible_job` (WatchJobs through `_sees`, per
+job), which answers NOT_FOUND to anyone who is not an owner of the job's model,
+a superuser, or its submitter while the submitter may still read the job's model.
 
 That last condition is what keeps a private model private behind a public
 consensus model: the consensus job's submitter also submitted its child jobs,
@@ -18,7 +18,6 @@ applies the same rule to every job it lists.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -32,9 +31,10 @@ from gateway import paging
 from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, model_not_found
 from gateway.execution import admission
 from gateway.execution import records as input_records
-from gateway.execution.messages import STATUS_OF_PROTO, job_message
+from gateway.execution.messages import STATUS_OF_PROTO, SharedWatchMessages, job_message
 from gateway.execution.resolution_cache import ResolutionCache, RunnableVersion
 from gateway.execution.waiting import RecentPlaces, with_place
+from gateway.execution.watch_jobs import JobsWatch
 from gateway.interceptor import caller, grpc_status_for
 from gateway.registry import validation
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc, job_pb2
@@ -62,7 +62,7 @@ class ExecutionLimits:
 
 
 class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ignore[misc]
-    """SubmitJob, GetJob, WatchJob, ListJobs and CancelJob: validates a submission
+    """SubmitJob, GetJob, WatchJob(s), ListJobs and CancelJob: validates a submission
     against the version it resolves to, hands it to the job queue, and shows a
     caller the jobs it may see. The interceptor has authenticated the caller and
     decided the model-level permission before a handler runs."""
@@ -82,6 +82,10 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         self._limits = limits
         self._watch_messages = SharedWatchMessages()
         self._places = RecentPlaces(queue.place, limits.queue_place_fresh_s)
+        self._watch_many = JobsWatch(
+            queue.get_many, events, self._sees, access.ensure_fresh, self._watch_messages,
+            limits.heartbeat_s,
+        )  # fmt: skip
 
     async def SubmitJob(
         self, request: execution_pb2.SubmitJobRequest, context: grpc.aio.ServicerContext
@@ -235,6 +239,12 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
             return execution_pb2.WatchJobResponse(job=await self._message(job, with_results=False))
         return self._watch_messages.of(job)
 
+    def WatchJobs(
+        self, request: execution_pb2.WatchJobsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[execution_pb2.WatchJobsResponse]:
+        """Streams many jobs' states at each change, and heartbeats, until all finish."""
+        return self._watch_many.stream(request.ids, caller())
+
     async def CancelJob(
         self, request: execution_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
     ) -> execution_pb2.CancelJobResponse:
@@ -350,34 +360,6 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         if not visible or job is None:
             raise NotFound(f"job {job_id} not found (it may have expired, or is not yours)")
         return job
-
-
-class SharedWatchMessages:
-    """The WatchJob message of each state of a job, built once and sent to every
-    stream watching it: a job watched by 100 streams changes once, not 100 times
-    (building a message with its results is most of a stream's work on a change).
-
-    A state is the job's revision and attempt count: every change a message shows
-    bumps one or the other. Messages are never modified once built, so sharing
-    them between streams is safe. The most recent `size` states are kept.
-    """
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._messages: OrderedDict[tuple[str, int, int], execution_pb2.WatchJobResponse] = (
-            OrderedDict()
-        )
-
-    def of(self, job: JobRecord) -> execution_pb2.WatchJobResponse:
-        """The reply for this record, built once for every stream watching the job."""
-        state = (job.id, job.revision, job.attempts)
-        message = self._messages.get(state)
-        if message is None:
-            message = execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
-            self._messages[state] = message
-            if len(self._messages) > self._size:
-                self._messages.popitem(last=False)
-        return message
 
 
 def _place_of(message: execution_pb2.WatchJobResponse) -> tuple[bool, int, str]:
