@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import grpc
 import pytest
+import redis
 
 from authz.principal import Principal
 from gateway.execution.messages import SharedWatchMessages
@@ -57,7 +58,7 @@ def unknown_id() -> str:
 
 
 def test_fifty_jobs_on_one_stream_all_end_and_so_does_the_stream(jobs: Jobs) -> None:
-    submitted = [jobs.submit("sleep", [{"seconds": 0.05}]).id for _ in range(50)]
+    submitted = [jobs.submit("sleep", [{"seconds": 0.01}]).id for _ in range(50)]
     messages = watch_jobs(jobs, submitted)
     statuses = by_job(messages)
     assert set(statuses) == set(submitted)
@@ -68,7 +69,7 @@ def test_fifty_jobs_on_one_stream_all_end_and_so_does_the_stream(jobs: Jobs) -> 
         assert seen[-1] == S and sum(s in TERMINAL for s in seen) == 1, job_id
     assert len(messages[0].jobs) == 50  # the first states share one message
     final = [e.job for e in entries(messages) if e.job.status == S]
-    assert all(j.results[0].output["slept"] == 0.05 for j in final)
+    assert all(j.results[0].output["slept"] == 0.01 for j in final)
 
 
 def test_a_job_finished_before_the_call_gives_its_final_state_at_once(jobs: Jobs) -> None:
@@ -79,6 +80,7 @@ def test_a_job_finished_before_the_call_gives_its_final_state_at_once(jobs: Jobs
     first = next(stream)
     assert [(e.id, e.job.status) for e in first.jobs] == [(done.id, S), (waiting.id, Q)]
     assert first.jobs[0].job.results[0].output["echo"]["x"] == 1
+    assert next(stream).heartbeat  # nothing changes: the test mesh's idle second
     jobs.stub().CancelJob(E.CancelJobRequest(id=waiting.id), metadata=jobs.mesh.metadata("alice"))
     rest = list(stream)  # the cancellation, then the end of the stream
     assert [(e.id, e.job.status) for e in entries(rest)] == [(waiting.id, C)]
@@ -99,6 +101,20 @@ def test_unknown_and_foreign_jobs_get_their_own_not_found(jobs: Jobs) -> None:
     statuses = [e.job.status for e in entries(messages) if e.id == mine]
     assert statuses[-1] == S
     assert not any(m.HasField("error") for m in messages)  # the stream itself went on
+
+
+def test_a_job_that_expires_while_watched_gets_its_own_not_found(jobs: Jobs) -> None:
+    gone, kept = (jobs.submit("unserved", [{"n": n}]) for n in range(2))
+    request = E.WatchJobsRequest(ids=[gone.id, kept.id])
+    stream = jobs.stub().WatchJobs(request, metadata=jobs.mesh.metadata("alice"), timeout=30)
+    assert len(next(stream).jobs) == 2
+    with redis.Redis.from_url(jobs.mesh.env["MODELGW_REDIS_URL"]) as client:
+        client.delete(keys.job(gone.id, keys.shard_of_model(gone.model)))  # as its TTL would
+        client.publish(keys.EVENTS_CHANNEL, f"{gone.id} QUEUED")
+    (entry,) = next(stream).jobs
+    assert entry.id == gone.id and "expired while being watched" in entry.error.message
+    jobs.stub().CancelJob(E.CancelJobRequest(id=kept.id), metadata=jobs.mesh.metadata("alice"))
+    assert [(e.id, e.job.status) for e in entries(list(stream))] == [(kept.id, C)]
 
 
 def test_the_owner_and_a_superuser_see_every_job_the_stranger_none(jobs: Jobs) -> None:
