@@ -88,7 +88,7 @@ def test_wait_all_times_out_on_jobs_that_wait(gateway: Edge) -> None:
     with modelgw.Client(gateway.address, gateway.mesh.token(fixture.reader)) as reader:
         job = reader.submit(fixture.name, [{"smiles": "C"}])
         with pytest.raises(TimeoutError, match="1 of 1 jobs did not finish"):
-            reader.wait_all([job], timeout_s=1.0)
+            reader.wait_all([job], timeout_s=0.3)
         reader.wait_all([job.cancel().id], timeout_s=10)
 
 

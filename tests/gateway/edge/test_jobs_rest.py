@@ -132,7 +132,8 @@ def watch_many(edge: Edge, token: str, ids: list[str], *, post: bool = False) ->
     """The whole NDJSON stream of WatchJobs: GET with repeated ids, or POST with a body."""
     args = ["curl", "-sS", "-N", "-H", f"authorization: Bearer {token}"]
     if post:
-        args += ["-X", "POST", "-H", "content-type: application/json", "-d", json.dumps({"ids": ids})]
+        body = json.dumps({"ids": ids})
+        args += ["-X", "POST", "-H", "content-type: application/json", "-d", body]
         args.append(edge.url + "/v1/jobs:watch")
     else:
         args.append(edge.url + "/v1/jobs:watch?" + "&".join(f"ids={i}" for i in ids))
@@ -144,10 +145,10 @@ def watch_many(edge: Edge, token: str, ids: list[str], *, post: bool = False) ->
 def test_watch_many_jobs_over_rest(edge: Edge, post: bool) -> None:
     alice = edge.mesh.token("alice")
     submitted = [
-        curl(edge, "POST", "/v1/jobs", alice, {"model": "demo.sleep", "records": [{"seconds": 0.2}]})["job"]["id"]
-        for _ in range(3)
+        curl(edge, "POST", "/v1/jobs", alice, {"model": "demo.echo", "records": [{"n": n}]})["job"]["id"]
+        for n in range(3)
     ]  # fmt: skip
-    unknown = keys.new_job_id("demo.sleep")
+    unknown = keys.new_job_id("demo.echo")
     events = watch_many(edge, alice, [*submitted, unknown], post=post)
     entries = [e for event in events for e in event.get("jobs", [])]
     assert {e["id"] for e in entries[:4]} == {*submitted, unknown}  # the first states
