@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +41,10 @@ def add_command(commands: Commands) -> None:
     submit.add_argument("--wait", action="store_true", help="wait and print the results")
     submit.add_argument("--timeout", type=float, help="seconds to wait at most")
     _verb(submit, run_submit)
+    watch = verbs.add_parser("watch", help="print each status change of jobs until they end")
+    watch.add_argument("ids", nargs="+", metavar="id", help="a job's id (several: one stream)")
+    _verb(watch, run_watch)
     for name, run, text in (
-        ("watch", run_watch, "print each status change of a job until it ends"),
         ("get", run_get, "a job's state and results"),
         ("cancel", run_cancel, "cancel a job that has not finished"),
     ):
@@ -95,7 +98,9 @@ def run_submit(args: argparse.Namespace) -> int:
             return 1 if refused else 0
         _report_refused(refused)
         accepted = [(j, b) for j, b in zip(jobs, batches, strict=True) if j is not None]
-        finals = _wait_all([j for j, _ in accepted], [len(b) for _, b in accepted], args.timeout)
+        finals = _wait_all(
+            gateway, [j for j, _ in accepted], [len(b) for _, b in accepted], args.timeout
+        )
     status = _print_results(finals, [b for _, b in accepted], args.output)
     return 1 if refused else status
 
@@ -160,42 +165,62 @@ def _print_results(finals: list[JobInfo], batches: list[list[dict[str, Any]]], f
     return 1 if failed else 0
 
 
-def _wait_all(jobs: list[Job], sizes: list[int], timeout_s: float | None) -> list[JobInfo]:
-    """Waits for every job, showing records finished on stderr: a rich progress bar on
-    a terminal, a plain line per finished job otherwise."""
-    total = sum(sizes)
+def _wait_all(
+    gateway: Client, jobs: list[Job], sizes: list[int], timeout_s: float | None
+) -> list[JobInfo]:
+    """Waits for every job, over one WatchJobs stream per 10,000 jobs, showing records
+    finished on stderr: a rich progress bar on a terminal, a line per finished job
+    otherwise."""
+    total, size_of = sum(sizes), {j.id: s for j, s in zip(jobs, sizes, strict=True)}
+    finals: dict[str, JobInfo] = {}
     if not sys.stderr.isatty():
-        finals, done = [], 0
-        for job, size in zip(jobs, sizes, strict=True):
-            finals.append(job.wait(timeout_s))
-            done += size
-            print(f"job {job.id} {finals[-1].status}: {done}/{total} records", file=sys.stderr)
-        return finals
+        done = 0
+        for info in _finished(gateway, jobs, timeout_s):
+            finals[info.id], done = info, done + size_of[info.id]
+            print(f"job {info.id} {info.status}: {done}/{total} records", file=sys.stderr)
+        return [finals[j.id] for j in jobs]
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("records"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True)) as progress:
         task = progress.add_task("records", total=total)
-        finals = []
-        for job, size in zip(jobs, sizes, strict=True):
-            finals.append(job.wait(timeout_s))
-            progress.advance(task, size)
-        return finals
+        for info in _finished(gateway, jobs, timeout_s):
+            finals[info.id] = info
+            progress.advance(task, size_of[info.id])
+        return [finals[j.id] for j in jobs]
+
+
+def _finished(gateway: Client, jobs: list[Job], timeout_s: float | None) -> Iterator[JobInfo]:
+    """Each job's final state as it comes, MAX_JOBS jobs per stream in turn."""
+    from modelgw.many import MAX_JOBS
+
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    for start in range(0, len(jobs), MAX_JOBS):
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        for _, info in gateway.watch_many(jobs[start : start + MAX_JOBS], timeout_s=left):
+            if info.done:
+                yield info
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    """Prints each status change; exit 0 when the job SUCCEEDED, 1 otherwise."""
+    """Prints each status change; exit 0 when every job SUCCEEDED, 1 otherwise. One job
+    is followed by WatchJob (which shows its place in the queue); several share one
+    WatchJobs stream."""
+    finals: dict[str, str] = {}
     with client(args) as gateway:
-        last = None
-        for info in gateway.job(args.id).watch():
-            last = info
+        if len(args.ids) == 1:
+            changes: Iterable[JobInfo] = gateway.job(args.ids[0]).watch()
+        else:
+            changes = (info for _, info in gateway.watch_many(args.ids))
+        for info in changes:
+            finals[info.id] = info.status
             if args.output == "json":
                 _output.print_json(_summary(info))
             else:
                 ahead = f" ({info.jobs_ahead} jobs ahead)" if info.jobs_ahead else ""
                 print(f"{info.id} {info.status}{ahead}", flush=True)
-    return 0 if last is not None and last.status == "SUCCEEDED" else 1
+    return 0 if finals and set(finals.values()) == {"SUCCEEDED"} else 1
 
 
 def run_get(args: argparse.Namespace) -> int:

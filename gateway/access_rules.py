@@ -82,9 +82,11 @@ RULES: dict[str, Rule] = {
     _EXECUTION + "SubmitJobs": Rule(None),
     # Job-scoped: a job names its model, so these are decided once the job is
     # read, by ExecutionService._visible_job (submitter, model owner or
-    # superuser; NOT_FOUND otherwise). ListJobs narrows by the same rule.
+    # superuser; NOT_FOUND otherwise). WatchJobs decides each of its jobs by the
+    # same rule, and ListJobs narrows by it.
     _EXECUTION + "GetJob": Rule(None),
     _EXECUTION + "WatchJob": Rule(None),
+    _EXECUTION + "WatchJobs": Rule(None),  # per job, each as WatchJob's
     _EXECUTION + "CancelJob": Rule(None),
     _EXECUTION + "ListJobs": Rule(None),
     # Superusers only.

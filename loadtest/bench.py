@@ -4,6 +4,7 @@ JSON and the Markdown tables of docs/benchmarks.md, and stops everything.
     python -m loadtest.bench [--levels 1,10,100,1000,10000,100000] [--duration 8]
         [--burst-timeout 10000:60,100000:90] [--processes 2] [--server-processes 2]
         [--scenarios echo,submit,...] [--jobs-per-user 64] [--jobs-per-call 100]
+        [--watch-many-jobs 1000] [--watch-many-ids 1000]
         [--json loadtest/results/bench.json] [--markdown docs/benchmarks.md]
 """
 
@@ -60,6 +61,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--watch-finish", type=float, default=60.0, help="seconds streams get to end after release"
+    )
+    p.add_argument(
+        "--watch-many-jobs",
+        type=int,
+        default=Settings.watch_many_jobs,
+        help="watch_many: distinct jobs at most (the watched ones share them)",
+    )
+    p.add_argument(
+        "--watch-many-ids",
+        type=int,
+        default=Settings.watch_many_ids,
+        help="watch_many: job ids per WatchJobs stream (the server takes up to 10,000)",
     )
     p.add_argument("--pause", type=float, default=1.0, help="seconds between runs")
     p.add_argument(
@@ -131,6 +144,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         pause_s=args.pause,
         jobs_per_user=args.jobs_per_user,
         jobs_per_call=args.jobs_per_call,
+        watch_many_jobs=args.watch_many_jobs,
+        watch_many_ids=args.watch_many_ids,
     )
     results: dict[str, Any] = {
         "command": " ".join(
@@ -180,6 +195,14 @@ def _line(scenario: str, clients: int, f: dict[str, Any]) -> str:
             f"failed {f['failed']} cut {f['cut']} "
             f"release->all {f['release_to_all_s']:.2f}s delay p99 {f['delay_p99_ms']:.0f}ms "
             f"RSS {f['gateway_peak_rss_mb']:.0f}MB"
+        )
+    if scenario == "watch_many":
+        return (
+            f"{scenario:14} {clients:>7,} watched: {f['streams']:,} streams held {f['held']:,} "
+            f"failed {f['failed']} cut {f['cut']} "
+            f"release->all {f['release_to_all_s']:.2f}s delay p99 {f['delay_p99_ms']:.0f}ms "
+            f"{f['entries_per_message']:.1f} jobs/message "
+            f"RSS held {f['gateway_rss_held_mb']:.0f}MB peak {f['gateway_peak_rss_mb']:.0f}MB"
         )
     jobs = f" = {f['jobs_per_s']:,.0f} jobs/s" if "jobs_per_s" in f else ""
     return (

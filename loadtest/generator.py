@@ -150,6 +150,10 @@ def _run_share(share: Share, out: Any, release: Any) -> None:
                 from loadtest.watch import run_watchers
 
                 tally = uvloop.run(run_watchers(share, out, release))
+            elif share.scenario == "watch_many":
+                from loadtest.watch_many import run_many_watchers
+
+                tally = uvloop.run(run_many_watchers(share, out, release))
             elif share.scenario == "rest_submit":
                 tally = uvloop.run(_run_rest(share))
             else:

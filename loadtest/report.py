@@ -148,6 +148,58 @@ def watch_table(results: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def watch_many_table(results: dict[str, Any]) -> list[str]:
+    rows = results["runs"].get("watch_many", {})
+    if not rows:
+        return []
+    lines = [
+        "### WatchJobs: N watched jobs on streams of K ids, then their jobs completed",
+        "",
+        "| watched | streams x ids | jobs | held | failed | cut | time to hold all s "
+        "| release → last terminal event s | delivery delay p50 / p95 / p99 / max ms "
+        "| jobs per message | server CPU s after release | gateway RSS held MB "
+        "| gateway peak RSS MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for clients, r in rows.items():
+        if "error" in r:
+            lines.append(f"| {int(clients):,} | **run failed**: {r['error']} |" + " |" * 11)
+            continue
+        lines.append(
+            f"| {int(clients):,} | {r['streams']:,} x {r['ids_per_stream']:,} | {r['jobs']:,} "
+            f"| {r['held']:,} | {r['failed']} | {r['cut']} | {_n(r['hold_all_s'], 1)} "
+            f"| {_n(r['release_to_all_s'], 2)} | {_n(r['delay_p50_ms'])} / {_n(r['delay_p95_ms'])} "
+            f"/ {_n(r['delay_p99_ms'])} / {_n(r['delay_max_ms'])} "
+            f"| {_n(r['entries_per_message'], 1)} | {_n(r.get('server_cpu_after_release_s'), 1)} "
+            f"| {_n(r['gateway_rss_held_mb'])} | {_n(r['gateway_peak_rss_mb'])} |"
+        )
+    return [*lines, ""]
+
+
+def _watch_many_target(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
+    w = _row(results, "watch_many", 100_000)
+    if not w:
+        return []
+    ok = (
+        not w["failed"]
+        and not w["cut"]
+        and w["held"] == 100_000
+        and w["release_to_all_s"] <= 10
+        and w["gateway_peak_rss_mb"] <= 1536
+    )
+    goal = (
+        "100,000 watched jobs on WatchJobs streams: 0 failures, last terminal event within "
+        "10 s of release, RSS ≤ 1.5 GB"
+    )
+    measured = (
+        f"{w['streams']:,} streams of {w['ids_per_stream']:,} ids over {w['jobs']:,} jobs: "
+        f"held {w['held']:,}, failed {w['failed']}, cut {w['cut']}, "
+        f"release → all {_n(w['release_to_all_s'], 1)} s, "
+        f"RSS held {_n(w['gateway_rss_held_mb'])} MB, peak {_n(w['gateway_peak_rss_mb'])} MB"
+    )
+    return [(goal, ok, measured)]
+
+
 def _row(results: dict[str, Any], scenario: str, clients: int) -> dict[str, Any]:
     row: dict[str, Any] = results["runs"].get(scenario, {}).get(str(clients), {})
     return {} if "error" in row or "skipped" in row else row
@@ -259,6 +311,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
                 f"peak RSS {_n(w['gateway_peak_rss_mb'])} MB",
             )
         )
+    out += _watch_many_target(results)
     best_rest = max(
         (r.get("requests_per_s", 0) for r in results["runs"].get("rest_submit", {}).values()),
         default=0,
@@ -301,6 +354,7 @@ def markdown(results: dict[str, Any]) -> str:
         if scenario == "submit_rollout":
             lines += batch_table(results)
     lines += watch_table(results)
+    lines += watch_many_table(results)
     lines += ["### Targets", "", "| target | met | measured |", "|---|---|---|"]
     for goal, met, measured in targets(results):
         lines.append(

@@ -33,6 +33,7 @@ from modelgateway.v1 import execution_pb2, execution_pb2_grpc
 # and a worker of its own, stopped after each run).
 SCENARIOS = (
     "echo", "submit", "submit_rollout", "submit_batch", "get", "rest_submit", "watch",
+    "watch_many",
     "celery_submit", "celery_e2e", "e2e_watch", "e2e",
 )  # fmt: skip
 # From this many clients, each client makes one call (a burst) instead of a closed loop:
@@ -50,6 +51,9 @@ class Settings:
     users: int = 16
     jobs_per_user: int = 64
     watch_jobs: int = 1000
+    # watch_many: at most this many distinct jobs (like watch), K ids per WatchJobs stream.
+    watch_many_jobs: int = 1000
+    watch_many_ids: int = 1000
     rest_connections: int = 256
     watch_hold_s: float = 150.0
     watch_finish_s: float = 60.0
@@ -213,6 +217,57 @@ class Runner:
             rss_held,
             rss_bytes(self.mesh.execution_pid)[1],
         )
+
+    def _watch_many(self, clients: int) -> dict[str, Any]:
+        """`clients` watched jobs on WatchJobs streams of watch_many_ids ids each,
+        over at most watch_many_jobs jobs (of one user, or of several when there are
+        many: see loadtest.watch_many), then their jobs completed."""
+        jobs = min(clients, self.settings.watch_many_jobs)
+        users = max(1, min(len(self.tokens), jobs // self.settings.watch_many_ids))
+        per_user = asyncio.run(self._submit_jobs(WATCH_MODEL, jobs, self.tokens[:users]))
+        per_stream = min(self.settings.watch_many_ids, *(len(ids) for ids in per_user))
+        streams = math.ceil(clients / per_stream)
+        share = replace(
+            self.base("watch_many", streams),
+            tokens=self.tokens[:users],
+            job_ids=per_user,
+            duration_s=self.settings.watch_finish_s,
+            hold_timeout_s=self.settings.watch_hold_s,
+            clients_per_channel=25,
+            options={"ids_per_stream": per_stream, "watched": clients},
+        )
+        procs = generator.Processes(
+            share.split(max(1, self.settings.processes)), inline=self.settings.processes == 0
+        )
+        try:
+            began = time.monotonic()
+            held = procs.messages("held", self.settings.watch_hold_s + 60)
+            hold_s = time.monotonic() - began
+            rss_held = rss_bytes(self.mesh.execution_pid)[0]
+            released, cpu_held = time.time(), cpu_seconds(self.mesh.execution_pid)
+            self.mesh.start_worker("watch-worker", WATCH_MODEL, concurrency=64)
+            procs.release.set()
+            tallies = procs.messages("done", self.settings.watch_finish_s + 60)
+            cpu_after = cpu_seconds(self.mesh.execution_pid) - cpu_held
+        finally:
+            procs.close()
+            self.mesh.stop_process("watch-worker")
+        figures = _watch_figures(
+            streams, jobs, held, hold_s, released, tallies, rss_held,
+            rss_bytes(self.mesh.execution_pid)[1],
+        )  # fmt: skip
+        messages = sum(t["extra"]["messages"] for t in tallies)
+        entries = sum(t["extra"]["entries"] for t in tallies)
+        figures.update(
+            watched=clients,
+            ids_per_stream=per_stream,
+            held_streams=sum(h["held"] for h in held),
+            held=sum(h["held_jobs"] for h in held) - figures["failed"],
+            messages=messages,
+            entries_per_message=entries / messages if messages else math.nan,
+            server_cpu_after_release_s=cpu_after,
+        )
+        return figures
 
     # -- preparation ----------------------------------------------------------------
     async def _finished_jobs(self) -> tuple[tuple[str, ...], ...]:

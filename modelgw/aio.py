@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
 from modelgateway.v1 import execution_pb2, registry_pb2
-from modelgw import _batch, _convert, _requests
+from modelgw import _batch, _convert, _requests, many
 from modelgw._channel import AsyncCaller, Settings
 from modelgw.errors import GatewayError
 from modelgw.jobs import AsyncJob
@@ -196,6 +196,21 @@ class AsyncClient:
             if delay is None:
                 return plan.handles(lambda j: AsyncJob(self._caller, j.id, j.model, j.version))
             await asyncio.sleep(delay)
+
+    def watch_many(
+        self, jobs: Iterable[AsyncJob | str], *, timeout_s: float | None = None
+    ) -> AsyncIterator[tuple[AsyncJob, JobInfo]]:
+        """(job, info) at each status change of any of these jobs, as Client.watch_many."""
+        return many.watch_async(self._caller, jobs, self._handle, many.deadline_of(timeout_s))
+
+    async def wait_all(
+        self, jobs: Iterable[AsyncJob | str], timeout_s: float | None = None
+    ) -> list[JobInfo]:
+        """The final state of every job, in the order given, as Client.wait_all."""
+        return await many.wait_all_async(self._caller, jobs, self._handle, timeout_s)
+
+    def _handle(self, info: JobInfo) -> AsyncJob:
+        return AsyncJob(self._caller, info.id, info.model, info.version)
 
     async def job(self, job_id: str) -> AsyncJob:
         """The handle of an existing job, read once (NotFound when it is not yours)."""

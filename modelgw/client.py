@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
 from modelgateway.v1 import execution_pb2, registry_pb2
-from modelgw import _batch, _convert, _requests
+from modelgw import _batch, _convert, _requests, many
 from modelgw._channel import Caller, Settings
 from modelgw.errors import GatewayError
 from modelgw.jobs import Job
@@ -198,6 +198,24 @@ class Client:
             if delay is None:
                 return plan.handles(lambda j: Job(self._caller, j.id, j.model, j.version))
             time.sleep(delay)
+
+    def watch_many(
+        self, jobs: Iterable[Job | str], *, timeout_s: float | None = None
+    ) -> Iterator[tuple[Job, JobInfo]]:
+        """(job, info) at each status change of any of these jobs (handles or ids, at
+        most 10,000), each job's current state first; ends once all are final. One
+        WatchJobs stream for them all, reconnected when it breaks; NotFound for a job
+        that is missing or not yours, TimeoutError after timeout_s."""
+        return many.watch(self._caller, jobs, self._handle, many.deadline_of(timeout_s))
+
+    def wait_all(self, jobs: Iterable[Job | str], timeout_s: float | None = None) -> list[JobInfo]:
+        """The final state of every job (handles or ids, any number), in the order
+        given, over one WatchJobs stream per 10,000 jobs; TimeoutError when they have
+        not all finished within timeout_s."""
+        return many.wait_all(self._caller, jobs, self._handle, timeout_s)
+
+    def _handle(self, info: JobInfo) -> Job:
+        return Job(self._caller, info.id, info.model, info.version)
 
     def job(self, job_id: str) -> Job:
         """The handle of an existing job, read once (NotFound when it is not yours)."""

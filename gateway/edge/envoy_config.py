@@ -28,7 +28,10 @@ BUFFER = "envoy.filters.http.buffer"
 BUFFER_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute"
 # Server-streaming methods: no route timeout (the stream lasts as long as the job),
 # an idle timeout well above the server's heartbeat interval instead.
-STREAMS = ("modelgateway.v1.ExecutionService/WatchJob",)
+STREAMS = (
+    "modelgateway.v1.ExecutionService/WatchJob",
+    "modelgateway.v1.ExecutionService/WatchJobs",
+)
 # gRPC methods whose requests carry model inputs and may be as large as a message.
 LARGE_BODIES = (
     "modelgateway.v1.ExecutionService/SubmitJob",
@@ -198,7 +201,7 @@ def stream_route(method: str) -> Node:
             "timeout": "0s",
             "idle_timeout": STREAM_IDLE_TIMEOUT,
         },
-        # A watch request has no body; buffering would only delay it.
+        # A watch request is a few ids at most; buffering would only delay it.
         "typed_per_filter_config": {BUFFER: _disabled()},
     }
 

@@ -364,8 +364,10 @@ def generate(
     paths: dict[str, Schema] = {}
     for service in services:
         for method in index.services[service].method:
-            for rule in http_rules(method):
+            for binding, rule in enumerate(http_rules(method)):
                 path, verb, operation = operations.operation(service, method, rule)
+                if binding:  # an additional binding: operation ids are unique
+                    operation["operationId"] += f"_{verb}"
                 paths.setdefault(path, {})[verb] = operation
     schemas.of_type(STATUS)
     return {

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from google.protobuf import timestamp_pb2
 
-from modelgateway.v1 import job_pb2
+from modelgateway.v1 import execution_pb2, job_pb2
 from rollouts.routing import Route
 from scheduler.job import JobRecord, JobStatus
 
@@ -78,3 +80,40 @@ def job_message(record: JobRecord, *, with_results: bool) -> job_pb2.Job:
             else:
                 result.output.update(outcome.get("output") or {})
     return job
+
+
+class SharedWatchMessages:
+    """The WatchJob message of each state of a job, built once and sent to every
+    stream watching it: a job watched by 100 streams changes once, not 100 times
+    (building a message with its results is most of a stream's work on a change).
+
+    A state is the job's revision and attempt count: every change a message shows
+    bumps one or the other. Messages are never modified once built, so sharing
+    them between streams is safe. The most recent `size` states are kept.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._messages: OrderedDict[
+            tuple[str, int, int], tuple[execution_pb2.WatchJobResponse, int]
+        ] = OrderedDict()
+
+    def of(self, job: JobRecord) -> execution_pb2.WatchJobResponse:
+        """The reply for this record, built once for every stream watching the job."""
+        return self._built(job)[0]
+
+    def sized(self, job: JobRecord) -> tuple[job_pb2.Job, int]:
+        """The record's Job message, and its size in bytes, built once (WatchJobs
+        copies it into the messages it batches, and sizes them by it)."""
+        message, size = self._built(job)
+        return message.job, size
+
+    def _built(self, job: JobRecord) -> tuple[execution_pb2.WatchJobResponse, int]:
+        state = (job.id, job.revision, job.attempts)
+        built = self._messages.get(state)
+        if built is None:
+            message = execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
+            built = self._messages[state] = (message, message.job.ByteSize())
+            if len(self._messages) > self._size:
+                self._messages.popitem(last=False)
+        return built

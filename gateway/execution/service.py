@@ -1,11 +1,11 @@
 """ExecutionService: submit a job and get its UUID at once; poll, watch, cancel, list.
 
 The interceptor has authenticated the caller and, for SubmitJob, checked the
-right to run the model. Job-scoped calls (GetJob, WatchJob, CancelJob) can
-only be authorized once the job is read, since the job names its model: they
-all pass through `_visible_job`, which answers NOT_FOUND to anyone who is not
-an owner of the job's model, a superuser, or its submitter while the submitter
-may still read the job's model.
+right to run the model. Job-scoped calls (GetJob, WatchJob, WatchJobs,
+CancelJob) can only be authorized once the job is read, since the job names
+its model: they all pass through `_visible_job` (WatchJobs through `_sees`, per
+job), which answers NOT_FOUND to anyone who is not an owner of the job's model,
+a superuser, or its submitter while the submitter may still read the job's model.
 
 That last condition is what keeps a private model private behind a public
 consensus model: the consensus job's submitter also submitted its child jobs,
@@ -31,10 +31,11 @@ from gateway import paging
 from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, model_not_found
 from gateway.execution import admission, bulk
 from gateway.execution import records as input_records
-from gateway.execution.messages import STATUS_OF_PROTO, job_message
+from gateway.execution.messages import STATUS_OF_PROTO, SharedWatchMessages, job_message
 from gateway.execution.resolution_cache import ResolutionCache, RunnableVersion
-from gateway.execution.shared_replies import FinishedReplies, SharedWatchMessages
+from gateway.execution.shared_replies import FinishedReplies
 from gateway.execution.waiting import RecentPlaces, with_place
+from gateway.execution.watch_jobs import JobsWatch
 from gateway.interceptor import caller, grpc_status_for
 from gateway.registry import validation
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc, job_pb2
@@ -64,7 +65,7 @@ class ExecutionLimits:
 
 
 class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ignore[misc]
-    """SubmitJob, GetJob, WatchJob, ListJobs and CancelJob: validates a submission
+    """SubmitJob, GetJob, WatchJob(s), ListJobs and CancelJob: validates a submission
     against the version it resolves to, hands it to the job queue, and shows a
     caller the jobs it may see. The interceptor has authenticated the caller and
     decided the model-level permission before a handler runs."""
@@ -85,6 +86,10 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         self._watch_messages = SharedWatchMessages()
         self._places = RecentPlaces(queue.place, limits.queue_place_fresh_s)
         self._finished = FinishedReplies(limits.finished_reply_fresh_s)
+        self._watch_many = JobsWatch(
+            queue.get_many, events, self._sees, access.ensure_fresh, self._watch_messages,
+            limits.heartbeat_s,
+        )  # fmt: skip
 
     async def SubmitJob(
         self, request: execution_pb2.SubmitJobRequest, context: grpc.aio.ServicerContext
@@ -244,6 +249,12 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         if job.status is JobStatus.QUEUED:
             return execution_pb2.WatchJobResponse(job=await self._message(job, with_results=False))
         return self._watch_messages.of(job)
+
+    def WatchJobs(
+        self, request: execution_pb2.WatchJobsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[execution_pb2.WatchJobsResponse]:
+        """Streams many jobs' states at each change, and heartbeats, until all finish."""
+        return self._watch_many.stream(request.ids, caller())
 
     async def CancelJob(
         self, request: execution_pb2.CancelJobRequest, context: grpc.aio.ServicerContext

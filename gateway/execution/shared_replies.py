@@ -1,14 +1,12 @@
-"""Replies built once and served many times.
+"""The serialized GetJob reply of a finished job, built once and served many
+times (as gateway.execution.messages.SharedWatchMessages is for streams).
 
-- SharedWatchMessages: the WatchJob message of each state of a job, shared by
-  every stream watching it.
-- FinishedReplies: the serialized GetJob reply of a finished job. A finished job
-  no longer changes (nothing moves a job out of a final status), so a client
-  polling it, or many clients reading its results, cost a dictionary lookup and
-  the caller's permission check instead of a Redis read, decoding the record,
-  building the message and serializing it. Kept for `fresh_s` at most, so a job
-  that expires (MODELGW_JOB_TTL, at least 60 s after it finished) answers at
-  most that long afterwards.
+A finished job no longer changes (nothing moves a job out of a final status),
+so a client polling it, or many clients reading its results, cost a dictionary
+lookup and the caller's permission check instead of a Redis read, decoding the
+record, building the message and serializing it. Kept for `fresh_s` at most, so
+a job that expires (MODELGW_JOB_TTL, at least 60 s after it finished) answers
+at most that long afterwards.
 """
 
 from __future__ import annotations
@@ -17,37 +15,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from gateway.execution.messages import job_message
 from modelgateway.v1 import execution_pb2
 from scheduler.job import JobRecord
-
-
-class SharedWatchMessages:
-    """The WatchJob message of each state of a job, built once and sent to every
-    stream watching it: a job watched by 100 streams changes once, not 100 times
-    (building a message with its results is most of a stream's work on a change).
-
-    A state is the job's revision and attempt count: every change a message shows
-    bumps one or the other. Messages are never modified once built, so sharing
-    them between streams is safe. The most recent `size` states are kept.
-    """
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._messages: OrderedDict[tuple[str, int, int], execution_pb2.WatchJobResponse] = (
-            OrderedDict()
-        )
-
-    def of(self, job: JobRecord) -> execution_pb2.WatchJobResponse:
-        """The reply for this record, built once for every stream watching the job."""
-        state = (job.id, job.revision, job.attempts)
-        message = self._messages.get(state)
-        if message is None:
-            message = execution_pb2.WatchJobResponse(job=job_message(job, with_results=True))
-            self._messages[state] = message
-            if len(self._messages) > self._size:
-                self._messages.popitem(last=False)
-        return message
 
 
 @dataclass(frozen=True, slots=True)

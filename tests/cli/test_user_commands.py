@@ -189,11 +189,16 @@ def test_cancel_a_queued_job(env: dict[str, str], edge: Edge) -> None:
     fixture = create_model(edge.mesh)  # no worker serves it: its jobs stay queued
     reader = {**env, "MODELGW_TOKEN": edge.mesh.token(fixture.reader)}
     done = modelgw(
-        "jobs", "submit", fixture.name, "--record", '{"smiles": "C"}', "-o", "json", env=reader
-    )
-    job_id = json.loads(done.stdout)[0]["id"]
+        "jobs", "submit", fixture.name, "--record", '{"smiles": "C"}', "--record", '{"smiles": "CC"}',
+        "--batch", "1", "-o", "json", env=reader,
+    )  # fmt: skip
+    job_id, other = (job["id"] for job in json.loads(done.stdout))
     cancelled = modelgw("jobs", "cancel", job_id, "-o", "json", env=reader)
     assert cancelled.returncode == 0, cancelled.stderr
     assert json.loads(cancelled.stdout)[0]["status"] == "CANCELLED"
     watched = modelgw("jobs", "watch", job_id, env=reader)
     assert watched.returncode == 1 and "CANCELLED" in watched.stdout
+    assert modelgw("jobs", "cancel", other, env=reader).returncode == 0
+    both = modelgw("jobs", "watch", job_id, other, env=reader)  # one WatchJobs stream
+    assert both.returncode == 1, both.stderr
+    assert sorted(both.stdout.split()) == sorted([job_id, other, "CANCELLED", "CANCELLED"])

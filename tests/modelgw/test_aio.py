@@ -52,6 +52,30 @@ async def test_async_watch_and_cancel(gateway: Edge) -> None:
             await job.result(timeout_s=5)
 
 
+async def test_async_watch_many_and_wait_all(gateway: Edge) -> None:
+    fixture = create_model(gateway.mesh)  # unserved: its jobs wait until cancelled
+    async with modelgw.AsyncClient(gateway.address, gateway.mesh.token(fixture.reader)) as client:
+        jobs = [await client.submit(fixture.name, [{"smiles": s}]) for s in SMILES]
+        queued = asyncio.Event()
+        seen: list[tuple[str, str]] = []
+
+        async def follow() -> None:
+            async for job, info in client.watch_many(jobs, timeout_s=30):
+                seen.append((job.id, info.status))
+                if len(seen) == len(jobs):
+                    queued.set()
+
+        watching = asyncio.create_task(follow())
+        await asyncio.wait_for(queued.wait(), 10)
+        for job in jobs:
+            await job.cancel()
+        await asyncio.wait_for(watching, 10)
+        assert sorted(seen) == sorted((j.id, s) for j in jobs for s in ("QUEUED", "CANCELLED"))
+        finals = await client.wait_all([j.id for j in reversed(jobs)], timeout_s=10)
+        assert [f.id for f in finals] == [j.id for j in reversed(jobs)]
+        assert {f.status for f in finals} == {"CANCELLED"}
+
+
 async def test_async_errors_are_typed(gateway: Edge) -> None:
     async with modelgw.AsyncClient(gateway.address, "bad-token", retries=0) as client:
         with pytest.raises(modelgw.Unauthenticated):

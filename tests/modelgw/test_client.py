@@ -7,6 +7,7 @@ from rdkit import Chem
 from rdkit.Chem import Crippen
 
 import modelgw
+from scheduler import keys
 from tests.gateway.conftest import create_model
 from tests.gateway.edge.conftest import Edge
 
@@ -79,6 +80,32 @@ def test_watch_yields_one_item_per_status_change(alice: modelgw.Client) -> None:
     assert len(seen) == len(set(seen)) and set(seen) <= {"QUEUED", "RUNNING", "SUCCEEDED"}
     final = job.wait(timeout_s=5)
     assert len(final.results) == 200
+
+
+def test_watch_many_and_wait_all_follow_many_jobs_on_one_stream(alice: modelgw.Client) -> None:
+    jobs = alice.submit_many("rdkit.logp", [[{"smiles": "C" * n}] for n in range(1, 6)])
+    seen: dict[str, list[str]] = {}
+    for job, info in alice.watch_many(jobs, timeout_s=60):
+        assert job in jobs and info.id == job.id
+        seen.setdefault(job.id, []).append(info.status)
+    assert set(seen) == {j.id for j in jobs}
+    assert all(s[-1] == "SUCCEEDED" and len(s) == len(set(s)) for s in seen.values())
+    # Ids do as well as handles, repeated or in capitals; finals come in the order given.
+    ids = [jobs[2].id.upper(), jobs[0].id, jobs[2].id]
+    finals = alice.wait_all(ids, timeout_s=30)
+    assert [f.id for f in finals] == [jobs[2].id, jobs[0].id, jobs[2].id]
+    assert finals[1].results[0].output == {"logp": pytest.approx(logp("C"))}
+    with pytest.raises(modelgw.NotFound, match="not found"):
+        alice.wait_all([jobs[0], keys.new_job_id("rdkit.logp")], timeout_s=30)
+
+
+def test_wait_all_times_out_on_jobs_that_wait(gateway: Edge) -> None:
+    fixture = create_model(gateway.mesh)  # no worker serves it: its jobs stay queued
+    with modelgw.Client(gateway.address, gateway.mesh.token(fixture.reader)) as reader:
+        job = reader.submit(fixture.name, [{"smiles": "C"}])
+        with pytest.raises(TimeoutError, match="1 of 1 jobs did not finish"):
+            reader.wait_all([job], timeout_s=0.3)
+        reader.wait_all([job.cancel().id], timeout_s=10)
 
 
 def test_cancel_a_queued_job_and_result_raises_job_failed(gateway: Edge) -> None:

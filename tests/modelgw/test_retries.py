@@ -99,30 +99,56 @@ def test_unavailable_after_the_retries(mesh: Mesh) -> None:
     assert time.monotonic() - started < 5
 
 
-def test_watch_reconnects_across_an_execution_server_restart(
+def test_watch_and_watch_many_reconnect_across_an_execution_server_restart(
     mesh: Mesh, builtin_worker: object, scratch: Path
 ) -> None:
     from tests.gateway.conftest import create_model
 
-    fixture = create_model(mesh)  # no worker serves it: its job stays queued
+    fixture = create_model(mesh)  # no worker serves it: its jobs stay queued
     redis = LocalRedis(scratch / "redis", free_port(), persistence=True)
     redis.start()
     own = _own_execution_server(mesh, redis.url, scratch)
     token = mesh.token(fixture.reader)
     try:
         with modelgw.Client(own.addresses["execution"], token, retries=30) as client:
-            job = client.submit(fixture.name, [{"smiles": "C"}])
+            job, before = (client.submit(fixture.name, [{"smiles": s}]) for s in ("C", "CC"))
             seen: list[str] = []
-            watching = threading.Thread(target=lambda: seen.extend(i.status for i in job.watch()))
-            watching.start()
-            time.sleep(1.0)
+            many: list[tuple[str, str]] = []
+            opened, opened_many, ended_before = (threading.Event() for _ in range(3))
+
+            def follow() -> None:
+                for info in job.watch():
+                    seen.append(info.status)
+                    opened.set()
+
+            def follow_many() -> None:
+                for one, info in client.watch_many([job, before]):
+                    many.append((one.id, info.status))
+                    if len(many) == 2:  # both QUEUED
+                        opened_many.set()
+                    if one is before and info.done:
+                        ended_before.set()
+
+            watching = [
+                threading.Thread(target=follow),
+                threading.Thread(target=follow_many),
+            ]
+            for thread in watching:
+                thread.start()
+            assert opened_many.wait(10)
+            before.cancel()  # final before the restart: not watched again after it
+            assert ended_before.wait(10) and opened.wait(10)
             own.processes["execution"].terminate()
             own.processes["execution"].wait(timeout=20)
             start_server(own, "execution")
             wait_serving(own, "execution")
             job.cancel()
-            watching.join(timeout=30)
-            assert not watching.is_alive() and seen == ["QUEUED", "CANCELLED"]
+            for thread in watching:
+                thread.join(timeout=30)
+            assert not any(t.is_alive() for t in watching) and seen == ["QUEUED", "CANCELLED"]
+            assert sorted(many) == sorted(
+                (j.id, s) for j in (job, before) for s in ("QUEUED", "CANCELLED")
+            )
     finally:
         for process in own.processes.values():
             process.terminate()

@@ -95,3 +95,37 @@ async def test_subscribed_only_while_watched_and_news_reaches_every_watcher(
     finally:
         await events.stop()
         await client.aclose()
+
+
+async def test_one_many_watch_hears_of_each_of_its_jobs_until_dropped(own_redis: str) -> None:
+    client = connect(RedisSettings(own_redis))
+    assert isinstance(client, aioredis.Redis)
+
+    async def fetch(job_id: str) -> JobRecord | None:
+        values = await client.hgetall(f"test:{job_id}")
+        return JobRecord.from_hash(values) if values else None
+
+    events = JobEvents(lambda: aioredis.Redis.from_url(own_redis, decode_responses=True), fetch)
+    await events.start()
+    jobs = ["job-a", "job-b", "job-c"]
+    for rev, job in enumerate(jobs, 1):
+        await client.hset(f"test:{job}", mapping={
+            "id": job, "model": "m", "version": "1", "submitter": "u", "status": "RUNNING",
+            "created": "1.0", "rev": str(rev), "record_count": "1"})  # fmt: skip
+    try:
+        async with events.watch_many(jobs) as watch, events.watch("job-a") as single:
+            assert events.watcher_count == 4  # one registration per job, and the single one
+            await asyncio.wait_for(events.subscribed.wait(), 5)
+            news: dict[str, JobRecord | None] = {}
+            while len(news) < 3:  # the subscription re-reads every watched job
+                news.update(await watch.next(5))
+            assert (await single.next(5)).revision == 1  # type: ignore[union-attr]
+            watch.drop("job-b")
+            assert events.watcher_count == 3
+            for job in jobs:
+                await client.publish(keys.EVENTS_CHANNEL, f"{job} SUCCEEDED")
+            assert set(await watch.next(5)) <= {"job-a", "job-c"}
+        assert events.watcher_count == 0
+    finally:
+        await events.stop()
+        await client.aclose()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from scheduler.events import Watch
+from scheduler.events import ManyWatch, Watch
 from scheduler.job import JobRecord, JobStatus
 
 
@@ -62,3 +62,27 @@ async def test_a_cancelled_wait_keeps_later_news() -> None:
     watch.push(record(4))
     assert (await watch.next(5)).revision == 4  # type: ignore[union-attr]
     assert JobStatus.QUEUED is record(4).status
+
+
+def of(job_id: str, revision: int) -> JobRecord:
+    return JobRecord.from_hash(
+        {"id": job_id, "model": "m", "version": "1", "submitter": "u", "status": "RUNNING",
+         "created": "1.0", "rev": str(revision), "record_count": "1"}
+    )  # fmt: skip
+
+
+async def test_a_many_watch_keeps_the_latest_news_of_each_job_and_wakes_once() -> None:
+    dropped: list[str] = []
+    watch = ManyWatch(lambda job_id, _: dropped.append(job_id))
+    waiting = asyncio.ensure_future(watch.next(5))
+    await asyncio.sleep(0)
+    watch.notify("a", of("a", 1))
+    watch.notify("b", None)
+    watch.notify("a", of("a", 2))
+    news = await asyncio.wait_for(waiting, 1)
+    assert {k: v and v.revision for k, v in news.items()} == {"a": 2, "b": None}
+    watch.notify("c", of("c", 1))
+    watch.drop("c")  # its news goes with it, and JobEvents is told
+    assert dropped == ["c"]
+    with pytest.raises(TimeoutError):
+        await watch.next(0.01)

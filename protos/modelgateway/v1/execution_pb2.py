@@ -29,7 +29,7 @@ from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from modelgateway.v1 import job_pb2 as modelgateway_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmodelgateway/v1/execution.proto\x12\x0fmodelgateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17google/rpc/status.proto\x1a\x19modelgateway/v1/job.proto\"\x96\x01\n\x10SubmitJobRequest\x12\x13\n\x05model\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\x07records\x18\x03 \x03(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x13\n\x0brouting_key\x18\x05 \x01(\t\"L\n\x11SubmitJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"J\n\x11SubmitJobsRequest\x12\x35\n\x04jobs\x18\x01 \x03(\x0b\x32!.modelgateway.v1.SubmitJobRequestB\x04\xe2\x41\x01\x02\"H\n\x12SubmitJobsResponse\x12\x32\n\x07results\x18\x01 \x03(\x0b\x32!.modelgateway.v1.SubmitJobsResult\"}\n\x10SubmitJobsResult\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.JobH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x03 \x01(\x08\x42\t\n\x07outcome\"!\n\rGetJobRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"3\n\x0eGetJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\"#\n\x0fWatchJobRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"k\n\x10WatchJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\x12\x11\n\theartbeat\x18\x02 \x01(\x08\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.Status\"$\n\x10\x43\x61ncelJobRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"6\n\x11\x43\x61ncelJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\"s\n\x0fListJobsRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12*\n\x06status\x18\x02 \x01(\x0e\x32\x1a.modelgateway.v1.JobStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"O\n\x10ListJobsResponse\x12\"\n\x04jobs\x18\x01 \x03(\x0b\x32\x14.modelgateway.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x9d\x05\n\x10\x45xecutionService\x12g\n\tSubmitJob\x12!.modelgateway.v1.SubmitJobRequest\x1a\".modelgateway.v1.SubmitJobResponse\"\x13\x82\xd3\xe4\x93\x02\r\"\x08/v1/jobs:\x01*\x12v\n\nSubmitJobs\x12\".modelgateway.v1.SubmitJobsRequest\x1a#.modelgateway.v1.SubmitJobsResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/jobs:batchSubmit:\x01*\x12`\n\x06GetJob\x12\x1e.modelgateway.v1.GetJobRequest\x1a\x1f.modelgateway.v1.GetJobResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/jobs/{id}\x12n\n\x08WatchJob\x12 .modelgateway.v1.WatchJobRequest\x1a!.modelgateway.v1.WatchJobResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/jobs/{id}:watch0\x01\x12s\n\tCancelJob\x12!.modelgateway.v1.CancelJobRequest\x1a\".modelgateway.v1.CancelJobResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/jobs/{id}:cancel:\x01*\x12\x61\n\x08ListJobs\x12 .modelgateway.v1.ListJobsRequest\x1a!.modelgateway.v1.ListJobsResponse\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/v1/jobsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmodelgateway/v1/execution.proto\x12\x0fmodelgateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17google/rpc/status.proto\x1a\x19modelgateway/v1/job.proto\"\x96\x01\n\x10SubmitJobRequest\x12\x13\n\x05model\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\x07records\x18\x03 \x03(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x13\n\x0brouting_key\x18\x05 \x01(\t\"L\n\x11SubmitJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"J\n\x11SubmitJobsRequest\x12\x35\n\x04jobs\x18\x01 \x03(\x0b\x32!.modelgateway.v1.SubmitJobRequestB\x04\xe2\x41\x01\x02\"H\n\x12SubmitJobsResponse\x12\x32\n\x07results\x18\x01 \x03(\x0b\x32!.modelgateway.v1.SubmitJobsResult\"}\n\x10SubmitJobsResult\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.JobH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x03 \x01(\x08\x42\t\n\x07outcome\"!\n\rGetJobRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"3\n\x0eGetJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\"#\n\x0fWatchJobRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"k\n\x10WatchJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\x12\x11\n\theartbeat\x18\x02 \x01(\x08\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.Status\"%\n\x10WatchJobsRequest\x12\x11\n\x03ids\x18\x01 \x03(\tB\x04\xe2\x41\x01\x02\"t\n\x11WatchJobsResponse\x12)\n\x04jobs\x18\x01 \x03(\x0b\x32\x1b.modelgateway.v1.WatchedJob\x12\x11\n\theartbeat\x18\x02 \x01(\x08\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.Status\"^\n\nWatchedJob\x12\n\n\x02id\x18\x01 \x01(\t\x12!\n\x03job\x18\x02 \x01(\x0b\x32\x14.modelgateway.v1.Job\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.Status\"$\n\x10\x43\x61ncelJobRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"6\n\x11\x43\x61ncelJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.modelgateway.v1.Job\"s\n\x0fListJobsRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12*\n\x06status\x18\x02 \x01(\x0e\x32\x1a.modelgateway.v1.JobStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"O\n\x10ListJobsResponse\x12\"\n\x04jobs\x18\x01 \x03(\x0b\x32\x14.modelgateway.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xa1\x06\n\x10\x45xecutionService\x12g\n\tSubmitJob\x12!.modelgateway.v1.SubmitJobRequest\x1a\".modelgateway.v1.SubmitJobResponse\"\x13\x82\xd3\xe4\x93\x02\r\"\x08/v1/jobs:\x01*\x12v\n\nSubmitJobs\x12\".modelgateway.v1.SubmitJobsRequest\x1a#.modelgateway.v1.SubmitJobsResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/jobs:batchSubmit:\x01*\x12`\n\x06GetJob\x12\x1e.modelgateway.v1.GetJobRequest\x1a\x1f.modelgateway.v1.GetJobResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/jobs/{id}\x12n\n\x08WatchJob\x12 .modelgateway.v1.WatchJobRequest\x1a!.modelgateway.v1.WatchJobResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/jobs/{id}:watch0\x01\x12\x81\x01\n\tWatchJobs\x12!.modelgateway.v1.WatchJobsRequest\x1a\".modelgateway.v1.WatchJobsResponse\"+\x82\xd3\xe4\x93\x02%\x12\x0e/v1/jobs:watchZ\x13\"\x0e/v1/jobs:watch:\x01*0\x01\x12s\n\tCancelJob\x12!.modelgateway.v1.CancelJobRequest\x1a\".modelgateway.v1.CancelJobResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/jobs/{id}:cancel:\x01*\x12\x61\n\x08ListJobs\x12 .modelgateway.v1.ListJobsRequest\x1a!.modelgateway.v1.ListJobsResponse\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/v1/jobsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,6 +46,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETJOBREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
   _globals['_WATCHJOBREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_WATCHJOBREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_WATCHJOBSREQUEST'].fields_by_name['ids']._loaded_options = None
+  _globals['_WATCHJOBSREQUEST'].fields_by_name['ids']._serialized_options = b'\342A\001\002'
   _globals['_CANCELJOBREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_CANCELJOBREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
   _globals['_EXECUTIONSERVICE'].methods_by_name['SubmitJob']._loaded_options = None
@@ -56,6 +58,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXECUTIONSERVICE'].methods_by_name['GetJob']._serialized_options = b'\202\323\344\223\002\017\022\r/v1/jobs/{id}'
   _globals['_EXECUTIONSERVICE'].methods_by_name['WatchJob']._loaded_options = None
   _globals['_EXECUTIONSERVICE'].methods_by_name['WatchJob']._serialized_options = b'\202\323\344\223\002\025\022\023/v1/jobs/{id}:watch'
+  _globals['_EXECUTIONSERVICE'].methods_by_name['WatchJobs']._loaded_options = None
+  _globals['_EXECUTIONSERVICE'].methods_by_name['WatchJobs']._serialized_options = b'\202\323\344\223\002%\022\016/v1/jobs:watchZ\023\"\016/v1/jobs:watch:\001*'
   _globals['_EXECUTIONSERVICE'].methods_by_name['CancelJob']._loaded_options = None
   _globals['_EXECUTIONSERVICE'].methods_by_name['CancelJob']._serialized_options = b'\202\323\344\223\002\031\"\024/v1/jobs/{id}:cancel:\001*'
   _globals['_EXECUTIONSERVICE'].methods_by_name['ListJobs']._loaded_options = None
@@ -78,14 +82,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHJOBREQUEST']._serialized_end=828
   _globals['_WATCHJOBRESPONSE']._serialized_start=830
   _globals['_WATCHJOBRESPONSE']._serialized_end=937
-  _globals['_CANCELJOBREQUEST']._serialized_start=939
-  _globals['_CANCELJOBREQUEST']._serialized_end=975
-  _globals['_CANCELJOBRESPONSE']._serialized_start=977
-  _globals['_CANCELJOBRESPONSE']._serialized_end=1031
-  _globals['_LISTJOBSREQUEST']._serialized_start=1033
-  _globals['_LISTJOBSREQUEST']._serialized_end=1148
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1150
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1229
-  _globals['_EXECUTIONSERVICE']._serialized_start=1232
-  _globals['_EXECUTIONSERVICE']._serialized_end=1901
+  _globals['_WATCHJOBSREQUEST']._serialized_start=939
+  _globals['_WATCHJOBSREQUEST']._serialized_end=976
+  _globals['_WATCHJOBSRESPONSE']._serialized_start=978
+  _globals['_WATCHJOBSRESPONSE']._serialized_end=1094
+  _globals['_WATCHEDJOB']._serialized_start=1096
+  _globals['_WATCHEDJOB']._serialized_end=1190
+  _globals['_CANCELJOBREQUEST']._serialized_start=1192
+  _globals['_CANCELJOBREQUEST']._serialized_end=1228
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1230
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1284
+  _globals['_LISTJOBSREQUEST']._serialized_start=1286
+  _globals['_LISTJOBSREQUEST']._serialized_end=1401
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1403
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1482
+  _globals['_EXECUTIONSERVICE']._serialized_start=1485
+  _globals['_EXECUTIONSERVICE']._serialized_end=2286
 # @@protoc_insertion_point(module_scope)

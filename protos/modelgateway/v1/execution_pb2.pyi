@@ -83,6 +83,32 @@ class WatchJobResponse(_message.Message):
     error: _status_pb2.Status
     def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., heartbeat: _Optional[bool] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
+class WatchJobsRequest(_message.Message):
+    __slots__ = ("ids",)
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WatchJobsResponse(_message.Message):
+    __slots__ = ("jobs", "heartbeat", "error")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[WatchedJob]
+    heartbeat: bool
+    error: _status_pb2.Status
+    def __init__(self, jobs: _Optional[_Iterable[_Union[WatchedJob, _Mapping]]] = ..., heartbeat: _Optional[bool] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class WatchedJob(_message.Message):
+    __slots__ = ("id", "job", "error")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    job: _job_pb2.Job
+    error: _status_pb2.Status
+    def __init__(self, id: _Optional[str] = ..., job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
 class CancelJobRequest(_message.Message):
     __slots__ = ("id",)
     ID_FIELD_NUMBER: _ClassVar[int]

@@ -28,7 +28,8 @@ if _version_not_supported:
 class ExecutionServiceStub:
     """Runs models asynchronously. SubmitJob returns a job UUID at once; the job
     waits in its model's FIFO queue until a worker runs it. Poll it with GetJob,
-    or follow it with WatchJob, which pushes every status change.
+    or follow it with WatchJob, which pushes every status change (WatchJobs
+    follows many jobs on one stream).
 
     Submitting needs reader rights on the model. Reading, watching or cancelling
     a job needs being its submitter, an owner of its model or a superuser;
@@ -61,6 +62,11 @@ class ExecutionServiceStub:
                 request_serializer=modelgateway_dot_v1_dot_execution__pb2.WatchJobRequest.SerializeToString,
                 response_deserializer=modelgateway_dot_v1_dot_execution__pb2.WatchJobResponse.FromString,
                 _registered_method=True)
+        self.WatchJobs = channel.unary_stream(
+                '/modelgateway.v1.ExecutionService/WatchJobs',
+                request_serializer=modelgateway_dot_v1_dot_execution__pb2.WatchJobsRequest.SerializeToString,
+                response_deserializer=modelgateway_dot_v1_dot_execution__pb2.WatchJobsResponse.FromString,
+                _registered_method=True)
         self.CancelJob = channel.unary_unary(
                 '/modelgateway.v1.ExecutionService/CancelJob',
                 request_serializer=modelgateway_dot_v1_dot_execution__pb2.CancelJobRequest.SerializeToString,
@@ -76,7 +82,8 @@ class ExecutionServiceStub:
 class ExecutionServiceServicer:
     """Runs models asynchronously. SubmitJob returns a job UUID at once; the job
     waits in its model's FIFO queue until a worker runs it. Poll it with GetJob,
-    or follow it with WatchJob, which pushes every status change.
+    or follow it with WatchJob, which pushes every status change (WatchJobs
+    follows many jobs on one stream).
 
     Submitting needs reader rights on the model. Reading, watching or cancelling
     a job needs being its submitter, an owner of its model or a superuser;
@@ -123,6 +130,22 @@ class ExecutionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchJobs(self, request, context):
+        """Streams many jobs on one stream: first the current state of every job
+        named (several per message), then each change, and ends once every job
+        is final or has its own error. A job that does not exist, or that the
+        caller may not see, gets a NOT_FOUND entry of its own, as GetJob answers
+        it, and the others go on. At most 10,000 ids per call (duplicates count
+        once); more, or an id that is not a job UUID, is INVALID_ARGUMENT. While
+        nothing changes, a heartbeat message is sent every few seconds. Unlike
+        WatchJob, QUEUED jobs come without their queue_place: GetJob or WatchJob
+        gives one job's place. Over REST, GET /v1/jobs:watch?ids=..&ids=.. takes
+        as many ids as a URL carries (about 1,000); POST {"ids": [...]} any number.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CancelJob(self, request, context):
         """Cancels a job that has not finished. A queued job never runs; a running
         job is stopped by its worker.
@@ -162,6 +185,11 @@ def add_ExecutionServiceServicer_to_server(servicer, server):
                     request_deserializer=modelgateway_dot_v1_dot_execution__pb2.WatchJobRequest.FromString,
                     response_serializer=modelgateway_dot_v1_dot_execution__pb2.WatchJobResponse.SerializeToString,
             ),
+            'WatchJobs': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchJobs,
+                    request_deserializer=modelgateway_dot_v1_dot_execution__pb2.WatchJobsRequest.FromString,
+                    response_serializer=modelgateway_dot_v1_dot_execution__pb2.WatchJobsResponse.SerializeToString,
+            ),
             'CancelJob': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelJob,
                     request_deserializer=modelgateway_dot_v1_dot_execution__pb2.CancelJobRequest.FromString,
@@ -183,7 +211,8 @@ def add_ExecutionServiceServicer_to_server(servicer, server):
 class ExecutionService:
     """Runs models asynchronously. SubmitJob returns a job UUID at once; the job
     waits in its model's FIFO queue until a worker runs it. Poll it with GetJob,
-    or follow it with WatchJob, which pushes every status change.
+    or follow it with WatchJob, which pushes every status change (WatchJobs
+    follows many jobs on one stream).
 
     Submitting needs reader rights on the model. Reading, watching or cancelling
     a job needs being its submitter, an owner of its model or a superuser;
@@ -288,6 +317,33 @@ class ExecutionService:
             '/modelgateway.v1.ExecutionService/WatchJob',
             modelgateway_dot_v1_dot_execution__pb2.WatchJobRequest.SerializeToString,
             modelgateway_dot_v1_dot_execution__pb2.WatchJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/modelgateway.v1.ExecutionService/WatchJobs',
+            modelgateway_dot_v1_dot_execution__pb2.WatchJobsRequest.SerializeToString,
+            modelgateway_dot_v1_dot_execution__pb2.WatchJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,

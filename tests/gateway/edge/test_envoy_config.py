@@ -63,12 +63,13 @@ def test_settings_reach_the_listener_and_clusters(tmp_path: Path) -> None:
     assert health["service_name"] == "modelgateway.v1.RegistryService"
 
 
-def test_watch_route_has_no_timeout(tmp_path: Path) -> None:
+def test_watch_routes_have_no_timeout(tmp_path: Path) -> None:
     config = yaml.safe_load(_render(tmp_path).read_text())
     manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
     routes = manager["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
-    watch = next(r for r in routes if r["match"].get("path", "").endswith("/WatchJob"))
-    assert watch["route"]["timeout"] == "0s"
+    for method in ("/WatchJob", "/WatchJobs"):
+        watch = next(r for r in routes if r["match"].get("path", "").endswith(method))
+        assert watch["route"]["timeout"] == "0s"
 
 
 def test_descriptor_set_has_imports_source_info_and_error_details(tmp_path: Path) -> None:

@@ -159,3 +159,36 @@ def test_batch_submit_over_rest_answers_each_job(edge: Edge) -> None:
         "POST", "/v1/jobs:batchSubmit", {"jobs": []}, headers=edge.bearer("alice")
     )
     assert status == 400 and "jobs is required" in refused["message"]
+
+
+def watch_many(edge: Edge, token: str, ids: list[str], *, post: bool = False) -> list[Any]:
+    """The whole NDJSON stream of WatchJobs: GET with repeated ids, or POST with a body."""
+    args = ["curl", "-sS", "-N", "-H", f"authorization: Bearer {token}"]
+    if post:
+        body = json.dumps({"ids": ids})
+        args += ["-X", "POST", "-H", "content-type: application/json", "-d", body]
+        args.append(edge.url + "/v1/jobs:watch")
+    else:
+        args.append(edge.url + "/v1/jobs:watch?" + "&".join(f"ids={i}" for i in ids))
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True)
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("post", [False, True], ids=["get", "post"])
+def test_watch_many_jobs_over_rest(edge: Edge, post: bool) -> None:
+    alice = edge.mesh.token("alice")
+    submitted = [
+        curl(edge, "POST", "/v1/jobs", alice, {"model": "demo.echo", "records": [{"n": n}]})["job"]["id"]
+        for n in range(3)
+    ]  # fmt: skip
+    unknown = keys.new_job_id("demo.echo")
+    events = watch_many(edge, alice, [*submitted, unknown], post=post)
+    entries = [e for event in events for e in event.get("jobs", [])]
+    assert {e["id"] for e in entries[:4]} == {*submitted, unknown}  # the first states
+    (missing,) = [e for e in entries if "error" in e]
+    assert missing["id"] == unknown and missing["error"]["code"] == 5
+    for job_id in submitted:
+        statuses = [e["job"]["status"] for e in entries if e["id"] == job_id]
+        assert statuses[-1] == "JOB_STATUS_SUCCEEDED", statuses
+    status, body = edge.call("GET", "/v1/jobs:watch?ids=not-a-job", headers=edge.bearer("alice"))
+    assert (status, body["code"]) == (400, 3) and "ids[0] 'not-a-job'" in body["message"]

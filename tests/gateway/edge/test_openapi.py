@@ -125,6 +125,8 @@ def test_the_api_document_is_valid_and_complete(tmp_path: Path) -> None:
         ("POST", "/v1/jobs"),
         ("POST", "/v1/jobs:batchSubmit"),
         ("GET", "/v1/jobs/{id}:watch"),
+        ("GET", "/v1/jobs:watch"),
+        ("POST", "/v1/jobs:watch"),
         ("POST", "/v1/models/{model}/rollouts"),
         ("GET", "/v1/models/{model}/rollouts"),
         ("GET", "/v1/models/{model}/rollout"),
@@ -133,6 +135,12 @@ def test_the_api_document_is_valid_and_complete(tmp_path: Path) -> None:
     } <= operations
     watch = document["paths"]["/v1/jobs/{id}:watch"]["get"]["responses"]["200"]
     assert "newline-delimited JSON" in watch["description"]
+    many = document["paths"]["/v1/jobs:watch"]
+    assert [p["name"] for p in many["get"]["parameters"]] == ["ids"]
+    assert many["get"]["parameters"][0]["schema"]["type"] == "array"
+    assert many["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids)), "operation ids are unique"
     status = document["components"]["schemas"]["google.rpc.Status"]["properties"]
     assert set(status) == {"code", "message", "details"}
     model = document["components"]["schemas"]["modelgateway.v1.Model"]

@@ -22,9 +22,10 @@ ST = [
 ]
 # Every REST route of the registry and the jobs.
 OPERATIONS = "^/v1/(models|jobs)"
-# Except WatchJob: schemathesis reuses job ids from earlier responses, and the
-# stream of a job that never finishes (a model nobody serves) rightly never ends,
-# which no request timeout covers. tests/gateway/edge/test_jobs_rest.py covers the route.
+# Except the watches (WatchJob, WatchJobs): schemathesis reuses job ids from
+# earlier responses, and the stream of a job that never finishes (a model nobody
+# serves) rightly never ends, which no request timeout covers.
+# tests/gateway/edge/test_jobs_rest.py covers those routes.
 ENDLESS = ":watch$"
 # And the calls that take things away from the session's shared models (the
 # built-in models other tests run): deleting, revoking, hiding. Those routes'

@@ -47,9 +47,11 @@ def _record() -> struct_pb2.Struct:
 
 
 class JobRefused(grpc.RpcError):
-    """A SubmitJobs call's only job refused: raised as SubmitJob's refusal would be."""
+    """A google.rpc.Status of one item of a call (a SubmitJobs job, a WatchJobs
+    entry), raised as the call's own refusal would be."""
 
     def __init__(self, status: Any) -> None:
+        super().__init__(status.message)
         self.status = status
 
     def code(self) -> grpc.StatusCode:
@@ -59,6 +61,9 @@ class JobRefused(grpc.RpcError):
         return str(self.status.message)
 
 
+EntryError = JobRefused  # a WatchJobs entry's error, raised as the call's would be
+
+
 def _one_of_a_batch(s: Stub, c: Scene, md: Any) -> Any:
     """SubmitJobs of one job: the call succeeds, the job's result says what SubmitJob would."""
     request = E.SubmitJobsRequest(jobs=[E.SubmitJobRequest(model=c.model, records=[_record()])])
@@ -66,6 +71,13 @@ def _one_of_a_batch(s: Stub, c: Scene, md: Any) -> Any:
     if result.HasField("error"):
         raise JobRefused(result.error)
     return result
+
+
+def _only_entry(stream: Any) -> Any:
+    (entry,) = next(iter(stream)).jobs
+    if entry.HasField("error"):
+        raise EntryError(entry.error)
+    return entry
 
 
 Call = Callable[[Stub, Scene, Any], Any]
@@ -82,6 +94,11 @@ MATRIX: dict[str, tuple[Call, tuple[Any, ...]]] = {
     ),
     "WatchJob": (
         lambda s, c, md: next(iter(s.WatchJob(E.WatchJobRequest(id=c.job_id), metadata=md, timeout=10))),
+        (OK, OK, OK, NF, NF, NF, NF),
+    ),
+    # Decided per job: the job's own entry stands for the call's status.
+    "WatchJobs": (
+        lambda s, c, md: _only_entry(s.WatchJobs(E.WatchJobsRequest(ids=[c.job_id]), metadata=md, timeout=10)),
         (OK, OK, OK, NF, NF, NF, NF),
     ),
     "CancelJob": (
