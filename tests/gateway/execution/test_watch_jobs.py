@@ -181,7 +181,7 @@ async def test_a_change_between_registering_and_reading_is_not_lost(mesh: Mesh, 
         return records  # as read: QUEUED
 
     watch = JobsWatch(
-        read_then_cancel, events, lambda principal, job: True, _never_reloaded,
+        read_then_cancel, events, lambda principal, model, submitter: True, _never_reloaded,
         SharedWatchMessages(), heartbeat_s=0.5,
     )  # fmt: skip
     try:
