@@ -221,6 +221,20 @@ def _batch_target(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]
     ]
 
 
+def _get_share_target(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
+    g, e = _row(results, "get", 1000), _row(results, "echo", 1000)
+    if not g or not e or not e["requests_per_s"]:
+        return []
+    share = g["requests_per_s"] / e["requests_per_s"]
+    return [
+        (
+            "GetJob, 1,000 clients: ≥ 75% of echo (same run, same server processes)",
+            share >= 0.75 and not g["failed"],
+            f"{g['requests_per_s']:,.0f} vs echo {e['requests_per_s']:,.0f}/s: {share:.0%}",
+        )
+    ]
+
+
 def targets(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
     """Each benchmark target: (target, met or None when not measured, the measured value)."""
     out: list[tuple[str, bool | None, str]] = []
@@ -264,6 +278,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
             )
         )
     out += _batch_target(results)
+    out += _get_share_target(results)
     g = _row(results, "get", 1000)
     if g:
         out.append(
