@@ -89,6 +89,10 @@ class BenchMesh:
                 "MODELGW_ADMIN_PORT": self.ports["admin"],
                 "MODELGW_ENVOY_PORT": self.ports["envoy"],
             },
+            # A whole bench queues over a million jobs no worker drains (submit
+            # bursts, submit_batch): with `make up`'s 1 GB the job store filled and
+            # every scenario after it was refused RESOURCE_EXHAUSTED.
+            redis_maxmemory="8gb",
         )
         extra = {
             "MODELGW_ENVOY_ADMIN_PORT": str(self.ports["envoy_admin"]),
