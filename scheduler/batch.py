@@ -15,6 +15,10 @@ Commands of one call (`run(*commands)`) stay together and in order in the
 same pipeline, so a call that writes a job and then its indexes is still one
 round trip. On Redis Cluster the pipeline is split per node by redis-py.
 
+On a single server (redis://) the batches go through scheduler.wire, one
+pipelined connection whose round trip costs less than half of redis-py's
+pipeline; elsewhere through redis-py's pipeline.
+
 Scripts are sent as EVALSHA; a server that does not know the script (after a
 restart or a SCRIPT FLUSH) answers NOSCRIPT, and that command alone is sent
 again through redis-py's Script, which loads it.
@@ -31,6 +35,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from scheduler.connection import Client
+from scheduler.wire import RedisWire, WireSettings
 
 Command = tuple[Any, ...]
 
@@ -66,6 +71,8 @@ class CommandBatcher:
         self._queued_commands = 0
         self._flush_scheduled = False
         self._in_flight: set[asyncio.Task[None]] = set()
+        wire = WireSettings.of(client)
+        self._wire = None if wire is None else RedisWire(wire)
 
     async def run(self, *commands: Command | ScriptCall) -> list[Any]:
         """Sends the commands with everything else of this loop turn; their replies
@@ -104,12 +111,13 @@ class CommandBatcher:
 
     async def _send(self, batch: list[_Pending]) -> None:
         try:
-            pipe = self._client.pipeline(transaction=False)
-            for pending in batch:
-                for command in pending.commands:
-                    args = command.command() if isinstance(command, ScriptCall) else command
-                    pipe.execute_command(*args)
-            replies = await pipe.execute(raise_on_error=False)
+            replies = await self._execute(
+                [
+                    command.command() if isinstance(command, ScriptCall) else command
+                    for pending in batch
+                    for command in pending.commands
+                ]
+            )
         except BaseException as exc:  # the connection failed: every caller gets the error
             for pending in batch:
                 if not pending.reply.done():
@@ -128,6 +136,14 @@ class CommandBatcher:
             if not pending.reply.done():  # the caller may have been cancelled
                 pending.reply.set_result(mine)
 
+    async def _execute(self, commands: list[Command]) -> list[Any]:
+        if self._wire is not None:
+            return await self._wire.execute(commands)
+        pipe = self._client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return list(await pipe.execute(raise_on_error=False))
+
     @staticmethod
     async def _reload_unknown_scripts(
         commands: Sequence[Command | ScriptCall], replies: list[Any]
@@ -141,3 +157,5 @@ class CommandBatcher:
         self._flush(force=True)
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
+        if self._wire is not None:
+            self._wire.close()
