@@ -36,6 +36,11 @@ def pack(args: tuple[Any, ...]) -> list[bytes]:
         raise DataError(str(exc)) from None
 
 
+def pack_many(commands: Any) -> bytes:
+    """Several commands in the Redis protocol, one after the other, as one write."""
+    return b"".join([pack(tuple(command))[0] for command in commands])
+
+
 def _encodable(arg: Any) -> Any:
     kind = type(arg)
     if kind is float:
@@ -56,7 +61,7 @@ class HiredisConnection(Connection):
         return pack(args)
 
     def pack_commands(self, commands: Any) -> list[bytes]:
-        return [b"".join(pack(tuple(command))[0] for command in commands)]
+        return [pack_many(commands)]
 
 
 def connection_kwargs(url: str) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from redis._parsers.base import BaseParser
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, ResponseError
 
-from scheduler.packing import HiredisConnection, pack
+from scheduler.packing import HiredisConnection, pack_many
 
 
 @dataclass(frozen=True)
@@ -185,8 +185,7 @@ class RedisWire:
         protocol = self._protocol
         if protocol is None or protocol.lost is not None:
             protocol = await self._connect()
-        data = b"".join([pack(command)[0] for command in commands])
-        replies = await self._send(protocol, data, len(commands))
+        replies = await self._send(protocol, pack_many(commands), len(commands))
         callbacks = self.settings.callbacks
         for i, command in enumerate(commands):
             name = command[0]
@@ -226,13 +225,14 @@ class RedisWire:
                 return self._protocol  # another caller connected meanwhile
             s = self.settings
             loop = asyncio.get_running_loop()
+            protocol: _Protocol | None = None
             try:
                 async with asyncio.timeout(s.connect_timeout_s):
                     _, protocol = await loop.create_connection(lambda: _Protocol(s), s.host, s.port)
                     handshake = s.handshake()
                     if handshake:
-                        data = b"".join(pack(c)[0] for c in handshake)
-                        for reply in await self._send(protocol, data, len(handshake)):
+                        sent = self._send(protocol, pack_many(handshake), len(handshake))
+                        for reply in await sent:
                             if isinstance(reply, Exception):  # a wrong password, a bad db
                                 refused = RedisConnectionError(
                                     f"Redis refused the session: {reply}"
@@ -240,6 +240,8 @@ class RedisWire:
                                 protocol._fail(refused)
                                 raise reply if isinstance(reply, RedisConnectionError) else refused
             except (OSError, TimeoutError) as exc:
+                if protocol is not None:  # connected, but the handshake went unanswered
+                    protocol._fail(RedisConnectionError("the handshake timed out"))
                 raise RedisConnectionError(
                     f"cannot connect to Redis at {s.host}:{s.port}: {exc or 'timed out'}"
                 ) from None
