@@ -69,7 +69,9 @@ test: install system-packages test-packages
 # The load generator (loadtest/bench.py) against its own mesh on free ports: every
 # scenario at 1 to 100,000 clients, beside a bare grpc.aio echo server and Celery; the
 # execution and echo servers run as 2 processes each (--server-processes in BENCH_ARGS).
-# About 15-20 minutes; writes loadtest/results/bench.json and docs/benchmarks.md.
+# First, on a mesh of its own with one process each, echo, SubmitJob and GetJob at
+# 1,000 clients: the per-call cost of each call against echo's. About 25 minutes;
+# writes loadtest/results/bench.json and docs/benchmarks.md.
 BENCH_ARGS ?=
 bench: install system-packages
 	$(PY) -m loadtest.bench --markdown docs/benchmarks.md $(BENCH_ARGS)
@@ -77,7 +79,8 @@ bench: install system-packages
 # The same generator with tiny durations and client counts: that it works, not the figures.
 bench-smoke: install system-packages
 	$(PY) -m loadtest.bench --levels 1,10 --duration 0.25 --drain 10 \
-	  --processes 0 --server-processes 1 --pause 0 --watch-finish 20 --jobs-per-user 4 --json $${BENCH_JSON:-/tmp/modelgw-bench-smoke.json}
+	  --processes 0 --server-processes 1 --pause 0 --watch-finish 20 --jobs-per-user 4 \
+	  --cost-levels 1 --cost-duration 0.25 --json $${BENCH_JSON:-/tmp/modelgw-bench-smoke.json}
 
 # Every page of the web console in Chromium against a real mesh, at 1280 and 390 px:
 # docs/console/*.png, shown by docs/console.md and the README.

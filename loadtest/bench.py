@@ -5,7 +5,12 @@ JSON and the Markdown tables of docs/benchmarks.md, and stops everything.
         [--burst-timeout 10000:60,100000:90] [--processes 2] [--server-processes 2]
         [--scenarios echo,submit,...] [--jobs-per-user 64] [--jobs-per-call 100]
         [--watch-many-jobs 1000] [--watch-many-ids 1000]
+        [--cost-levels 1000] [--cost-duration 12]
         [--json loadtest/results/bench.json] [--markdown docs/benchmarks.md]
+
+Before the scenarios, a per-call cost phase: echo, SubmitJob and GetJob against a
+mesh of its own whose servers are one process each, so that the ratio of each call
+to echo is one process against one process (the targets' figures).
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from loadtest.mesh import BenchMesh
 from loadtest.plan import raise_file_limit
-from loadtest.report import markdown, targets
+from loadtest.report import COST_SCENARIOS, markdown, targets
 from loadtest.scenarios import SCENARIOS, Runner, Settings
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -86,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=Settings.jobs_per_call,
         help="jobs of each SubmitJobs call in the submit_batch scenario",
+    )
+    p.add_argument(
+        "--cost-levels",
+        default="1000",
+        help="client counts of the one-process per-call cost phase (empty: no phase)",
+    )
+    p.add_argument(
+        "--cost-duration", type=float, default=12.0, help="measured seconds per cost run"
     )
     p.add_argument("--json", type=Path, default=Path("loadtest/results/bench.json"))
     p.add_argument("--markdown", type=Path, help="replace the measured section of this file")
@@ -159,12 +173,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "runs": {},
     }
     began = time.monotonic()
-    mesh = BenchMesh(server_processes=args.server_processes)
+    cost_levels = [int(x) for x in args.cost_levels.split(",") if x]
+    if cost_levels:
+        cost = replace(settings, duration_s=args.cost_duration)
+        results["cost"] = {"server_processes": 1, "duration_s": args.cost_duration, "runs": {}}
+        _run_mesh(
+            1, cost, COST_SCENARIOS, cost_levels, results["cost"]["runs"], args.keep_home, "[cost] "
+        )
+    _run_mesh(args.server_processes, settings, scenarios, levels, results["runs"], args.keep_home)
+    results["elapsed_s"] = time.monotonic() - began
+    return results
+
+
+def _run_mesh(
+    server_processes: int,
+    settings: Settings,
+    scenarios: list[str],
+    levels: list[int],
+    runs: dict[str, Any],
+    keep_home: bool,
+    label: str = "",
+) -> None:
+    """Every scenario at every level against a mesh of its own, into `runs`."""
+    mesh = BenchMesh(server_processes=server_processes)
     try:
         mesh.start()
         runner = Runner(mesh, settings)
         for scenario in scenarios:
-            results["runs"][scenario] = {}
+            runs[scenario] = {}
             for clients in levels:
                 try:
                     figures = runner.run(scenario, clients)
@@ -173,15 +209,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         "error": f"{type(exc).__name__}: {exc}",
                         "load_before": os.getloadavg(),
                     }
-                results["runs"][scenario][str(clients)] = figures
-                print(_line(scenario, clients, figures), flush=True)
+                runs[scenario][str(clients)] = figures
+                print(label + _line(scenario, clients, figures), flush=True)
                 time.sleep(settings.pause_s)
     finally:
         mesh.stop()
-        if not args.keep_home:
+        if not keep_home:
             mesh.cleanup()
-    results["elapsed_s"] = time.monotonic() - began
-    return results
 
 
 def _line(scenario: str, clients: int, f: dict[str, Any]) -> str:

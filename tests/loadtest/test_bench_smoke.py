@@ -31,6 +31,10 @@ SMOKE = [
     "20",
     "--jobs-per-user",
     "4",
+    "--cost-levels",
+    "1",
+    "--cost-duration",
+    "0.25",
 ]
 
 
@@ -68,6 +72,12 @@ def test_bench_smoke_runs_every_scenario(tmp_path: Path) -> None:
             else:
                 assert figures["ok"] > 0, (scenario, clients, figures)
             assert figures["failed"] == 0, (scenario, clients, figures)
+    # The per-call cost phase ran on a one-process mesh of its own.
+    assert results["cost"]["server_processes"] == 1
+    for scenario in ("echo", "submit", "get"):
+        figures = results["cost"]["runs"][scenario]["1"]
+        assert figures["ok"] > 0 and figures["failed"] == 0, (scenario, figures)
     text = markdown.read_text()
+    assert "### Per-call cost: one server process each" in text
     assert "prose kept" in text and "tail kept" in text and "STALE-TABLES" not in text
     assert "| clients | requests/s |" in text and "### Targets" in text
