@@ -271,7 +271,7 @@ class GatewayConfig:
             watch_heartbeat_s=number(env, "MODELGW_WATCH_HEARTBEAT", 10.0),
             no_worker_warning_s=_no_worker_warning_s(env, queue.presence_s),
             queue_place_fresh_s=number(env, "MODELGW_QUEUE_PLACE_SECONDS", 1.0),
-            finished_reply_fresh_s=number(env, "MODELGW_FINISHED_REPLY_SECONDS", 5.0),
+            finished_reply_fresh_s=number(env, "MODELGW_FINISHED_REPLY_SECONDS", 600.0),
             resolution_cache_s=number(env, "MODELGW_RESOLUTION_CACHE", 1.0),
             auth=AuthConfig.from_env(env, root),
             max_message_bytes=max_message_bytes,

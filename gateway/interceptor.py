@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime
+import itertools
 import logging
 import math
 import time
@@ -46,6 +47,21 @@ ROLLOUT_GUARD_SQLSTATE = "MGR01"
 """Raised by the database when a version of an active rollout would be deleted."""
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
+
+
+class RequestIds:
+    """Ids for calls whose caller sent none: a random prefix per process and a
+    counter, unique across processes and restarts, at a tenth of uuid4's cost."""
+
+    def __init__(self) -> None:
+        self._prefix = uuid.uuid4().hex[:16]
+        self._count = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._count):016x}"
+
+
+_request_ids = RequestIds()
 
 
 def caller() -> Principal:
@@ -139,9 +155,15 @@ class GatewayInterceptor:
         self, method: str, rule: Rule | None, request: Any, context: grpc.aio.ServicerContext
     ) -> None:
         metadata = dict(context.invocation_metadata() or ())
-        rid = str(metadata.get("x-request-id") or uuid.uuid4().hex)
-        logs.request_id.set(rid)
-        context.set_trailing_metadata((("x-request-id", rid),))
+        given = metadata.get("x-request-id")
+        if given:
+            # The caller's own id goes back with the reply; one made here is sent
+            # only with a failure (_abort), where the caller may need to quote it:
+            # a trailer on every successful call costs a tenth of echo's CPU.
+            logs.request_id.set(str(given))
+            context.set_trailing_metadata((("x-request-id", str(given)),))
+        else:
+            logs.request_id.set(_request_ids.next())
         if rule is None:
             # Fail closed: a method without a rule is a programming error.
             raise PermissionDenied(f"{method} has no authorization rule; refusing it")
@@ -275,16 +297,17 @@ async def _abort(
         return
     code, message = grpc_status_for(exc)
     _log_call(method, code, started)
-    details = _details(exc)
-    if not details:
-        await context.abort(code, message)
-        return
-    status = status_pb2.Status(code=code.value[0], message=message, details=details)
-    trailers = (
-        *(context.trailing_metadata() or ()),
-        *_retry_after_header(exc),
-        ("grpc-status-details-bin", status.SerializeToString()),
+    # The request id (the caller's, already set, or the one made for this call).
+    trailers: tuple[tuple[str, str | bytes], ...] = tuple(context.trailing_metadata() or ()) or (
+        ("x-request-id", logs.request_id.get()),
     )
+    details = _details(exc)
+    if details:
+        status = status_pb2.Status(code=code.value[0], message=message, details=details)
+        trailers += (
+            *_retry_after_header(exc),
+            ("grpc-status-details-bin", status.SerializeToString()),
+        )
     await context.abort(code, message, trailing_metadata=trailers)
 
 

@@ -60,7 +60,7 @@ class ExecutionLimits:
     """A QUEUED job warns when no worker of its model was seen for this long; 0: never."""
     queue_place_fresh_s: float = 1.0
     """How long a QUEUED job's place, once read, answers its GetJob and WatchJob."""
-    finished_reply_fresh_s: float = 5.0
+    finished_reply_fresh_s: float = 600.0
     """How long a finished job's GetJob reply, once built, answers from memory."""
 
 
@@ -85,7 +85,7 @@ class ExecutionService(execution_pb2_grpc.ExecutionServiceServicer):  # type: ig
         self._limits = limits
         self._watch_messages = SharedWatchMessages()
         self._places = RecentPlaces(queue.place, limits.queue_place_fresh_s)
-        self._finished = FinishedReplies(limits.finished_reply_fresh_s)
+        self._finished = FinishedReplies(limits.finished_reply_fresh_s, queue.settings.job_ttl_s)
         self._watch_many = JobsWatch(
             queue.get_many, events, self._sees, access.ensure_fresh, self._watch_messages,
             limits.heartbeat_s,

@@ -4,9 +4,10 @@ times (as gateway.execution.messages.SharedWatchMessages is for streams).
 A finished job no longer changes (nothing moves a job out of a final status),
 so a client polling it, or many clients reading its results, cost a dictionary
 lookup and the caller's permission check instead of a Redis read, decoding the
-record, building the message and serializing it. Kept for `fresh_s` at most, so
-a job that expires (MODELGW_JOB_TTL, at least 60 s after it finished) answers
-at most that long afterwards.
+record, building the message and serializing it. Kept for `fresh_s` at most, and
+never past the moment the job's record expires in Redis (MODELGW_JOB_TTL after
+it finished): an expired job answers NOT_FOUND from every process, as it would
+without the replies kept here.
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ class FinishedReplies:
     budget: replies larger than `largest` (a job of many records) are not kept."""
 
     def __init__(
-        self, fresh_s: float = 5.0, budget: int = 64 * 1024 * 1024, largest: int = 1024 * 1024
+        self,
+        fresh_s: float = 600.0,
+        job_ttl_s: float = 24 * 3600,
+        budget: int = 64 * 1024 * 1024,
+        largest: int = 1024 * 1024,
     ) -> None:
         self._fresh_s = fresh_s
+        self._job_ttl_s = job_ttl_s
         self._budget = budget
         self._largest = largest
         self._used = 0
@@ -47,7 +53,7 @@ class FinishedReplies:
         reply = self._replies.get(job_id)
         if reply is None:
             return None
-        if reply.until < time.monotonic():
+        if reply.until < time.time():
             self._forget(job_id)
             return None
         return reply
@@ -57,8 +63,11 @@ class FinishedReplies:
         data: bytes = reply.SerializeToString()
         if self._fresh_s <= 0 or len(data) > self._largest or not job.status.terminal:
             return data
+        now = time.time()  # wall clock, as the record's `ended` and Redis's expiry are
+        until = min(now + self._fresh_s, (job.ended or now) + self._job_ttl_s)
+        if until <= now:
+            return data
         self._forget(job.id)
-        until = time.monotonic() + self._fresh_s
         self._replies[job.id] = FinishedReply(job.model, job.submitter, data, until)
         self._used += len(data)
         while self._used > self._budget:

@@ -104,6 +104,25 @@ def test_valid_token_and_request_id(mesh: Mesh) -> None:
     assert ("x-request-id", "req-123") in tuple(call.trailing_metadata())
 
 
+def test_a_request_id_is_made_for_a_failed_call_and_sent_only_with_it(mesh: Mesh) -> None:
+    token = (("authorization", f"Bearer {signed(mesh)}"),)
+    _, ok = mesh.registry().ListModels.with_call(R.ListModelsRequest(), metadata=token)
+    assert "x-request-id" not in dict(ok.trailing_metadata() or ())
+    ids = set()
+    for _ in range(2):
+        with pytest.raises(grpc.RpcError) as failure:
+            mesh.registry().GetModel(R.GetModelRequest(name="no.such-model"), metadata=token)
+        assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+        rid = dict(failure.value.trailing_metadata() or ()).get("x-request-id")
+        assert rid and len(rid) == 32, failure.value.trailing_metadata()
+        ids.add(rid)
+    assert len(ids) == 2  # one per call
+    given = (*token, ("x-request-id", "req-456"))
+    with pytest.raises(grpc.RpcError) as failure:
+        mesh.registry().GetModel(R.GetModelRequest(name="no.such-model"), metadata=given)
+    assert ("x-request-id", "req-456") in tuple(failure.value.trailing_metadata())
+
+
 def test_token_create_refuses_a_lifetime_past_the_maximum(mesh: Mesh) -> None:
     from gateway.authn import LifetimeError, create_token
 
