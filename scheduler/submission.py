@@ -6,6 +6,7 @@ a Submission."""
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -107,23 +108,11 @@ class NewJob:
 
     def script_keys(self, cluster: bool) -> list[str]:
         """The SUBMIT script's keys: on one server also the indexes in other slots."""
-        out = [
-            keys.job(self.id, keys.shard_of_model(self.model)),
-            keys.queue(self.model, self.version),
-            keys.idempotency(self.model, self.submitter, self.idempotency_key or "-"),
-            keys.model_jobs(self.model),
-            *keys.observer_keys(self.model, self.version),
-            keys.user_budget(self.submitter, self.model if cluster else None),
-            keys.user_model_budget(self.submitter, self.model),
-            keys.version_workers(self.model, self.version),
-            keys.version_workers(self.model, keys.ALL_VERSIONS),
-            keys.versions(self.model),
-        ]
-        if not cluster:
-            out += [keys.user_jobs(self.submitter), keys.ALL_JOBS, keys.KNOWN_MODELS]
-            if self.spec.consensus:
-                out.append(keys.CONSENSUS_MODELS)
-        return out
+        job = keys.job(self.id, keys.shard_of_model(self.model))
+        return [job, *_shared_keys(
+            self.model, self.version, self.submitter, self.idempotency_key or "-", cluster,
+            self.spec.consensus,
+        )]  # fmt: skip
 
     def script_args(
         self, requested_version: str, limits: AdmissionLimits, ttl_s: int, inline_bytes: int
@@ -207,3 +196,27 @@ def _audited_input(records_json: str, inline_bytes: int) -> dict[str, Any]:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_keys(
+    model: str, version: str, submitter: str, idempotency_key: str, cluster: bool, consensus: bool
+) -> tuple[str, ...]:
+    """The SUBMIT script's keys after the job's own, which every job of the same
+    user, version and idempotency key shares: made once (four of them hash a name)."""
+    out = [
+        keys.queue(model, version),
+        keys.idempotency(model, submitter, idempotency_key),
+        keys.model_jobs(model),
+        *keys.observer_keys(model, version),
+        keys.user_budget(submitter, model if cluster else None),
+        keys.user_model_budget(submitter, model),
+        keys.version_workers(model, version),
+        keys.version_workers(model, keys.ALL_VERSIONS),
+        keys.versions(model),
+    ]
+    if not cluster:
+        out += [keys.user_jobs(submitter), keys.ALL_JOBS, keys.KNOWN_MODELS]
+        if consensus:
+            out.append(keys.CONSENSUS_MODELS)
+    return tuple(out)

@@ -125,6 +125,8 @@ class ResolutionCache:
         self._rows: dict[store.VersionIdentity, store.VersionRow] = {}
         self._loading: dict[store.VersionIdentity, asyncio.Task[store.VersionRow]] = {}
         self._validators: dict[store.VersionIdentity, RecordCheck] = {}
+        # Built once per row, so its JSON (JobSpec.to_json) is encoded once too.
+        self._specs: dict[store.VersionIdentity, JobSpec] = {}
 
     def forget(self, model: str) -> None:
         """The registry changed what ``model`` runs ("*": any model may have changed)."""
@@ -137,6 +139,7 @@ class ResolutionCache:
         for identity in [i for i, row in self._rows.items() if row.model == model]:
             del self._rows[identity]
             self._validators.pop(identity, None)
+            self._specs.pop(identity, None)
 
     def forget_all(self) -> None:
         """Anything may have changed (a reset, or notifications that may have been missed)."""
@@ -145,6 +148,7 @@ class ResolutionCache:
         self._reading.clear()
         self._rows.clear()
         self._validators.clear()
+        self._specs.clear()
 
     def subscription(self) -> Subscription:
         """What `AccessPolicy.subscribe` needs to keep this catalog current on store.CHANNEL."""
@@ -160,7 +164,7 @@ class ResolutionCache:
         own = (f"{row.model} {row.version}", self._validator(row))
         if row.backend_kind != "consensus":
             return RunnableVersion(
-                row.model, row.version, _spec(row), row.output_schema, (own,), limits, choice
+                row.model, row.version, self._spec(row), row.output_schema, (own,), limits, choice
             )
         if depth >= MAX_CONSENSUS_DEPTH:
             raise FailedPrecondition(
@@ -181,7 +185,7 @@ class ResolutionCache:
                 runnable.choice.route.value, runnable.choice.rollout_id,
             )  # fmt: skip
             checks += [(f"child {child.alias} ({whose})", v) for whose, v in runnable.checks]
-        spec = replace(_spec(row), children=children)
+        spec = replace(self._spec(row), children=children)
         return RunnableVersion(
             row.model, row.version, spec, row.output_schema, tuple(checks), limits, choice
         )
@@ -288,6 +292,12 @@ class ResolutionCache:
         if row.identity != identity:  # re-created since the model's entry was read
             self._known.pop(model, None)
         return row
+
+    def _spec(self, row: store.VersionRow) -> JobSpec:
+        spec = self._specs.get(row.identity)
+        if spec is None:
+            spec = self._specs[row.identity] = _spec(row)
+        return spec
 
     def _validator(self, row: store.VersionRow) -> RecordCheck:
         validator = self._validators.get(row.identity)
