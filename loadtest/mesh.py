@@ -373,6 +373,16 @@ def rss_bytes(pid: int) -> tuple[int, int]:
     return current, peak
 
 
+def reset_peak_rss(pid: int) -> None:
+    """Starts a process's (and its descendants') peak RSS afresh, so that a scenario's
+    peak is its own, not an earlier one's (Linux: "5" to /proc/PID/clear_refs)."""
+    for one in (pid, *_descendants(pid)):
+        try:
+            Path(f"/proc/{one}/clear_refs").write_text("5")
+        except (FileNotFoundError, PermissionError):  # exited, or not ours to reset
+            continue
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a process and its descendants have used, from /proc."""
     ticks = 0

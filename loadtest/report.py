@@ -138,18 +138,20 @@ def watch_table(results: dict[str, Any]) -> list[str]:
         "| streams | jobs | held | failed | cut | time to hold all s "
         "| release → last terminal event s "
         "| delivery delay p50 / p95 / p99 / max ms "
-        "| gateway RSS held MB (sum over processes) | gateway peak RSS MB (sum over processes) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+        "| gateway RSS before MB | gateway RSS held MB (sum over processes) "
+        "| gateway peak RSS MB (sum over processes, this run's) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for clients, r in rows.items():
         if "error" in r:
-            lines.append(f"| {int(clients):,} | **run failed**: {r['error']} | | | | | | | | |")
+            lines.append(f"| {int(clients):,} | **run failed**: {r['error']} |" + " |" * 9)
             continue
         lines.append(
             f"| {int(clients):,} | {r['jobs']:,} | {r['held']:,} | {r['failed']} | {r['cut']} "
             f"| {_n(r['hold_all_s'], 1)} | {_n(r['release_to_all_s'], 2)} "
             f"| {_n(r['delay_p50_ms'])} / {_n(r['delay_p95_ms'])} "
             f"/ {_n(r['delay_p99_ms'])} / {_n(r['delay_max_ms'])} "
+            f"| {_n(r.get('gateway_rss_before_mb'))} "
             f"| {_n(r['gateway_rss_held_mb'])} | {_n(r['gateway_peak_rss_mb'])} |"
         )
     return [*lines, ""]
@@ -164,13 +166,13 @@ def watch_many_table(results: dict[str, Any]) -> list[str]:
         "",
         "| watched | streams x ids | jobs | held | failed | cut | time to hold all s "
         "| release → last terminal event s | delivery delay p50 / p95 / p99 / max ms "
-        "| jobs per message | server CPU s after release | gateway RSS held MB "
-        "| gateway peak RSS MB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+        "| jobs per message | server CPU s after release | gateway RSS before MB "
+        "| gateway RSS held MB | gateway peak RSS MB (this run's) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for clients, r in rows.items():
         if "error" in r:
-            lines.append(f"| {int(clients):,} | **run failed**: {r['error']} |" + " |" * 11)
+            lines.append(f"| {int(clients):,} | **run failed**: {r['error']} |" + " |" * 12)
             continue
         lines.append(
             f"| {int(clients):,} | {r['streams']:,} x {r['ids_per_stream']:,} | {r['jobs']:,} "
@@ -178,6 +180,7 @@ def watch_many_table(results: dict[str, Any]) -> list[str]:
             f"| {_n(r['release_to_all_s'], 2)} | {_n(r['delay_p50_ms'])} / {_n(r['delay_p95_ms'])} "
             f"/ {_n(r['delay_p99_ms'])} / {_n(r['delay_max_ms'])} "
             f"| {_n(r['entries_per_message'], 1)} | {_n(r.get('server_cpu_after_release_s'), 1)} "
+            f"| {_n(r.get('gateway_rss_before_mb'))} "
             f"| {_n(r['gateway_rss_held_mb'])} | {_n(r['gateway_peak_rss_mb'])} |"
         )
     return [*lines, ""]

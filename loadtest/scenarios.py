@@ -22,18 +22,21 @@ from loadtest.mesh import (
     WATCH_MODEL,
     BenchMesh,
     cpu_seconds,
+    reset_peak_rss,
     rss_bytes,
 )
 from loadtest.plan import Share
 from loadtest.stats import percentile
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc
 
-# In this order: e2e late, since at high client counts it leaves demo.echo's queue
+# In this order: watch_many before watch, whose 100,000 streams leave the server's
+# allocator larger than before (each run's peak RSS is its own: reset_peak_rss);
+# e2e late, since at high client counts it leaves demo.echo's queue
 # with a backlog its worker keeps draining after the run (e2e_watch has a model
 # and a worker of its own, stopped after each run); submit_batch last, since the
 # jobs it queues are never consumed and fill the job store for whatever follows.
 SCENARIOS = (
-    "echo", "submit", "submit_rollout", "get", "rest_submit", "watch", "watch_many",
+    "echo", "submit", "submit_rollout", "get", "rest_submit", "watch_many", "watch",
     "celery_submit", "celery_e2e", "e2e_watch", "e2e", "submit_batch",
 )  # fmt: skip
 # submit_batch runs last and up to this many clients: the jobs it queues stay in
@@ -189,6 +192,7 @@ class Runner:
     def _watch(self, clients: int) -> dict[str, Any]:
         jobs = min(clients, self.settings.watch_jobs)
         tokens = self.tokens[: min(len(self.tokens), jobs)]
+        rss_before = self._fresh_peak()
         per_user = asyncio.run(self._submit_jobs(WATCH_MODEL, jobs, tokens))
         share = replace(
             self.base("watch", clients),
@@ -212,7 +216,7 @@ class Runner:
         finally:
             procs.close()
             self.mesh.stop_process("watch-worker")
-        return _watch_figures(
+        figures = _watch_figures(
             clients,
             jobs,
             held,
@@ -222,6 +226,8 @@ class Runner:
             rss_held,
             rss_bytes(self.mesh.execution_pid)[1],
         )
+        figures["gateway_rss_before_mb"] = rss_before / 2**20
+        return figures
 
     def _watch_many(self, clients: int) -> dict[str, Any]:
         """`clients` watched jobs on WatchJobs streams of watch_many_ids ids each,
@@ -229,6 +235,7 @@ class Runner:
         many: see loadtest.watch_many), then their jobs completed."""
         jobs = min(clients, self.settings.watch_many_jobs)
         users = max(1, min(len(self.tokens), jobs // self.settings.watch_many_ids))
+        rss_before = self._fresh_peak()
         per_user = asyncio.run(self._submit_jobs(WATCH_MODEL, jobs, self.tokens[:users]))
         per_stream = min(self.settings.watch_many_ids, *(len(ids) for ids in per_user))
         streams = math.ceil(clients / per_stream)
@@ -271,8 +278,14 @@ class Runner:
             messages=messages,
             entries_per_message=entries / messages if messages else math.nan,
             server_cpu_after_release_s=cpu_after,
+            gateway_rss_before_mb=rss_before / 2**20,
         )
         return figures
+
+    def _fresh_peak(self) -> int:
+        """The execution server's RSS now; its peak RSS from here on is the run's own."""
+        reset_peak_rss(self.mesh.execution_pid)
+        return rss_bytes(self.mesh.execution_pid)[0]
 
     # -- preparation ----------------------------------------------------------------
     async def _finished_jobs(self) -> tuple[tuple[str, ...], ...]:
