@@ -108,8 +108,9 @@ async def test_a_cancelled_caller_leaves_the_next_replies_in_place(clean_redis: 
     client = connect(RedisSettings(clean_redis))
     wire = RedisWire(WireSettings.of(client))  # type: ignore[arg-type]
     try:
+        await wire.execute([("PING",)])  # connected, so the next batch is sent at once
         doomed = asyncio.ensure_future(wire.execute([("SET", "x", "1"), ("GET", "x")]))
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(0)  # the batch is written; its caller waits for the replies
         doomed.cancel()
         assert await wire.execute([("SET", "y", "2"), ("GET", "y")]) == [True, "2"]
         assert await client.get("x") == "1"  # sent before the cancel: it ran
