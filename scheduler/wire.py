@@ -100,6 +100,9 @@ class WireSettings:
 
 
 _INCOMPLETE = object()
+# How long after finding a batch overdue the wire looks again before failing it:
+# long enough for the event loop to read its sockets once in between.
+_RECHECK_S = 0.01
 
 
 class _Batch:
@@ -127,11 +130,13 @@ class _Protocol(asyncio.Protocol):
         self.waiting: collections.deque[_Batch] = collections.deque()
         self.transport: asyncio.Transport | None = None
         self.lost: BaseException | None = None
+        self.heard_at = 0.0  # when Redis last sent anything (monotonic)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        self.heard_at = time.monotonic()
         reader = self._reader
         reader.feed(data)
         waiting = self.waiting
@@ -176,6 +181,7 @@ class RedisWire:
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
+        self._overdue: _Batch | None = None  # past the timeout at the last check
 
     async def execute(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """The commands' replies in order, an error reply as its exception in place;
@@ -207,17 +213,30 @@ class RedisWire:
         self._timer = asyncio.get_running_loop().call_later(delay_s, self._check_answered)
 
     def _check_answered(self) -> None:
-        """Fails the connection if its oldest batch went unanswered for too long."""
+        """Fails the connection if Redis has been silent for too long while its
+        oldest batch waits."""
         self._timer = None
         protocol = self._protocol
         if protocol is None or not protocol.waiting:
+            self._overdue = None
             return
-        waited = time.monotonic() - protocol.waiting[0].sent_at
+        oldest = protocol.waiting[0]
+        # Silence, not a batch's whole time: Redis answers a long batch in parts
+        # (a burst's batch of thousands of scripts takes seconds) and is alive.
+        waited = time.monotonic() - max(oldest.sent_at, protocol.heard_at)
         timeout = self.settings.reply_timeout_s
-        if waited >= timeout:
-            protocol._fail(RedisConnectionError(f"Redis did not answer within {timeout:g} s"))
-        else:
+        if waited < timeout:
+            self._overdue = None
             self._arm(timeout - waited)
+        elif self._overdue is not oldest:
+            # Overdue as the loop wakes from a long callback: its reply may be in
+            # the socket, unread, since uvloop runs due timers before it reads
+            # sockets. Look again once the loop has read them.
+            self._overdue = oldest
+            self._arm(_RECHECK_S)
+        else:
+            self._overdue = None
+            protocol._fail(RedisConnectionError(f"Redis did not answer within {timeout:g} s"))
 
     async def _connect(self) -> _Protocol:
         async with self._connecting:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import redis
+import uvloop
 from redis.exceptions import AuthenticationError, NoScriptError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -20,6 +22,11 @@ from scheduler.connection import RedisSettings, connect
 from scheduler.packing import HiredisConnection
 from scheduler.wire import RedisWire, WireSettings
 
+# A script that keeps Redis busy for 50 ms before it answers.
+SLOW = (
+    "local t = redis.call('TIME') local start = t[1] * 1e6 + t[2] "
+    "repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] - start > 50000 return 1"
+)
 SCRIPT = "return {1, 'two', false, {redis.status_reply('OK'), redis.error_reply('BAD nested')}}"
 
 COMMANDS: list[tuple[Any, ...]] = [
@@ -172,6 +179,64 @@ async def test_a_server_that_does_not_answer_fails_within_the_timeouts(
         with pytest.raises(RedisConnectionError, match=error):
             await asyncio.wait_for(wire.execute([("PING",)]), 5)
         assert asyncio.get_running_loop().time() - started < 1.5
+    finally:
+        wire.close()
+
+
+def test_a_reply_that_came_while_the_loop_was_blocked_is_not_a_timeout(clean_redis: str) -> None:
+    # A server's event loop blocked past the reply timeout inside an I/O callback
+    # (a burst of calls, a long garbage collection) wakes with the wire's timer
+    # due and the reply unread: uvloop runs due timers before it reads sockets.
+    # The reply that came must win over the timer.
+    url = urlsplit(clean_redis)
+    settings = WireSettings(
+        url.hostname or "127.0.0.1",
+        url.port or 6379,
+        password=url.password,
+        username=url.username or None,
+        reply_timeout_s=0.2,
+    )
+
+    async def blocked_while_waiting() -> None:
+        loop = asyncio.get_running_loop()
+        wire = RedisWire(settings)
+        busy, trigger = socket.socketpair()
+        loop.add_reader(busy, lambda: (busy.recv(1), time.sleep(0.5)))
+        try:
+            await wire.execute([("PING",)])  # connected
+            for _ in range(2):
+                # Redis answers after 50 ms, while the loop is blocked (from 10 ms on).
+                answer = asyncio.ensure_future(wire.execute([("EVAL", SLOW, 0), ("ECHO", "y")]))
+                loop.call_later(0.01, trigger.send, b"x")
+                assert await answer == [1, "y"]
+        finally:
+            loop.remove_reader(busy)
+            busy.close()
+            trigger.close()
+            wire.close()
+
+    uvloop.run(blocked_while_waiting())
+
+
+async def test_a_batch_answered_in_parts_may_take_longer_than_the_timeout(
+    clean_redis: str,
+) -> None:
+    # Six slow scripts, each longer than one of Redis's reads (16 KB), are
+    # answered one by one, 50 ms apart: 300 ms in all, past the 0.2 s timeout,
+    # but never 0.2 s of silence. Redis is working, not gone.
+    url = urlsplit(clean_redis)
+    wire = RedisWire(
+        WireSettings(
+            url.hostname or "127.0.0.1",
+            url.port or 6379,
+            password=url.password,
+            username=url.username or None,
+            reply_timeout_s=0.2,
+        )
+    )
+    try:
+        pad = "p" * 20_000
+        assert await wire.execute([("EVAL", SLOW, 0, pad)] * 6) == [1] * 6
     finally:
         wire.close()
 
