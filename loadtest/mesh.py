@@ -165,6 +165,12 @@ class BenchMesh:
         """The execution server's process; with several, their parent (see rss_bytes)."""
         return self.mesh.children["execution"].pid
 
+    @property
+    def redis_pid(self) -> int | None:
+        """The gateway's Redis server (its CPU is part of what a submission costs)."""
+        process = self.mesh.redis.process
+        return None if process is None else process.pid
+
     def tokens(self, count: int, ttl_s: int = 4 * 3600) -> tuple[str, ...]:
         auth = GatewayConfig.from_env(self.env).auth
         return tuple(

@@ -108,13 +108,14 @@ def batch_table(results: dict[str, Any]) -> list[str]:
         f"### {TITLES['submit_batch']}",
         "",
         "| clients | jobs/s accepted | calls/s | failures/s | success | cut "
-        "| p50 ms | p95 ms | p99 ms (per call) | server CPU µs/job | load avg before |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| p50 ms | p95 ms | p99 ms (per call) | server CPU µs/job | Redis CPU µs/job "
+        "| load avg before |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for clients, row in rows.items():
         if "skipped" in row or "error" in row:
             why = row.get("skipped") or f"**run failed**: {row['error']}"
-            lines.append(f"| {int(clients):,} | not run: {why} | | | | | | | | | |")
+            lines.append(f"| {int(clients):,} | not run: {why} | | | | | | | | | | |")
             continue
         failures = ", ".join(f"{k} {v}" for k, v in row["failure_codes"].items())
         lines.append(
@@ -123,6 +124,7 @@ def batch_table(results: dict[str, Any]) -> list[str]:
             f"| {row['success_rate'] * 100:.2f}%{' (' + failures + ')' if failures else ''} "
             f"| {row['cut']} | {_latency(row, 'p50_ms')} | {_latency(row, 'p95_ms')} "
             f"| {_latency(row, 'p99_ms')} | {_n(row.get('server_cpu_us_per_job'), 1)} "
+            f"| {_n(row.get('redis_cpu_us_per_job'), 1)} "
             f"| {' '.join(f'{x:.2f}' for x in row['load_before'])} |"
         )
     return [*lines, ""]
@@ -244,15 +246,15 @@ def cost_table(results: dict[str, Any]) -> list[str]:
         "closed loop per run.",
         "",
         "| call | clients | requests/s | ÷ echo | failed | p50 ms | p99 ms "
-        "| server CPU µs/call | load avg before |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| server CPU µs/call | Redis CPU µs/call | load avg before |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for scenario in COST_SCENARIOS:
         for clients, row in runs.get(scenario, {}).items():
             if "error" in row:
                 lines.append(
                     f"| {COST_CALLS[scenario]} | {int(clients):,} "
-                    f"| **run failed**: {row['error']} | | | | | | |"
+                    f"| **run failed**: {row['error']} | | | | | | | |"
                 )
                 continue
             echo = runs.get("echo", {}).get(clients, {}).get("requests_per_s")
@@ -261,6 +263,7 @@ def cost_table(results: dict[str, Any]) -> list[str]:
                 f"| {_ratio(row['requests_per_s'], echo)} | {row['failed']} "
                 f"| {_n(row['p50_ms'])} | {_n(row['p99_ms'])} "
                 f"| {_n(row.get('server_cpu_us_per_call'))} "
+                f"| {_n(row.get('redis_cpu_us_per_call'))} "
                 f"| {' '.join(f'{x:.2f}' for x in row['load_before'])} |"
             )
     return [*lines, ""]

@@ -112,7 +112,7 @@ class Runner:
     # -- the scenarios --------------------------------------------------------------
     def _echo(self, clients: int) -> dict[str, Any]:
         share = replace(self.base("echo", clients), target=self.mesh.echo_address)
-        return _with_server_cpu(self.mesh.echo_pid, share, self.settings.processes)
+        return _with_server_cpu(self.mesh.echo_pid, None, share, self.settings.processes)
 
     def _submit(self, clients: int) -> dict[str, Any]:
         return self._measured(replace(self.base("submit", clients), model=SUBMIT_MODEL))
@@ -137,8 +137,9 @@ class Runner:
         figures = self._measured(share)
         figures["jobs_per_call"] = per_call
         figures["jobs_per_s"] = figures["requests_per_s"] * per_call
-        if figures.get("server_cpu_us_per_call") is not None:
-            figures["server_cpu_us_per_job"] = figures["server_cpu_us_per_call"] / per_call
+        for name in ("server", "redis"):
+            if figures.get(f"{name}_cpu_us_per_call") is not None:
+                figures[f"{name}_cpu_us_per_job"] = figures[f"{name}_cpu_us_per_call"] / per_call
         return figures
 
     def _get(self, clients: int) -> dict[str, Any]:
@@ -183,7 +184,9 @@ class Runner:
 
     def _measured(self, share: Share) -> dict[str, Any]:
         """A run against the gateway, with the execution server's memory after it."""
-        figures = _with_server_cpu(self.mesh.execution_pid, share, self.settings.processes)
+        figures = _with_server_cpu(
+            self.mesh.execution_pid, self.mesh.redis_pid, share, self.settings.processes
+        )
         figures["gateway_rss_mb"], figures["gateway_peak_rss_mb"] = (
             v / 2**20 for v in rss_bytes(self.mesh.execution_pid)
         )
@@ -326,15 +329,21 @@ class Runner:
         return tuple(tuple(x) for x in ids)
 
 
-def _with_server_cpu(server_pid: int, share: Share, processes: int) -> dict[str, Any]:
-    """Runs the share, adding the server's CPU time per answered call: unlike
-    requests/s, it hardly moves with what else the machine is doing."""
-    before = cpu_seconds(server_pid)
+def _with_server_cpu(
+    server_pid: int, redis_pid: int | None, share: Share, processes: int
+) -> dict[str, Any]:
+    """Runs the share, adding the server's CPU time per answered call (unlike
+    requests/s, it hardly moves with what else the machine is doing) and
+    Redis's, which shares the machine with the server and the load."""
+    pids = {"server": server_pid}
+    if redis_pid is not None:
+        pids["redis"] = redis_pid
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     figures = generator.run(share, processes)
     answered = figures["ok"] + figures["failed"]
-    figures["server_cpu_us_per_call"] = (
-        (cpu_seconds(server_pid) - before) * 1e6 / answered if answered else None
-    )
+    for name, pid in pids.items():
+        used = cpu_seconds(pid) - before[name]
+        figures[f"{name}_cpu_us_per_call"] = used * 1e6 / answered if answered else None
     return figures
 
 

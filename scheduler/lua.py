@@ -26,13 +26,15 @@ local function unwait(counts, waiting, member)
   redis.call('HINCRBY', counts, 'QUEUED_RECORDS', -tonumber(records or '0'))
   return true
 end
+-- The job's fields a transition's observer reads, in the order `observed` uses.
+local OBSERVED = {'id', 'model', 'version', 'submitter', 'created',
+  'started', 'attempt_started', 'records', 'input_sha256', 'input_bytes',
+  'error_reason', 'error_message', 'attempts', 'worker', 'parent', 'record_count',
+  'route', 'rollout', 'record_errors'}
 -- counts, finished, audit, waiting, version counts, version finished: the
--- observer keys, KEYS[o] to KEYS[o + 5] (the last three of the job's queue).
-local function observe(job, before, status, at, o)
-  local f = redis.call('HMGET', job, 'id', 'model', 'version', 'submitter', 'created',
-    'started', 'attempt_started', 'records', 'input_sha256', 'input_bytes',
-    'error_reason', 'error_message', 'attempts', 'worker', 'parent', 'record_count',
-    'route', 'rollout', 'record_errors')
+-- observer keys, KEYS[o] to KEYS[o + 5] (the last three of the job's queue);
+-- f: the job's OBSERVED fields (false or nil where it has none).
+local function observed(f, before, status, at, o)
   local counts, finished, audit, waiting = KEYS[o], KEYS[o + 1], KEYS[o + 2], KEYS[o + 3]
   local vcounts, vfinished = KEYS[o + 4], KEYS[o + 5]
   if before and ACTIVE[before] then
@@ -81,6 +83,9 @@ local function observe(job, before, status, at, o)
       f[1] .. '|' .. status .. '|' .. exec .. '|' .. wait .. '|' .. failed .. '|' .. records)
   end
   redis.call('XADD', audit, '*', unpack(entry))
+end
+local function observe(job, before, status, at, o)
+  observed(redis.call('HMGET', job, unpack(OBSERVED)), before, status, at, o)
 end
 local function enter(job, status, at, o)
   local before = redis.call('HGET', job, 'status')

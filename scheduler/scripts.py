@@ -106,17 +106,27 @@ if model_jobs then
     'at', string.format('%.6f', at))
   redis.call('EXPIRE', KEYS[12], 3600)
 end
-local fields = {}
-for i = 16, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], 'created', string.format('%.6f', at), 'attempts', 0, unpack(fields))
-enter(KEYS[1], 'QUEUED', at, 5)
+-- A new job enters QUEUED as `enter` would make it, written in one HSET and
+-- observed from the fields in hand rather than read back. No event is published:
+-- nobody can watch a job whose id has not been returned yet.
+local created = string.format('%.6f', at)
+local fields, named = {}, {created = created, attempts = '0'}
+for i = 16, #ARGV, 2 do
+  fields[#fields + 1] = ARGV[i]; fields[#fields + 1] = ARGV[i + 1]
+  named[ARGV[i]] = ARGV[i + 1]
+end
+redis.call('HSET', KEYS[1], 'created', created, 'attempts', 0, 'rev', 1, 'status', 'QUEUED',
+  'transitions', 'QUEUED@' .. created .. ';', unpack(fields))
+local f = {}
+for i, name in ipairs(OBSERVED) do f[i] = named[name] end
+observed(f, nil, 'QUEUED', at, 5)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 -- A version's first job makes its queue and its workers' group, so that workers
 -- reading every version find it ready (a worker makes it too, if it comes first).
 if redis.call('EXISTS', KEYS[2]) == 0 then
   redis.pcall('XGROUP', 'CREATE', KEYS[2], 'workers', '0', 'MKSTREAM')
   -- keys.QUEUES_CHANNEL: workers serving every version start reading it now.
-  redis.call('PUBLISH', 'mg:queues', redis.call('HGET', KEYS[1], 'model') .. '@' .. ARGV[15])
+  redis.call('PUBLISH', 'mg:queues', named.model .. '@' .. ARGV[15])
 end
 redis.call('SADD', KEYS[15], ARGV[15])
 redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])
@@ -127,7 +137,7 @@ redis.call('ZADD', KEYS[4], at, ARGV[2])
 if #KEYS > 15 then
   -- A single Redis server (not a cluster): the indexes in other slots are
   -- written here too, atomically with the job, instead of by separate commands.
-  local model = redis.call('HGET', KEYS[1], 'model')
+  local model = named.model
   redis.call('ZADD', KEYS[16], at, ARGV[2])
   redis.call('EXPIRE', KEYS[16], ARGV[3])
   redis.call('ZADD', KEYS[17], at, ARGV[2])
