@@ -171,6 +171,10 @@ class BenchMesh:
         process = self.mesh.redis.process
         return None if process is None else process.pid
 
+    @property
+    def redis_url(self) -> str:
+        return self.mesh.redis.url
+
     def tokens(self, count: int, ttl_s: int = 4 * 3600) -> tuple[str, ...]:
         auth = GatewayConfig.from_env(self.env).auth
         return tuple(
@@ -389,10 +393,10 @@ def reset_peak_rss(pid: int) -> None:
             continue
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process and its descendants have used, from /proc."""
+def cpu_seconds(pid: int, *, with_descendants: bool = True) -> float:
+    """CPU time (user + system) a process (and its descendants) have used, from /proc."""
     ticks = 0
-    for one in (pid, *_descendants(pid)):
+    for one in (pid, *(_descendants(pid) if with_descendants else ())):
         try:
             stat = Path(f"/proc/{one}/stat").read_text()
         except FileNotFoundError:
