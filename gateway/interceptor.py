@@ -47,7 +47,6 @@ ROLLOUT_GUARD_SQLSTATE = "MGR01"
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
 
 
-
 def caller() -> Principal:
     """The authenticated caller of the RPC being handled."""
     return _principal.get()

@@ -6,6 +6,7 @@ import asyncio
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -354,20 +355,16 @@ def _with_server_cpu(
     """Runs the share, adding the server's CPU time per answered call (unlike
     requests/s, it hardly moves with what else the machine is doing) and
     Redis's, which shares the machine with the server and the load."""
-    pids = {"server": server_pid}
+    meters: dict[str, Callable[[], float]] = {"server": lambda: cpu_seconds(server_pid)}
     if redis_pid is not None:
-        pids["redis"] = redis_pid
-
-    # Redis's own process only: a child it forks (an AOF rewrite) takes its CPU
-    # time with it when it exits, and the sum would fall.
-    def used(name: str) -> float:
-        return cpu_seconds(pids[name], with_descendants=name == "server")
-
-    before = {name: used(name) for name in pids}
+        # Redis's own process only: a child it forks (an AOF rewrite) takes its
+        # CPU time with it when it exits, and the sum would fall.
+        meters["redis"] = lambda: cpu_seconds(redis_pid, with_descendants=False)
+    before = {name: meter() for name, meter in meters.items()}
     figures = generator.run(share, processes)
     answered = figures["ok"] + figures["failed"]
-    for name in pids:
-        spent = used(name) - before[name]
+    for name, meter in meters.items():
+        spent = meter() - before[name]
         figures[f"{name}_cpu_us_per_call"] = spent * 1e6 / answered if answered else None
     return figures
 

@@ -137,12 +137,11 @@ redis.call('ZADD', KEYS[4], at, ARGV[2])
 if #KEYS > 15 then
   -- A single Redis server (not a cluster): the indexes in other slots are
   -- written here too, atomically with the job, instead of by separate commands.
-  local model = named.model
   redis.call('ZADD', KEYS[16], at, ARGV[2])
   redis.call('EXPIRE', KEYS[16], ARGV[3])
   redis.call('ZADD', KEYS[17], at, ARGV[2])
-  redis.call('SADD', KEYS[18], model)
-  if KEYS[19] then redis.call('SADD', KEYS[19], model) end
+  redis.call('SADD', KEYS[18], named.model)
+  if KEYS[19] then redis.call('SADD', KEYS[19], named.model) end
 end
 -- Every other waiting job of its queue came first: no rank to look up for a new job.
 return {'created', ARGV[2], redis.call('ZCARD', KEYS[8]) - 1, newest_seen(KEYS[13], KEYS[14]),
