@@ -68,3 +68,18 @@ def test_a_worker_reads_its_variables() -> None:
     done = _modelgw("worker", "--models", "demo.sleep", MODELGW_WORKER_CONCURRENCY="0")
     assert done.returncode == 2
     assert "MODELGW_WORKER_CONCURRENCY='0' must be at least 1" in done.stderr
+
+
+def test_grpc_fork_support_is_off_before_grpc_is_imported() -> None:
+    # gRPC's fork hook made a fork racing its shutdown thread wait forever (the
+    # mesh hung spawning a step after its health checks); the package turns it
+    # off before any module imports grpc, whose core reads it once.
+    env = {k: v for k, v in os.environ.items() if k != "GRPC_ENABLE_FORK_SUPPORT"}
+    code = (
+        "import sys, cli, os; assert 'grpc' not in sys.modules; "
+        "print(os.environ['GRPC_ENABLE_FORK_SUPPORT'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "false"
