@@ -27,6 +27,11 @@ On a single server (redis://) the batches go through scheduler.wire, one
 pipelined connection whose round trip costs less than half of redis-py's
 pipeline; elsewhere through redis-py's pipeline.
 
+A caller may also leave the making of its commands to the moment its batch
+leaves (`later`): the single submissions of concurrent callers join one
+script call that way (scheduler.coalesce), however many loop turns they
+arrived over while the batch before was on its way.
+
 Scripts are sent as EVALSHA; a server that does not know the script (after a
 restart or a SCRIPT FLUSH) answers NOSCRIPT, and that command alone is sent
 again through redis-py's Script, which loads it.
@@ -35,7 +40,7 @@ again through redis-py's Script, which loads it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +72,17 @@ class _Pending:
     reply: asyncio.Future[list[Any]]
 
 
+Answer = Callable[[asyncio.Future[list[Any]]], None]
+"""Takes the replies of some commands (or the error that sending them met)."""
+Departure = Callable[[], list[tuple[Sequence[Command | ScriptCall], Answer]]]
+"""Makes commands as their batch leaves, each group with what takes its replies."""
+
+
+@dataclass
+class _Later:
+    make: Departure
+
+
 class CommandBatcher:
     """Queues Redis commands and sends each loop turn's as one pipeline (see the
     module's docstring); run() gives a call its own replies, in order."""
@@ -75,7 +91,7 @@ class CommandBatcher:
         self._client = client
         self._max_commands = max_commands
         self._max_in_flight = max_in_flight
-        self._pending: list[_Pending] = []
+        self._pending: list[_Pending | _Later] = []
         self._queued_commands = 0
         self._flush_scheduled = False
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -100,6 +116,15 @@ class CommandBatcher:
                 raise reply
         return replies
 
+    def later(self, make: Departure) -> None:
+        """Has `make` give its commands as the next batch leaves, and each group of
+        them to its answer (called with their replies' future, from the loop)."""
+        self._pending.append(_Later(make))
+        self._queued_commands += 1
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
     def _flush(self, *, force: bool = False) -> None:
         self._flush_scheduled = False
         if not self._pending:
@@ -107,10 +132,23 @@ class CommandBatcher:
         busy = len(self._in_flight) >= self._max_in_flight and not force
         if busy and self._queued_commands < self._max_commands:
             return  # keep filling: the next batch leaves when one on its way returns
-        batch, self._pending, self._queued_commands = self._pending, [], 0
-        task = asyncio.get_running_loop().create_task(self._send(batch))
+        taken, self._pending, self._queued_commands = self._pending, [], 0
+        loop = asyncio.get_running_loop()
+        batch = [p for item in taken for p in self._made(item, loop)]
+        task = loop.create_task(self._send(batch))
         self._in_flight.add(task)  # a task nobody references can be collected
         task.add_done_callback(self._sent)
+
+    @staticmethod
+    def _made(item: _Pending | _Later, loop: asyncio.AbstractEventLoop) -> list[_Pending]:
+        if isinstance(item, _Pending):
+            return [item]
+        made = []
+        for commands, answer in item.make():
+            reply: asyncio.Future[list[Any]] = loop.create_future()
+            reply.add_done_callback(answer)
+            made.append(_Pending(commands, reply))
+        return made
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)

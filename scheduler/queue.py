@@ -18,13 +18,13 @@ from redis.exceptions import ResponseError
 from scheduler import bulk, keys, scripts
 from scheduler.admission import NO_LIMITS, AdmissionLimits
 from scheduler.batch import CommandBatcher, ScriptCall
+from scheduler.coalesce import SubmissionCoalescer
 from scheduler.connection import Client
 from scheduler.delivery import Delivery, NoDelivery, QueueEntry, QueueReader
 from scheduler.job import JobRecord, JobSpec, JobStatus
 from scheduler.metrics import RunClock
 from scheduler.settings import QueueSettings
 from scheduler.submission import (
-    NewJob,
     QueuePlace,
     Submission,
     SubmitOutcome,
@@ -86,7 +86,6 @@ class JobQueue:
         self.client = client
         self.settings = settings
         self._submit = client.register_script(scripts.SUBMIT)
-        self._submit_many = client.register_script(bulk.SUBMIT_MANY)
         self._start = client.register_script(scripts.START)
         self._finish = client.register_script(scripts.FINISH)
         self._cancel = client.register_script(scripts.CANCEL)
@@ -98,6 +97,10 @@ class JobQueue:
         # Submissions and lookups of concurrent calls share round trips.
         self._batch = CommandBatcher(client)
         self._cluster = isinstance(client, RedisCluster)
+        # Single submissions of concurrent calls share script calls too.
+        self._coalescer = (
+            None if self._cluster else SubmissionCoalescer(self._batch, self._submit, settings)
+        )
 
     async def close(self) -> None:
         """Stops the batcher; the client is the caller's to close."""
@@ -121,48 +124,30 @@ class JobQueue:
         route: str = "",
         rollout_id: str = "",
     ) -> Submission:
-        """Creates the job in one round trip: its record, its queue entry, its indexes
-        and its audit entry, after the idempotency key and the admission limits
-        were checked by the same script. Returns the new job (its record and
-        place), the earlier job an idempotency key names, or why it was refused."""
-        job = NewJob(
-            keys.new_job_id(model), model, version, submitter, records, records_json, spec,
-            idempotency_key, parent_id, route, rollout_id,
-        )  # fmt: skip
-        settings = self.settings
-        script = ScriptCall(
-            self._submit,
-            keys=job.script_keys(self._cluster),
-            args=job.script_args(
-                requested_version, limits, settings.job_ttl_s, settings.audit_inline_bytes
-            ),
+        """Creates the job, with its queue entry, its indexes and its audit entry,
+        after its idempotency key and the admission limits were checked by the same
+        script; in one round trip, and in one script call with the other
+        submissions waiting for the same batch (scheduler.coalesce). Returns the
+        new job (its record and place), the earlier job an idempotency key names,
+        or why it was refused."""
+        group = bulk.JobGroup(model, version, spec, limits, route, rollout_id)
+        job = bulk.GroupJob(
+            submitter, records, records_json, idempotency_key, requested_version, parent_id
         )
-        if not self._cluster:
-            # One server: the script writes the other indexes too, atomically.
-            [reply] = await self._batch.run(script)
-            return job.submission(reply)
-        # Redis Cluster: the indexes live in other slots, out of the script's reach.
-        if idempotency_key or limits != NO_LIMITS:
-            # The key may name an earlier job, a limit may refuse this one: index
-            # only a job this call created.
-            [reply] = await self._batch.run(script)
-            submission = job.submission(reply)
-            if submission.outcome is SubmitOutcome.CREATED:
-                await self._batch.run(*job.index_commands(settings.job_ttl_s))
-            return submission
-        # Without a key or limits the job is always created: its indexes ride in
-        # the same round trip, just after it. A lost index entry (a crash between
-        # the two) hides a job from ListJobs; it never loses the job.
-        reply, *_ = await self._batch.run(script, *job.index_commands(settings.job_ttl_s))
-        return job.submission(reply)
+        if self._coalescer is not None:
+            reply, index = await self._coalescer.submit(group, job)
+        else:  # Redis Cluster: the created job's indexes take a second round trip
+            [reply], index = await self.submit_many([(group, [job])]), 0
+        return reply.submission(group, job, index)
 
     async def submit_many(
         self, groups: Sequence[tuple[bulk.JobGroup, Sequence[bulk.GroupJob]]]
     ) -> list[bulk.GroupReply]:
         """Submits groups of jobs (each of one model version) in one round trip, each
-        job checked and created as `submit` would; each group's outcomes in order."""
+        job checked and created as `submit` would; each group's outcomes in order.
+        (Groups made by the caller, as SubmitJobs makes them, go as they are.)"""
         plans = [bulk.GroupSubmission(g, jobs, self._cluster, self.settings) for g, jobs in groups]
-        calls = [call for plan in plans for call in plan.calls(self._submit_many)]
+        calls = [call for plan in plans for call in plan.calls(self._submit)]
         replies = iter(await self._batch.run(*calls) if calls else ())
         answers = [plan.read(replies) for plan in plans]
         if self._cluster:  # the created jobs' indexes live in other slots

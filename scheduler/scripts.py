@@ -26,126 +26,193 @@ from __future__ import annotations
 from scheduler.lua import COMMON as _COMMON
 from scheduler.lua import PLACE as _PLACE
 
-# KEYS: job, the version's queue stream, idempotency key, model index, the 6
-#       observer keys, the submitter's budget, the submitter's budget on this
-#       model, the version's workers, the model's all-versions workers, the
-#       model's versions; on a single server (never on a cluster, where they
-#       live in other slots) also the submitter's index, the index of all jobs,
-#       the set of known models and, for a consensus job, the set of consensus models
-# ARGV: events channel, job id, ttl seconds, fingerprint, has-idempotency ('1'|'0'),
-#       the admission limits (scheduler.admission: the user's jobs per second,
-#       jobs burst, records per second, records burst; the model's most queued
-#       jobs, most queued records, each user's jobs per second and burst on it;
-#       0 for none), the job's record count and its version, then the job's hash
-#       fields as name/value pairs
-# Returns {'created', job id, then the job's place as _PLACE gives it},
-# {'duplicate'|'conflict', job id}, or, refused, {'limited', the bucket
-# (scheduler.queue.Limit), seconds until it admits this job} / {'full',
-# 'queued_jobs'|'queued_records', how many wait}. The place rides in the same
-# round trip, so a submission learns its queue position and whether any worker
-# is there for free.
+# KEYS: the version's queue stream, the model index, the 6 observer keys, the
+#       version's workers, the model's all-versions workers, the model's
+#       versions; on a single server (never a cluster, where they live in other
+#       slots) also the index of all jobs, the set of known models and, for
+#       consensus jobs, the set of consensus models; then, for each submitter,
+#       its budget, its budget on this model and, on a single server, its index;
+#       then each job's key and, for a job with an idempotency key, where that
+#       key names its job
+# ARGV: how many shared keys come first, how many keys each submitter has, ttl
+#       seconds, the admission limits (scheduler.admission, without the record
+#       count), model, version, spec, route, rollout id; then the jobs, as three
+#       strings rather than several arguments each (packing arguments is most of
+#       a client's cost): a line per job 'id submitter records input-length
+#       key-length fingerprint input_sha256 input_bytes parent' (submitter: its
+#       number among the submitters below, from 1; fingerprint '' without an
+#       idempotency key; input_sha256 and input_bytes '' for an input audited
+#       inline; parent '' for none), every job's records JSON one after another,
+#       and every job's idempotency key one after another (lengths in bytes);
+#       then the submitters' names
+# Returns {the server's time, the newest last-seen time of a worker of the
+# version or '', then three values per job: 'created', its creation time, the
+# jobs ahead of it | 'duplicate'|'conflict', the earlier job's id, '' |
+# 'limited', the bucket (scheduler.admission.Limit), seconds until it admits
+# the job | 'full', 'queued_jobs'|'queued_records', how many wait}. The place
+# rides in the same round trip, so a submission learns its queue position and
+# whether any worker is there for free.
 SUBMIT = (
-    _COMMON
-    + _PLACE
+    _PLACE
     + """
-if ARGV[5] == '1' then
-  local existing = redis.call('GET', KEYS[3])
-  if existing then
-    local sep = string.find(existing, '|', 1, true)
-    local id = string.sub(existing, 1, sep - 1)
-    if string.sub(existing, sep + 1) ~= ARGV[4] then return {'conflict', id} end
-    return {'duplicate', id}
-  end
-end
-local at = now()
-local cost = tonumber(ARGV[14])
-local max_jobs, max_records = tonumber(ARGV[10]), tonumber(ARGV[11])
+local shared, per_user, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local model, version, spec, route, rollout = ARGV[12], ARGV[13], ARGV[14], ARGV[15], ARGV[16]
+local counts, audit, waiting, vcounts = KEYS[3], KEYS[5], KEYS[6], KEYS[7]
+local t = redis.call('TIME')
+local at = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local max_jobs, max_records = tonumber(ARGV[8]), tonumber(ARGV[9])
+local queued, queued_records = 0, 0
 if max_jobs > 0 or max_records > 0 then
-  local c = redis.call('HMGET', KEYS[5], 'QUEUED', 'QUEUED_RECORDS')
-  local jobs, records = tonumber(c[1] or '0'), tonumber(c[2] or '0')
-  if max_jobs > 0 and jobs >= max_jobs then return {'full', 'queued_jobs', tostring(jobs)} end
-  if max_records > 0 and records + cost > max_records then
-    return {'full', 'queued_records', tostring(records)}
-  end
+  local c = redis.call('HMGET', counts, 'QUEUED', 'QUEUED_RECORDS')
+  queued, queued_records = tonumber(c[1] or '0'), tonumber(c[2] or '0')
 end
--- Token buckets, refilled continuously: one token a job, one a record. Every
--- bucket is checked before any is charged, so a refusal costs nothing.
+-- Token buckets, refilled continuously: one token a job, one a record.
 local function refill(tokens, burst, rate, since)
   local elapsed = math.max(at - (tonumber(since) or at), 0)
   return math.min(burst, (tonumber(tokens) or burst) + elapsed * rate)
 end
-local jobs_rate, jobs_burst = tonumber(ARGV[6]), tonumber(ARGV[7])
-local records_rate, records_burst = tonumber(ARGV[8]), tonumber(ARGV[9])
-local model_rate, model_burst = tonumber(ARGV[12]), tonumber(ARGV[13])
-local jobs, records, model_jobs
-if jobs_rate > 0 or records_rate > 0 then
-  local b = redis.call('HMGET', KEYS[11], 'jobs', 'records', 'at')
-  jobs = refill(b[1], jobs_burst, jobs_rate, b[3])
-  records = refill(b[2], records_burst, records_rate, b[3])
-  if jobs_rate > 0 and jobs < 1 then
-    return {'limited', 'user_jobs', string.format('%.3f', (1 - jobs) / jobs_rate)}
+local jobs_rate, jobs_burst = tonumber(ARGV[4]), tonumber(ARGV[5])
+local records_rate, records_burst = tonumber(ARGV[6]), tonumber(ARGV[7])
+local model_rate, model_burst = tonumber(ARGV[10]), tonumber(ARGV[11])
+local users = {}
+for u = 1, #ARGV - 19 do
+  local base = shared + (u - 1) * per_user
+  local s = {name = ARGV[19 + u], budget = KEYS[base + 1], model_budget = KEYS[base + 2],
+    index = KEYS[base + 3], indexed = {}}
+  if jobs_rate > 0 or records_rate > 0 then
+    local b = redis.call('HMGET', s.budget, 'jobs', 'records', 'at')
+    s.jobs = refill(b[1], jobs_burst, jobs_rate, b[3])
+    s.records = refill(b[2], records_burst, records_rate, b[3])
   end
-  if records_rate > 0 and records < cost then
-    return {'limited', 'user_records', string.format('%.3f', (cost - records) / records_rate)}
+  if model_rate > 0 then
+    local b = redis.call('HMGET', s.model_budget, 'jobs', 'at')
+    s.model_jobs = refill(b[1], model_burst, model_rate, b[2])
+  end
+  users[u] = s
+end
+-- The checks in order: a full queue, then each bucket. Every one is checked
+-- before any is charged, so a refusal costs nothing.
+local function refusal(cost, s)
+  if max_jobs > 0 and queued >= max_jobs then return {'full', 'queued_jobs', tostring(queued)} end
+  if max_records > 0 and queued_records + cost > max_records then
+    return {'full', 'queued_records', tostring(queued_records)}
+  end
+  if jobs_rate > 0 and s.jobs < 1 then
+    return {'limited', 'user_jobs', string.format('%.3f', (1 - s.jobs) / jobs_rate)}
+  end
+  if records_rate > 0 and s.records < cost then
+    return {'limited', 'user_records', string.format('%.3f', (cost - s.records) / records_rate)}
+  end
+  if model_rate > 0 and s.model_jobs < 1 then
+    return {'limited', 'model_user_jobs', string.format('%.3f', (1 - s.model_jobs) / model_rate)}
   end
 end
-if model_rate > 0 then
-  local b = redis.call('HMGET', KEYS[12], 'jobs', 'at')
-  model_jobs = refill(b[1], model_burst, model_rate, b[2])
-  if model_jobs < 1 then
-    return {'limited', 'model_user_jobs', string.format('%.3f', (1 - model_jobs) / model_rate)}
+local function earlier(idem, fp)
+  local existing = redis.call('GET', idem)
+  if not existing then return nil end
+  local sep = string.find(existing, '|', 1, true)
+  local id = string.sub(existing, 1, sep - 1)
+  if string.sub(existing, sep + 1) ~= fp then return {'conflict', id, ''} end
+  return {'duplicate', id, ''}
+end
+local out = {string.format('%.6f', at), ''}
+-- Every other waiting job of the queue came first: no rank to look up for a new job.
+local ahead = redis.call('ZCARD', waiting)
+local entered, indexed = {}, {}
+local created, created_records, k = 0, 0, shared + #users * per_user + 1
+local at_input, at_key = 1, 1
+for line in string.gmatch(ARGV[17], '[^\\n]+') do
+  local id, u, count, size, key_size, fp, sha, bytes, parent = string.match(line,
+    '^(%S+) (%d+) (%d+) (%d+) (%d+) (%S*) (%S*) (%S*) (%S*)$')
+  local input = string.sub(ARGV[18], at_input, at_input + size - 1)
+  local idem_key = string.sub(ARGV[19], at_key, at_key + key_size - 1)
+  at_input, at_key = at_input + size, at_key + key_size
+  local s, job, idem = users[tonumber(u)], KEYS[k], nil
+  k = k + 1
+  if fp ~= '' then idem = KEYS[k]; k = k + 1 end
+  local cost = tonumber(count)
+  local verdict = (idem and earlier(idem, fp)) or refusal(cost, s)
+  if not verdict then
+    -- A version's first job makes its queue and its workers' group, so that workers
+    -- reading every version find it ready (a worker makes it too, if it comes first).
+    if created == 0 and redis.call('EXISTS', KEYS[1]) == 0 then
+      redis.pcall('XGROUP', 'CREATE', KEYS[1], 'workers', '0', 'MKSTREAM')
+      -- keys.QUEUES_CHANNEL: workers serving every version start reading it now.
+      redis.call('PUBLISH', 'mg:queues', model .. '@' .. version)
+    end
+    if s.jobs then s.jobs = s.jobs - 1; s.records = s.records - cost end
+    if s.model_jobs then s.model_jobs = s.model_jobs - 1 end
+    s.created = true
+    queued, queued_records = queued + 1, queued_records + cost
+    -- Distinct creation times a microsecond apart, in order, so that the jobs'
+    -- places in the waiting index follow their order in the queue.
+    local when = string.format('%.6f', at + created / 1000000)
+    -- A new job enters QUEUED as the transition scripts' `enter` would make it, and
+    -- is observed as their `observed` would (audit entry, counts, waiting index).
+    -- No event is published: nobody can watch a job whose id has not been returned.
+    redis.call('HSET', job, 'id', id, 'model', model, 'version', version, 'submitter', s.name,
+      'record_count', count, 'records', input, 'spec', spec, 'idem_key', idem_key,
+      'parent', parent, 'queue', version, 'route', route, 'rollout', rollout, 'created', when,
+      'attempts', 0, 'rev', 1, 'status', 'QUEUED', 'transitions', 'QUEUED@' .. when .. ';')
+    local entry = {'job', id, 'model', model, 'version', version, 'user', s.name,
+      'status', 'QUEUED', 'time', when, 'parent', parent, 'route', route, 'rollout', rollout}
+    if sha ~= '' then
+      redis.call('HSET', job, 'input_sha256', sha, 'input_bytes', bytes)
+      entry[#entry + 1] = 'input_sha256'; entry[#entry + 1] = sha
+      entry[#entry + 1] = 'input_bytes'; entry[#entry + 1] = bytes
+    else
+      entry[#entry + 1] = 'input'; entry[#entry + 1] = input
+    end
+    redis.call('EXPIRE', job, ttl)
+    redis.call('XADD', audit, '*', unpack(entry))
+    redis.call('XADD', KEYS[1], '*', 'job', id)
+    if idem then redis.call('SET', idem, id .. '|' .. fp, 'EX', ttl) end
+    entered[#entered + 1] = when; entered[#entered + 1] = id .. '|' .. count  -- lua.waiter
+    indexed[#indexed + 1] = when; indexed[#indexed + 1] = id
+    s.indexed[#s.indexed + 1] = when; s.indexed[#s.indexed + 1] = id
+    verdict = {'created', when, tostring(ahead + created)}
+    created, created_records = created + 1, created_records + cost
+  end
+  out[#out + 1] = verdict[1]; out[#out + 1] = verdict[2]; out[#out + 1] = verdict[3]
+end
+local function zadd(key, pairs)
+  for i = 1, #pairs, 1000 do
+    redis.call('ZADD', key, unpack(pairs, i, math.min(i + 999, #pairs)))
   end
 end
-if jobs then
-  redis.call('HSET', KEYS[11], 'jobs', string.format('%.6f', jobs - 1),
-    'records', string.format('%.6f', records - cost), 'at', string.format('%.6f', at))
-  redis.call('EXPIRE', KEYS[11], 3600)
+if created > 0 then
+  -- What `observed` does per job, once for all: the counts and the waiting index.
+  redis.call('HINCRBY', counts, 'QUEUED', created)
+  redis.call('HINCRBY', vcounts, 'QUEUED', created)
+  redis.call('HINCRBY', counts, 'QUEUED_RECORDS', created_records)
+  zadd(waiting, entered)
+  zadd(KEYS[2], indexed)
+  redis.call('SADD', KEYS[11], version)
+  for _, s in ipairs(users) do
+    if s.created and s.jobs then
+      redis.call('HSET', s.budget, 'jobs', string.format('%.6f', s.jobs),
+        'records', string.format('%.6f', s.records), 'at', string.format('%.6f', at))
+      redis.call('EXPIRE', s.budget, 3600)
+    end
+    if s.created and s.model_jobs then
+      redis.call('HSET', s.model_budget, 'jobs', string.format('%.6f', s.model_jobs),
+        'at', string.format('%.6f', at))
+      redis.call('EXPIRE', s.model_budget, 3600)
+    end
+    if s.created and per_user > 2 then  -- a single server: each submitter's index too
+      zadd(s.index, s.indexed)
+      redis.call('EXPIRE', s.index, ttl)
+    end
+  end
+  if shared > 11 then
+    -- A single server: the indexes in other slots too, atomically with the jobs.
+    zadd(KEYS[12], indexed)
+    redis.call('SADD', KEYS[13], model)
+    if shared > 13 then redis.call('SADD', KEYS[14], model) end
+  end
 end
-if model_jobs then
-  redis.call('HSET', KEYS[12], 'jobs', string.format('%.6f', model_jobs - 1),
-    'at', string.format('%.6f', at))
-  redis.call('EXPIRE', KEYS[12], 3600)
-end
--- A new job enters QUEUED as `enter` would make it, written in one HSET and
--- observed from the fields in hand rather than read back. No event is published:
--- nobody can watch a job whose id has not been returned yet.
-local created = string.format('%.6f', at)
-local fields, named = {}, {created = created, attempts = '0'}
-for i = 16, #ARGV, 2 do
-  fields[#fields + 1] = ARGV[i]; fields[#fields + 1] = ARGV[i + 1]
-  named[ARGV[i]] = ARGV[i + 1]
-end
-redis.call('HSET', KEYS[1], 'created', created, 'attempts', 0, 'rev', 1, 'status', 'QUEUED',
-  'transitions', 'QUEUED@' .. created .. ';', unpack(fields))
-local f = {}
-for i, name in ipairs(OBSERVED) do f[i] = named[name] end
-observed(f, nil, 'QUEUED', at, 5)
-redis.call('EXPIRE', KEYS[1], ARGV[3])
--- A version's first job makes its queue and its workers' group, so that workers
--- reading every version find it ready (a worker makes it too, if it comes first).
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  redis.pcall('XGROUP', 'CREATE', KEYS[2], 'workers', '0', 'MKSTREAM')
-  -- keys.QUEUES_CHANNEL: workers serving every version start reading it now.
-  redis.call('PUBLISH', 'mg:queues', named.model .. '@' .. ARGV[15])
-end
-redis.call('SADD', KEYS[15], ARGV[15])
-redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])
-if ARGV[5] == '1' then
-  redis.call('SET', KEYS[3], ARGV[2] .. '|' .. ARGV[4], 'EX', ARGV[3])
-end
-redis.call('ZADD', KEYS[4], at, ARGV[2])
-if #KEYS > 15 then
-  -- A single Redis server (not a cluster): the indexes in other slots are
-  -- written here too, atomically with the job, instead of by separate commands.
-  redis.call('ZADD', KEYS[16], at, ARGV[2])
-  redis.call('EXPIRE', KEYS[16], ARGV[3])
-  redis.call('ZADD', KEYS[17], at, ARGV[2])
-  redis.call('SADD', KEYS[18], named.model)
-  if KEYS[19] then redis.call('SADD', KEYS[19], named.model) end
-end
--- Every other waiting job of its queue came first: no rank to look up for a new job.
-return {'created', ARGV[2], redis.call('ZCARD', KEYS[8]) - 1, newest_seen(KEYS[13], KEYS[14]),
-  string.format('%.6f', at)}
+out[2] = newest_seen(KEYS[9], KEYS[10])
+return out
 """
 )
 

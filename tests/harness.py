@@ -261,10 +261,24 @@ def wait_or_kill(process: subprocess.Popen[bytes], timeout_s: float) -> None:
     try:
         process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
+        stacks = _stacks(process.pid)
         process.kill()
         process.wait()
         warnings.warn(
             f"{' '.join(map(str, process.args))[-200:]} did not stop within {timeout_s} s "
-            "of SIGTERM: killed",
+            f"of SIGTERM: killed. Where it was:\n{stacks}",
             stacklevel=2,
         )
+
+
+def _stacks(pid: int) -> str:
+    """The Python stacks of a process, by py-spy (a dev dependency), to tell why it
+    hung; what went wrong instead, if it could not read them."""
+    spy = Path(sys.executable).with_name("py-spy")
+    try:
+        done = subprocess.run(
+            [str(spy), "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=20
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"(no stacks: {exc})"
+    return done.stdout or done.stderr

@@ -18,7 +18,7 @@ What makes it fast is what the jobs share. Each distinct model is authorized
 once a call, and each distinct (model, version) resolved once (a model under a
 rollout splits by each job's key, so there each job is resolved by its key, as
 SubmitJob would). Jobs of one model version and route go to Redis together, as
-SUBMIT_MANY script calls (scheduler.bulk), every group of the call in one round
+submission script calls (scheduler.bulk), every group of the call in one round
 trip; each created job's message is a copy of its group's, with its own id,
 time, record count, key and place.
 
@@ -167,7 +167,11 @@ class _Call:
             self._results[index].error.CopyFrom(status_of(exc))
             return
         group = self._group_of(job, runnable)
-        group.jobs.append(GroupJob(records, _to_json(records), job.idempotency_key))
+        group.jobs.append(
+            GroupJob(
+                self._principal.user, records, _to_json(records), job.idempotency_key, job.version
+            )
+        )
         group.indexes.append(index)
         group.requests.append(job)
 
@@ -211,8 +215,8 @@ class _Call:
         if group is None:
             limits = AdmissionLimits(self._service._limits.user_rates, runnable.limits.admission)
             shared = JobGroup(
-                runnable.model, runnable.version, job.version, self._principal.user,
-                runnable.spec, limits, choice.route.value, choice.rollout_id,
+                runnable.model, runnable.version, runnable.spec, limits, choice.route.value,
+                choice.rollout_id,
             )  # fmt: skip
             group = self._groups[key] = _Group(runnable, shared)
         return group
@@ -238,7 +242,7 @@ class _Call:
         """What every created job of the group shows alike: SubmitJob's message for a
         QUEUED job of the group, with its place's shared parts."""
         record = JobRecord(
-            id="", model=group.model, version=group.version, submitter=group.submitter,
+            id="", model=group.model, version=group.version, submitter=self._principal.user,
             status=JobStatus.QUEUED, created=0.0, record_count=0, spec=group.spec,
             queue_version=group.version, route=group.route, rollout_id=group.rollout_id,
         )  # fmt: skip

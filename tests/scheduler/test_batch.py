@@ -146,11 +146,59 @@ async def test_every_call_of_a_batch_gets_the_error_when_redis_is_down() -> None
 
 
 @pytest.mark.parametrize("commands", [(), (("PING",),)])
-async def test_a_call_gets_one_reply_per_command(clean_redis: str, commands: tuple[Any, ...]) -> None:
+async def test_a_call_gets_one_reply_per_command(
+    clean_redis: str, commands: tuple[Any, ...]
+) -> None:
     client = connect(RedisSettings(clean_redis))
     batcher = CommandBatcher(client)
     try:
         assert len(await batcher.run(*commands)) == len(commands)
+    finally:
+        await batcher.close()
+        await client.aclose()
+
+
+async def test_commands_made_as_their_batch_leaves_take_what_gathered_until_then(
+    clean_redis: str,
+) -> None:
+    client = connect(RedisSettings(clean_redis))
+    counting = CountingPipelines(client)
+    batcher = CommandBatcher(counting)  # type: ignore[arg-type]
+    gathered: list[str] = []
+    made: list[list[str]] = []
+    answered: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+
+    def make() -> list[tuple[list[Any], Any]]:
+        made.append(list(gathered))
+        return [([("RPUSH", "l", *gathered), ("LLEN", "l")], answered.set_result)]
+
+    try:
+        # The first batch is on its way for 0.3 s (a BLPOP of an empty list).
+        first = asyncio.ensure_future(batcher.run(("BLPOP", "nothing", 0.3)))
+        await asyncio.sleep(0.05)
+        batcher.later(make)
+        for item in "xyz":  # loop turns go by while it is
+            gathered.append(item)
+            await asyncio.sleep(0.01)
+        assert made == []
+        assert await first == [None]
+        replies = await asyncio.wait_for(answered, 5)
+        assert made == [["x", "y", "z"]]  # made once, as the second batch left
+        assert replies.result() == [3, 3]
+        assert counting.opened == 2
+    finally:
+        await batcher.close()
+        await client.aclose()
+
+
+async def test_commands_made_later_get_the_error_when_redis_is_down() -> None:
+    client = connect(RedisSettings("redis://127.0.0.1:1", connect_timeout_s=0.5))
+    batcher = CommandBatcher(client)
+    answered: asyncio.Future[asyncio.Future[list[Any]]] = asyncio.get_running_loop().create_future()
+    try:
+        batcher.later(lambda: [([("GET", "k")], answered.set_result)])
+        replies = await asyncio.wait_for(answered, 10)
+        assert isinstance(replies.exception(), RedisConnectionError)
     finally:
         await batcher.close()
         await client.aclose()

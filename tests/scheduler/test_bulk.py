@@ -1,5 +1,5 @@
-"""SUBMIT_MANY against a real Redis: a group of jobs leaves what the same jobs
-submitted one by one by SUBMIT leave (records, audit entries, counts, places),
+"""The submission script against a real Redis: a group of jobs leaves what the
+same jobs submitted one by one leave (records, audit entries, counts, places),
 and each job meets the idempotency key and the admission limits in order."""
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ SPEC = JobSpec("python", {"callable": "workers.builtin.demo:echo"}, 30.0)
 ROOMY = AdmissionLimits(UserRates(1000, 1000, 1000, 1000))
 
 
-def _job(records: list[dict[str, Any]], key: str = "") -> bulk.GroupJob:
-    return bulk.GroupJob(records, json.dumps(records, separators=(",", ":")), key)
+def _job(records: list[dict[str, Any]], key: str = "", user: str = "u") -> bulk.GroupJob:
+    return bulk.GroupJob(user, records, json.dumps(records, separators=(",", ":")), key)
 
 
-def _group(model: str, limits: AdmissionLimits = ROOMY, user: str = "u") -> bulk.JobGroup:
-    return bulk.JobGroup(model, "1.0.0", "", user, SPEC, limits, "default", "")
+def _group(model: str, limits: AdmissionLimits = ROOMY) -> bulk.JobGroup:
+    return bulk.JobGroup(model, "1.0.0", SPEC, limits, "default", "")
 
 
 @pytest.fixture
