@@ -153,3 +153,15 @@ async def test_a_redis_that_is_down_fails_every_waiting_submission() -> None:
         await queue.close()
         await client.aclose()
     assert len(done) == 3 and all(isinstance(e, RedisConnectionError) for e in done)
+
+
+async def test_hostile_user_names_and_keys_stay_data(queue: JobQueue) -> None:
+    # Names and keys travel as separate arguments or by byte length, never inside
+    # the script's per-job lines: spaces, newlines and braces cannot shift a job.
+    users = ["a b", "x\ny 1 2 3", "{tag}|é"]
+    done = await asyncio.gather(*(submit(queue, u, i, key=f"k {u}\n") for i, u in enumerate(users)))
+    assert [s.job.submitter for s in done] == users
+    client: Redis = queue.client  # type: ignore[assignment]
+    for user, s in zip(users, done, strict=True):
+        stored = await client.hgetall(keys.job(s.job_id, keys.shard_of_model(MODEL)))
+        assert (stored["submitter"], stored["idem_key"]) == (user, f"k {user}\n")
