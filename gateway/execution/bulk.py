@@ -114,7 +114,7 @@ class _Group:
     requests: list[execution_pb2.SubmitJobRequest] = field(default_factory=list)
 
 
-_GroupKey = tuple[str, str, str, str, str, str]
+_GroupKey = tuple[str, str, str, str, str]
 _UNDECIDED: ApiError | None = ApiError("not decided yet")  # a sentinel: no decision yet
 
 
@@ -166,7 +166,7 @@ class _Call:
         except ApiError as exc:
             self._results[index].error.CopyFrom(status_of(exc))
             return
-        group = self._group_of(job, runnable)
+        group = self._group_of(runnable)
         group.jobs.append(
             GroupJob(
                 self._principal.user, records, _to_json(records), job.idempotency_key, job.version
@@ -205,11 +205,13 @@ class _Call:
             return await self._service._resolutions.runnable(job.model, job.version, key)
         return runnable
 
-    def _group_of(self, job: execution_pb2.SubmitJobRequest, runnable: RunnableVersion) -> _Group:
+    def _group_of(self, runnable: RunnableVersion) -> _Group:
         choice = runnable.choice
+        # Not the version the job named: each job carries it (GroupJob), so jobs
+        # naming "" and the default's number share one group.
         key = (
             runnable.model, runnable.version, choice.route.value, choice.rollout_id,
-            job.version, runnable.spec.to_json(),
+            runnable.spec.to_json(),
         )  # fmt: skip
         group = self._groups.get(key)
         if group is None:

@@ -129,6 +129,27 @@ def test_jobs_of_several_models_and_versions_in_one_call(jobs: Jobs) -> None:
         assert done.results[0].output["echo"]["i"] == index
 
 
+def test_naming_the_default_or_no_version_keeps_each_job_its_own_key(jobs: Jobs) -> None:
+    """Jobs that name the default's number and jobs that name none run the same
+    version (one group of the script), yet a key stays bound to what its job
+    named: the same key and records under the other naming is a conflict."""
+    echo, key = jobs.model("echo"), f"v-{uuid.uuid4()}"
+    requests = [
+        _request(echo, [{"i": 0}], idempotency_key=key),
+        _request(echo, [{"i": 0}], idempotency_key=key, version="1.0.0"),
+        _request(echo, [{"i": 1}], version="1.0.0"),
+        _request(echo, [{"i": 0}], idempotency_key=key),
+    ]
+    results = _submit_jobs(jobs, requests)
+    assert [r.WhichOneof("outcome") for r in results] == ["job", "error", "job", "job"]
+    assert results[1].error == _submit_job_status(jobs, requests[1])
+    assert results[1].error.code == grpc.StatusCode.FAILED_PRECONDITION.value[0]
+    assert "different records or version" in results[1].error.message
+    assert (results[3].job.id, results[3].deduplicated) == (results[0].job.id, True)
+    assert {results[0].job.version, results[2].job.version} == {"1.0.0"}
+    assert jobs.wait(results[2].job.id).results[0].output["echo"]["i"] == 1
+
+
 @pytest.mark.parametrize(
     ("count", "words"),
     [(0, "jobs is required"), (10_001, "at most 10,000 jobs; 10,001 were given")],
