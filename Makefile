@@ -79,7 +79,7 @@ bench: install system-packages
 # The same generator with tiny durations and client counts: that it works, not the figures.
 bench-smoke: install system-packages
 	$(PY) -m loadtest.bench --levels 1,10 --duration 0.25 --drain 10 \
-	  --processes 0 --server-processes 1 --pause 0 --watch-finish 20 --jobs-per-user 4 \
+	  --processes 0 --server-processes 1 --pause 0 --watch-finish 20 --jobs-per-user 4 --settle 0 \
 	  --cost-levels 1 --cost-duration 0.25 --json $${BENCH_JSON:-/tmp/modelgw-bench-smoke.json}
 
 # Every page of the web console in Chromium against a real mesh, at 1280 and 390 px:

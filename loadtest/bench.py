@@ -82,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--pause", type=float, default=1.0, help="seconds between runs")
     p.add_argument(
+        "--settle",
+        type=float,
+        default=60.0,
+        help="before each run, wait at most this many seconds for a quiet second (0: no wait)",
+    )
+    p.add_argument(
         "--jobs-per-user",
         type=int,
         default=Settings.jobs_per_user,
@@ -156,6 +162,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         drain_s=args.drain,
         watch_finish_s=args.watch_finish,
         pause_s=args.pause,
+        settle_max_s=args.settle,
         jobs_per_user=args.jobs_per_user,
         jobs_per_call=args.jobs_per_call,
         watch_many_jobs=args.watch_many_jobs,

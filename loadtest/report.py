@@ -94,7 +94,7 @@ def scenario_table(results: dict[str, Any], scenario: str) -> list[str]:
             f"| {'1.00' if scenario == 'echo' else _ratio(row['requests_per_s'], echo)} "
             f"| {_ratio(row['requests_per_s'], celery)} "
             f"| {_n(row.get('server_cpu_us_per_call'))} "
-            f"| {' '.join(f'{x:.2f}' for x in row['load_before'])} |"
+            f"| {_load(row)} |"
         )
     return [*lines, ""]
 
@@ -125,7 +125,7 @@ def batch_table(results: dict[str, Any]) -> list[str]:
             f"| {row['cut']} | {_latency(row, 'p50_ms')} | {_latency(row, 'p95_ms')} "
             f"| {_latency(row, 'p99_ms')} | {_n(row.get('server_cpu_us_per_job'), 1)} "
             f"| {_n(row.get('redis_cpu_us_per_job'), 1)} "
-            f"| {' '.join(f'{x:.2f}' for x in row['load_before'])} |"
+            f"| {_load(row)} |"
         )
     return [*lines, ""]
 
@@ -264,7 +264,7 @@ def cost_table(results: dict[str, Any]) -> list[str]:
                 f"| {_n(row['p50_ms'])} | {_n(row['p99_ms'])} "
                 f"| {_n(row.get('server_cpu_us_per_call'))} "
                 f"| {_n(row.get('redis_cpu_us_per_call'))} "
-                f"| {' '.join(f'{x:.2f}' for x in row['load_before'])} |"
+                f"| {_load(row)} |"
             )
     return [*lines, ""]
 
@@ -434,3 +434,10 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {goal} | {'-' if met is None else 'met' if met else '**missed**'} | {measured} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _load(row: dict[str, Any]) -> str:
+    """The load average before the run, and how long it waited for a quiet machine."""
+    load = " ".join(f"{x:.2f}" for x in row["load_before"])
+    waited = row.get("settle_waited_s", 0)
+    return f"{load} (waited {waited:.0f} s)" if waited > 1 else load

@@ -28,6 +28,7 @@ from loadtest.mesh import (
     rss_bytes,
 )
 from loadtest.plan import Share
+from loadtest.settle import settle
 from loadtest.stats import percentile
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc
 from scheduler import keys
@@ -67,6 +68,7 @@ class Settings:
     watch_hold_s: float = 150.0
     watch_finish_s: float = 60.0
     pause_s: float = 1.0  # between runs
+    settle_max_s: float = 60.0  # at most this long waiting for a quiet machine (loadtest.settle)
     jobs_per_call: int = 100  # submit_batch: the jobs of one SubmitJobs call
 
 
@@ -108,8 +110,11 @@ class Runner:
                 "skipped": f"Celery clients are threads; not run above {MAX_THREADS}",
                 "load": load,
             }
+        settled = settle(self.settings.settle_max_s)
+        load = os.getloadavg()
         figures: dict[str, Any] = getattr(self, f"_{scenario}")(clients)
         figures["load_before"] = load
+        figures.update(settled.figures())
         return figures
 
     # -- the scenarios --------------------------------------------------------------

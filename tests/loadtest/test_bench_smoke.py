@@ -27,6 +27,8 @@ SMOKE = [
     "1",
     "--pause",
     "0",
+    "--settle",
+    "0",
     "--watch-finish",
     "20",
     "--jobs-per-user",
