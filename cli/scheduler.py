@@ -17,6 +17,13 @@ def add_command(commands: Commands) -> None:
     scheduler.add_argument(
         "--consensus-concurrency", type=int, default=256, help="consensus jobs run at once"
     )
+    scheduler.add_argument(
+        "--drain-grace",
+        type=float,
+        default=5.0,
+        help="seconds running consensus jobs get on SIGTERM before they are handed back "
+        "(their children go on running)",
+    )
     scheduler.set_defaults(run=run)
 
 
@@ -40,7 +47,12 @@ def run(args: argparse.Namespace) -> int:
         consensus = Worker(
             redis,
             queue,
-            WorkerSettings(models=(), concurrency=args.consensus_concurrency, consensus=True),
+            WorkerSettings(
+                models=(),
+                concurrency=args.consensus_concurrency,
+                consensus=True,
+                drain_grace_s=args.drain_grace,
+            ),
         )
         client = connect(redis, max_connections=4)
         try:

@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 
 import pytest
 import redis
+from hypothesis import HealthCheck, settings
 
 from gateway.config import METRICS_PORTS
 from mesh import (
@@ -25,6 +26,11 @@ from mesh import (
     free_port_block,
 )
 from tests.harness import SERVICES, Mesh, serving, spawn_modelgw, stop_process
+
+# Property tests check what code returns, not how fast: on two busy cores one example
+# can pass hypothesis's 200 ms default deadline and fail a correct test at random.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 
 def make_scratch_dir(prefix: str) -> Path:

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -40,9 +40,13 @@ RESYNC_S = 2.0
 class ConsensusRunner:
     """Runs consensus jobs for a worker: their children through the queue, then the formula."""
 
-    def __init__(self, queue: JobQueue, events: JobEvents) -> None:
+    def __init__(
+        self, queue: JobQueue, events: JobEvents, handing_back: Callable[[], bool]
+    ) -> None:
         self._queue = queue
         self._events = events
+        # Whether the worker is stopping: a job cancelled then is handed back, not ended.
+        self._handing_back = handing_back
 
     async def run(self, delivery: Delivery) -> list[dict[str, Any]]:
         """The parent's per-record results; BackendError when a child fails."""
@@ -53,7 +57,7 @@ class ConsensusRunner:
         try:
             finished = await self._wait(delivery, children, child_ids)
         except asyncio.CancelledError:
-            await asyncio.shield(self._cancel_children(child_ids))
+            await asyncio.shield(self._end_children(delivery, child_ids))
             raise
         failed = [
             (alias, job) for alias, job in finished.items() if job.status is not JobStatus.SUCCEEDED
@@ -121,6 +125,18 @@ class ConsensusRunner:
                 if all(job.status.terminal for job in latest.values()):
                     return latest
                 await _any_news(watches, RESYNC_S)
+
+    async def _end_children(self, delivery: Delivery, child_ids: Mapping[str, str]) -> None:
+        """The children of a run that was cancelled: cancelled with it, unless the run
+        is handed back by a stopping worker while the parent still runs. Then they
+        go on, and the parent's next delivery finds them by their keys."""
+        if self._handing_back():
+            with contextlib.suppress(RedisError, OSError):
+                status = await self._queue.status(delivery.model, delivery.job_id)
+                if status is JobStatus.RUNNING:
+                    log.info("children kept", extra={"fields": {"job": delivery.job_id}})
+                    return
+        await self._cancel_children(child_ids)
 
     async def _cancel_children(self, child_ids: Mapping[str, str]) -> None:
         for alias, job_id in child_ids.items():

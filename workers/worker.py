@@ -94,7 +94,7 @@ class Worker:
         if self._settings.consensus:
             self._events = JobEvents(lambda: connect_node(self._redis), self._queue.get)
             await self._events.start()
-            self._consensus = ConsensusRunner(self._queue, self._events)
+            self._consensus = ConsensusRunner(self._queue, self._events, self._stopping.is_set)
         new_queues = NewQueues(lambda: connect_node(self._redis), self._heard_of)
         discovery = [
             asyncio.create_task(self._discover_forever()),

@@ -108,3 +108,9 @@ def naps(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 NOT_CALLABLE = 3
+
+
+async def dozes(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Three seconds' wait, then x = 1 for each record: a child that outlives a stop."""
+    await asyncio.sleep(3)
+    return [{"x": 1} for _ in records]
