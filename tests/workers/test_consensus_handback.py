@@ -8,13 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from backendspec import BackendPolicy
-from mesh import LocalRedis, free_port
 from scheduler.connection import RedisSettings, connect
 from scheduler.job import ChildSpec, JobRecord, JobSpec, JobStatus
 from scheduler.queue import JobQueue
@@ -26,17 +21,8 @@ PARENT, CHILD = "handback.consensus", "handback.child"
 POLICY = BackendPolicy(callables=("tests.workers.callables",))
 
 
-@pytest.fixture
-def redis_url(scratch_dir: Path) -> Iterator[str]:
-    server = LocalRedis(scratch_dir, free_port(), persistence=False)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-
-
-def test_a_handed_back_consensus_job_keeps_its_children(redis_url: str) -> None:
-    asyncio.run(_hand_back(RedisSettings(redis_url)))
+def test_a_handed_back_consensus_job_keeps_its_children(own_redis_url: str) -> None:
+    asyncio.run(_hand_back(RedisSettings(own_redis_url)))
 
 
 def _consensus(index: int) -> WorkerSettings:

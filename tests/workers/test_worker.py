@@ -7,15 +7,12 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 import uvloop
 
 from backendspec import BackendPolicy
-from mesh import LocalRedis, free_port
 from scheduler import keys
 from scheduler.connection import RedisSettings, connect
 from scheduler.job import JobSpec, JobStatus
@@ -34,18 +31,8 @@ OLD_SPECS = (
 )
 
 
-@pytest.fixture
-def redis_url(scratch_dir: Path) -> Iterator[str]:
-    """A Redis of the test's own: the test empties it under a running worker."""
-    server = LocalRedis(scratch_dir, free_port(), persistence=False)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-
-
 def test_a_worker_whose_queues_are_gone_stops_when_asked(
-    redis_url: str, caplog: pytest.LogCaptureFixture
+    own_redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Redis lost its data (a restart without persistence, a FLUSHALL): each reader's
     read fails with NOGROUP and is tried again a second afterwards. A stop a second after
@@ -57,29 +44,29 @@ def test_a_worker_whose_queues_are_gone_stops_when_asked(
     # Without the readers' warnings, which pytest's capture would make slower, their
     # retries fall where the stop does.
     caplog.set_level(logging.ERROR, logger="modelgw.worker")
-    uvloop.run(_stop_a_second_after_the_loss(redis_url, times=3))
+    uvloop.run(_stop_a_second_after_the_loss(own_redis_url, times=3))
 
 
-async def _stop_a_second_after_the_loss(redis_url: str, times: int) -> None:
+async def _stop_a_second_after_the_loss(own_redis_url: str, times: int) -> None:
     settings = WorkerSettings(models=("a", "b", "c", "d"), concurrency=4, drain_grace_s=1)
     for _ in range(times):
-        worker = Worker(RedisSettings(redis_url), QueueSettings(), settings)
+        worker = Worker(RedisSettings(own_redis_url), QueueSettings(), settings)
         stop = asyncio.Event()
         running = asyncio.create_task(worker.run(stop))
         await asyncio.sleep(0.2)  # the readers block on their queues
-        async with aioredis.Redis.from_url(redis_url) as client:
+        async with aioredis.Redis.from_url(own_redis_url) as client:
             await client.flushall()
         await asyncio.sleep(1.0)
         stop.set()
         await asyncio.wait_for(running, timeout=5)
 
 
-def test_jobs_queued_by_the_code_before_jobspec_still_run(redis_url: str) -> None:
-    asyncio.run(_run_old_jobs(redis_url))
+def test_jobs_queued_by_the_code_before_jobspec_still_run(own_redis_url: str) -> None:
+    asyncio.run(_run_old_jobs(own_redis_url))
 
 
-async def _run_old_jobs(redis_url: str) -> None:
-    client = connect(RedisSettings(redis_url))
+async def _run_old_jobs(own_redis_url: str) -> None:
+    client = connect(RedisSettings(own_redis_url))
     queue = JobQueue(client, QueueSettings())
     settings = WorkerSettings(
         models=(COMPAT_MODEL,),
@@ -87,7 +74,7 @@ async def _run_old_jobs(redis_url: str) -> None:
         model_processes=1,
         policy=BackendPolicy(callables=("tests.workers.callables",)),
     )
-    worker = Worker(RedisSettings(redis_url), QueueSettings(), settings)
+    worker = Worker(RedisSettings(own_redis_url), QueueSettings(), settings)
     stop = asyncio.Event()
     try:
         ids = []
@@ -119,14 +106,14 @@ async def _run_old_jobs(redis_url: str) -> None:
         await client.aclose()
 
 
-def test_a_worker_serves_again_after_redis_lost_its_data(redis_url: str) -> None:
+def test_a_worker_serves_again_after_redis_lost_its_data(own_redis_url: str) -> None:
     """After a FLUSHALL (or a restart without persistence) the queue and its consumer
     group are gone: the worker makes them again and runs what is submitted next."""
-    asyncio.run(_serve_after_the_loss(redis_url))
+    asyncio.run(_serve_after_the_loss(own_redis_url))
 
 
-async def _serve_after_the_loss(redis_url: str) -> None:
-    client = connect(RedisSettings(redis_url))
+async def _serve_after_the_loss(own_redis_url: str) -> None:
+    client = connect(RedisSettings(own_redis_url))
     queue = JobQueue(client, QueueSettings())
     settings = WorkerSettings(
         models=(COMPAT_MODEL,),
@@ -135,7 +122,7 @@ async def _serve_after_the_loss(redis_url: str) -> None:
         policy=BackendPolicy(callables=("tests.workers.callables",)),
     )
     stop = asyncio.Event()
-    running = asyncio.create_task(Worker(RedisSettings(redis_url), QueueSettings(), settings).run(stop))
+    running = asyncio.create_task(Worker(RedisSettings(own_redis_url), QueueSettings(), settings).run(stop))
     try:
         await asyncio.sleep(0.3)  # the reader blocks on its queue
         await client.flushall()
