@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
@@ -34,6 +35,17 @@ def run_until_signalled(
     with serving_metrics(process.host, process.metrics_port):
         uvloop.run(main())
     return 0
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds, never negative."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number of seconds, 0 or more")
+    return value
 
 
 def positive(text: str) -> int:

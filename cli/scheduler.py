@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import os
 
-from cli._run import Commands, run_until_signalled
+from cli._run import Commands, run_until_signalled, seconds
 
 
 def add_command(commands: Commands) -> None:
@@ -19,7 +19,7 @@ def add_command(commands: Commands) -> None:
     )
     scheduler.add_argument(
         "--drain-grace",
-        type=float,
+        type=seconds,
         default=5.0,
         help="seconds running consensus jobs get on SIGTERM before they are handed back "
         "(their children go on running)",

@@ -11,7 +11,7 @@ import asyncio
 import os
 import sys
 
-from cli._run import Commands, positive, run_until_signalled
+from cli._run import Commands, positive, run_until_signalled, seconds
 from settings.env import split_items
 
 
@@ -48,7 +48,7 @@ def add_command(commands: Commands) -> None:
     )
     worker.add_argument(
         "--drain-grace",
-        type=float,
+        type=seconds,
         help="seconds running jobs get on SIGTERM; replaces MODELGW_WORKER_DRAIN_GRACE (30)",
     )
     worker.set_defaults(run=run)

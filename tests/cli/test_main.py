@@ -42,6 +42,23 @@ def test_worker_flags_default_to_unset_so_the_variables_apply() -> None:
     )
 
 
+@pytest.mark.parametrize("command", [["worker"], ["scheduler"]])
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "soon"])
+def test_a_drain_grace_that_is_not_seconds_is_refused(
+    command: list[str], value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        _parser().parse_args([*command, "--drain-grace", value])
+    assert exited.value.code == 2
+    assert "argument --drain-grace" in capsys.readouterr().err
+
+
+def test_a_drain_grace_of_seconds_is_taken() -> None:
+    assert _parser().parse_args(["scheduler", "--drain-grace", "0"]).drain_grace == 0.0
+    assert _parser().parse_args(["worker", "--drain-grace", "2.5"]).drain_grace == 2.5
+    assert _parser().parse_args(["scheduler"]).drain_grace == 5.0
+
+
 def test_a_bad_setting_exits_2(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELGW_JWT_MAX_TTL", "forever")
     assert main(["token", "create", "--user", "alice"]) == 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 
 from backendspec import BackendPolicy
 from scheduler.connection import RedisSettings, connect
@@ -31,12 +32,14 @@ def _consensus(index: int) -> WorkerSettings:
     )
 
 
-async def _until(queue: JobQueue, job_id: str, done: object, timeout_s: float) -> JobRecord:
+async def _until(
+    queue: JobQueue, job_id: str, done: Callable[[JobRecord], object], timeout_s: float
+) -> JobRecord:
     deadline = time.monotonic() + timeout_s
     while True:
         job = await queue.get(job_id)
         assert job is not None
-        if done(job):  # type: ignore[operator]
+        if done(job):
             return job
         assert time.monotonic() < deadline, job
         await asyncio.sleep(0.05)
