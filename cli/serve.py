@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 
 from cli._run import Commands, positive
 from gateway.config import SERVICE_PORTS, GatewayConfig
@@ -32,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
         from gateway.prefork import run_prefork, service_spec
 
         return run_prefork(service_spec(args.service, config, processes))
+    if config.prefork_child is not None:
+        from gateway.prefork import bind_to_parent
+
+        bind_to_parent(os.environ)
     from gateway.server import serve
 
     try:

@@ -27,6 +27,8 @@ SERVICE_PORTS = {"registry": 50051, "execution": 50052, "admin": 50053}
 
 # Set by the prefork parent (gateway.prefork) to each child's index, 0 to N-1.
 PREFORK_CHILD_ENV = "MODELGW_PREFORK_CHILD"
+# Set by the prefork parent to the file descriptor of each child's line to it.
+PREFORK_LINE_ENV = "MODELGW_PREFORK_LINE"
 
 # The model catalog in the repository (catalog/models.yaml), read by the admin RPCs.
 DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "catalog" / "models.yaml"
@@ -236,6 +238,12 @@ class GatewayConfig:
     # Which of them this process is: set by gateway.prefork in its children's
     # environment (MODELGW_PREFORK_CHILD), never by hand; None in a lone server.
     prefork_child: int | None
+    # The child's end of its line to the prefork parent (gateway.recycling), a
+    # file descriptor the parent passes; None in a lone server.
+    prefork_line: int | None
+    # A prefork child holding no stream that has grown by more than this many MB
+    # of resident memory since it started serving asks to be replaced; 0: never.
+    recycle_growth_mb: int
     log_level: str
     metrics_ports: Mapping[str, int]
     admin: AdminConfig
@@ -281,6 +289,8 @@ class GatewayConfig:
             shutdown_grace_s=number(env, "MODELGW_SHUTDOWN_GRACE", 10.0),
             server_processes=whole(env, "MODELGW_SERVER_PROCESSES", 1, minimum=1),
             prefork_child=optional_whole(env, PREFORK_CHILD_ENV),
+            prefork_line=optional_whole(env, PREFORK_LINE_ENV),
+            recycle_growth_mb=whole(env, "MODELGW_RECYCLE_GROWTH_MB", 512),
             log_level=process.log_level(env),
             metrics_ports=process.metrics_ports(env),
             admin=AdminConfig.from_env(

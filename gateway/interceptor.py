@@ -75,6 +75,9 @@ class GatewayInterceptor:
         self._rules = rules
         # Wrapped handlers, built once per method.
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+        self.open_streams = 0
+        """Server streams (WatchJob, WatchJobs...) running now: a process holding
+        any must not be replaced (gateway.recycling)."""
 
     def wrapped(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         """The method's handler with authentication, authorization, logs and metrics;
@@ -123,6 +126,7 @@ class GatewayInterceptor:
     ) -> StreamBehavior:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
+            self.open_streams += 1
             try:
                 await self._admit(method, rule, request, context)
                 async for response in behavior(request, context):
@@ -130,6 +134,8 @@ class GatewayInterceptor:
             except Exception as exc:
                 await _abort(context, method, started, exc)
                 raise
+            finally:
+                self.open_streams -= 1
             _log_call(method, grpc.StatusCode.OK, started)
 
         return call

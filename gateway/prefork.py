@@ -10,7 +10,9 @@ across them. Connections, not calls: one client channel stays on one child.
 The parent serves the children's metrics, summed (prometheus_client's
 multiprocess mode), forwards SIGTERM/SIGINT and waits for the children's drain.
 When a child dies unasked it stops the others and exits non-zero: restarting is
-left to whoever supervises the parent (the mesh supervisor, Kubernetes).
+left to whoever supervises the parent (the mesh supervisor, Kubernetes). A child
+that asks to be replaced (gateway.recycling: it grew in a burst and holds no
+stream) gets a fresh process in its slot, started before it is stopped.
 
 Migrations need no step of their own here: every child runs migrate(), which
 applies them under a PostgreSQL advisory transaction lock and reads what is
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import shutil
 import signal
 import socket
@@ -37,7 +40,8 @@ from types import FrameType
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from gateway.config import PREFORK_CHILD_ENV, ConfigError, GatewayConfig
+from gateway import recycling
+from gateway.config import PREFORK_CHILD_ENV, PREFORK_LINE_ENV, ConfigError, GatewayConfig
 from gateway.metrics import serving_metrics
 from mesh.process import die_with_parent, terminate
 from mesh.signals import on_stop_signals
@@ -47,6 +51,10 @@ log = logging.getLogger("modelgw.prefork")
 # Read by prometheus_client when it is imported: each child then keeps its
 # metric values in files of this directory, named by its pid.
 MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# The parent's pid, so that a child can tell it outlived its parent (bind_to_parent).
+PREFORK_PARENT_ENV = "MODELGW_PREFORK_PARENT"
+# A slot starts a replacement at most this often.
+REPLACE_SLOT_EVERY_S = 60.0
 # What a child gets beyond its own drain (closing pools, exiting) before SIGKILL.
 _EXIT_MARGIN_S = 5.0
 
@@ -104,17 +112,45 @@ def check_port_free(host: str, port: int) -> None:
                 raise PortTaken(f"cannot listen on {address}: {exc.strerror}") from exc
 
 
+@dataclass
+class _Child:
+    """One child process, the slot it serves and the parent's end of its line."""
+
+    slot: int
+    process: subprocess.Popen[bytes]
+    line: int
+    # When a child leaving for its replacement must have exited (then SIGKILL).
+    leave_by: float = 0.0
+
+
 class Prefork:
-    """The parent: start(), wait() for a stop request or a child's death, then stop()."""
+    """The parent: start(), wait() for a stop request or a child's death, then stop().
+
+    Each of the N slots has one serving child. A child may ask, over its line, to
+    be replaced (gateway.recycling): a new child starts in its slot, and once the
+    new one serves the old one gets SIGTERM and drains.
+    """
 
     def __init__(self, spec: PreforkSpec) -> None:
         if spec.port == 0:
             raise ConfigError(f"{spec.name}: {spec.processes} processes need a fixed port, not 0")
         self.spec = spec
-        self.children: list[subprocess.Popen[bytes]] = []
         self.metrics_dir: Path | None = None
         self._metrics = contextlib.ExitStack()
         self._requested: int | None = None
+        self._serving: list[_Child] = []
+        # A replacement started for a slot, until it serves.
+        self._incoming: dict[int, _Child] = {}
+        # Children replaced, until they have drained and exited.
+        self._leaving: list[_Child] = []
+        # When each slot last started a replacement.
+        self._replaced_at: dict[int, float] = {}
+
+    @property
+    def children(self) -> list[subprocess.Popen[bytes]]:
+        """Every child process running or not yet reaped."""
+        everyone = [*self._serving, *self._incoming.values(), *self._leaving]
+        return [child.process for child in everyone]
 
     def request_stop(self, signum: int, frame: FrameType | None = None) -> None:
         """A signal handler: wait() returns at its next look."""
@@ -127,30 +163,33 @@ class Prefork:
         if spec.metrics_port:
             check_port_free(spec.host, spec.metrics_port)
             self.metrics_dir = Path(tempfile.mkdtemp(prefix=f"modelgw-{spec.name}-metrics-"))
-        for index in range(spec.processes):
-            self.children.append(self._spawn(index))
+        for slot in range(spec.processes):
+            self._serving.append(self._spawn(slot))
         if self.metrics_dir is not None:
-            # Only now: the metrics server is a thread, and the children's
-            # preexec_fn must not run in a fork of a process that has threads.
             registry = CollectorRegistry()
             # (prometheus_client's multiprocess module has no type annotations)
             MultiProcessCollector(registry, path=str(self.metrics_dir))  # type: ignore[no-untyped-call]
             self._metrics.enter_context(serving_metrics(spec.host, spec.metrics_port, registry))
 
     def wait(self) -> bool:
-        """Blocks until a stop is requested (True) or a child exits unasked (False)."""
+        """Blocks until a stop is requested (True) or a serving child exits unasked (False)."""
         while self._requested is None:
-            for index, child in enumerate(self.children):
-                if child.poll() is not None:
-                    fields = {"index": index, "pid": child.pid, "code": child.returncode}
+            self._read_lines(timeout_s=0.1)
+            for child in self._serving:
+                if child.process.poll() is not None:
+                    fields = {
+                        "index": child.slot,
+                        "pid": child.process.pid,
+                        "code": child.process.returncode,
+                    }
                     log.error("child exited unasked; stopping the others", extra={"fields": fields})
                     return False
-            time.sleep(0.1)
+            self._reap_replacements()
         log.info("stopping", extra={"fields": {"signal": signal.Signals(self._requested).name}})
         return True
 
     def stop(self) -> bool:
-        """SIGTERMs the children and waits for their drain; True if all exited 0.
+        """SIGTERMs the children and waits for their drain; True if all serving ones exited 0.
 
         Safe to call twice.
         """
@@ -159,33 +198,123 @@ class Prefork:
         if self.metrics_dir is not None:
             shutil.rmtree(self.metrics_dir, ignore_errors=True)
             self.metrics_dir = None
-        codes = [child.returncode for child in self.children]
+        for child in [*self._serving, *self._incoming.values(), *self._leaving]:
+            _close(child)
+        codes = [child.process.returncode for child in self._serving]
         if codes:
             log.info("stopped", extra={"fields": {"codes": codes}})
         return all(code == 0 for code in codes)
 
-    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
+    def _read_lines(self, timeout_s: float) -> None:
+        """Acts on what the children said over their lines, waiting at most timeout_s."""
+        speaking = {child.line: child for child in [*self._serving, *self._incoming.values()]}
+        speaking = {line: child for line, child in speaking.items() if line >= 0}
+        if not speaking:
+            time.sleep(timeout_s)
+            return
+        readable, _, _ = select.select(list(speaking), [], [], timeout_s)
+        for line in readable:
+            child = speaking[line]
+            said = os.read(line, 64)
+            if not said:  # the child closed its end (it exited): poll() tells how
+                _close(child)
+            if recycling.READY in said and self._incoming.get(child.slot) is child:
+                self._take_over(child)
+            if recycling.REPLACE_ME in said and child in self._serving:
+                self._replace(child)
+
+    def _replace(self, old: _Child) -> None:
+        if old.slot in self._incoming:
+            return
+        # Children whose working set outgrows MODELGW_RECYCLE_GROWTH_MB would
+        # otherwise replace each other as fast as they start.
+        last = self._replaced_at.get(old.slot)
+        if last is not None and time.monotonic() - last < REPLACE_SLOT_EVERY_S:
+            return
+        self._replaced_at[old.slot] = time.monotonic()
+        new = self._incoming[old.slot] = self._spawn(old.slot)
+        fields = {"index": old.slot, "pid": old.process.pid, "replacement": new.process.pid}
+        log.info("replacing a child that asked for it", extra={"fields": fields})
+
+    def _take_over(self, new: _Child) -> None:
+        """The replacement serves: it takes the slot, and the old child drains."""
+        del self._incoming[new.slot]
+        old = self._serving[new.slot]
+        self._serving[new.slot] = new
+        old.leave_by = time.monotonic() + self.spec.grace_s + _EXIT_MARGIN_S
+        with contextlib.suppress(ProcessLookupError):
+            old.process.send_signal(signal.SIGTERM)
+        self._leaving.append(old)
+        fields = {"index": new.slot, "pid": new.process.pid, "replaced": old.process.pid}
+        log.info("child replaced", extra={"fields": fields})
+
+    def _reap_replacements(self) -> None:
+        for slot, new in list(self._incoming.items()):
+            if new.process.poll() is not None:
+                # The old child still serves; a replacement that could not start
+                # does not take the others down.
+                del self._incoming[slot]
+                _close(new)
+                fields = {"index": slot, "pid": new.process.pid, "code": new.process.returncode}
+                log.error("a replacement exited before serving", extra={"fields": fields})
+        for old in list(self._leaving):
+            if old.process.poll() is None and time.monotonic() > old.leave_by:
+                with contextlib.suppress(ProcessLookupError):
+                    old.process.kill()
+            if old.process.poll() is not None:
+                self._leaving.remove(old)
+                _close(old)
+                fields = {"pid": old.process.pid, "code": old.process.returncode}
+                log.info("replaced child exited", extra={"fields": fields})
+
+    def _spawn(self, slot: int) -> _Child:
+        line, child_end = os.pipe()
         env = {
             **os.environ,
             **self.spec.env,
-            PREFORK_CHILD_ENV: str(index),
+            PREFORK_CHILD_ENV: str(slot),
+            PREFORK_LINE_ENV: str(child_end),
+            PREFORK_PARENT_ENV: str(os.getpid()),
             "MODELGW_SERVER_PROCESSES": str(self.spec.processes),
         }
         if self.metrics_dir is not None:
             env[MULTIPROC_DIR_ENV] = str(self.metrics_dir)
-        child = subprocess.Popen(
-            self.spec.argv,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            # Its own session: a terminal's Ctrl-C reaches the parent only, which
-            # forwards it once, rather than every child getting it twice.
-            start_new_session=True,
-            # A parent killed outright (SIGKILL, OOM) still stops its children,
-            # so a restarted parent finds the port free.
-            preexec_fn=die_with_parent,
-        )
-        log.info("child started", extra={"fields": {"index": index, "pid": child.pid}})
-        return child
+        try:
+            process = subprocess.Popen(
+                self.spec.argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                pass_fds=(child_end,),
+                # Its own session: a terminal's Ctrl-C reaches the parent only, which
+                # forwards it once, rather than every child getting it twice.
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(line)
+            raise
+        finally:
+            os.close(child_end)
+        log.info("child started", extra={"fields": {"index": slot, "pid": process.pid}})
+        return _Child(slot, process, line)
+
+
+def _close(child: _Child) -> None:
+    if child.line >= 0:
+        os.close(child.line)
+        child.line = -1
+
+
+def bind_to_parent(env: Mapping[str, str]) -> None:
+    """In a child: die with the parent (SIGTERM), so that a parent killed outright
+    (SIGKILL, OOM) leaves nothing holding the port for its restart.
+
+    The child asks this itself rather than in a preexec_fn, which is unsafe in a
+    fork of a process with threads: the parent starts replacements while its
+    metrics thread runs.
+    """
+    die_with_parent()
+    if str(os.getppid()) != env.get(PREFORK_PARENT_ENV):
+        sys.exit("the prefork parent exited before this child started")
 
 
 def run_prefork(spec: PreforkSpec) -> int:

@@ -31,6 +31,7 @@ from gateway.execution.service import ExecutionLimits, ExecutionService
 from gateway.interceptor import GatewayInterceptor, GuardedServer
 from gateway.metrics import serving_metrics
 from gateway.readiness import Probe, follow_stores
+from gateway.recycling import READY, ParentLine, ask_for_replacement_when_grown
 from gateway.registry import store as registry_store
 from gateway.registry.database import migrate, open_pool
 from gateway.registry.service import RegistryService
@@ -231,15 +232,16 @@ async def _run(
     name: str, full_name: str, mount: Mount, res: Resources, ready: asyncio.Event | None
 ) -> None:
     config = res.config
+    guard = GatewayInterceptor(TokenVerifier(config.auth), res.access, RULES)
     server = GuardedServer(
         grpc.aio.server(
             options=server_options(config), maximum_concurrent_rpcs=config.max_concurrent_rpcs
         ),
-        GatewayInterceptor(TokenVerifier(config.auth), res.access, RULES),
+        guard,
     )
     with serving_metrics(config.host, config.metrics_ports[name]):
         async with mount(server, res):
-            await _serve_until_signalled(server, name, full_name, res, ready)
+            await _serve_until_signalled(server, name, full_name, res, ready, guard)
 
 
 def _tune_gc() -> None:
@@ -263,6 +265,7 @@ async def _serve_until_signalled(
     full_name: str,
     res: Resources,
     ready: asyncio.Event | None,
+    guard: GatewayInterceptor,
 ) -> None:
     config = res.config
     health = health_async.HealthServicer()
@@ -285,13 +288,25 @@ async def _serve_until_signalled(
     log.info("serving", extra={"fields": {"service": full_name, "address": address}})
     if ready is not None:
         ready.set()
+    background = [readiness]
+    if config.prefork_line is not None:
+        line = ParentLine(config.prefork_line)
+        line.tell(READY)
+        if config.recycle_growth_mb:
+            growth = config.recycle_growth_mb * 2**20
+            background.append(
+                asyncio.create_task(
+                    ask_for_replacement_when_grown(line, growth, lambda: guard.open_streams)
+                )
+            )
     try:
         with stop_on_signals() as stop:
             await stop.wait()
             log.info("stopping", extra={"fields": {"grace_s": config.shutdown_grace_s}})
     finally:
-        readiness.cancel()
-        await asyncio.gather(readiness, return_exceptions=True)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await health.enter_graceful_shutdown()
         await server.stop(config.shutdown_grace_s)
         log.info("stopped")

@@ -3,6 +3,7 @@ port under a small parent, their metrics summed by it, stopped together."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -31,11 +32,13 @@ SUBMIT = "/modelgateway.v1.ExecutionService/SubmitJob"
 CHANNELS = 16  # separate TCP connections: all on one of two children has odds 2 in 65,536
 
 
-def start_prefork(mesh: Mesh, log: Path, *args: str, port: int | None = None) -> Mesh:
+def start_prefork(
+    mesh: Mesh, log: Path, *args: str, port: int | None = None, env: dict[str, str] | None = None
+) -> Mesh:
     """The execution server as a prefork parent on its own ports, beside the session's."""
     port = port or free_port()
     own = Mesh(
-        env={**mesh.env, "MODELGW_EXECUTION_PORT": str(port)},
+        env={**mesh.env, "MODELGW_EXECUTION_PORT": str(port), **(env or {})},
         addresses={"execution": f"127.0.0.1:{port}"},
         logs={"execution": log},
         metrics_ports={"execution": free_port()},
@@ -44,9 +47,9 @@ def start_prefork(mesh: Mesh, log: Path, *args: str, port: int | None = None) ->
     return own
 
 
-@pytest.fixture
-def prefork(mesh: Mesh, tmp_path: Path) -> Iterator[Mesh]:
-    own = start_prefork(mesh, tmp_path / "prefork.log", "--processes", "2")
+@contextlib.contextmanager
+def running_prefork(mesh: Mesh, log: Path, env: dict[str, str] | None = None) -> Iterator[Mesh]:
+    own = start_prefork(mesh, log, "--processes", "2", env=env)
     try:
         wait_serving(own, "execution")
         wait_children(own, 2)
@@ -59,6 +62,12 @@ def prefork(mesh: Mesh, tmp_path: Path) -> Iterator[Mesh]:
         for pid in child_pids(own):
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def prefork(mesh: Mesh, tmp_path: Path) -> Iterator[Mesh]:
+    with running_prefork(mesh, tmp_path / "prefork.log") as own:
+        yield own
 
 
 def log_entries(own: Mesh, msg: str, logger: str = "modelgw.prefork") -> list[dict[str, object]]:
@@ -193,3 +202,94 @@ def test_a_taken_port_fails_fast_naming_the_address(mesh: Mesh, tmp_path: Path) 
     assert took < 5
     assert f"cannot listen on 127.0.0.1:{port}" in own.logs["execution"].read_text()
     assert child_pids(own) == []
+
+
+def test_recycle_growth_is_whole_megabytes_zero_turning_it_off() -> None:
+    assert GatewayConfig.from_env({}).recycle_growth_mb == 512
+    assert GatewayConfig.from_env({"MODELGW_RECYCLE_GROWTH_MB": "0"}).recycle_growth_mb == 0
+    for bad in ("-1", "1.5", "lots"):
+        with pytest.raises(ConfigError, match="MODELGW_RECYCLE_GROWTH_MB"):
+            GatewayConfig.from_env({"MODELGW_RECYCLE_GROWTH_MB": bad})
+
+
+# Any child grows a megabyte in seconds of serving: each asks to be replaced at
+# its first look once it holds no stream (gateway.recycling).
+RECYCLE_AT_ONCE = {"MODELGW_RECYCLE_GROWTH_MB": "1"}
+
+
+def long_lived_stubs(own: Mesh, count: int) -> list[execution_pb2_grpc.ExecutionServiceStub]:
+    """Stubs on channels of their own, so on separate connections, as separate clients."""
+    channels = [
+        grpc.insecure_channel(own.addresses["execution"], options=[("grpc.use_local_subchannel_pool", 1)])
+        for _ in range(count)
+    ]
+    for index, channel in enumerate(channels):
+        own.channels[f"client-{index}"] = channel
+    return [execution_pb2_grpc.ExecutionServiceStub(channel) for channel in channels]
+
+
+def submit_request(model: Fixture) -> execution_pb2.SubmitJobRequest:
+    return execution_pb2.SubmitJobRequest(
+        model=model.name, records=[struct_pb2.Struct(fields={"smiles": struct_pb2.Value(string_value="CCO")})]
+    )
+
+
+def test_a_grown_child_holding_no_stream_is_replaced_while_clients_keep_calling(
+    mesh: Mesh, model: Fixture, tmp_path: Path
+) -> None:
+    with running_prefork(mesh, tmp_path / "recycle.log", env=RECYCLE_AT_ONCE) as own:
+        first = set(child_pids(own))
+        stubs = long_lived_stubs(own, 8)
+        md = own.metadata(model.owner)
+        failures: list[grpc.RpcError] = []
+        calls = 0
+        deadline = time.monotonic() + 40
+        # Calls go on over the same channels while children are replaced under them.
+        while len(log_entries(own, "replaced child exited")) < 2:
+            assert time.monotonic() < deadline, own.logs["execution"].read_text()[-3000:]
+            for stub in stubs:
+                try:
+                    stub.SubmitJob(submit_request(model), metadata=md, timeout=10)
+                    calls += 1
+                except grpc.RpcError as exc:
+                    failures.append(exc)
+
+        replaced = log_entries(own, "child replaced")
+        exited = log_entries(own, "replaced child exited")
+        assert {e["replaced"] for e in replaced} & first
+        # The old one drained and exited 0, after its replacement served.
+        assert all(e["code"] == 0 for e in exited), exited
+        assert [pid for pid in (int(str(e["pid"])) for e in exited) if alive(pid)] == []
+        assert calls > 0
+        assert failures == [], [f"{f.code()}: {f.details()}" for f in failures]
+        # The parent still serves with two children, and stops as before.
+        own.processes["execution"].send_signal(signal.SIGTERM)
+        code, _ = wait_exit(own.processes["execution"], timeout_s=20)
+        assert code == 0, own.logs["execution"].read_text()[-3000:]
+
+
+def test_a_child_holding_a_stream_is_not_replaced_until_the_stream_ends(
+    mesh: Mesh, model: Fixture, tmp_path: Path
+) -> None:
+    with running_prefork(mesh, tmp_path / "streams.log", env=RECYCLE_AT_ONCE) as own:
+        stubs = long_lived_stubs(own, CHANNELS)
+        md = own.metadata(model.owner)
+        # A WatchJob on every connection: both children hold streams (odds of
+        # all sixteen on one child: 2 in 65,536). The jobs stay QUEUED: no worker
+        # serves the model.
+        streams = []
+        for stub in stubs:
+            job = stub.SubmitJob(submit_request(model), metadata=md, timeout=10).job
+            stream = stub.WatchJob(execution_pb2.WatchJobRequest(id=job.id), metadata=md, timeout=60)
+            assert next(stream).job.id == job.id
+            streams.append(stream)
+        # Grown past the megabyte long since, and looked at every 2 s.
+        time.sleep(6)
+        assert log_entries(own, "replacing a child that asked for it") == []
+
+        for stream in streams:
+            stream.cancel()
+        deadline = time.monotonic() + 30
+        while len(log_entries(own, "child replaced")) < 2:
+            assert time.monotonic() < deadline, own.logs["execution"].read_text()[-3000:]
+            time.sleep(0.2)
