@@ -78,6 +78,8 @@ class GatewayInterceptor:
         self.open_streams = 0
         """Server streams (WatchJob, WatchJobs...) running now: a process holding
         any must not be replaced (gateway.recycling)."""
+        self.calls_in_flight = 0
+        """Calls of any kind whose handler runs now: a busy process is not replaced."""
 
     def wrapped(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         """The method's handler with authentication, authorization, logs and metrics;
@@ -109,6 +111,7 @@ class GatewayInterceptor:
     def _wrap_unary(self, method: str, rule: Rule | None, behavior: UnaryBehavior) -> UnaryBehavior:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
+            self.calls_in_flight += 1
             try:
                 await self._admit(method, rule, request, context)
                 async with asyncio.timeout(_budget(context)):
@@ -116,6 +119,8 @@ class GatewayInterceptor:
             except Exception as exc:  # every failure leaves through _abort
                 await _abort(context, method, started, exc)
                 raise
+            finally:
+                self.calls_in_flight -= 1
             _log_call(method, grpc.StatusCode.OK, started)
             return response
 
@@ -127,6 +132,7 @@ class GatewayInterceptor:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
             self.open_streams += 1
+            self.calls_in_flight += 1
             try:
                 await self._admit(method, rule, request, context)
                 async for response in behavior(request, context):
@@ -136,6 +142,7 @@ class GatewayInterceptor:
                 raise
             finally:
                 self.open_streams -= 1
+                self.calls_in_flight -= 1
             _log_call(method, grpc.StatusCode.OK, started)
 
         return call

@@ -295,9 +295,7 @@ async def _serve_until_signalled(
         if config.recycle_growth_mb:
             growth = config.recycle_growth_mb * 2**20
             background.append(
-                asyncio.create_task(
-                    ask_for_replacement_when_grown(line, growth, lambda: guard.open_streams)
-                )
+                asyncio.create_task(ask_for_replacement_when_grown(line, growth, guard))
             )
     try:
         with stop_on_signals() as stop:

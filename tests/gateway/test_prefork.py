@@ -241,6 +241,7 @@ def test_a_grown_child_holding_no_stream_is_replaced_while_clients_keep_calling(
         first = set(child_pids(own))
         stubs = long_lived_stubs(own, 8)
         md = own.metadata(model.owner)
+        job = stubs[0].SubmitJob(submit_request(model), metadata=md, timeout=10).job
         failures: list[grpc.RpcError] = []
         calls = 0
         deadline = time.monotonic() + 40
@@ -249,7 +250,7 @@ def test_a_grown_child_holding_no_stream_is_replaced_while_clients_keep_calling(
             assert time.monotonic() < deadline, own.logs["execution"].read_text()[-3000:]
             for stub in stubs:
                 try:
-                    stub.SubmitJob(submit_request(model), metadata=md, timeout=10)
+                    stub.GetJob(execution_pb2.GetJobRequest(id=job.id), metadata=md, timeout=10)
                     calls += 1
                 except grpc.RpcError as exc:
                     failures.append(exc)
