@@ -394,7 +394,12 @@ def reset_peak_rss(pid: int) -> None:
 
 
 def cpu_seconds(pid: int, *, with_descendants: bool = True) -> float:
-    """CPU time (user + system) a process (and its descendants) have used, from /proc."""
+    """CPU time (user + system) a process (and its descendants) have used, from /proc.
+
+    With descendants, those that exited count too: a prefork parent replaces a
+    child that grew (gateway.recycling), and the old child's time moves into its
+    parent's cutime and cstime once reaped, so a scenario's figure never drops.
+    """
     ticks = 0
     for one in (pid, *(_descendants(pid) if with_descendants else ())):
         try:
@@ -403,6 +408,8 @@ def cpu_seconds(pid: int, *, with_descendants: bool = True) -> float:
             continue
         fields = stat.rsplit(")", 1)[1].split()
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        if with_descendants:
+            ticks += int(fields[13]) + int(fields[14])  # cutime, cstime: children reaped
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
