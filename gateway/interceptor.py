@@ -75,11 +75,9 @@ class GatewayInterceptor:
         self._rules = rules
         # Wrapped handlers, built once per method.
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
-        self.open_streams = 0
-        """Server streams (WatchJob, WatchJobs...) running now: a process holding
-        any must not be replaced (gateway.recycling)."""
-        self.calls_in_flight = 0
-        """Calls of any kind whose handler runs now: a busy process is not replaced."""
+        # Streams and calls of any kind running now: gateway.recycling replaces
+        # only a process that holds no stream and few calls.
+        self.open_streams = self.calls_in_flight = 0
 
     def wrapped(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         """The method's handler with authentication, authorization, logs and metrics;
