@@ -207,8 +207,8 @@ class Prefork:
 
     def _read_lines(self, timeout_s: float) -> None:
         """Acts on what the children said over their lines, waiting at most timeout_s."""
-        speaking = {child.line: child for child in [*self._serving, *self._incoming.values()]}
-        speaking = {line: child for line, child in speaking.items() if line >= 0}
+        everyone = [*self._serving, *self._incoming.values()]
+        speaking = {child.line: child for child in everyone if child.line >= 0}
         if not speaking:
             time.sleep(timeout_s)
             return
@@ -232,7 +232,12 @@ class Prefork:
         if last is not None and time.monotonic() - last < REPLACE_SLOT_EVERY_S:
             return
         self._replaced_at[old.slot] = time.monotonic()
-        new = self._incoming[old.slot] = self._spawn(old.slot)
+        try:
+            new = self._incoming[old.slot] = self._spawn(old.slot)
+        except OSError as exc:  # no fork, no pipe: the old child goes on serving
+            fields = {"index": old.slot, "pid": old.process.pid, "error": str(exc)}
+            log.error("cannot start a replacement", extra={"fields": fields})
+            return
         fields = {"index": old.slot, "pid": old.process.pid, "replacement": new.process.pid}
         log.info("replacing a child that asked for it", extra={"fields": fields})
 

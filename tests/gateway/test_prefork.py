@@ -10,9 +10,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -23,6 +25,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.config import ConfigError, GatewayConfig
+from gateway.prefork import Prefork, PreforkSpec
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc
 from tests.harness import stop_process
 
@@ -294,3 +297,33 @@ def test_a_child_holding_a_stream_is_not_replaced_until_the_stream_ends(
         while len(log_entries(own, "child replaced")) < 2:
             assert time.monotonic() < deadline, own.logs["execution"].read_text()[-3000:]
             time.sleep(0.2)
+
+
+ASKS_AT_ONCE = """
+import os, time
+line = int(os.environ["MODELGW_PREFORK_LINE"])
+os.write(line, b"U")
+os.write(line, b"R")
+time.sleep(30)
+"""
+
+
+def test_a_replacement_that_cannot_start_leaves_the_old_child_serving(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    spec = PreforkSpec(
+        name="t", argv=(sys.executable, "-c", ASKS_AT_ONCE), host="127.0.0.1",
+        port=free_port(), processes=1, grace_s=1.0,
+    )  # fmt: skip
+    prefork = Prefork(spec)
+    try:
+        prefork.start()
+        [first] = prefork.children
+        prefork.spec = replace(spec, argv=("/nonexistent/modelgw",))
+        deadline = time.monotonic() + 10
+        while "cannot start a replacement" not in caplog.text:
+            assert time.monotonic() < deadline, caplog.text
+            prefork._read_lines(timeout_s=0.1)
+        assert prefork.children == [first] and first.poll() is None
+    finally:
+        prefork.stop()
