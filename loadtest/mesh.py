@@ -372,7 +372,7 @@ def rss_bytes(pid: int) -> tuple[int, int]:
         fields = {}
         try:
             lines = Path(f"/proc/{one}/status").read_text().splitlines()
-        except FileNotFoundError:  # exited since it was listed
+        except (FileNotFoundError, ProcessLookupError):  # exited since it was listed
             continue
         for line in lines:
             key, _, value = line.partition(":")
@@ -404,7 +404,7 @@ def cpu_seconds(pid: int, *, with_descendants: bool = True) -> float:
     for one in (pid, *(_descendants(pid) if with_descendants else ())):
         try:
             stat = Path(f"/proc/{one}/stat").read_text()
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # exited since it was listed
             continue
         fields = stat.rsplit(")", 1)[1].split()
         ticks += int(fields[11]) + int(fields[12])  # utime, stime

@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.config import ConfigError, GatewayConfig
 from gateway.prefork import Prefork, PreforkSpec
+from mesh.process import is_alive
 from modelgateway.v1 import execution_pb2, execution_pb2_grpc
 from tests.harness import stop_process
 
@@ -63,7 +64,7 @@ def running_prefork(mesh: Mesh, log: Path, env: dict[str, str] | None = None) ->
         # SIGTERM, so that the parent also removes its metrics directory.
         stop_process(own.processes["execution"])
         for pid in child_pids(own):
-            if alive(pid):
+            if is_alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
@@ -93,15 +94,6 @@ def wait_children(own: Mesh, count: int, timeout_s: float = 30.0) -> None:
     while len(log_entries(own, "serving", logger="modelgw.server")) < count:
         assert time.monotonic() < deadline, own.logs["execution"].read_text()[-3000:]
         time.sleep(0.1)
-
-
-def alive(pid: int) -> bool:
-    """Running, not exited (a zombie nobody reaped counts as exited)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def wait_exit(process: subprocess.Popen[bytes], timeout_s: float) -> tuple[int, float]:
@@ -177,7 +169,7 @@ def test_both_children_serve_the_parent_sums_their_metrics_and_sigterm_stops_all
 
     assert code == 0, prefork.logs["execution"].read_text()[-3000:]
     assert took < prefork.config.shutdown_grace_s + 3
-    assert not [pid for pid in pids if alive(pid)]
+    assert not [pid for pid in pids if is_alive(pid)]
     assert not metrics_dir.exists()
 
 
@@ -188,7 +180,7 @@ def test_a_child_killed_stops_the_others_and_the_parent_fails(prefork: Mesh) -> 
     code, _ = wait_exit(prefork.processes["execution"], timeout_s=15)
 
     assert code != 0
-    assert not alive(first) and not alive(second)
+    assert not is_alive(first) and not is_alive(second)
     [exited] = log_entries(prefork, "child exited unasked; stopping the others")
     assert exited["pid"] == first and exited["code"] == -signal.SIGKILL
 
@@ -263,7 +255,7 @@ def test_a_grown_child_holding_no_stream_is_replaced_while_clients_keep_calling(
         assert {e["replaced"] for e in replaced} & first
         # The old one drained and exited 0, after its replacement served.
         assert all(e["code"] == 0 for e in exited), exited
-        assert [pid for pid in (int(str(e["pid"])) for e in exited) if alive(pid)] == []
+        assert [pid for pid in (int(str(e["pid"])) for e in exited) if is_alive(pid)] == []
         assert calls > 0
         # A call reaching the old child in the instant its server shuts down is
         # cancelled by gRPC itself (seen once in a CI run): at most one a

@@ -144,7 +144,7 @@ def _state(pid: int) -> str:
     """A zombie ('Z') is dead, waiting for its (init) parent to reap it."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
+    except OSError:  # gone, or exiting as it was read (ESRCH)
         return "Z"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from backendspec import BackendPolicy
+from mesh.process import is_alive
 from workers.backends import (
     BackendError,
     RecordOutcome,
@@ -71,15 +72,6 @@ async def test_missing_program_is_a_model_error() -> None:
     assert "cannot start '/nonexistent/tool'" in caught.value.message
 
 
-def _dead(pid: int) -> bool:
-    """Gone, or a zombie waiting for its (re)parent to reap it: either way no longer running."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in ("Z", "X")
-
-
 async def test_cancellation_kills_the_process_group(tmp_path: Path) -> None:
     pidfile = tmp_path / "pids"
     task = asyncio.create_task(backend().run([{}], command("hang", str(pidfile))))
@@ -88,16 +80,16 @@ async def test_cancellation_kills_the_process_group(tmp_path: Path) -> None:
             break
         await asyncio.sleep(0.02)
     child, grandchild = (int(pid) for pid in pidfile.read_text().split())
-    assert not _dead(child) and not _dead(grandchild)
+    assert is_alive(child) and is_alive(grandchild)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     for _ in range(100):
-        if _dead(child) and _dead(grandchild):
+        if not is_alive(child) and not is_alive(grandchild):
             break
         await asyncio.sleep(0.02)
-    assert _dead(child), "the tool outlived the cancelled run"
-    assert _dead(grandchild), "a process the tool started outlived the cancelled run"
+    assert not is_alive(child), "the tool outlived the cancelled run"
+    assert not is_alive(grandchild), "a process the tool started outlived the cancelled run"
 
 
 async def test_a_command_outside_the_allow_list_is_never_started(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from mesh.process import is_alive
 from modelgateway.v1 import execution_pb2, job_pb2
 
 from .conftest import Jobs, _register, add_version, register_backend, start_worker, stop_worker
@@ -63,15 +64,6 @@ def _submit(jobs: Jobs, version: str, record: dict[str, Any]) -> str:
     return jobs.submit("crashing", [record], version=version).id
 
 
-def _alive(pid: int) -> bool:
-    """Running, not a zombie waiting for its parent (or init) to reap it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def test_poison_jobs_fail_at_once_and_the_next_job_runs(jobs: Jobs, worker: int) -> None:
     started = time.monotonic()
     poison = {name: _submit(jobs, name.replace("_", "-"), {"x": 1}) for name in POISON}
@@ -88,7 +80,7 @@ def test_poison_jobs_fail_at_once_and_the_next_job_runs(jobs: Jobs, worker: int)
         assert (failed.status, failed.error.reason) == (F, "model_crashed"), (name, failed)
         assert fragment in failed.error.message, (name, failed.error.message)
         assert failed.attempts == 1, name
-    assert _alive(worker)
+    assert is_alive(worker)
 
 
 def _pid_of_hanging_model(pid_file: Path) -> int:
@@ -101,7 +93,7 @@ def _pid_of_hanging_model(pid_file: Path) -> int:
 
 def _wait_gone(pid: int, timeout_s: float = 5.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while _alive(pid):
+    while is_alive(pid):
         assert time.monotonic() < deadline, f"the model's process {pid} still runs"
         time.sleep(0.05)
 
